@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpfmasq.bpf.c - the entry points: TC on the WAN egress translates
+ * outbound packets, XDP on the WAN ingress translates replies back. The
+ * logic lives in nat.h; these only map its verdicts to each hook's.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "nat.h"
+
+SEC("tc")
+int bpfmasq_egress(struct __sk_buff *skb)
+{
+	return nat_outbound(skb, CTX_SKB) == NAT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("xdp")
+int bpfmasq_ingress(struct xdp_md *ctx)
+{
+	return nat_inbound(ctx, CTX_XDP) == NAT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ctx.h - a small shim over the two program contexts, so that the NAT logic
+ * is written once and compiled into both XDP and TC entry points. Every
+ * function takes the context kind as a compile-time constant; after inlining
+ * only the branch for that kind is left.
+ */
+#ifndef BPFMASQ_CTX_H
+#define BPFMASQ_CTX_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "csum.h"
+
+enum ctx_kind {
+	CTX_XDP,
+	CTX_SKB,
+};
+
+static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)
+{
+	if (kind == CTX_XDP)
+		return (void *)(long)((struct xdp_md *)ctx)->data;
+	return (void *)(long)((struct __sk_buff *)ctx)->data;
+}
+
+static __always_inline void *ctx_data_end(void *ctx, const enum ctx_kind kind)
+{
+	if (kind == CTX_XDP)
+		return (void *)(long)((struct xdp_md *)ctx)->data_end;
+	return (void *)(long)((struct __sk_buff *)ctx)->data_end;
+}
+
+/* Length of the whole packet, including a non-linear skb's paged part. */
+static __always_inline __u32 ctx_len(void *ctx, const enum ctx_kind kind)
+{
+	if (kind == CTX_XDP)
+		return ctx_data_end(ctx, kind) - ctx_data(ctx, kind);
+	return ((struct __sk_buff *)ctx)->len;
+}
+
+/*
+ * Make the first @len bytes directly readable. XDP frames are linear; an skb
+ * may carry headers in its paged part, which the data path must not misread
+ * as truncated.
+ */
+static __always_inline void ctx_pull(void *ctx, const enum ctx_kind kind,
+				     __u32 len)
+{
+	__u32 have = ctx_data_end(ctx, kind) - ctx_data(ctx, kind);
+	__u32 total = ctx_len(ctx, kind);
+
+	if (kind == CTX_XDP || have >= len || have >= total)
+		return;
+	bpf_skb_pull_data(ctx, len < total ? len : total);
+}
+
+/* Store 2 or 4 bytes at @off; the caller has checked the bounds. */
+static __always_inline int ctx_store(void *ctx, const enum ctx_kind kind,
+				     __u32 off, const void *from, __u32 len)
+{
+	void *data, *end;
+
+	if (kind == CTX_SKB)
+		return bpf_skb_store_bytes(ctx, off, from, len, 0);
+
+	data = ctx_data(ctx, kind);
+	end = ctx_data_end(ctx, kind);
+	if (len == 4) {
+		if (data + off + 4 > end)
+			return -1;
+		*(__u32 *)(data + off) = *(const __u32 *)from;
+	} else {
+		if (data + off + 2 > end)
+			return -1;
+		*(__u16 *)(data + off) = *(const __u16 *)from;
+	}
+	return 0;
+}
+
+/*
+ * Incremental update of the 16-bit checksum at @off for a 2- or 4-byte
+ * field changing from @from to @to. Same contract as bpf_l4_csum_replace():
+ * the size is in the low bits of @flags, BPF_F_PSEUDO_HDR marks a field of
+ * the pseudo-header (which matters for CHECKSUM_PARTIAL skbs) and
+ * BPF_F_MARK_MANGLED_0 keeps a zero (absent) UDP checksum zero.
+ */
+static __always_inline int ctx_l4_csum_replace(void *ctx,
+					       const enum ctx_kind kind,
+					       __u32 off, __u32 from, __u32 to,
+					       __u64 flags)
+{
+	void *data, *end;
+	__sum16 *sum;
+
+	if (kind == CTX_SKB)
+		return bpf_l4_csum_replace(ctx, off, from, to, flags);
+
+	data = ctx_data(ctx, kind);
+	end = ctx_data_end(ctx, kind);
+	sum = data + off;
+	if ((void *)(sum + 1) > end)
+		return -1;
+	if ((flags & BPF_F_MARK_MANGLED_0) && !*sum)
+		return 0;
+	if ((flags & BPF_F_HDR_FIELD_MASK) == 4)
+		csum_replace4(sum, from, to);
+	else
+		csum_replace2(sum, from, to);
+	if ((flags & BPF_F_MARK_MANGLED_0) && !*sum)
+		*sum = CSUM_MANGLED_0;
+	return 0;
+}
+
+static __always_inline int ctx_l3_csum_replace(void *ctx,
+					       const enum ctx_kind kind,
+					       __u32 off, __u32 from, __u32 to)
+{
+	void *data, *end;
+	__sum16 *sum;
+
+	if (kind == CTX_SKB)
+		return bpf_l3_csum_replace(ctx, off, from, to, 4);
+
+	data = ctx_data(ctx, kind);
+	end = ctx_data_end(ctx, kind);
+	sum = data + off;
+	if ((void *)(sum + 1) > end)
+		return -1;
+	csum_replace4(sum, from, to);
+	return 0;
+}
+
+#endif /* BPFMASQ_CTX_H */

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * maps.h - the BPF maps of one bpfmasq instance. The loader sizes them
+ * (bpf_map__set_max_entries), pins them under <bpffs>/bpfmasq/<ifname>/ and
+ * fills the port pools; every map carries BTF so bpftool shows named fields.
+ */
+#ifndef BPFMASQ_MAPS_H
+#define BPFMASQ_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpfmasq.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BPFMASQ_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Inside endpoint -> its one external endpoint. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_DEFAULT_MAX_SESSIONS);
+	__type(key, struct bpfmasq_endpoint);
+	__type(value, struct bpfmasq_mapping);
+} mappings SEC(".maps");
+
+/* External endpoint -> inside endpoint; BPF_NOEXIST inserts claim ports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_DEFAULT_MAX_SESSIONS);
+	__type(key, struct bpfmasq_endpoint);
+	__type(value, struct bpfmasq_endpoint);
+} port_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_DEFAULT_MAX_SESSIONS);
+	__type(key, struct bpfmasq_session_key);
+	__type(value, struct bpfmasq_session);
+} sessions SEC(".maps");
+
+/* Free external ports of one (address, protocol), in random order. */
+struct pool_queue {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__uint(value_size, sizeof(__be16));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, BPFMASQ_MAX_POOLS);
+	__type(key, struct bpfmasq_pool_key);
+	__array(values, struct pool_queue);
+} port_pools SEC(".maps");
+
+/* Source prefixes that are translated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BPFMASQ_MAX_INTERNAL);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bpfmasq_lpm_key);
+	__type(value, __u8);
+} internal_nets SEC(".maps");
+
+/* The gateway's own addresses: never translated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_LOCAL_ADDRS);
+	__type(key, __be32);
+	__type(value, __u8);
+} local_addrs SEC(".maps");
+
+/* Inbound first fragment's (src, dst, proto, id) -> inside address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BPFMASQ_MAX_FRAGS);
+	__type(key, struct bpfmasq_frag_key);
+	__type(value, __be32);
+} frags SEC(".maps");
+
+static __always_inline const struct bpfmasq_config *config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+static __always_inline void stat_inc(enum bpfmasq_stat id)
+{
+	__u32 key = id;
+	__u64 *v = bpf_map_lookup_elem(&stats, &key);
+
+	if (v)
+		*v += 1;
+}
+
+#endif /* BPFMASQ_MAPS_H */

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * parse.h - validate an Ethernet/IPv4 packet and reduce it to the view the
+ * NAT works on: offsets of the fields it may rewrite and the 5-tuple. A
+ * packet whose headers contradict each other or the frame is MALFORMED and
+ * is never translated, nor forwarded untranslated.
+ */
+#ifndef BPFMASQ_PARSE_H
+#define BPFMASQ_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/icmp.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+
+#include "ctx.h"
+
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+/* What the NAT may do with a parsed packet. */
+enum pkt_kind {
+	PKT_PORTS, /* TCP or UDP: ports in sport/dport */
+	PKT_ECHO_REQUEST, /* ICMP echo request: id in sport and dport */
+	PKT_ECHO_REPLY, /* ICMP echo reply: id in sport and dport */
+	PKT_LATER_FRAGMENT, /* a fragment after the first: no L4 header */
+	PKT_OTHER, /* another protocol or ICMP type: addresses only */
+};
+
+enum parse_result {
+	PARSE_OK,
+	PARSE_NOT_IPV4,
+	PARSE_MALFORMED,
+};
+
+struct pkt {
+	__u32 l3_off;
+	__u32 l4_off;
+	__u32 ip_len; /* IPv4 total length */
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__be16 ip_id;
+	__u8 proto;
+	__u8 kind; /* enum pkt_kind */
+	__u8 tcp_flags; /* TCP_FLAG_* byte: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10 */
+	__u8 first_fragment; /* MF set, offset 0: L4 header present */
+	__u8 csum_off; /* of the L4 checksum, from l4_off */
+	__u8 csum_flags; /* BPF_F_MARK_MANGLED_0 for UDP */
+};
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
+
+/* Headers bpfmasq reads: Ethernet, IPv4 with options, TCP without options. */
+#define PARSE_PULL_LEN (ETH_HLEN + 60 + sizeof(struct tcphdr))
+
+static __always_inline int parse_l4(void *data, void *end, struct pkt *p)
+{
+	void *l4 = data + p->l4_off;
+	__u32 l4_len = p->ip_len - (p->l4_off - p->l3_off);
+
+	switch (p->proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > end || l4_len < sizeof(*th))
+			return PARSE_MALFORMED;
+		if (th->doff < 5 || th->doff * 4 > l4_len)
+			return PARSE_MALFORMED;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->csum_off = offsetof(struct tcphdr, check);
+		p->kind = PKT_PORTS;
+		return PARSE_OK;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = l4;
+		__u32 ulen;
+
+		if ((void *)(uh + 1) > end || l4_len < sizeof(*uh))
+			return PARSE_MALFORMED;
+		ulen = bpf_ntohs(uh->len);
+		/* A first fragment carries only part of the datagram. */
+		if (ulen < sizeof(*uh) || (!p->first_fragment && ulen > l4_len))
+			return PARSE_MALFORMED;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->csum_off = offsetof(struct udphdr, check);
+		p->csum_flags = BPF_F_MARK_MANGLED_0;
+		p->kind = PKT_PORTS;
+		return PARSE_OK;
+	}
+	case IPPROTO_ICMP: {
+		struct icmphdr *ih = l4;
+
+		if ((void *)(ih + 1) > end || l4_len < sizeof(*ih))
+			return PARSE_MALFORMED;
+		p->csum_off = offsetof(struct icmphdr, checksum);
+		if (ih->type == ICMP_ECHO)
+			p->kind = PKT_ECHO_REQUEST;
+		else if (ih->type == ICMP_ECHOREPLY)
+			p->kind = PKT_ECHO_REPLY;
+		else
+			return PARSE_OK;
+		p->sport = ih->un.echo.id;
+		p->dport = ih->un.echo.id;
+		return PARSE_OK;
+	}
+	}
+	return PARSE_OK;
+}
+
+static __always_inline int parse_packet(void *ctx, const enum ctx_kind kind,
+					struct pkt *p)
+{
+	void *data, *end;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	__u32 frame_len;
+	__u16 frag;
+
+	ctx_pull(ctx, kind, PARSE_PULL_LEN);
+	data = ctx_data(ctx, kind);
+	end = ctx_data_end(ctx, kind);
+
+	eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IPV4;
+
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > end)
+		return PARSE_MALFORMED;
+	frame_len = ctx_len(ctx, kind) - sizeof(*eth);
+	p->l3_off = sizeof(*eth);
+	p->ip_len = bpf_ntohs(iph->tot_len);
+	if (iph->version != 4 || iph->ihl < 5 || p->ip_len < iph->ihl * 4 ||
+	    p->ip_len > frame_len)
+		return PARSE_MALFORMED;
+	p->l4_off = p->l3_off + iph->ihl * 4;
+	p->saddr = iph->saddr;
+	p->daddr = iph->daddr;
+	p->proto = iph->protocol;
+	p->ip_id = iph->id;
+	p->sport = 0;
+	p->dport = 0;
+	p->tcp_flags = 0;
+	p->csum_off = 0;
+	p->csum_flags = 0;
+	p->kind = PKT_OTHER;
+
+	frag = bpf_ntohs(iph->frag_off);
+	p->first_fragment = (frag & (IP_MF | IP_OFFSET)) == IP_MF;
+	if (frag & IP_OFFSET) {
+		p->kind = PKT_LATER_FRAGMENT;
+		return PARSE_OK;
+	}
+	return parse_l4(data, end, p);
+}
+
+#endif /* BPFMASQ_PARSE_H */

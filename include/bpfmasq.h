@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpfmasq.h - the one definition of everything the BPF data path and the
+ * userspace loader share: map keys and values, the runtime config, the
+ * per-CPU counters and their names. Addresses and ports are kept in network
+ * byte order (__be32/__be16) everywhere; only port-range bounds and timeouts,
+ * which are never put on the wire, are in host order.
+ */
+#ifndef BPFMASQ_H
+#define BPFMASQ_H
+
+#include <linux/types.h>
+
+#define BPFMASQ_PIN_SUBDIR "bpfmasq"
+
+/* Map sizes the loader may change before load (bpf_map__set_max_entries). */
+#define BPFMASQ_DEFAULT_MAX_SESSIONS 65536
+#define BPFMASQ_MAX_POOLS 64
+#define BPFMASQ_MAX_INTERNAL 256
+#define BPFMASQ_MAX_LOCAL_ADDRS 256
+
+/* Pool allocation gives up after this many pops (see nat.h). */
+#define BPFMASQ_POOL_TRIES 8
+
+/* Default idle timeouts in seconds (RFC 5382 REQ-5, RFC 4787 REQ-5, RFC 5508). */
+#define BPFMASQ_TIMEOUT_TCP_EST 7440
+#define BPFMASQ_TIMEOUT_TCP_TRANS 240
+#define BPFMASQ_TIMEOUT_UDP 300
+#define BPFMASQ_TIMEOUT_ICMP 60
+
+/*
+ * A mapping with no session is kept at least this long after its last
+ * session was created, so the garbage collector never races a flow that is
+ * just being set up on it.
+ */
+#define BPFMASQ_MAPPING_GRACE_S 10
+
+/* IP protocol numbers, as carried in endpoint.proto. */
+#define BPFMASQ_PROTO_ICMP 1
+#define BPFMASQ_PROTO_TCP 6
+#define BPFMASQ_PROTO_UDP 17
+
+/*
+ * One transport endpoint. Key of the mapping table (inside endpoint),
+ * key of the port-owner table (external endpoint) and value of the
+ * port-owner table (inside endpoint). For ICMP echo, port is the query id.
+ */
+struct bpfmasq_endpoint {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_endpoint) == 8, "endpoint layout");
+
+/* mapping.flags */
+enum {
+	/* The external port came from the free-port pool and returns to it. */
+	BPFMASQ_MAP_FROM_POOL = 1 << 0,
+};
+
+/* Value of the mapping table: endpoint-independent (RFC 4787 REQ-1). */
+struct bpfmasq_mapping {
+	__be32 ext_addr;
+	__be16 ext_port;
+	__u8 flags;
+	__u8 pad;
+	__u64 last_ns; /* boot-time ns when the last session was created */
+};
+_Static_assert(sizeof(struct bpfmasq_mapping) == 16, "mapping layout");
+
+/* Key of the session table: one per (inside endpoint, remote endpoint). */
+struct bpfmasq_session_key {
+	__be32 inside_addr;
+	__be32 remote_addr;
+	__be16 inside_port;
+	__be16 remote_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bpfmasq_session_key) == 16, "session key layout");
+
+/* TCP session states; the GC picks the timeout from the state. */
+enum bpfmasq_tcp_state {
+	BPFMASQ_TCP_NONE = 0, /* not TCP */
+	BPFMASQ_TCP_SYN_SENT,
+	BPFMASQ_TCP_ESTABLISHED,
+	BPFMASQ_TCP_FIN_SEEN,
+	BPFMASQ_TCP_RST_SEEN,
+	BPFMASQ_TCP_CLOSED,
+	BPFMASQ_TCP_STATE_MAX,
+};
+
+/* session.flags */
+enum {
+	BPFMASQ_SESS_FIN_OUT = 1 << 0, /* FIN seen from the inside host */
+	BPFMASQ_SESS_FIN_IN = 1 << 1, /* FIN seen from the remote */
+	BPFMASQ_SESS_INBOUND = 1 << 2, /* opened from outside (EIF filtering) */
+	BPFMASQ_SESS_REPLIED = 1 << 3, /* the remote has answered */
+};
+
+/* Value of the session table. */
+struct bpfmasq_session {
+	__u64 last_ns; /* boot-time ns of the last packet */
+	__u64 created_ns;
+	__u64 packets_out;
+	__u64 bytes_out;
+	__u64 packets_in;
+	__u64 bytes_in;
+	__be32 ext_addr;
+	__be16 ext_port;
+	__u8 tcp_state; /* enum bpfmasq_tcp_state */
+	__u8 flags;
+};
+_Static_assert(sizeof(struct bpfmasq_session) == 56, "session layout");
+
+/* Key of the port-pool map of maps: one free-port queue per pair. */
+struct bpfmasq_pool_key {
+	__be32 addr;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bpfmasq_pool_key) == 8, "pool key layout");
+
+/*
+ * Key of the fragment table: an inbound first fragment that was translated
+ * leaves its inside address here for the fragments that follow it.
+ */
+struct bpfmasq_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_frag_key) == 12, "frag key layout");
+
+#define BPFMASQ_MAX_FRAGS 8192
+
+/* Key of the inside-prefix LPM trie. */
+struct bpfmasq_lpm_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+_Static_assert(sizeof(struct bpfmasq_lpm_key) == 8, "lpm key layout");
+
+enum bpfmasq_filtering {
+	/* Address-and-port-dependent (RFC 4787 REQ-8 recommended default). */
+	BPFMASQ_FILTER_DEPENDENT = 0,
+	/* Endpoint-independent ("full cone"). */
+	BPFMASQ_FILTER_INDEPENDENT = 1,
+};
+
+/* config.flags */
+enum {
+	/* The loader created the clsact qdisc and removes it on detach. */
+	BPFMASQ_CFG_OWN_CLSACT = 1 << 0,
+	/* XDP runs in generic (skb) mode. */
+	BPFMASQ_CFG_XDP_GENERIC = 1 << 1,
+};
+
+/*
+ * Runtime configuration: element 0 of the config array. The data path reads
+ * ext_addr, the port range and the filtering mode; the timeouts are for the
+ * garbage collector and are kept here so that every command sees them.
+ */
+struct bpfmasq_config {
+	__be32 ext_addr; /* 0: no address, new outbound flows are dropped */
+	__u16 port_min; /* host order, inclusive */
+	__u16 port_max;
+	__u32 timeout_tcp_est; /* seconds */
+	__u32 timeout_tcp_trans;
+	__u32 timeout_udp;
+	__u32 timeout_icmp;
+	__u8 filtering; /* enum bpfmasq_filtering */
+	__u8 flags;
+	__u16 pad;
+	__u32 ifindex;
+	__u32 max_sessions;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct bpfmasq_config) == 40, "config layout");
+
+/*
+ * Per-CPU counters, summed by the CLI. Every packet either program sees is
+ * counted under exactly one verdict reason, and new mappings/sessions on top.
+ */
+#define BPFMASQ_STATS(X)                                                     \
+	X(TRANSLATED_OUT, "translated_out")                                  \
+	X(TRANSLATED_IN, "translated_in")                                    \
+	X(NEW_MAPPING, "new_mappings")                                       \
+	X(NEW_SESSION, "new_sessions")                                       \
+	X(PORT_POOL_EMPTY, "port_pool_empty")                                \
+	X(TABLE_FULL, "table_full")                                          \
+	X(MALFORMED, "malformed")                                            \
+	X(NOT_OURS, "not_ours")                                              \
+	X(FILTERED, "filtered")                                              \
+	X(NOT_INSIDE, "not_inside")                                          \
+	X(NO_ADDRESS, "no_address")                                          \
+	X(UNSUPPORTED, "unsupported")                                        \
+	X(FRAGMENT, "fragment_unmatched")                                    \
+	X(NON_IPV4, "non_ipv4")
+
+#define BPFMASQ_STAT_ENUM(name, str) BPFMASQ_STAT_##name,
+enum bpfmasq_stat { BPFMASQ_STATS(BPFMASQ_STAT_ENUM) BPFMASQ_STAT_MAX };
+#undef BPFMASQ_STAT_ENUM
+
+#endif /* BPFMASQ_H */
