@@ -33,7 +33,7 @@
  * session was created, so the garbage collector never races a flow that is
  * just being set up on it.
  */
-#define BPFMASQ_MAPPING_GRACE_S 10
+#define BPFMASQ_MAPPING_GRACE_S 1
 
 /* IP protocol numbers, as carried in endpoint.proto. */
 #define BPFMASQ_PROTO_ICMP 1
@@ -157,6 +157,8 @@ enum {
 	BPFMASQ_CFG_OWN_CLSACT = 1 << 0,
 	/* XDP runs in generic (skb) mode. */
 	BPFMASQ_CFG_XDP_GENERIC = 1 << 1,
+	/* ext_addr was given with --address: do not follow the interface. */
+	BPFMASQ_CFG_FIXED_ADDR = 1 << 2,
 };
 
 /*

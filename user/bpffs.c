@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpffs.c - pins under <bpffs>/bpfmasq/<ifname>/. The bpf filesystem is
+ * mounted on demand; note that a mount made inside `ip netns exec` lives
+ * only as long as that command, so tests mount one beforehand.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+
+#include "bpffs.h"
+#include "bpfmasq.h"
+#include "log.h"
+
+int bpffs_ensure(const char *root)
+{
+	struct statfs st;
+
+	if (!statfs(root, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		pr_err("cannot create %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	if (mount("bpf", root, "bpf", 0, "mode=0700")) {
+		pr_err("cannot mount a bpf filesystem on %s: %s", root,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int pin_base(char *buf, size_t len, const char *root)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", root, BPFMASQ_PIN_SUBDIR) >=
+	    len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int pin_dir(char *buf, size_t len, const char *root, const char *ifname)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s/%s", root, BPFMASQ_PIN_SUBDIR,
+			     ifname) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool pin_dir_exists(const char *dir)
+{
+	char path[PATH_MAX];
+
+	return !pin_path(path, sizeof(path), dir, "config") &&
+	       access(path, F_OK) == 0;
+}
+
+int pin_dir_remove(const char *dir)
+{
+	char path[PATH_MAX], *slash;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((pin_path(path, sizeof(path), dir, de->d_name) ||
+		     unlink(path)) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && !err)
+		err = -errno;
+	snprintf(path, sizeof(path), "%s", dir);
+	slash = strrchr(path, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(path); /* only succeeds when no other instance is left */
+	}
+	return err;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* bpffs.h - where an instance's maps and links are pinned. */
+#ifndef BPFMASQ_USER_BPFFS_H
+#define BPFMASQ_USER_BPFFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Mount a bpf filesystem on @root unless one is there. */
+int bpffs_ensure(const char *root);
+/* <dir>/<name> into @buf; -ENAMETOOLONG if it does not fit. */
+int pin_path(char *buf, size_t len, const char *dir, const char *name);
+/* <root>/bpfmasq/<ifname> into @buf. */
+int pin_dir(char *buf, size_t len, const char *root, const char *ifname);
+/* <root>/bpfmasq into @buf. */
+int pin_base(char *buf, size_t len, const char *root);
+/* Is an instance pinned in @dir? */
+bool pin_dir_exists(const char *dir);
+/* Remove every pin in @dir, then @dir and, if empty, its parent. */
+int pin_dir_remove(const char *dir);
+
+#endif /* BPFMASQ_USER_BPFFS_H */

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gc.c - expire sessions and release mappings. Maps are read with batch
+ * lookups; every entry is looked up again just before it is deleted, so a
+ * packet that refreshed it meanwhile keeps it alive.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "gc.h"
+
+#define NS_PER_S 1000000000ull
+
+uint32_t session_timeout(const struct bpfmasq_config *cfg,
+			 const struct bpfmasq_session_key *key,
+			 const struct bpfmasq_session *s)
+{
+	switch (key->proto) {
+	case BPFMASQ_PROTO_TCP:
+		return s->tcp_state == BPFMASQ_TCP_ESTABLISHED ?
+			       cfg->timeout_tcp_est :
+			       cfg->timeout_tcp_trans;
+	case BPFMASQ_PROTO_UDP:
+		return cfg->timeout_udp;
+	default:
+		return cfg->timeout_icmp;
+	}
+}
+
+/* A set of inside endpoints, open addressing over their 64-bit packing. */
+struct ep_set {
+	uint64_t *slots; /* 0 = empty; packed endpoints are never 0 */
+	size_t mask;
+};
+
+static uint64_t ep_pack(__be32 addr, __be16 port, __u8 proto)
+{
+	return (uint64_t)addr << 32 | (uint64_t)port << 16 | proto;
+}
+
+static int ep_set_init(struct ep_set *s, size_t n)
+{
+	size_t size = 16;
+
+	while (size < n * 2)
+		size <<= 1;
+	s->slots = calloc(size, sizeof(*s->slots));
+	s->mask = size - 1;
+	return s->slots ? 0 : -ENOMEM;
+}
+
+static size_t ep_slot(const struct ep_set *s, uint64_t v)
+{
+	size_t i = (v * 0x9e3779b97f4a7c15ull) >> 20;
+
+	while (s->slots[i & s->mask] && s->slots[i & s->mask] != v)
+		i++;
+	return i & s->mask;
+}
+
+static void ep_set_add(struct ep_set *s, uint64_t v)
+{
+	s->slots[ep_slot(s, v)] = v;
+}
+
+static bool ep_set_has(const struct ep_set *s, uint64_t v)
+{
+	return s->slots[ep_slot(s, v)] == v;
+}
+
+static bool expired(uint64_t last_ns, uint32_t timeout_s, uint64_t now)
+{
+	return now > last_ns && now - last_ns >= timeout_s * NS_PER_S;
+}
+
+/* Delete expired sessions; record the inside endpoints still in use. */
+static int gc_sessions(const struct masq_maps *m,
+		       const struct bpfmasq_config *cfg, uint64_t now,
+		       struct ep_set *used, struct gc_result *res)
+{
+	struct bpfmasq_session_key *keys;
+	struct bpfmasq_session *vals, cur;
+	long n, i;
+	int err;
+
+	n = map_dump(m->sessions, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	err = ep_set_init(used, n);
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct bpfmasq_session_key *k = &keys[i];
+
+		if (expired(vals[i].last_ns, session_timeout(cfg, k, &vals[i]),
+			    now) &&
+		    !bpf_map_lookup_elem(m->sessions, k, &cur) &&
+		    expired(cur.last_ns, session_timeout(cfg, k, &cur), now) &&
+		    !bpf_map_delete_elem(m->sessions, k)) {
+			res->sessions_expired++;
+			continue;
+		}
+		res->sessions++;
+		ep_set_add(used, ep_pack(k->inside_addr, k->inside_port,
+					 k->proto));
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Release a mapping: forget it, free its port, return the port to its pool. */
+static int mapping_release(const struct masq_maps *m,
+			   const struct bpfmasq_endpoint *inside,
+			   const struct bpfmasq_mapping *map,
+			   struct gc_result *res)
+{
+	struct bpfmasq_endpoint ext = { .addr = map->ext_addr,
+					.port = map->ext_port,
+					.proto = inside->proto };
+
+	if (bpf_map_delete_elem(m->mappings, inside))
+		return errno == ENOENT ? 0 : -errno;
+	res->mappings_freed++;
+	bpf_map_delete_elem(m->port_owners, &ext);
+	if (!(map->flags & BPFMASQ_MAP_FROM_POOL))
+		return 0; /* a preserved port never left its pool */
+	if (pool_push(m, &ext))
+		return -errno;
+	res->ports_returned++;
+	return 0;
+}
+
+static int gc_mappings(const struct masq_maps *m, uint64_t now,
+		       const struct ep_set *used, struct gc_result *res)
+{
+	struct bpfmasq_endpoint *keys;
+	struct bpfmasq_mapping *vals, cur;
+	long n, i;
+	int err = 0;
+
+	n = map_dump(m->mappings, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !err; i++) {
+		const struct bpfmasq_endpoint *k = &keys[i];
+
+		if (ep_set_has(used, ep_pack(k->addr, k->port, k->proto)))
+			continue;
+		/* A session may be on its way: the mapping's clock says so. */
+		if (!expired(vals[i].last_ns, BPFMASQ_MAPPING_GRACE_S, now) ||
+		    bpf_map_lookup_elem(m->mappings, k, &cur) ||
+		    !expired(cur.last_ns, BPFMASQ_MAPPING_GRACE_S, now))
+			continue;
+		err = mapping_release(m, k, &cur, res);
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
+{
+	struct bpfmasq_config cfg;
+	struct ep_set used = {};
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = config_read(m, &cfg);
+	if (!err)
+		err = gc_sessions(m, &cfg, now, &used, res);
+	if (!err)
+		err = gc_mappings(m, now, &used, res);
+	free(used.slots);
+	return err;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* gc.h - garbage collection of expired sessions and unused mappings. */
+#ifndef BPFMASQ_USER_GC_H
+#define BPFMASQ_USER_GC_H
+
+#include <stdint.h>
+
+#include "maps.h"
+
+struct gc_result {
+	long sessions; /* live after the pass */
+	long sessions_expired;
+	long mappings_freed;
+	long ports_returned;
+};
+
+/* Idle timeout of a session in seconds, by protocol and TCP state. */
+uint32_t session_timeout(const struct bpfmasq_config *cfg,
+			 const struct bpfmasq_session_key *key,
+			 const struct bpfmasq_session *s);
+
+/*
+ * One pass at time @now (boot-time ns): delete expired sessions, then the
+ * mappings no session uses any more, returning their ports to the pools.
+ */
+int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res);
+
+#endif /* BPFMASQ_USER_GC_H */

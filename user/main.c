@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/* main.c - the bpfmasq command: dispatch, and the `run` daemon loop. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "attach.h"
+#include "bpffs.h"
+#include "gc.h"
+#include "log.h"
+#include "maps.h"
+#include "netif.h"
+#include "opts.h"
+#include "show.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int cmd_gc(const struct masq_opts *o)
+{
+	struct gc_result res;
+	struct masq_maps m;
+	int err;
+
+	err = open_instance(o, &m);
+	if (err)
+		return err;
+	err = gc_pass(&m, now_boot_ns(), &res);
+	maps_close(&m);
+	if (err) {
+		pr_err("garbage collection failed: %s", strerror(-err));
+		return err;
+	}
+	printf("%ld sessions expired, %ld live; %ld mappings freed, %ld ports returned\n",
+	       res.sessions_expired, res.sessions, res.mappings_freed,
+	       res.ports_returned);
+	return 0;
+}
+
+static int cmd_flush(const struct masq_opts *o)
+{
+	struct masq_maps m;
+	int err;
+
+	err = open_instance(o, &m);
+	if (err)
+		return err;
+	err = state_flush(&m);
+	maps_close(&m);
+	if (err)
+		pr_err("flush failed: %s", strerror(-err));
+	return err;
+}
+
+/*
+ * Masquerading follows the interface's address: on a change, the state
+ * built on the old one is flushed. With no address, new outbound flows are
+ * dropped (and counted) until one comes back.
+ */
+static void follow_address(const struct masq_opts *o,
+			   const struct masq_maps *m)
+{
+	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS], now_addr;
+	struct bpfmasq_config cfg;
+	char a[INET_ADDRSTRLEN];
+	int n;
+
+	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
+	if (n >= 0)
+		local_addrs_set(m, addrs, n);
+	if (config_read(m, &cfg) || (cfg.flags & BPFMASQ_CFG_FIXED_ADDR))
+		return;
+	now_addr = netif_primary_addr(o->ifname);
+	if (now_addr == cfg.ext_addr)
+		return;
+	pr_info("%s: address changed to %s: flushing translation state",
+		o->ifname,
+		now_addr ? inet_ntop(AF_INET, &now_addr, a, sizeof(a)) : "none");
+	pools_delete(m, cfg.ext_addr);
+	cfg.ext_addr = now_addr;
+	if (!config_write(m, &cfg))
+		state_flush(m);
+}
+
+static int cmd_run(const struct masq_opts *o)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct gc_result res;
+	char dir[PATH_MAX];
+	struct masq_maps m;
+	int err;
+
+	err = instance_attach(o);
+	if (err)
+		return err;
+	err = open_instance(o, &m);
+	if (err)
+		return err;
+	pin_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	pr_info("%s: attached; garbage collection every %us", o->ifname,
+		o->gc_interval);
+
+	while (!stop_requested) {
+		sleep(o->gc_interval); /* cut short by SIGTERM/SIGINT */
+		if (stop_requested)
+			break;
+		if (!pin_dir_exists(dir)) {
+			pr_info("%s: detached: exiting", o->ifname);
+			break;
+		}
+		follow_address(o, &m);
+		err = gc_pass(&m, now_boot_ns(), &res);
+		if (err)
+			pr_err("garbage collection failed: %s", strerror(-err));
+		else if (res.sessions_expired || res.mappings_freed)
+			pr_debug("gc: %ld sessions expired, %ld live, %ld mappings freed",
+				 res.sessions_expired, res.sessions,
+				 res.mappings_freed);
+	}
+	maps_close(&m);
+	pr_info("%s: exiting; the data path and its state stay in place",
+		o->ifname);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int (*fn)(const struct masq_opts *o);
+	bool needs_ifname;
+};
+
+static const struct command commands[] = {
+	{ "attach", instance_attach, true },
+	{ "run", cmd_run, true },
+	{ "detach", instance_detach, true },
+	{ "status", cmd_status, false },
+	{ "conns", cmd_conns, true },
+	{ "stats", cmd_stats, true },
+	{ "flush", cmd_flush, true },
+	{ "gc", cmd_gc, true },
+};
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	struct masq_opts o;
+	size_t i;
+
+	if (opts_parse(argc, argv, &o))
+		return 2;
+	log_setup(o.verbose);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(o.cmd, commands[i].name))
+			cmd = &commands[i];
+	if (!cmd) {
+		pr_err("unknown command '%s'", o.cmd);
+		usage();
+		return 2;
+	}
+	if (cmd->needs_ifname && !o.ifname) {
+		pr_err("%s: an interface name is required", o.cmd);
+		return 2;
+	}
+	if (o.ifname && strlen(o.ifname) >= 16) {
+		pr_err("bad interface name '%s'", o.ifname);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		pr_err("%s needs root (CAP_BPF, CAP_NET_ADMIN and access to %s)",
+		       o.cmd, o.bpffs);
+		return 1;
+	}
+	return cmd->fn(&o) ? 1 : 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * maps.h - the maps of one bpfmasq instance as file descriptors, whether
+ * they come from a freshly loaded skeleton or from the pins of a running
+ * instance, and the operations every command builds on.
+ */
+#ifndef BPFMASQ_USER_MAPS_H
+#define BPFMASQ_USER_MAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "bpfmasq.h"
+
+struct bpfmasq;
+
+/* X(field, pinned file name) for every map of bpf/maps.h. */
+#define MASQ_MAPS(X)                                                         \
+	X(config)                                                            \
+	X(stats)                                                             \
+	X(sessions)                                                          \
+	X(mappings)                                                          \
+	X(port_owners)                                                       \
+	X(port_pools)                                                        \
+	X(internal_nets)                                                     \
+	X(local_addrs)                                                       \
+	X(frags)
+
+struct masq_maps {
+#define MASQ_MAP_FIELD(name) int name;
+	MASQ_MAPS(MASQ_MAP_FIELD)
+#undef MASQ_MAP_FIELD
+};
+
+void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
+/* Opens the pinned maps in @dir; -errno, with a message printed, if not. */
+int maps_open_pinned(const char *dir, struct masq_maps *m);
+void maps_close(struct masq_maps *m);
+
+int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg);
+int config_write(const struct masq_maps *m, const struct bpfmasq_config *cfg);
+
+/*
+ * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
+ * holding cfg->port_min..port_max in random order (RFC 6056), minus the
+ * ports that live mappings hold.
+ */
+int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
+/* Remove the pools of @addr (after an address change or on flush). */
+int pools_delete(const struct masq_maps *m, __be32 addr);
+/* Return one port to its pool. */
+int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext);
+
+int internal_add(const struct masq_maps *m, __be32 addr, unsigned int plen);
+int internal_clear(const struct masq_maps *m);
+/* Make local_addrs hold exactly @addrs. */
+int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
+
+/* Sum the per-CPU counters into @totals[BPFMASQ_STAT_MAX]. */
+int stats_read(const struct masq_maps *m, uint64_t *totals);
+extern const char *const stat_names[BPFMASQ_STAT_MAX];
+
+/*
+ * Read every entry of a hash map with batch lookups into malloc'ed arrays
+ * (@vals may be NULL). Returns the number of entries or -errno.
+ */
+long map_dump(int fd, void **keys, void **vals);
+/* Count the entries of a hash map. */
+long map_count(int fd);
+/* Delete every entry of a hash map. Returns the number deleted or -errno. */
+long map_clear(int fd);
+
+/* Drop all translation state and refill the pools. */
+int state_flush(const struct masq_maps *m);
+
+/* Boot-time clock, as bpf_ktime_get_boot_ns() reads it. */
+uint64_t now_boot_ns(void);
+
+#endif /* BPFMASQ_USER_MAPS_H */

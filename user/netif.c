@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/* netif.c - interface addresses and port settings of the gateway. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "netif.h"
+
+__be32 netif_primary_addr(const char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	__be32 addr = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	/* getifaddrs lists an interface's addresses primary first. */
+	for (i = ifa; i && !addr; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !strcmp(i->ifa_name, ifname))
+			addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
+	return addr;
+}
+
+int netif_local_addrs(__be32 *addrs, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i && n < max; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			addrs[n++] =
+				((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
+	return n;
+}
+
+int netif_local_port_range(__u16 *lo, __u16 *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned int a, b;
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%u %u", &a, &b) == 2;
+	fclose(f);
+	if (!ok)
+		return -EINVAL;
+	*lo = a;
+	*hi = b;
+	return 0;
+}

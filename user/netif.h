@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* netif.h - what the loader needs to know about the gateway's interfaces. */
+#ifndef BPFMASQ_USER_NETIF_H
+#define BPFMASQ_USER_NETIF_H
+
+#include <linux/types.h>
+
+/* The first IPv4 address of @ifname (its primary), or 0. */
+__be32 netif_primary_addr(const char *ifname);
+/* Every IPv4 address of this network namespace; returns the count. */
+int netif_local_addrs(__be32 *addrs, int max);
+/* net.ipv4.ip_local_port_range of this network namespace. */
+int netif_local_port_range(__u16 *lo, __u16 *hi);
+
+#endif /* BPFMASQ_USER_NETIF_H */

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* opts.h - the command line, parsed and validated before anything is touched. */
+#ifndef BPFMASQ_USER_OPTS_H
+#define BPFMASQ_USER_OPTS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "bpfmasq.h"
+
+enum xdp_mode {
+	XDP_MODE_AUTO, /* native, generic when the driver has no XDP */
+	XDP_MODE_NATIVE,
+	XDP_MODE_GENERIC,
+};
+
+enum timeout_id {
+	TIMEOUT_TCP_EST,
+	TIMEOUT_TCP_TRANS,
+	TIMEOUT_UDP,
+	TIMEOUT_ICMP,
+	TIMEOUT_MAX,
+};
+
+struct cidr {
+	__be32 addr;
+	unsigned int plen;
+};
+
+struct masq_opts {
+	const char *cmd;
+	const char *ifname;
+	const char *bpffs;
+	bool json;
+	bool verbose;
+
+	/* attach/run: a field left unset keeps the attached instance's value */
+	bool have_address;
+	__be32 address;
+	int n_internal;
+	struct cidr internal[BPFMASQ_MAX_INTERNAL];
+	bool have_ports;
+	__u16 port_min, port_max;
+	int filtering; /* -1: unset */
+	__u32 max_sessions; /* 0: unset */
+	__u32 timeout[TIMEOUT_MAX]; /* 0: unset */
+	enum xdp_mode mode;
+	unsigned int gc_interval; /* seconds, run only */
+};
+
+/* Parses argv; prints one line and returns -1 on bad input. */
+int opts_parse(int argc, char **argv, struct masq_opts *o);
+void usage(void);
+
+int parse_cidr(const char *s, struct cidr *c);
+int parse_port_range(const char *s, __u16 *lo, __u16 *hi);
+
+#endif /* BPFMASQ_USER_OPTS_H */
