@@ -13,6 +13,9 @@
 #ifndef EEXIST
 #define EEXIST 17
 #endif
+#ifndef ENOSPC
+#define ENOSPC 28
+#endif
 
 /* ICMP echo sessions are keyed by the inside id only: the reply's id is the
  * translated one. */

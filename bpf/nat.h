@@ -29,7 +29,10 @@ static __always_inline bool is_inside(__be32 addr)
 	return bpf_map_lookup_elem(&internal_nets, &key) != NULL;
 }
 
-/* Claim an external port for @inside: atomic across CPUs. */
+/*
+ * Claim an external port for @inside: atomic across CPUs. 0 when claimed,
+ * -EEXIST when someone holds it, another error when the table is full.
+ */
 static __always_inline long port_claim(const struct bpfmasq_endpoint *ext,
 				       const struct bpfmasq_endpoint *inside)
 {
@@ -37,44 +40,45 @@ static __always_inline long port_claim(const struct bpfmasq_endpoint *ext,
 }
 
 /* Keep the inside port when it is in range and nobody holds it. */
-static __always_inline bool port_preserve(const struct bpfmasq_config *cfg,
+static __always_inline long port_preserve(const struct bpfmasq_config *cfg,
 					  struct bpfmasq_endpoint *ext,
 					  const struct bpfmasq_endpoint *inside)
 {
 	__u16 port = bpf_ntohs(inside->port);
 
 	if (port < cfg->port_min || port > cfg->port_max)
-		return false;
+		return -EEXIST;
 	ext->port = inside->port;
-	return port_claim(ext, inside) == 0;
+	return port_claim(ext, inside);
 }
 
 /*
  * Take a port from the pool. A popped port may be held by a mapping that
- * preserved it; such ports stay in the pool for good (they are never pushed
- * again on release), so it goes back to the tail. Bounded: the pool holds
- * at most a few preserved ports per pop in practice, and an unlucky run
+ * preserved it: preserved ports never leave the pool (they are not pushed
+ * again on release), so it goes back to the tail. Bounded: an unlucky run
  * fails one new flow, never an existing one.
  */
-static __always_inline bool port_from_pool(struct bpfmasq_endpoint *ext,
+static __always_inline long port_from_pool(struct bpfmasq_endpoint *ext,
 					   const struct bpfmasq_endpoint *inside)
 {
 	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
 	void *pool = bpf_map_lookup_elem(&port_pools, &pk);
 	__be16 port;
+	long err;
 	int i;
 
 	if (!pool)
-		return false;
+		return -ENOSPC;
 	for (i = 0; i < BPFMASQ_POOL_TRIES; i++) {
 		if (bpf_map_pop_elem(pool, &port))
-			return false;
+			return -ENOSPC;
 		ext->port = port;
-		if (port_claim(ext, inside) == 0)
-			return true;
+		err = port_claim(ext, inside);
+		if (err != -EEXIST)
+			return err;
 		bpf_map_push_elem(pool, &port, 0);
 	}
-	return false;
+	return -ENOSPC;
 }
 
 static __always_inline void port_release(const struct bpfmasq_endpoint *ext,
@@ -92,10 +96,27 @@ static __always_inline void port_release(const struct bpfmasq_endpoint *ext,
 		bpf_map_push_elem(pool, &port, 0);
 }
 
-/* The mapping of @inside, created on first use. NULL (counted) on failure. */
+/* An external port for @inside, in @ext; the mapping flags in @flags. */
+static __always_inline long port_alloc(const struct bpfmasq_config *cfg,
+				       struct bpfmasq_endpoint *ext,
+				       const struct bpfmasq_endpoint *inside,
+				       __u8 *flags)
+{
+	long err = port_preserve(cfg, ext, inside);
+
+	if (err != -EEXIST)
+		return err;
+	*flags = BPFMASQ_MAP_FROM_POOL;
+	return port_from_pool(ext, inside);
+}
+
+/*
+ * The mapping of @inside, created on first use (then *@created is set).
+ * NULL (counted) on failure.
+ */
 static __always_inline struct bpfmasq_mapping *
 mapping_get(const struct bpfmasq_config *cfg,
-	    const struct bpfmasq_endpoint *inside, __u64 now)
+	    const struct bpfmasq_endpoint *inside, __u64 now, bool *created)
 {
 	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr,
 					.proto = inside->proto };
@@ -108,12 +129,11 @@ mapping_get(const struct bpfmasq_config *cfg,
 	if (m)
 		return m;
 
-	if (!port_preserve(cfg, &ext, inside)) {
-		if (!port_from_pool(&ext, inside)) {
-			stat_inc(BPFMASQ_STAT_PORT_POOL_EMPTY);
-			return NULL;
-		}
-		val.flags = BPFMASQ_MAP_FROM_POOL;
+	err = port_alloc(cfg, &ext, inside, &val.flags);
+	if (err) {
+		stat_inc(err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY :
+					  BPFMASQ_STAT_TABLE_FULL);
+		return NULL;
 	}
 	val.ext_port = ext.port;
 
@@ -127,8 +147,22 @@ mapping_get(const struct bpfmasq_config *cfg,
 		}
 	} else {
 		stat_inc(BPFMASQ_STAT_NEW_MAPPING);
+		*created = true;
 	}
 	return bpf_map_lookup_elem(&mappings, inside);
+}
+
+/* Undo a mapping made for a flow that could not get a session. */
+static __always_inline void mapping_drop(const struct bpfmasq_endpoint *inside,
+					 const struct bpfmasq_mapping *m)
+{
+	struct bpfmasq_endpoint ext = { .addr = m->ext_addr,
+					.port = m->ext_port,
+					.proto = inside->proto };
+	__u8 flags = m->flags;
+
+	if (bpf_map_delete_elem(&mappings, inside) == 0)
+		port_release(&ext, flags);
 }
 
 /*
@@ -202,17 +236,20 @@ nat_new_flow_out(const struct bpfmasq_config *cfg,
 					   .proto = p->proto };
 	struct bpfmasq_session *s;
 	struct bpfmasq_mapping *m;
+	bool created = false;
 
 	if (!cfg->ext_addr) {
 		stat_inc(BPFMASQ_STAT_NO_ADDRESS);
 		return NULL;
 	}
-	m = mapping_get(cfg, &inside, now);
+	m = mapping_get(cfg, &inside, now, &created);
 	if (!m)
 		return NULL;
 	s = session_create(key, m->ext_addr, m->ext_port, p, 0, now);
 	if (s)
 		m->last_ns = now;
+	else if (created)
+		mapping_drop(&inside, m);
 	return s;
 }
 

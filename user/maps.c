@@ -98,19 +98,29 @@ static uint32_t random_below(uint32_t n)
 	return (uint32_t)(((uint64_t)r * n) >> 32);
 }
 
-/* Ports of pool (@addr, @proto) held by live mappings: not free. */
+/*
+ * Ports of pool (@addr, @proto) that mappings took out of it: not free.
+ * Preserved ports never leave their pool (nat.h), so they stay in.
+ */
 static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
 		      uint8_t *held)
 {
-	struct bpfmasq_endpoint key, next;
-	void *prev = NULL;
+	struct bpfmasq_endpoint *ext, *inside;
+	struct bpfmasq_mapping map;
+	long n, i;
 
-	while (!bpf_map_get_next_key(m->port_owners, prev, &next)) {
-		if (next.addr == addr && next.proto == proto)
-			held[ntohs(next.port)] = 1;
-		key = next;
-		prev = &key;
+	n = map_dump(m->port_owners, (void **)&ext, (void **)&inside);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (ext[i].addr != addr || ext[i].proto != proto ||
+		    bpf_map_lookup_elem(m->mappings, &inside[i], &map) ||
+		    !(map.flags & BPFMASQ_MAP_FROM_POOL))
+			continue;
+		held[ntohs(ext[i].port)] = 1;
 	}
+	free(ext);
+	free(inside);
 	return 0;
 }
 
@@ -128,7 +138,9 @@ static int pool_create(const struct masq_maps *m,
 		err = -ENOMEM;
 		goto out;
 	}
-	held_ports(m, cfg->ext_addr, proto, held);
+	err = held_ports(m, cfg->ext_addr, proto, held);
+	if (err)
+		goto out;
 	for (i = 0; i < n; i++) {
 		uint16_t port = cfg->port_min + i;
 

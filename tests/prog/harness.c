@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/* harness.c - fixture, test runs, map look-ups and assertion reporting. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfmasq.skel.h"
+#include "harness.h"
+
+const char *cur_test = "?";
+int cur_failures;
+static char ctx_buf[128];
+
+void test_ctx(const char *fmt, ...)
+{
+	va_list ap;
+
+	ctx_buf[0] = '\0';
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx_buf, sizeof(ctx_buf) - 2, fmt, ap);
+	va_end(ap);
+	strcat(ctx_buf, ": ");
+}
+
+void assert_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	cur_failures++;
+	printf("  %s: %s:%d: %s", cur_test, file, line, ctx_buf);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
+{
+	static const struct fx_opts defaults;
+	const __be32 local[] = { EXT_ADDR, GW_LAN_ADDR };
+	int err;
+
+	if (!opts)
+		opts = &defaults;
+	memset(fx, 0, sizeof(*fx));
+	fx->skel = bpfmasq__open();
+	if (!fx->skel) {
+		assert_fail(__FILE__, __LINE__, "cannot open the skeleton: %s",
+			    strerror(errno));
+		return false;
+	}
+	/* Before load: a small table makes "full" reachable in a test. */
+	if (opts->max_sessions)
+		bpf_map__set_max_entries(fx->skel->maps.sessions,
+					 opts->max_sessions);
+	err = bpfmasq__load(fx->skel);
+	if (err) {
+		assert_fail(__FILE__, __LINE__,
+			    "cannot load the BPF programs: %s (-v shows the "
+			    "verifier log)", strerror(-err));
+		goto fail;
+	}
+	maps_from_skel(fx->skel, &fx->maps);
+
+	fx->cfg = (struct bpfmasq_config){
+		.ext_addr = opts->no_ext_addr ? 0 : EXT_ADDR,
+		.port_min = opts->port_min ? opts->port_min : PORT_MIN,
+		.port_max = opts->port_max ? opts->port_max : PORT_MAX,
+		.timeout_tcp_est = BPFMASQ_TIMEOUT_TCP_EST,
+		.timeout_tcp_trans = BPFMASQ_TIMEOUT_TCP_TRANS,
+		.timeout_udp = BPFMASQ_TIMEOUT_UDP,
+		.timeout_icmp = BPFMASQ_TIMEOUT_ICMP,
+		.filtering = opts->filtering,
+	};
+	err = config_write(&fx->maps, &fx->cfg);
+	if (!err)
+		err = opts->inside_any ?
+			      internal_add(&fx->maps, 0, 0) :
+			      internal_add(&fx->maps, IP4(10, 0, 0, 0), 8);
+	if (!err)
+		err = local_addrs_set(&fx->maps, local, 2);
+	if (!err)
+		err = pools_create(&fx->maps, &fx->cfg);
+	if (err) {
+		assert_fail(__FILE__, __LINE__, "cannot configure: %s",
+			    strerror(-err));
+		goto fail;
+	}
+	return true;
+fail:
+	bpfmasq__destroy(fx->skel);
+	fx->skel = NULL;
+	return false;
+}
+
+void fx_teardown(struct fixture *fx)
+{
+	bpfmasq__destroy(fx->skel);
+	fx->skel = NULL;
+	test_ctx(NULL);
+}
+
+static int fx_run(const struct bpf_program *prog, const struct frame *in,
+		  struct frame *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .repeat = 1);
+
+	memset(out->data, 0, sizeof(out->data));
+	out->len = 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		assert_fail(__FILE__, __LINE__, "BPF_PROG_TEST_RUN of %s: %s",
+			    bpf_program__name(prog), strerror(errno));
+		return -1;
+	}
+	out->len = opts.data_size_out;
+	return opts.retval;
+}
+
+int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)
+{
+	return fx_run(fx->skel->progs.bpfmasq_egress, in, out);
+}
+
+int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
+{
+	return fx_run(fx->skel->progs.bpfmasq_ingress, in, out);
+}
+
+static int lookup(int fd, const void *key, void *val)
+{
+	return bpf_map_lookup_elem(fd, key, val) ? -errno : 0;
+}
+
+int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
+	       struct bpfmasq_mapping *m)
+{
+	struct bpfmasq_endpoint key = { .addr = addr, .port = htons(port),
+					.proto = proto };
+
+	return lookup(fx->maps.mappings, &key, m);
+}
+
+int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
+	     struct bpfmasq_endpoint *inside)
+{
+	struct bpfmasq_endpoint key = { .addr = ext_addr,
+					.port = htons(ext_port),
+					.proto = proto };
+
+	return lookup(fx->maps.port_owners, &key, inside);
+}
+
+int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,
+	       __be32 remote_addr, __u16 remote_port, __u8 proto,
+	       struct bpfmasq_session *s)
+{
+	struct bpfmasq_session_key key = {
+		.inside_addr = inside_addr,
+		.remote_addr = remote_addr,
+		.inside_port = htons(inside_port),
+		.remote_port = htons(remote_port),
+		.proto = proto,
+	};
+
+	return lookup(fx->maps.sessions, &key, s);
+}
+
+long fx_count(int map_fd)
+{
+	return map_count(map_fd);
+}
+
+__u64 fx_stat(struct fixture *fx, enum bpfmasq_stat id)
+{
+	uint64_t totals[BPFMASQ_STAT_MAX];
+
+	if (stats_read(&fx->maps, totals))
+		return ~0ull;
+	return totals[id];
+}
+
+static const char *frame_part(const struct frame *f, __u32 off)
+{
+	const struct iphdr *iph = (const void *)(f->data + ETH_HLEN);
+
+	if (off < ETH_HLEN)
+		return "Ethernet header";
+	if (f->len < ETH_HLEN + sizeof(*iph) ||
+	    off < ETH_HLEN + (__u32)iph->ihl * 4)
+		return "IP header";
+	return "L4";
+}
+
+bool assert_frame_eq(const struct frame *actual, const struct frame *expected,
+		     const char *what, const char *file, int line)
+{
+	__u32 i, first = 0, ndiff = 0;
+
+	if (actual->len != expected->len) {
+		assert_fail(file, line, "%s: expected a %u-byte frame, got %u",
+			    what, expected->len, actual->len);
+		return false;
+	}
+	for (i = 0; i < actual->len; i++) {
+		if (actual->data[i] == expected->data[i])
+			continue;
+		if (!ndiff++)
+			first = i;
+	}
+	if (!ndiff)
+		return true;
+	assert_fail(file, line,
+		    "%s: %u bytes differ; first at offset %u (%s): expected "
+		    "0x%02x, got 0x%02x",
+		    what, ndiff, first, frame_part(expected, first),
+		    expected->data[first], actual->data[first]);
+	return false;
+}
+
+static const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "TCP";
+	case IPPROTO_UDP:
+		return "UDP";
+	case IPPROTO_ICMP:
+		return "ICMP";
+	}
+	return "L4";
+}
+
+bool assert_csums(struct frame *f, const char *what, const char *file,
+		  int line)
+{
+	struct iphdr *iph = frame_ip(f);
+	__u16 stored, want;
+	int off;
+
+	if (f->len < ETH_HLEN + sizeof(*iph) || iph->ihl < 5 ||
+	    f->len < ETH_HLEN + (__u32)iph->ihl * 4 ||
+	    f->len < ETH_HLEN + (__u32)ntohs(iph->tot_len)) {
+		assert_fail(file, line, "%s: not a whole IPv4 packet", what);
+		return false;
+	}
+	stored = ntohs(iph->check);
+	want = ip_csum_compute(iph);
+	if (stored != want) {
+		assert_fail(file, line,
+			    "%s: IP checksum: expected 0x%04x, got 0x%04x",
+			    what, want, stored);
+		return false;
+	}
+	/* Only an unfragmented packet carries its whole L4 segment. */
+	off = l4_csum_offset(iph->protocol);
+	if (off < 0 || (ntohs(iph->frag_off) & (PKT_IP_MF | PKT_IP_OFFSET)))
+		return true;
+	memcpy(&stored, (__u8 *)frame_l4(f) + off, 2);
+	stored = ntohs(stored);
+	want = l4_csum_compute(iph->saddr, iph->daddr, iph->protocol,
+			       frame_l4(f), frame_l4_len(f));
+	if (stored != want) {
+		assert_fail(file, line,
+			    "%s: %s checksum: expected 0x%04x, got 0x%04x",
+			    what, proto_name(iph->protocol), want, stored);
+		return false;
+	}
+	return true;
+}
+
+bool assert_stats(struct fixture *fx, const struct stat_val *expected,
+		  const char *file, int line)
+{
+	uint64_t totals[BPFMASQ_STAT_MAX], want;
+	const struct stat_val *e;
+	bool ok = true;
+	int id, err;
+
+	err = stats_read(&fx->maps, totals);
+	if (err) {
+		assert_fail(file, line, "cannot read counters: %s",
+			    strerror(-err));
+		return false;
+	}
+	for (id = 0; id < BPFMASQ_STAT_MAX; id++) {
+		want = 0;
+		for (e = expected; e->id != BPFMASQ_STAT_MAX; e++)
+			if (e->id == (enum bpfmasq_stat)id)
+				want = e->val;
+		if (totals[id] == want)
+			continue;
+		assert_fail(file, line, "counter %s: expected %llu, got %llu",
+			    stat_names[id], (unsigned long long)want,
+			    (unsigned long long)totals[id]);
+		ok = false;
+	}
+	return ok;
+}

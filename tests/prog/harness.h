@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * harness.h - what every program test needs: a freshly loaded and
+ * configured instance (the fixture), BPF_PROG_TEST_RUN wrappers, map
+ * look-ups by key, and assertions that print what was expected and what
+ * the programs actually did.
+ */
+#ifndef PROG_TEST_HARNESS_H
+#define PROG_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <linux/types.h>
+
+#include "bpfmasq.h"
+#include "maps.h"
+#include "pkt.h"
+
+/* Test network: inside 10.0.0.0/8, remotes 198.51.100.0/24. */
+#define EXT_ADDR IP4(203, 0, 113, 1)
+#define GW_LAN_ADDR IP4(10, 0, 0, 1)
+#define HOST1 IP4(10, 0, 0, 2)
+#define HOST2 IP4(10, 0, 0, 3)
+#define HOST3 IP4(10, 0, 0, 4)
+#define HOST4 IP4(10, 0, 0, 5)
+#define HOST5 IP4(10, 0, 0, 6)
+#define REMOTE1 IP4(198, 51, 100, 9)
+#define REMOTE2 IP4(198, 51, 100, 10)
+#define STRANGER IP4(198, 51, 100, 77)
+#define OUTSIDER IP4(192, 0, 2, 5) /* neither inside nor local */
+
+/* Default port range; IN_RANGE_PORT is preserved, OUT_RANGE_PORT is not. */
+#define PORT_MIN 40000
+#define PORT_MAX 40999
+#define IN_RANGE_PORT 40000
+#define OUT_RANGE_PORT 5555
+
+/* Verdicts, as the entry points return them. */
+#define TC_OK 0 /* TC_ACT_OK */
+#define TC_SHOT 2 /* TC_ACT_SHOT */
+#define XDP_VERDICT_DROP 1
+#define XDP_VERDICT_PASS 2
+
+/* Fixture knobs; zero means the default. */
+struct fx_opts {
+	__u16 port_min;
+	__u16 port_max;
+	__u8 filtering;
+	bool no_ext_addr; /* config without an external address */
+	__u32 max_sessions; /* sessions map size */
+	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
+};
+
+struct fixture {
+	struct bpfmasq *skel;
+	struct masq_maps maps;
+	struct bpfmasq_config cfg;
+};
+
+/* Open, size, load and configure; false (with a message) on failure. */
+bool fx_setup(struct fixture *fx, const struct fx_opts *opts);
+void fx_teardown(struct fixture *fx);
+
+/* Run one frame through a program; the verdict, or -1 if the run failed. */
+int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out);
+int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
+
+/* Map look-ups by key; 0 when found, -ENOENT when not. */
+int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
+	       struct bpfmasq_mapping *m);
+int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
+	     struct bpfmasq_endpoint *inside);
+int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,
+	       __be32 remote_addr, __u16 remote_port, __u8 proto,
+	       struct bpfmasq_session *s);
+long fx_count(int map_fd);
+__u64 fx_stat(struct fixture *fx, enum bpfmasq_stat id);
+
+/* --- assertions --- */
+
+extern const char *cur_test;
+extern int cur_failures;
+
+/* Prefix for the messages of one table row; NULL clears it. */
+void test_ctx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void assert_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define ASSERT_EQ(actual, expected, what)                                    \
+	({                                                                   \
+		long long __a = (long long)(actual);                         \
+		long long __e = (long long)(expected);                       \
+		bool __ok = __a == __e;                                      \
+		if (!__ok)                                                   \
+			assert_fail(__FILE__, __LINE__,                      \
+				    "%s: expected %lld (0x%llx), got %lld "  \
+				    "(0x%llx)",                              \
+				    what, __e, (unsigned long long)__e, __a, \
+				    (unsigned long long)__a);                \
+		__ok;                                                        \
+	})
+
+#define ASSERT_NEQ(actual, unexpected, what)                                 \
+	({                                                                   \
+		long long __a = (long long)(actual);                         \
+		long long __u = (long long)(unexpected);                     \
+		bool __ok = __a != __u;                                      \
+		if (!__ok)                                                   \
+			assert_fail(__FILE__, __LINE__,                      \
+				    "%s: expected anything but %lld (0x%llx)", \
+				    what, __u, (unsigned long long)__u);     \
+		__ok;                                                        \
+	})
+
+#define ASSERT_IN_RANGE(actual, lo, hi, what)                                \
+	({                                                                   \
+		long long __a = (long long)(actual);                         \
+		bool __ok = __a >= (long long)(lo) && __a <= (long long)(hi); \
+		if (!__ok)                                                   \
+			assert_fail(__FILE__, __LINE__,                      \
+				    "%s: expected in [%lld, %lld], got %lld", \
+				    what, (long long)(lo), (long long)(hi),  \
+				    __a);                                    \
+		__ok;                                                        \
+	})
+
+#define ASSERT_TRUE(cond, what)                                              \
+	({                                                                   \
+		bool __ok = !!(cond);                                        \
+		if (!__ok)                                                   \
+			assert_fail(__FILE__, __LINE__, "%s: %s is false",   \
+				    what, #cond);                            \
+		__ok;                                                        \
+	})
+
+/* err == 0, else print it as an errno. */
+#define ASSERT_OK(err, what)                                                 \
+	({                                                                   \
+		long long __err = (long long)(err);                          \
+		if (__err)                                                   \
+			assert_fail(__FILE__, __LINE__,                      \
+				    "%s: expected success, got %lld (%s)",   \
+				    what, __err,                             \
+				    strerror(__err < 0 ? -__err : __err));   \
+		!__err;                                                      \
+	})
+
+/* Byte-exact frame comparison; prints the first difference. */
+#define ASSERT_FRAME_EQ(actual, expected, what)                              \
+	assert_frame_eq(actual, expected, what, __FILE__, __LINE__)
+bool assert_frame_eq(const struct frame *actual, const struct frame *expected,
+		     const char *what, const char *file, int line);
+
+/*
+ * IP and (for a first or only fragment) TCP/UDP/ICMP checksums of @f,
+ * recomputed from scratch, match what @f carries.
+ */
+#define ASSERT_CSUMS(f, what) assert_csums(f, what, __FILE__, __LINE__)
+bool assert_csums(struct frame *f, const char *what, const char *file,
+		  int line);
+
+/*
+ * The whole counter vector: the listed counters have these values, every
+ * other one is zero (every packet is counted under one reason only):
+ * ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_SESSION, 1)).
+ */
+struct stat_val {
+	enum bpfmasq_stat id;
+	__u64 val;
+};
+#define STAT(name, v) { BPFMASQ_STAT_##name, v }
+#define ASSERT_STATS(fx, ...)                                                \
+	assert_stats(fx,                                                     \
+		     (const struct stat_val[]){ __VA_ARGS__,                 \
+						{ BPFMASQ_STAT_MAX, 0 } },   \
+		     __FILE__, __LINE__)
+bool assert_stats(struct fixture *fx, const struct stat_val *expected,
+		  const char *file, int line);
+
+#define ASSERT_STAT(fx, id, expected)                                        \
+	ASSERT_EQ(fx_stat(fx, id), expected, "counter " #id)
+
+#endif /* PROG_TEST_HARNESS_H */
