@@ -26,6 +26,7 @@ BPF_OBJ := $(OUTPUT)/bpfmasq.bpf.o
 SKEL := $(OUTPUT)/bpfmasq.skel.h
 BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
+PROG_BENCH := $(OUTPUT)/prog_bench
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
@@ -34,7 +35,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
 .PHONY: all deps test demo install clean format
-all: $(BIN) $(PROG_TEST)
+all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
 
 # Installs what is missing, once per build directory; a no-op when all is here.
 deps: $(DEPS_STAMP)
@@ -53,7 +54,7 @@ $(DEPS_STAMP):
 	fi
 	@touch $@
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
 	@mkdir -p $@
 
 $(BPF_OBJ): bpf/bpfmasq.bpf.c | $(DEPS_STAMP) $(OUTPUT)
@@ -74,6 +75,13 @@ $(BIN): $(OUTPUT)/user/main.o $(USER_OBJS)
 $(PROG_TEST): $(TEST_OBJS) $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+# Per-packet cost of each program path (figures, not a test).
+$(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
+	$(CC) $(CFLAGS) -Itests/prog -MD -c $< -o $@
+
+$(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(filter-out %/prog_test.o,$(TEST_OBJS)) $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 test: all
 	tests/run.sh $(OUTPUT)
 
@@ -89,4 +97,5 @@ format:
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d \
+	$(OUTPUT)/tools/*.d)

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * prog_bench.c - per-packet cost of each data-path path, measured with
+ * BPF_PROG_TEST_RUN on one CPU: existing flow out
+ * (TC) and in (XDP), unsolicited inbound, non-IPv4, and new-flow setup
+ * (mapping, port from the pool, session) from an empty to a nearly full
+ * pool. Figures only; it asserts nothing. Usage: prog_bench [RUNS]
+ *
+ * A translated frame would not be translated again, so the kernel's own
+ * repeat count cannot be used: each run is one call with a fresh copy of
+ * the frame, and the kernel's per-run duration is averaged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfmasq.skel.h"
+
+#include "harness.h"
+#include "pkt.h"
+
+static const __u8 payload[18] = "bpfmasq benchmark";
+
+/* Average ns per run of @prog over @runs runs of @f. */
+static double run_ns(int prog_fd, const struct frame *f, __u32 runs)
+{
+	struct frame out;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data,
+		    .data_size_in = f->len, .data_out = out.data,
+		    .data_size_out = sizeof(out.data), .repeat = 1);
+	double total = 0;
+	__u32 i;
+
+	for (i = 0; i < runs; i++) {
+		opts.data_size_out = sizeof(out.data);
+		if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+			fprintf(stderr, "prog_bench: test run failed: %s\n",
+				strerror(errno));
+			exit(1);
+		}
+		total += opts.duration;
+	}
+	return total / runs;
+}
+
+static struct pkt_spec udp_out(__be32 host, __u16 sport)
+{
+	return (struct pkt_spec){ .saddr = host, .daddr = REMOTE1,
+				  .sport = sport, .dport = 53,
+				  .proto = IPPROTO_UDP, .payload = payload,
+				  .payload_len = sizeof(payload) };
+}
+
+static double elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
+}
+
+/*
+ * New flows, one run each: the syscall dominates, so report the cost per
+ * new flow minus an existing flow's cost measured the same way.
+ */
+static void bench_new_flows(int egress, unsigned int n)
+{
+	struct timespec t0, t1;
+	struct pkt_spec s;
+	struct frame f;
+	double base, cost;
+	unsigned int i;
+
+	s = udp_out(HOST1, 1);
+	frame_build(&f, &s);
+	run_ns(egress, &f, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		run_ns(egress, &f, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	base = elapsed_ns(&t0, &t1) / n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		/* Out-of-range source ports: every flow takes a pool port. */
+		s = udp_out(HOST2 + htonl(i >> 10), 2 + (i & 1023));
+		frame_build(&f, &s);
+		run_ns(egress, &f, 1);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cost = elapsed_ns(&t0, &t1) / n - base;
+	printf("new_flow_out_pool_0_to_%u%% %.0f ns\n",
+	       (unsigned int)(100ull * n / (PORT_MAX - PORT_MIN + 1)), cost);
+}
+
+int main(int argc, char **argv)
+{
+	struct fx_opts opts = { .port_min = 1024, .port_max = 65535 };
+	__u32 repeat = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
+	struct pkt_spec s = udp_out(HOST1, 40000), r;
+	struct frame f, reply, other;
+	struct fixture fx;
+	int egress, ingress;
+
+	if (!fx_setup(&fx, &opts))
+		return 1;
+	egress = bpf_program__fd(fx.skel->progs.bpfmasq_egress);
+	ingress = bpf_program__fd(fx.skel->progs.bpfmasq_ingress);
+
+	frame_build(&f, &s);
+	run_ns(egress, &f, 1); /* creates the flow; its port is preserved */
+	r = (struct pkt_spec){ .saddr = REMOTE1, .daddr = EXT_ADDR,
+			       .sport = 53, .dport = 40000,
+			       .proto = IPPROTO_UDP, .payload = payload,
+			       .payload_len = sizeof(payload) };
+	frame_build(&reply, &r);
+	printf("existing_flow_out_tc %.1f ns\n", run_ns(egress, &f, repeat));
+	printf("existing_flow_in_xdp %.1f ns\n",
+	       run_ns(ingress, &reply, repeat));
+	r.dport = 41000;
+	frame_build(&reply, &r);
+	printf("unsolicited_in_xdp %.1f ns\n", run_ns(ingress, &reply, repeat));
+	frame_build_ethertype(&other, ETH_P_ARP);
+	printf("non_ipv4_in_xdp %.1f ns\n", run_ns(ingress, &other, repeat));
+	printf("non_ipv4_out_tc %.1f ns\n", run_ns(egress, &other, repeat));
+	fx_teardown(&fx);
+
+	/* A fresh instance with a 1,000-port pool, filled to 99%. */
+	opts = (struct fx_opts){ .max_sessions = 4096 };
+	if (!fx_setup(&fx, &opts))
+		return 1;
+	bench_new_flows(bpf_program__fd(fx.skel->progs.bpfmasq_egress),
+			(PORT_MAX - PORT_MIN + 1) * 99 / 100);
+	fx_teardown(&fx);
+	return 0;
+}
