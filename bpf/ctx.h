@@ -19,6 +19,12 @@ enum ctx_kind {
 	CTX_SKB,
 };
 
+/* What the NAT decides; the entry points map it to their hook's codes. */
+enum nat_verdict {
+	NAT_PASS,
+	NAT_DROP,
+};
+
 static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)
 {
 	if (kind == CTX_XDP)
@@ -82,26 +88,21 @@ static __always_inline int ctx_store(void *ctx, const enum ctx_kind kind,
 }
 
 /*
- * Incremental update of the 16-bit checksum at @off for a 2- or 4-byte
- * field changing from @from to @to. Same contract as bpf_l4_csum_replace():
- * the size is in the low bits of @flags, BPF_F_PSEUDO_HDR marks a field of
- * the pseudo-header (which matters for CHECKSUM_PARTIAL skbs) and
- * BPF_F_MARK_MANGLED_0 keeps a zero (absent) UDP checksum zero.
+ * Incremental update, in place, of the 16-bit checksum at @off for a 2- or
+ * 4-byte field changing from @from to @to: the size is in the low bits of
+ * @flags (BPF_F_HDR_FIELD_MASK) and BPF_F_MARK_MANGLED_0 keeps a zero
+ * (absent) UDP checksum zero, as with bpf_l4_csum_replace(). Right for any
+ * checksum the NIC does not complete: the IPv4 header's, ICMP's, anything
+ * quoted inside an ICMP error, and every checksum XDP sees.
  */
-static __always_inline int ctx_l4_csum_replace(void *ctx,
-					       const enum ctx_kind kind,
-					       __u32 off, __u32 from, __u32 to,
-					       __u64 flags)
+static __always_inline int ctx_csum_replace(void *ctx, const enum ctx_kind kind,
+					    __u32 off, __u32 from, __u32 to,
+					    __u64 flags)
 {
-	void *data, *end;
-	__sum16 *sum;
+	void *data = ctx_data(ctx, kind);
+	void *end = ctx_data_end(ctx, kind);
+	__sum16 *sum = data + off;
 
-	if (kind == CTX_SKB)
-		return bpf_l4_csum_replace(ctx, off, from, to, flags);
-
-	data = ctx_data(ctx, kind);
-	end = ctx_data_end(ctx, kind);
-	sum = data + off;
 	if ((void *)(sum + 1) > end)
 		return -1;
 	if ((flags & BPF_F_MARK_MANGLED_0) && !*sum)
@@ -116,23 +117,26 @@ static __always_inline int ctx_l4_csum_replace(void *ctx,
 }
 
 /*
- * The IPv4 header checksum is never left to the NIC, so it is updated in
- * place for both kinds, without a helper call.
+ * The TCP/UDP checksum. On TC the packet may be CHECKSUM_PARTIAL, where the
+ * field holds only the pseudo-header sum: BPF_F_PSEUDO_HDR marks a
+ * pseudo-header field, and only the kernel knows which case it is.
  */
+static __always_inline int ctx_l4_csum_replace(void *ctx,
+					       const enum ctx_kind kind,
+					       __u32 off, __u32 from, __u32 to,
+					       __u64 flags)
+{
+	if (kind == CTX_SKB)
+		return bpf_l4_csum_replace(ctx, off, from, to, flags);
+	return ctx_csum_replace(ctx, kind, off, from, to, flags);
+}
+
+/* The IPv4 header checksum is never left to the NIC. */
 static __always_inline int ctx_l3_csum_replace(void *ctx,
 					       const enum ctx_kind kind,
 					       __u32 off, __u32 from, __u32 to)
 {
-	void *data, *end;
-	__sum16 *sum;
-
-	data = ctx_data(ctx, kind);
-	end = ctx_data_end(ctx, kind);
-	sum = data + off;
-	if ((void *)(sum + 1) > end)
-		return -1;
-	csum_replace4(sum, from, to);
-	return 0;
+	return ctx_csum_replace(ctx, kind, off, from, to, 4);
 }
 
 #endif /* BPFMASQ_CTX_H */

@@ -12,13 +12,9 @@
 #include <stddef.h>
 
 #include "conntrack.h"
+#include "icmp.h"
 #include "maps.h"
 #include "parse.h"
-
-enum nat_verdict {
-	NAT_PASS,
-	NAT_DROP,
-};
 
 static __always_inline bool is_inside(__be32 addr)
 {
@@ -185,7 +181,7 @@ static __always_inline int nat_rewrite(void *ctx, const enum ctx_kind kind,
 					flags | BPF_F_PSEUDO_HDR | 4))
 			return -1;
 	}
-	if (p->kind != PKT_LATER_FRAGMENT && p->kind != PKT_OTHER &&
+	if (p->kind <= PKT_ECHO_REPLY &&
 	    from_port != to_port) {
 		if (ctx_l4_csum_replace(ctx, kind, csum, from_port, to_port,
 					flags | 2))
@@ -302,6 +298,8 @@ static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 
 	if (p.kind == PKT_LATER_FRAGMENT)
 		return nat_fragment_out(ctx, kind, cfg, &p);
+	if (p.kind == PKT_ICMP_ERROR && is_inside(p.saddr))
+		return nat_icmp_error_out(ctx, kind, &p);
 	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST) {
 		if (is_inside(p.saddr)) {
 			stat_inc(BPFMASQ_STAT_UNSUPPORTED);
@@ -408,6 +406,8 @@ static __always_inline int nat_inbound(void *ctx, const enum ctx_kind kind)
 	}
 	if (p.kind == PKT_LATER_FRAGMENT)
 		return nat_fragment_in(ctx, kind, &p);
+	if (p.kind == PKT_ICMP_ERROR)
+		return nat_icmp_error_in(ctx, kind, &p);
 	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REPLY)
 		goto not_ours;
 

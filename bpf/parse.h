@@ -26,6 +26,7 @@ enum pkt_kind {
 	PKT_PORTS, /* TCP or UDP: ports in sport/dport */
 	PKT_ECHO_REQUEST, /* ICMP echo request: id in sport and dport */
 	PKT_ECHO_REPLY, /* ICMP echo reply: id in sport and dport */
+	PKT_ICMP_ERROR, /* unreachable, time exceeded, parameter problem */
 	PKT_LATER_FRAGMENT, /* a fragment after the first: no L4 header */
 	PKT_OTHER, /* another protocol or ICMP type: addresses only */
 };
@@ -104,12 +105,21 @@ static __always_inline int parse_l4(void *data, void *end, struct pkt *p)
 		if ((void *)(ih + 1) > end || l4_len < sizeof(*ih))
 			return PARSE_MALFORMED;
 		p->csum_off = offsetof(struct icmphdr, checksum);
-		if (ih->type == ICMP_ECHO)
+		switch (ih->type) {
+		case ICMP_ECHO:
 			p->kind = PKT_ECHO_REQUEST;
-		else if (ih->type == ICMP_ECHOREPLY)
+			break;
+		case ICMP_ECHOREPLY:
 			p->kind = PKT_ECHO_REPLY;
-		else
+			break;
+		case ICMP_DEST_UNREACH:
+		case ICMP_TIME_EXCEEDED:
+		case ICMP_PARAMETERPROB:
+			p->kind = PKT_ICMP_ERROR;
 			return PARSE_OK;
+		default:
+			return PARSE_OK;
+		}
 		p->sport = ih->un.echo.id;
 		p->dport = ih->un.echo.id;
 		return PARSE_OK;

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * icmp.h - ICMP errors about translated flows (RFC 5508, RFC 5382 REQ-9):
+ * destination unreachable (fragmentation needed included), time exceeded
+ * and parameter problem. The error quotes the packet that caused it, so
+ * the quoted header is translated as well as the outer one, and every
+ * checksum involved is kept right: outer IP, ICMP (which covers the quoted
+ * bytes), quoted IP and, where it was quoted, the quoted L4 checksum.
+ * Errors never create or refresh state (RFC 5508 REQ-6).
+ */
+#ifndef BPFMASQ_ICMP_H
+#define BPFMASQ_ICMP_H
+
+#include "conntrack.h"
+#include "maps.h"
+#include "parse.h"
+
+/* The packet quoted in an ICMP error. */
+struct icmp_quote {
+	__u32 ip_off;
+	__u32 l4_off;
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport; /* TCP/UDP ports; ICMP echo: id in both */
+	__be16 dport;
+	__u8 proto;
+	__u8 csum_off; /* of its L4 checksum, from l4_off */
+	__u8 csum_flags;
+	__u8 pad;
+};
+
+/*
+ * Parse the quoted header: an IPv4 header and at least the 8 bytes of L4
+ * header that RFC 792 guarantees. A quoted non-first fragment carries no
+ * ports and cannot be matched.
+ */
+static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
+					    const struct pkt *p,
+					    struct icmp_quote *q)
+{
+	void *data = ctx_data(ctx, kind);
+	void *end = ctx_data_end(ctx, kind);
+	struct iphdr *iph;
+	__u8 *l4;
+
+	q->ip_off = p->l4_off + sizeof(struct icmphdr);
+	iph = data + q->ip_off;
+	if ((void *)(iph + 1) > end)
+		return PARSE_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PARSE_MALFORMED;
+	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
+		return PARSE_NOT_IPV4;
+	q->l4_off = q->ip_off + iph->ihl * 4;
+	l4 = data + q->l4_off;
+	if ((void *)(l4 + 8) > end)
+		return PARSE_MALFORMED;
+	q->saddr = iph->saddr;
+	q->daddr = iph->daddr;
+	q->proto = iph->protocol;
+	q->csum_flags = 0;
+	switch (q->proto) {
+	case IPPROTO_TCP:
+		q->csum_off = offsetof(struct tcphdr, check);
+		break;
+	case IPPROTO_UDP:
+		q->csum_off = offsetof(struct udphdr, check);
+		q->csum_flags = BPF_F_MARK_MANGLED_0;
+		break;
+	case IPPROTO_ICMP:
+		/* Only errors about echo flows: those have state. */
+		if (l4[0] != ICMP_ECHO && l4[0] != ICMP_ECHOREPLY)
+			return PARSE_NOT_IPV4;
+		q->csum_off = offsetof(struct icmphdr, checksum);
+		q->sport = *(__be16 *)(l4 + 4);
+		q->dport = q->sport;
+		return PARSE_OK;
+	default:
+		return PARSE_NOT_IPV4;
+	}
+	q->sport = *(__be16 *)l4;
+	q->dport = *(__be16 *)(l4 + 2);
+	return PARSE_OK;
+}
+
+/*
+ * Change a 2- or 4-byte field inside the ICMP payload and fold the change
+ * into the ICMP checksum.
+ */
+static __always_inline int icmp_payload_store(void *ctx,
+					      const enum ctx_kind kind,
+					      const struct pkt *p, __u32 off,
+					      __u32 from, __u32 to, __u32 len)
+{
+	__u16 to16 = to;
+
+	if (ctx_csum_replace(ctx, kind, p->l4_off + p->csum_off, from, to,
+			     len))
+		return -1;
+	return ctx_store(ctx, kind, off, len == 2 ? (void *)&to16 : &to, len);
+}
+
+/*
+ * A checksum inside the quote, updated for the address (@addr_pseudo: it
+ * covers the address through a pseudo-header) and port changes, with the
+ * ICMP checksum following the new value.
+ */
+static __always_inline int icmp_quote_csum(void *ctx, const enum ctx_kind kind,
+					   const struct pkt *p, __u32 off,
+					   bool addr_pseudo, __be32 from_addr,
+					   __be32 to_addr, __be16 from_port,
+					   __be16 to_port, __u64 flags)
+{
+	void *data = ctx_data(ctx, kind);
+	void *end = ctx_data_end(ctx, kind);
+	__sum16 *field = data + off;
+	__sum16 sum;
+
+	/* Checksums past the end of the quote were not quoted. */
+	if ((void *)(field + 1) > end)
+		return 0;
+	sum = *field;
+	if ((flags & BPF_F_MARK_MANGLED_0) && !sum)
+		return 0;
+	if (addr_pseudo)
+		csum_replace4(&sum, from_addr, to_addr);
+	if (from_port != to_port)
+		csum_replace2(&sum, from_port, to_port);
+	if ((flags & BPF_F_MARK_MANGLED_0) && !sum)
+		sum = CSUM_MANGLED_0;
+	return icmp_payload_store(ctx, kind, p, off, *field, sum, 2);
+}
+
+/*
+ * Rewrite one address of the outer header (@outer_off) and the same address
+ * and its port in the quote (@addr_off, @port_off), from @from_* to @to_*.
+ */
+static __always_inline int icmp_error_rewrite(void *ctx,
+					      const enum ctx_kind kind,
+					      const struct pkt *p,
+					      const struct icmp_quote *q,
+					      __u32 outer_off, __u32 addr_off,
+					      __u32 port_off, __be32 from_addr,
+					      __be32 to_addr, __be16 from_port,
+					      __be16 to_port)
+{
+	__u32 ip_csum = q->ip_off + offsetof(struct iphdr, check);
+	bool pseudo = q->proto != IPPROTO_ICMP;
+
+	if (ctx_l3_csum_replace(ctx, kind,
+				p->l3_off + offsetof(struct iphdr, check),
+				from_addr, to_addr) ||
+	    ctx_store(ctx, kind, outer_off, &to_addr, 4))
+		return -1;
+	/* The quoted IP header: its checksum first, the ICMP one follows. */
+	if (icmp_quote_csum(ctx, kind, p, ip_csum, true, from_addr, to_addr,
+			    0, 0, 0) ||
+	    icmp_payload_store(ctx, kind, p, addr_off, from_addr, to_addr, 4))
+		return -1;
+	if (from_port == to_port)
+		return 0;
+	if (icmp_quote_csum(ctx, kind, p, q->l4_off + q->csum_off, pseudo,
+			    from_addr, to_addr, from_port, to_port,
+			    q->csum_flags))
+		return -1;
+	return icmp_payload_store(ctx, kind, p, port_off, from_port, to_port,
+				  2);
+}
+
+static __always_inline __u32 quote_port_offset(const struct icmp_quote *q,
+					       bool src)
+{
+	if (q->proto == IPPROTO_ICMP)
+		return q->l4_off + offsetof(struct icmphdr, un.echo.id);
+	return q->l4_off + (src ? 0 : 2);
+}
+
+/* Does the flow the error is about have a session? */
+static __always_inline bool icmp_quote_has_session(const struct icmp_quote *q,
+						   __be32 inside_addr,
+						   __be16 inside_port,
+						   __be32 remote_addr,
+						   __be16 remote_port)
+{
+	struct bpfmasq_session_key key = {
+		.inside_addr = inside_addr,
+		.inside_port = inside_port,
+		.remote_addr = remote_addr,
+		.remote_port = q->proto == IPPROTO_ICMP ? 0 : remote_port,
+		.proto = q->proto,
+	};
+
+	return bpf_map_lookup_elem(&sessions, &key) != NULL;
+}
+
+/*
+ * Inbound error about a packet an inside host sent: the quote's source is
+ * our external endpoint. What matches no session goes to the gateway's own
+ * stack, never inside.
+ */
+static __always_inline int nat_icmp_error_in(void *ctx,
+					     const enum ctx_kind kind,
+					     const struct pkt *p)
+{
+	const struct bpfmasq_endpoint *owner;
+	struct bpfmasq_endpoint ext, inside;
+	struct icmp_quote q;
+
+	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	case PARSE_MALFORMED:
+		stat_inc(BPFMASQ_STAT_MALFORMED);
+		return NAT_DROP;
+	case PARSE_NOT_IPV4:
+		goto not_ours;
+	}
+	if (q.saddr != p->daddr)
+		goto not_ours;
+	__builtin_memset(&ext, 0, sizeof(ext));
+	ext.addr = q.saddr;
+	ext.port = q.sport;
+	ext.proto = q.proto;
+	owner = bpf_map_lookup_elem(&port_owners, &ext);
+	if (!owner)
+		goto not_ours;
+	inside = *owner;
+	if (!icmp_quote_has_session(&q, inside.addr, inside.port, q.daddr,
+				    q.dport)) {
+		stat_inc(BPFMASQ_STAT_FILTERED);
+		return NAT_PASS;
+	}
+	if (icmp_error_rewrite(ctx, kind, p, &q,
+			       p->l3_off + offsetof(struct iphdr, daddr),
+			       q.ip_off + offsetof(struct iphdr, saddr),
+			       quote_port_offset(&q, true), q.saddr,
+			       inside.addr, q.sport, inside.port)) {
+		stat_inc(BPFMASQ_STAT_MALFORMED);
+		return NAT_DROP;
+	}
+	stat_inc(BPFMASQ_STAT_TRANSLATED_IN);
+	return NAT_PASS;
+not_ours:
+	stat_inc(BPFMASQ_STAT_NOT_OURS);
+	return NAT_PASS;
+}
+
+/*
+ * Outbound error an inside host sends about a packet it received (a reply
+ * of one of its flows): the quote's destination is the inside endpoint. An
+ * error that matches no session would leak the inside address: dropped.
+ */
+static __always_inline int nat_icmp_error_out(void *ctx,
+					      const enum ctx_kind kind,
+					      const struct pkt *p)
+{
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_mapping *m;
+	struct icmp_quote q;
+	__be32 ext_addr;
+	__be16 ext_port;
+
+	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	case PARSE_MALFORMED:
+		stat_inc(BPFMASQ_STAT_MALFORMED);
+		return NAT_DROP;
+	case PARSE_NOT_IPV4:
+		goto unmatched;
+	}
+	if (q.daddr != p->saddr)
+		goto unmatched;
+	__builtin_memset(&inside, 0, sizeof(inside));
+	inside.addr = q.daddr;
+	inside.port = q.dport;
+	inside.proto = q.proto;
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (!m || !icmp_quote_has_session(&q, q.daddr, q.dport, q.saddr,
+					  q.sport))
+		goto unmatched;
+	ext_addr = m->ext_addr;
+	ext_port = m->ext_port;
+	if (icmp_error_rewrite(ctx, kind, p, &q,
+			       p->l3_off + offsetof(struct iphdr, saddr),
+			       q.ip_off + offsetof(struct iphdr, daddr),
+			       quote_port_offset(&q, false), q.daddr, ext_addr,
+			       q.dport, ext_port)) {
+		stat_inc(BPFMASQ_STAT_MALFORMED);
+		return NAT_DROP;
+	}
+	stat_inc(BPFMASQ_STAT_TRANSLATED_OUT);
+	return NAT_PASS;
+unmatched:
+	stat_inc(BPFMASQ_STAT_UNSUPPORTED);
+	return NAT_DROP;
+}
+
+#endif /* BPFMASQ_ICMP_H */
