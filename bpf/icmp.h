@@ -38,11 +38,14 @@ static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 					    const struct pkt *p,
 					    struct icmp_quote *q)
 {
-	void *data = ctx_data(ctx, kind);
-	void *end = ctx_data_end(ctx, kind);
 	struct iphdr *iph;
+	void *data, *end;
 	__u8 *l4;
 
+	/* The quote, with IP options on both headers, must be readable. */
+	ctx_pull(ctx, kind, p->l4_off + sizeof(struct icmphdr) + 60 + 20);
+	data = ctx_data(ctx, kind);
+	end = ctx_data_end(ctx, kind);
 	q->ip_off = p->l4_off + sizeof(struct icmphdr);
 	iph = data + q->ip_off;
 	if ((void *)(iph + 1) > end)
@@ -53,7 +56,7 @@ static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 		return PARSE_NOT_IPV4;
 	q->l4_off = q->ip_off + iph->ihl * 4;
 	l4 = data + q->l4_off;
-	if ((void *)(l4 + 8) > end)
+	if ((void *)(l4 + 8) > end || q->l4_off + 8 > p->l3_off + p->ip_len)
 		return PARSE_MALFORMED;
 	q->saddr = iph->saddr;
 	q->daddr = iph->daddr;
@@ -117,7 +120,7 @@ static __always_inline int icmp_quote_csum(void *ctx, const enum ctx_kind kind,
 	__sum16 sum;
 
 	/* Checksums past the end of the quote were not quoted. */
-	if ((void *)(field + 1) > end)
+	if ((void *)(field + 1) > end || off + 2 > p->l3_off + p->ip_len)
 		return 0;
 	sum = *field;
 	if ((flags & BPF_F_MARK_MANGLED_0) && !sum)
@@ -157,12 +160,14 @@ static __always_inline int icmp_error_rewrite(void *ctx,
 			    0, 0, 0) ||
 	    icmp_payload_store(ctx, kind, p, addr_off, from_addr, to_addr, 4))
 		return -1;
-	if (from_port == to_port)
-		return 0;
-	if (icmp_quote_csum(ctx, kind, p, q->l4_off + q->csum_off, pseudo,
+	/* TCP and UDP checksums cover the address too, even if the port stays. */
+	if ((pseudo || from_port != to_port) &&
+	    icmp_quote_csum(ctx, kind, p, q->l4_off + q->csum_off, pseudo,
 			    from_addr, to_addr, from_port, to_port,
 			    q->csum_flags))
 		return -1;
+	if (from_port == to_port)
+		return 0;
 	return icmp_payload_store(ctx, kind, p, port_off, from_port, to_port,
 				  2);
 }

@@ -28,6 +28,7 @@
 #define REMOTE1 IP4(198, 51, 100, 9)
 #define REMOTE2 IP4(198, 51, 100, 10)
 #define STRANGER IP4(198, 51, 100, 77)
+#define ROUTER IP4(198, 51, 100, 1) /* a hop on the way to the remotes */
 #define OUTSIDER IP4(192, 0, 2, 5) /* neither inside nor local */
 
 /* Default port range; IN_RANGE_PORT is preserved, OUT_RANGE_PORT is not. */

@@ -200,6 +200,29 @@ void frame_build(struct frame *f, const struct pkt_spec *s)
 	frame_wrap(f, s, l4, len);
 }
 
+void frame_build_icmp_error(struct frame *f, const struct icmp_error_spec *e,
+			    const struct frame *quoted)
+{
+	const struct iphdr *qiph = (const void *)(quoted->data + ETH_HLEN);
+	const struct pkt_spec s = { .saddr = e->saddr, .daddr = e->daddr,
+				    .proto = IPPROTO_ICMP,
+				    .pad_to = e->pad_to };
+	size_t qlen = e->quote_len ? e->quote_len : ntohs(qiph->tot_len);
+	__u8 l4[FRAME_MAX];
+	struct icmphdr *ih = (void *)l4;
+	__u16 csum;
+
+	memset(ih, 0, sizeof(*ih));
+	ih->type = e->type;
+	ih->code = e->code;
+	ih->un.gateway = htonl(e->rest);
+	memcpy(l4 + sizeof(*ih), qiph, qlen);
+	csum = htons(l4_csum_compute(e->saddr, e->daddr, IPPROTO_ICMP, l4,
+				     sizeof(*ih) + qlen));
+	memcpy(&ih->checksum, &csum, 2);
+	frame_wrap(f, &s, l4, sizeof(*ih) + qlen);
+}
+
 void frame_build_ethertype(struct frame *f, __u16 ethertype)
 {
 	/* IPv6 UDP 2001:db8::2.40000 > 2001:db8::9.53, length 4. */

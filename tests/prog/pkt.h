@@ -78,6 +78,31 @@ void frame_wrap(struct frame *f, const struct pkt_spec *s, const __u8 *l4,
 		size_t l4_len);
 /* Both of the above. */
 void frame_build(struct frame *f, const struct pkt_spec *s);
+/*
+ * An ICMP error (RFC 792): destination unreachable, time exceeded or
+ * parameter problem, quoting the start of another IP packet.
+ */
+struct icmp_error_spec {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 type;
+	__u8 code;
+	/*
+	 * The second word of the ICMP header, host order: unused (0), the
+	 * next-hop MTU of "fragmentation needed" (RFC 1191), or a parameter
+	 * problem's pointer << 24.
+	 */
+	__u32 rest;
+	__u16 quote_len; /* bytes quoted from the IP header on; 0: all */
+	__u16 pad_to; /* trailing bytes past the IP packet, as pkt_spec's */
+};
+
+/*
+ * Build the error @e quoting the IP packet in @quoted (not @f), with its
+ * ICMP checksum computed over the whole message, quote included.
+ */
+void frame_build_icmp_error(struct frame *f, const struct icmp_error_spec *e,
+			    const struct frame *quoted);
 /* A frame of another EtherType, e.g. IPv6 or ARP. */
 void frame_build_ethertype(struct frame *f, __u16 ethertype);
 

@@ -1475,6 +1475,706 @@ out:
 	fx_teardown(&fx);
 }
 
+/* --- 18. ICMP errors (RFC 5508, RFC 5382 REQ-9) --- */
+
+/* An error's quoted IP header, L4 header and L4 length, in @f. */
+static struct iphdr *quote_ip(struct frame *f)
+{
+	return (void *)((__u8 *)frame_l4(f) + sizeof(struct icmphdr));
+}
+
+static __u8 *quote_l4(struct frame *f)
+{
+	return (__u8 *)quote_ip(f) + quote_ip(f)->ihl * 4;
+}
+
+static size_t quote_l4_len(struct frame *f)
+{
+	return frame_l4_len(f) - sizeof(struct icmphdr) - quote_ip(f)->ihl * 4;
+}
+
+/* Quoted source (@src) or destination port, or echo id. */
+static __u16 quote_port(struct frame *f, bool src)
+{
+	bool icmp = quote_ip(f)->protocol == IPPROTO_ICMP;
+	__be16 v;
+
+	memcpy(&v, quote_l4(f) + (icmp ? 4 : src ? 0 : 2), 2);
+	return ntohs(v);
+}
+
+/* A quote of @f's IP header and @l4_bytes of what follows; 0: all of @f. */
+static __u16 quote_len(struct frame *f, __u16 l4_bytes)
+{
+	return l4_bytes ? frame_ip(f)->ihl * 4 + l4_bytes : 0;
+}
+
+/* The frame @s leaves as, translated to EXT_ADDR:@ext_port (an id). */
+static void frame_translated(struct frame *f, const struct pkt_spec *s,
+			     __u16 ext_port)
+{
+	struct pkt_spec t = *s;
+
+	t.saddr = EXT_ADDR;
+	t.sport = ext_port;
+	frame_build(f, &t);
+}
+
+/* A router quotes the header as the packet reached it, TTL included. */
+static void set_ttl(struct frame *f, __u8 ttl)
+{
+	frame_ip(f)->ttl = ttl;
+	frame_fix_ip_csum(f);
+}
+
+/* The session of the flow that @s, sent from inside, opened. */
+static int flow_session(struct fixture *fx, const struct pkt_spec *s,
+			struct bpfmasq_session *sess)
+{
+	return fx_session(fx, s->saddr, s->sport, s->daddr,
+			  s->proto == IPPROTO_ICMP ? 0 : s->dport, s->proto,
+			  sess);
+}
+
+/*
+ * Send @s out as a flow's first packet: @sent gets the frame as it left
+ * (for an error to quote), @sess the flow's session as it is now.
+ */
+static bool open_flow(struct fixture *fx, const struct pkt_spec *s,
+		      struct frame *sent, __u16 *ext_port,
+		      struct bpfmasq_session *sess)
+{
+	__u16 port;
+
+	if (!send_out(fx, s, &port))
+		return false;
+	frame_translated(sent, s, port);
+	if (ext_port)
+		*ext_port = port;
+	return ASSERT_OK(flow_session(fx, s, sess), "session lookup");
+}
+
+/* Errors neither refresh a session nor count as its traffic (REQ-6). */
+static void expect_session_unchanged(struct fixture *fx,
+				     const struct pkt_spec *s,
+				     const struct bpfmasq_session *before)
+{
+	struct bpfmasq_session now;
+
+	if (!ASSERT_OK(flow_session(fx, s, &now), "session lookup"))
+		return;
+	ASSERT_EQ(now.last_ns, before->last_ns, "session last_ns");
+	ASSERT_EQ(now.packets_out, before->packets_out, "packets_out");
+	ASSERT_EQ(now.bytes_out, before->bytes_out, "bytes_out");
+	ASSERT_EQ(now.packets_in, before->packets_in, "packets_in");
+	ASSERT_EQ(now.bytes_in, before->bytes_in, "bytes_in");
+	ASSERT_EQ(now.tcp_state, before->tcp_state, "tcp_state");
+	ASSERT_EQ(now.flags, before->flags, "session flags");
+}
+
+/*
+ * The checksums of the error @out, each on its own so that a failure names
+ * it: outer IP header and whole ICMP message, both from scratch; the quoted
+ * IP header from scratch; and the quoted L4 checksum, when the quote holds
+ * it. The quote may be cut short, so that one cannot be recomputed from it:
+ * it must be the checksum @orig (whole, as its sender sent it) carries.
+ */
+static bool expect_error_csums(struct frame *out, struct frame *orig)
+{
+	int off = l4_csum_offset(frame_ip(orig)->protocol);
+	struct iphdr *qiph = quote_ip(out);
+	__be16 got, want;
+	bool ok;
+
+	ok = ASSERT_CSUMS(out, "ICMP error");
+	ok &= ASSERT_EQ(ntohs(qiph->check), ip_csum_compute(qiph),
+			"quoted IP checksum");
+	if (off < 0 || quote_l4_len(out) < (size_t)off + 2)
+		return ok;
+	memcpy(&got, quote_l4(out) + off, 2);
+	memcpy(&want, (__u8 *)frame_l4(orig) + off, 2);
+	ok &= ASSERT_EQ(ntohs(got), ntohs(want),
+			"quoted L4 checksum (as originally sent)");
+	return ok;
+}
+
+/*
+ * Send the error @e, quoting @quoted, through the program of its direction.
+ * It must come out as the same error quoting @orig, the packet as its
+ * sender sent it: inbound to the inside host that sent @orig, outbound
+ * from the external endpoint @orig was sent to.
+ */
+static bool send_error(struct fixture *fx, bool outbound,
+		       const struct icmp_error_spec *e,
+		       const struct frame *quoted, struct frame *orig)
+{
+	struct icmp_error_spec want = *e;
+	struct iphdr *oip = frame_ip(orig);
+	struct frame in, out, exp;
+	int ret;
+	bool ok;
+
+	frame_build_icmp_error(&in, e, quoted);
+	if (outbound)
+		want.saddr = oip->daddr;
+	else
+		want.daddr = oip->saddr;
+	frame_build_icmp_error(&exp, &want, orig);
+	ret = outbound ? fx_egress(fx, &in, &out) : fx_ingress(fx, &in, &out);
+	if (!ASSERT_EQ(ret, outbound ? TC_OK : XDP_VERDICT_PASS,
+		       outbound ? "outbound verdict" : "inbound verdict") ||
+	    !ASSERT_EQ(out.len, exp.len, "ICMP error frame length"))
+		return false;
+	if (outbound) {
+		ok = ASSERT_EQ(ntohl(frame_ip(&out)->saddr), ntohl(oip->daddr),
+			       "outer source");
+		ok &= ASSERT_EQ(ntohl(quote_ip(&out)->daddr),
+				ntohl(oip->daddr), "quoted destination");
+		ok &= ASSERT_EQ(quote_port(&out, false), frame_dport(orig),
+				"quoted destination port");
+	} else {
+		ok = ASSERT_EQ(ntohl(frame_ip(&out)->daddr), ntohl(oip->saddr),
+			       "outer destination");
+		ok &= ASSERT_EQ(ntohl(quote_ip(&out)->saddr),
+				ntohl(oip->saddr), "quoted source");
+		ok &= ASSERT_EQ(quote_port(&out, true), frame_sport(orig),
+				"quoted source port");
+	}
+	ok &= expect_error_csums(&out, orig);
+	return ASSERT_FRAME_EQ(&out, &exp, "ICMP error frame") && ok;
+}
+
+/* Each error type about a UDP flow, from the remote or a router. */
+static void test_icmp_error_in_udp(void)
+{
+	static const struct {
+		const char *name;
+		__be32 from;
+		__u8 type;
+		__u8 code;
+		__u32 rest;
+		__u16 l4_quoted; /* 0: the whole datagram */
+		__u8 ttl; /* as the router got it; 0: as sent */
+		__u8 ihl; /* of the flow's packets; 0: 5 */
+	} rows[] = {
+		{ "port unreachable", REMOTE1, ICMP_DEST_UNREACH,
+		  ICMP_PORT_UNREACH, 0, 0, 0, 0 },
+		{ "fragmentation needed, MTU 1400", ROUTER, ICMP_DEST_UNREACH,
+		  ICMP_FRAG_NEEDED, 1400, 0, 0, 0 },
+		{ "time exceeded, 8 bytes quoted", ROUTER, ICMP_TIME_EXCEEDED,
+		  ICMP_EXC_TTL, 0, 8, 1, 0 },
+		{ "parameter problem, pointer 8", ROUTER, ICMP_PARAMETERPROB,
+		  0, 8 << 24, 8, 0, 0 },
+		{ "port unreachable, quoted IP options", REMOTE1,
+		  ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, 8, 0, 8 },
+	};
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, orig;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		q.ihl = rows[i].ihl;
+		if (!open_flow(&fx, &q, &sent, NULL, &before))
+			goto next;
+		frame_build(&orig, &q);
+		if (rows[i].ttl) {
+			set_ttl(&sent, rows[i].ttl);
+			set_ttl(&orig, rows[i].ttl);
+		}
+		e = (struct icmp_error_spec){
+			.saddr = rows[i].from, .daddr = EXT_ADDR,
+			.type = rows[i].type, .code = rows[i].code,
+			.rest = rows[i].rest,
+			.quote_len = quote_len(&sent, rows[i].l4_quoted),
+		};
+		if (!send_error(&fx, false, &e, &sent, &orig))
+			goto next;
+		expect_session_unchanged(&fx, &q, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(TRANSLATED_IN, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/* A quoted zero (absent) UDP checksum stays zero as the port changes back. */
+static void test_icmp_error_in_udp_no_csum(void)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, orig;
+	struct fixture fx;
+	__be16 check;
+
+	q.udp_no_csum = true;
+	if (!fx_setup(&fx, NULL))
+		return;
+	if (!open_flow(&fx, &q, &sent, NULL, &before))
+		goto out;
+	frame_build(&orig, &q);
+	memcpy(&check, (__u8 *)frame_l4(&orig) + 6, 2);
+	if (!ASSERT_EQ(check, 0, "original UDP checksum"))
+		goto out;
+	e = (struct icmp_error_spec){ .saddr = REMOTE1, .daddr = EXT_ADDR,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = ICMP_PORT_UNREACH,
+				      .quote_len = quote_len(&sent, 8) };
+	if (!send_error(&fx, false, &e, &sent, &orig))
+		goto out;
+	expect_session_unchanged(&fx, &q, &before);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(TRANSLATED_IN, 1),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * TCP's checksum is at offset 16: an 8-byte quote (RFC 792) leaves it out,
+ * and nothing past the quote may be touched, not even a frame trailer past
+ * the IP packet; a longer quote (RFC 1812) has it, restored.
+ */
+static void test_icmp_error_in_tcp(void)
+{
+	static const __u8 opts[] = {
+		0x02, 0x04, 0x05, 0xb4, /* MSS 1460 */
+		0x04, 0x02, 0x08, 0x0a, /* SACK permitted, timestamps */
+		0x00, 0x11, 0x22, 0x33, 0x00, 0x00, 0x00, 0x00,
+		0x01, 0x03, 0x03, 0x07, /* NOP, window scale 7 */
+	};
+	static const struct {
+		const char *name;
+		__u16 l4_quoted; /* 0: the whole segment */
+		__u16 pad_to;
+	} rows[] = {
+		{ "8 bytes quoted", 8, 0 },
+		{ "8 bytes quoted, frame trailer past them", 8, 128 },
+		{ "20 bytes quoted", 20, 0 },
+		{ "whole segment quoted", 0, 0 },
+	};
+	struct pkt_spec syn = tcp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 443,
+				       PKT_TCP_SYN);
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, orig;
+	struct fixture fx;
+	size_t i;
+
+	syn.tcp_opts = opts;
+	syn.tcp_opts_len = sizeof(opts);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!open_flow(&fx, &syn, &sent, NULL, &before))
+			goto next;
+		frame_build(&orig, &syn);
+		e = (struct icmp_error_spec){
+			.saddr = ROUTER, .daddr = EXT_ADDR,
+			.type = ICMP_DEST_UNREACH, .code = ICMP_HOST_UNREACH,
+			.quote_len = quote_len(&sent, rows[i].l4_quoted),
+			.pad_to = rows[i].pad_to,
+		};
+		if (!send_error(&fx, false, &e, &sent, &orig))
+			goto next;
+		expect_session_unchanged(&fx, &syn, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(TRANSLATED_IN, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * A preserved port does not change back, but the quoted TCP/UDP checksum
+ * still covers the quoted source address through its pseudo-header.
+ */
+static void test_icmp_error_in_preserved_port(void)
+{
+	const struct pkt_spec flows[] = {
+		udp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 53, query),
+		tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN),
+	};
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, orig;
+	struct fixture fx;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		test_ctx("%s", flows[i].proto == IPPROTO_TCP ? "TCP" : "UDP");
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!open_flow(&fx, &flows[i], &sent, &port, &before) ||
+		    !ASSERT_EQ(port, IN_RANGE_PORT, "external port"))
+			goto next;
+		frame_build(&orig, &flows[i]);
+		e = (struct icmp_error_spec){ .saddr = ROUTER,
+					      .daddr = EXT_ADDR,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_HOST_UNREACH };
+		if (!send_error(&fx, false, &e, &sent, &orig))
+			goto next;
+		expect_session_unchanged(&fx, &flows[i], &before);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(TRANSLATED_IN, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/* traceroute -I: time exceeded quoting an echo request gets its id back. */
+static void test_icmp_error_in_echo(void)
+{
+	static const struct {
+		__u16 id;
+		__u16 l4_quoted; /* 0: the whole request */
+	} rows[] = {
+		{ 0x1234, 0 }, /* from the ICMP pool */
+		{ 0x1234, 8 },
+		{ 40500, 0 }, /* preserved */
+	};
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, orig;
+	struct pkt_spec req;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("id %u, %u bytes quoted", rows[i].id,
+			 rows[i].l4_quoted);
+		if (!fx_setup(&fx, NULL))
+			return;
+		req = echo_spec(HOST1, REMOTE1, ICMP_ECHO, rows[i].id);
+		if (!open_flow(&fx, &req, &sent, NULL, &before))
+			goto next;
+		frame_build(&orig, &req);
+		set_ttl(&sent, 1);
+		set_ttl(&orig, 1);
+		e = (struct icmp_error_spec){
+			.saddr = ROUTER, .daddr = EXT_ADDR,
+			.type = ICMP_TIME_EXCEEDED, .code = ICMP_EXC_TTL,
+			.quote_len = quote_len(&sent, rows[i].l4_quoted),
+		};
+		if (!send_error(&fx, false, &e, &sent, &orig))
+			goto next;
+		expect_session_unchanged(&fx, &req, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(TRANSLATED_IN, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * Errors that match no state go to the gateway's own stack untouched: no
+ * owner of the quoted source, or an owner but no session with the quoted
+ * destination (a spoofed error naming another remote).
+ */
+static void test_icmp_error_in_unmatched(void)
+{
+	static const struct {
+		const char *name;
+		__be32 to; /* outer destination */
+		__u8 proto;
+		__be32 saddr; /* quoted */
+		__u16 sport; /* 0: the flow's external port */
+		__be32 daddr;
+		__u16 dport;
+		bool later_fragment;
+		enum bpfmasq_stat stat;
+	} rows[] = {
+		{ "no port owner", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  PORT_MAX + 1, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
+		{ "the port is another protocol's", EXT_ADDR, IPPROTO_TCP,
+		  EXT_ADDR, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
+		{ "spoofed, naming another remote", EXT_ADDR, IPPROTO_UDP,
+		  EXT_ADDR, 0, STRANGER, 53, false, BPFMASQ_STAT_FILTERED },
+		{ "same remote, another port", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  0, REMOTE1, 5353, false, BPFMASQ_STAT_FILTERED },
+		{ "quoted source is another address", EXT_ADDR, IPPROTO_UDP,
+		  OUTSIDER, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
+		/* Quotes the live flow, but is addressed to someone else. */
+		{ "outer destination is not the quoted source", OUTSIDER,
+		  IPPROTO_UDP, EXT_ADDR, 0, REMOTE1, 53, false,
+		  BPFMASQ_STAT_NOT_OURS },
+		{ "quoted non-first fragment", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  0, REMOTE1, 53, true, BPFMASQ_STAT_NOT_OURS },
+	};
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session before;
+	struct frame sent, quoted, in;
+	struct icmp_error_spec e;
+	struct pkt_spec s;
+	struct fixture fx;
+	__u8 l4[FRAME_MAX];
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!open_flow(&fx, &q, &sent, &port, &before))
+			goto next;
+		if (rows[i].sport)
+			port = rows[i].sport;
+		s = rows[i].proto == IPPROTO_TCP ?
+			    tcp_spec(rows[i].saddr, port, rows[i].daddr,
+				     rows[i].dport, PKT_TCP_SYN) :
+			    udp_spec(rows[i].saddr, port, rows[i].daddr,
+				     rows[i].dport, query);
+		if (rows[i].later_fragment) {
+			/* Data that looks like the flow's UDP header. */
+			l4_build(&s, l4);
+			s.frag = 3;
+			frame_wrap(&quoted, &s, l4, 16);
+		} else {
+			frame_build(&quoted, &s);
+		}
+		e = (struct icmp_error_spec){ .saddr = ROUTER,
+					      .daddr = rows[i].to,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_HOST_UNREACH };
+		frame_build_icmp_error(&in, &e, &quoted);
+		expect_untouched(&fx, false, &in, XDP_VERDICT_PASS);
+		expect_session_unchanged(&fx, &q, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+			     { rows[i].stat, 1 });
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/* Less than the quoted IP header and 8 bytes: dropped, malformed. */
+static void test_icmp_error_in_truncated(void)
+{
+	static const struct {
+		const char *name;
+		__u8 ihl; /* of the flow's packets; 0: 5 */
+		__u16 quote_len;
+		__u16 pad_to;
+	} rows[] = {
+		{ "IP header cut short", 0, 12, 0 },
+		{ "IP header only", 0, 20, 0 },
+		{ "4 bytes of UDP", 0, 24, 0 },
+		{ "4 bytes of UDP, frame trailer past them", 0, 24, 128 },
+		{ "IP options, 8 bytes past the fixed header", 6, 28, 0 },
+	};
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct frame sent, in;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		q.ihl = rows[i].ihl;
+		if (!open_flow(&fx, &q, &sent, NULL, &before))
+			goto next;
+		e = (struct icmp_error_spec){ .saddr = REMOTE1,
+					      .daddr = EXT_ADDR,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH,
+					      .quote_len = rows[i].quote_len,
+					      .pad_to = rows[i].pad_to };
+		frame_build_icmp_error(&in, &e, &sent);
+		expect_untouched(&fx, false, &in, XDP_VERDICT_DROP);
+		expect_session_unchanged(&fx, &q, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+			     STAT(MALFORMED, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * An inside host's port unreachable about a reply it got: leaves from the
+ * external address, quoting the reply as the remote sent it.
+ */
+static void run_error_out(__u16 inside_port, __u16 l4_quoted)
+{
+	struct pkt_spec q = udp_spec(HOST1, inside_port, REMOTE1, 53, query);
+	struct frame sent, received, orig;
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+
+	if (!fx_setup(&fx, NULL))
+		return;
+	if (!open_flow(&fx, &q, &sent, &port, &before))
+		goto out;
+	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
+	if (!send_in(&fx, &a, HOST1, inside_port) ||
+	    !ASSERT_OK(flow_session(&fx, &q, &before), "session lookup"))
+		goto out;
+	frame_build(&orig, &a);
+	a.daddr = HOST1;
+	a.dport = inside_port;
+	frame_build(&received, &a);
+	e = (struct icmp_error_spec){ .saddr = HOST1, .daddr = REMOTE1,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = ICMP_PORT_UNREACH,
+				      .quote_len = quote_len(&received,
+							     l4_quoted) };
+	if (!send_error(&fx, true, &e, &received, &orig))
+		goto out;
+	expect_session_unchanged(&fx, &q, &before);
+	ASSERT_TABLES(&fx, 1, 1);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 2), STAT(TRANSLATED_IN, 1),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
+out:
+	fx_teardown(&fx);
+}
+
+static void test_icmp_error_out(void)
+{
+	test_ctx("whole datagram quoted");
+	run_error_out(OUT_RANGE_PORT, 0);
+	test_ctx("8 bytes quoted");
+	run_error_out(OUT_RANGE_PORT, 8);
+}
+
+static void test_icmp_error_out_preserved_port(void)
+{
+	run_error_out(IN_RANGE_PORT, 0);
+}
+
+/* An error from inside that matches no session would leak the address. */
+static void test_icmp_error_out_unmatched(void)
+{
+	static const struct {
+		const char *name;
+		__be32 from; /* outer source */
+		__u8 proto;
+		__be32 saddr; /* quoted */
+		__u16 sport;
+		__be32 daddr;
+		__u16 dport;
+		bool later_fragment;
+	} rows[] = {
+		{ "no mapping for the quoted destination", HOST1, IPPROTO_UDP,
+		  REMOTE1, 53, HOST1, OUT_RANGE_PORT + 1, false },
+		{ "the port is another protocol's", HOST1, IPPROTO_TCP,
+		  REMOTE1, 53, HOST1, OUT_RANGE_PORT, false },
+		{ "no session with the quoted source", HOST1, IPPROTO_UDP,
+		  STRANGER, 53, HOST1, OUT_RANGE_PORT, false },
+		{ "same remote, another port", HOST1, IPPROTO_UDP, REMOTE1,
+		  5353, HOST1, OUT_RANGE_PORT, false },
+		/* Quotes the live flow, but another inside host sends it. */
+		{ "quoted destination is not the sender", HOST2, IPPROTO_UDP,
+		  REMOTE1, 53, HOST1, OUT_RANGE_PORT, false },
+		{ "quoted non-first fragment", HOST1, IPPROTO_UDP, REMOTE1, 53,
+		  HOST1, OUT_RANGE_PORT, true },
+	};
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session before;
+	struct frame sent, quoted, in;
+	struct icmp_error_spec e;
+	struct pkt_spec s;
+	struct fixture fx;
+	__u8 l4[FRAME_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!open_flow(&fx, &q, &sent, NULL, &before))
+			goto next;
+		s = rows[i].proto == IPPROTO_TCP ?
+			    tcp_spec(rows[i].saddr, rows[i].sport,
+				     rows[i].daddr, rows[i].dport,
+				     PKT_TCP_SYN | PKT_TCP_ACK) :
+			    udp_spec(rows[i].saddr, rows[i].sport,
+				     rows[i].daddr, rows[i].dport, answer);
+		if (rows[i].later_fragment) {
+			/* Data that looks like the flow's UDP header. */
+			l4_build(&s, l4);
+			s.frag = 3;
+			frame_wrap(&quoted, &s, l4, 16);
+		} else {
+			frame_build(&quoted, &s);
+		}
+		e = (struct icmp_error_spec){ .saddr = rows[i].from,
+					      .daddr = rows[i].saddr,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH };
+		frame_build_icmp_error(&in, &e, &quoted);
+		expect_untouched(&fx, true, &in, TC_SHOT);
+		expect_session_unchanged(&fx, &q, &before);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+			     STAT(UNSUPPORTED, 1));
+next:
+		fx_teardown(&fx);
+	}
+}
+
+/* The gateway's own errors, and routed ones, are not translated. */
+static void test_icmp_error_out_not_inside(void)
+{
+	static const struct {
+		const char *name;
+		bool inside_any;
+		__be32 saddr;
+	} rows[] = {
+		{ "gateway's external address", false, EXT_ADDR },
+		{ "gateway's external address, inside 0/0", true, EXT_ADDR },
+		{ "gateway's LAN address, inside 0/0", true, GW_LAN_ADDR },
+		{ "outside the prefixes", false, OUTSIDER },
+	};
+	struct icmp_error_spec e;
+	struct fx_opts opts = {};
+	struct frame quoted, in;
+	struct pkt_spec s;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("%s", rows[i].name);
+		opts.inside_any = rows[i].inside_any;
+		if (!fx_setup(&fx, &opts))
+			return;
+		s = udp_spec(REMOTE1, 53, rows[i].saddr, PORT_MAX + 1, answer);
+		frame_build(&quoted, &s);
+		e = (struct icmp_error_spec){ .saddr = rows[i].saddr,
+					      .daddr = REMOTE1,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH };
+		frame_build_icmp_error(&in, &e, &quoted);
+		expect_untouched(&fx, true, &in, TC_OK);
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(NOT_INSIDE, 1));
+		fx_teardown(&fx);
+	}
+}
+
 /* --- runner --- */
 
 struct prog_test {
@@ -1514,6 +2214,17 @@ static const struct prog_test tests[] = {
 	{ "no_address", test_no_address },
 	{ "pool_skips_preserved", test_pool_skips_preserved },
 	{ "state_flush", test_state_flush },
+	{ "icmp_error_in_udp", test_icmp_error_in_udp },
+	{ "icmp_error_in_udp_no_csum", test_icmp_error_in_udp_no_csum },
+	{ "icmp_error_in_tcp", test_icmp_error_in_tcp },
+	{ "icmp_error_in_preserved_port", test_icmp_error_in_preserved_port },
+	{ "icmp_error_in_echo", test_icmp_error_in_echo },
+	{ "icmp_error_in_unmatched", test_icmp_error_in_unmatched },
+	{ "icmp_error_in_truncated", test_icmp_error_in_truncated },
+	{ "icmp_error_out", test_icmp_error_out },
+	{ "icmp_error_out_preserved_port", test_icmp_error_out_preserved_port },
+	{ "icmp_error_out_unmatched", test_icmp_error_out_unmatched },
+	{ "icmp_error_out_not_inside", test_icmp_error_out_not_inside },
 };
 
 /* Fail early, once, with the likely reason, instead of in every test. */
