@@ -2,6 +2,7 @@
 /* main.c - the bpfmasq command: dispatch, and the `run` daemon loop. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,13 +92,31 @@ static void follow_address(const struct masq_opts *o,
 		state_flush(m);
 }
 
+/*
+ * Sleep up to @seconds, or until an IPv4 address changes (true then) or a
+ * signal asks us to stop.
+ */
+static bool wait_tick(int watch_fd, unsigned int seconds)
+{
+	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
+
+	if (watch_fd < 0) {
+		sleep(seconds);
+		return false;
+	}
+	if (poll(&pfd, 1, seconds * 1000) <= 0)
+		return false;
+	return netif_addr_watch_drain(watch_fd);
+}
+
 static int cmd_run(const struct masq_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t next_gc = 0, interval;
 	struct gc_result res;
 	char dir[PATH_MAX];
 	struct masq_maps m;
-	int err;
+	int err, watch_fd;
 
 	err = instance_attach(o);
 	if (err)
@@ -108,18 +127,30 @@ static int cmd_run(const struct masq_opts *o)
 	pin_dir(dir, sizeof(dir), o->bpffs, o->ifname);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	watch_fd = netif_addr_watch_open();
+	if (watch_fd < 0)
+		pr_err("cannot watch address changes (%s): polling every %us",
+		       strerror(-watch_fd), o->gc_interval);
 	pr_info("%s: attached; garbage collection every %us", o->ifname,
 		o->gc_interval);
+	follow_address(o, &m); /* a change before the watch began */
 
+	interval = o->gc_interval * 1000000000ull;
 	while (!stop_requested) {
-		sleep(o->gc_interval); /* cut short by SIGTERM/SIGINT */
+		/* Cut short by SIGTERM/SIGINT or an address change. */
+		bool changed = wait_tick(watch_fd, o->gc_interval);
+
 		if (stop_requested)
 			break;
 		if (!pin_dir_exists(dir)) {
 			pr_info("%s: detached: exiting", o->ifname);
 			break;
 		}
-		follow_address(o, &m);
+		if (changed || watch_fd < 0)
+			follow_address(o, &m);
+		if (now_boot_ns() < next_gc)
+			continue;
+		next_gc = now_boot_ns() + interval;
 		err = gc_pass(&m, now_boot_ns(), &res);
 		if (err)
 			pr_err("garbage collection failed: %s", strerror(-err));
@@ -128,6 +159,8 @@ static int cmd_run(const struct masq_opts *o)
 				 res.sessions_expired, res.sessions,
 				 res.mappings_freed);
 	}
+	if (watch_fd >= 0)
+		close(watch_fd);
 	maps_close(&m);
 	pr_info("%s: exiting; the data path and its state stay in place",
 		o->ifname);

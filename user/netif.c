@@ -4,7 +4,11 @@
 #include <ifaddrs.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "netif.h"
 
@@ -54,4 +58,40 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 	*lo = a;
 	*hi = b;
 	return 0;
+}
+
+int netif_addr_watch_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+				  .nl_groups = RTMGRP_IPV4_IFADDR };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+bool netif_addr_watch_drain(int fd)
+{
+	char buf[8192];
+	bool any = false;
+
+	/* The addresses are re-read afterwards: the messages themselves, or
+	 * an overrun (ENOBUFS), only say that something changed. */
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+			any = true;
+			continue;
+		}
+		return any;
+	}
 }

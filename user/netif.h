@@ -3,6 +3,7 @@
 #ifndef BPFMASQ_USER_NETIF_H
 #define BPFMASQ_USER_NETIF_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 
 /* The first IPv4 address of @ifname (its primary), or 0. */
@@ -11,5 +12,13 @@ __be32 netif_primary_addr(const char *ifname);
 int netif_local_addrs(__be32 *addrs, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */
 int netif_local_port_range(__u16 *lo, __u16 *hi);
+
+/*
+ * A netlink socket that becomes readable when an IPv4 address is added or
+ * removed anywhere in this network namespace; -errno on failure.
+ */
+int netif_addr_watch_open(void);
+/* Drain pending notifications; true if there were any. */
+bool netif_addr_watch_drain(int fd);
 
 #endif /* BPFMASQ_USER_NETIF_H */
