@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Small UDP probes for the network tests, where socat's timing is too loose.
+
+  udp-server --port R [--also-from Q] [--log FILE] [--lifetime S]
+      Answer every datagram from port R with "reply <peer-ip>:<peer-port> <data>".
+      With --also-from Q, first send "stranger" to the same peer from port Q:
+      an endpoint the inside host never sent to (filtering tests).
+      Each peer seen is appended to FILE. Exits after S seconds.
+
+  udp-client --to IP:PORT [--bind-port P] [--send MSG] [--wait S] [--first]
+             [--connect]
+      Send MSG from port P (0: any), then print every datagram received within
+      S seconds as "from <ip>:<port> <data>" (with --first: stop at the first).
+      Exit status 0 if anything was received, 1 if not. With --connect, the
+      socket is connected, so an ICMP error about the flow ends it: prints
+      "refused" (port unreachable) or "error <reason>", exit status 2.
+
+Every loop is bounded in time.
+"""
+import argparse
+import socket
+import sys
+import time
+
+
+def udp_server(args):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", args.port))
+    stranger = None
+    if args.also_from:
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("0.0.0.0", args.also_from))
+    deadline = time.monotonic() + args.lifetime
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return 0
+        sock.settimeout(left)
+        try:
+            data, peer = sock.recvfrom(65535)
+        except socket.timeout:
+            return 0
+        text = data.decode(errors="replace").strip()
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write("%s:%d %s\n" % (peer[0], peer[1], text))
+        if stranger is not None:
+            stranger.sendto(b"stranger\n", peer)
+        sock.sendto(("reply %s:%d %s\n" % (peer[0], peer[1], text)).encode(), peer)
+
+
+def udp_client(args):
+    host, port = args.to.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", args.bind_port))
+    if args.connect:
+        # A connected socket reports an ICMP error about its flow (here:
+        # translated back by the NAT) as ECONNREFUSED & co. on recv.
+        sock.connect((host, int(port)))
+        sock.send((args.send + "\n").encode())
+    else:
+        sock.sendto((args.send + "\n").encode(), (host, int(port)))
+    got = 0
+    deadline = time.monotonic() + args.wait
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            data, peer = sock.recvfrom(65535)
+        except socket.timeout:
+            break
+        except ConnectionRefusedError:
+            if args.connect:
+                print("refused", flush=True)
+                return 2
+            # Unconnected sockets do not see ICMP errors; just in case.
+            continue
+        except OSError as e:
+            if args.connect:
+                print("error %s" % e.strerror, flush=True)
+                return 2
+            raise
+        got += 1
+        print("from %s:%d %s" % (peer[0], peer[1],
+                                 data.decode(errors="replace").strip()),
+              flush=True)
+        if args.first:
+            break
+    return 0 if got else 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("udp-server")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--also-from", type=int, default=0)
+    s.add_argument("--log")
+    s.add_argument("--lifetime", type=float, default=120)
+    c = sub.add_parser("udp-client")
+    c.add_argument("--to", required=True)
+    c.add_argument("--bind-port", type=int, default=0)
+    c.add_argument("--send", default="ping")
+    c.add_argument("--wait", type=float, default=2)
+    c.add_argument("--first", action="store_true")
+    c.add_argument("--connect", action="store_true")
+    args = ap.parse_args()
+    if args.cmd == "udp-server":
+        return udp_server(args)
+    return udp_client(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

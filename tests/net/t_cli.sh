@@ -1,0 +1,247 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# The CLI: bad input is refused cleanly (non-zero exit, one line on stderr,
+# nothing attached), detach removes everything, and the --json outputs have
+# the documented shape.
+
+# _refused "ARGS": the command fails with exactly one line on stderr, and
+# leaves nothing attached behind. Returns 1 (and says why) otherwise.
+_refused() {
+	local args=$1 rc err lines
+	# shellcheck disable=SC2086
+	err=$(bmq $args 2>&1 >/dev/null)
+	rc=$?
+	lines=$(printf '%s' "$err" | grep -c .)
+	if [[ $rc == 0 || $rc == 124 ]]; then
+		fail "'bpfmasq $args' exited $rc, expected a failure"
+		return 1
+	fi
+	if [[ $lines != 1 ]]; then
+		fail "'bpfmasq $args' (exit $rc) printed $lines lines on stderr, expected one:"
+		printf '%s\n' "$err" | sed 's/^/    | /' >&2
+		return 1
+	fi
+	note "bpfmasq $args -> exit $rc: $err"
+	nothing_attached || { fail "... after 'bpfmasq $args'"; return 1; }
+}
+
+t_cli_errors() {
+	local rc=0 args out
+	local -a bad=(
+		"attach nosuch0"
+		"attach $WAN --internal 10.77.0.0/33"
+		"attach $WAN --internal 10.77.0.0/abc"
+		"attach $WAN --internal 300.77.0.0/16"
+		"attach $WAN --internal nonsense"
+		"attach $WAN --ports 5000-4000"
+		"attach $WAN --ports 70000"
+		"attach $WAN --ports 1024-70000"
+		"attach $WAN --ports 0-100"
+		"attach $WAN --ports 1024-"
+		# Overlaps the gateway's own ip_local_port_range (32768-60999 in a
+		# new namespace): its sockets and the NAT would pick the same ports.
+		"attach $WAN --ports 30000-40000"
+		"attach $WAN --address 203.0.113.300"
+		"attach $WAN --filtering sideways"
+		"attach $WAN --mode turbo"
+		"attach $WAN --max-sessions lots"
+		"attach $WAN --timeout-udp soon"
+		"attach $WAN --no-such-option"
+		"run nosuch0"
+		"run $WAN --ports 5000-4000"
+		"run $WAN --gc-interval never"
+		"status nosuch0"
+		"conns $WAN"
+		"stats $WAN"
+		"gc $WAN"
+		"flush $WAN"
+		"detach nosuch0"
+	)
+	# All of these on a gateway where nothing is attached yet.
+	for args in "${bad[@]}"; do
+		_refused "$args" || rc=1
+	done
+
+	# No command, unknown command, missing interface: a failure and a
+	# message (usage may take several lines).
+	for args in "" "frobnicate $WAN" "attach"; do
+		# shellcheck disable=SC2086
+		out=$(bmq $args 2>&1 >/dev/null)
+		if [[ $? == 0 || -z $out ]]; then
+			fail "'bpfmasq $args' should fail with a message on stderr"
+			rc=1
+		fi
+	done
+	nothing_attached || rc=1
+
+	# Bad input next to a live instance leaves it alone.
+	nat_attach || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	for args in "attach $WAN --internal 10.77.0.0/33" "attach $WAN --ports 5000-4000"; do
+		# shellcheck disable=SC2086
+		if bmq $args >/dev/null 2>&1; then
+			fail "'bpfmasq $args' succeeded on an attached interface"
+			rc=1
+		fi
+	done
+	tcp_check "$NS_LAN1" after >/dev/null || { fail "the attached instance broke after bad input"; rc=1; }
+	return $rc
+}
+net_test cli_errors t_cli_errors
+
+# t_detach: everything attach made is gone after detach, and traffic is no
+# longer translated; attaching again works.
+t_detach() {
+	local out qdiscs
+	qdiscs=$(tc -n "$NS_GW" qdisc show dev "$WAN")
+	nat_attach || return 1
+	xdp_attached || { fail "no XDP program on $WAN after attach"; return 1; }
+	[[ -d $(pins_dir) ]] || { fail "no pin directory $(pins_dir) after attach"; return 1; }
+	note "attached: $(ip -n "$NS_GW" -br link show dev "$WAN") xdp; pins: $(ls "$(pins_dir)" | tr '\n' ' ')"
+	note "egress: $(ip netns exec "$NS_GW" bpftool net show dev "$WAN" 2>/dev/null | tr '\n' ' ')"
+	tcp_server "$NS_WAN" 8080 || return 1
+	tcp_check "$NS_LAN1" attached >/dev/null || return 1
+
+	bmq detach "$WAN" || { fail "bpfmasq detach $WAN failed"; return 1; }
+	nothing_attached || return 1
+	# The qdisc attach added for its filter, if any, is gone too.
+	expect_eq "qdiscs on $WAN after detach" "$(tc -n "$NS_GW" qdisc show dev "$WAN")" "$qdiscs" || return 1
+	# The server has no route back to the LAN: untranslated, no reply.
+	if out=$(tcp_call "$NS_LAN1" "$TOPO_WAN_ADDR" 8080 detached); then
+		fail "TCP still works after detach (got '$out')"
+		return 1
+	fi
+	note "detached: no XDP, no TC filter, no pins, no translation"
+
+	nat_attach || return 1
+	tcp_check "$NS_LAN1" reattached >/dev/null || return 1
+	bmq detach "$WAN" || { fail "second detach failed"; return 1; }
+	nothing_attached
+}
+net_test detach t_detach
+
+# t_json: conns, stats and status --json have the documented fields.
+t_json() {
+	local conns stats status
+	nat_attach || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	tcp_check "$NS_LAN1" j "sourceport=20100,reuseaddr" >/dev/null || return 1
+	udp_check "$NS_LAN1" 20200 j >/dev/null || return 1
+	ping_check "$NS_LAN1" 2 || return 1
+
+	conns=$(bmq conns "$WAN" --json) || { fail "conns --json failed"; return 1; }
+	stats=$(bmq stats "$WAN" --json) || { fail "stats --json failed"; return 1; }
+	status=$(bmq status "$WAN" --json) || { fail "status --json failed"; return 1; }
+	note "conns: $conns"
+	note "stats: $stats"
+	note "status: $status"
+	CONNS=$conns STATS=$stats STATUS=$status LAN1=$TOPO_LAN1_ADDR GW=$TOPO_WAN_GW \
+		SRV=$TOPO_WAN_ADDR python3 - <<-'EOF' >&2 || return 1
+		import json, os, re, sys
+		errors = []
+		def check(cond, msg):
+		    if not cond:
+		        errors.append(msg)
+		def load(name):
+		    try:
+		        return json.loads(os.environ[name])
+		    except ValueError as e:
+		        errors.append("%s --json is not JSON: %s" % (name.lower(), e))
+		        return None
+		lan1, gw, srv = os.environ["LAN1"], os.environ["GW"], os.environ["SRV"]
+		ep = re.compile(r"^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$")
+		conns, stats, status = load("CONNS"), load("STATS"), load("STATUS")
+
+		if conns is not None:
+		    check(isinstance(conns, list), "conns: not an array")
+		    for c in conns if isinstance(conns, list) else []:
+		        for k in ("proto", "inside", "outside", "remote", "state",
+		                  "idle_s", "packets", "bytes"):
+		            check(k in c, "conns: %r lacks %s" % (c, k))
+		        check(c.get("proto") in ("tcp", "udp", "icmp"), "conns: bad proto in %r" % c)
+		        for k in ("inside", "outside", "remote"):
+		            check(isinstance(c.get(k), str) and ep.match(c[k]),
+		                  "conns: %s is not A.B.C.D:PORT in %r" % (k, c))
+		        check(isinstance(c.get("state"), str), "conns: state not a string in %r" % c)
+		        check(isinstance(c.get("idle_s"), (int, float)) and c["idle_s"] >= 0,
+		              "conns: bad idle_s in %r" % c)
+		        for k in ("packets", "bytes"):
+		            check(isinstance(c.get(k), int) and c[k] > 0, "conns: bad %s in %r" % (k, c))
+		        check(str(c.get("outside", "")).startswith(gw + ":"),
+		              "conns: outside not on %s in %r" % (gw, c))
+		    def find(proto, inside, remote):
+		        return [c for c in conns if c.get("proto") == proto and
+		                str(c.get("inside")).startswith(inside) and
+		                str(c.get("remote")).startswith(remote)]
+		    t = find("tcp", lan1 + ":20100", srv + ":8080")
+		    check(len(t) == 1, "conns: want one tcp %s:20100 -> %s:8080, got %r" % (lan1, srv, t))
+		    if t:
+		        check(t[0].get("outside") == gw + ":20100", "conns: tcp port not preserved: %r" % t[0])
+		    u = find("udp", lan1 + ":20200", srv + ":9000")
+		    check(len(u) == 1, "conns: want one udp %s:20200 -> %s:9000, got %r" % (lan1, srv, u))
+		    i = find("icmp", lan1 + ":", srv + ":")
+		    check(len(i) == 1, "conns: want one icmp %s -> %s, got %r" % (lan1, srv, i))
+
+		names = ("translated_out translated_in new_mappings new_sessions "
+		         "port_pool_empty table_full malformed not_ours filtered "
+		         "not_inside no_address unsupported fragment_unmatched non_ipv4").split()
+		if stats is not None:
+		    check(isinstance(stats, dict), "stats: not an object")
+		    for n in names:
+		        check(isinstance(stats.get(n), int), "stats: %s missing or not an integer" % n)
+		    if all(isinstance(stats.get(n), int) for n in names):
+		        check(stats["translated_out"] > 0, "stats: translated_out is 0")
+		        check(stats["translated_in"] > 0, "stats: translated_in is 0")
+		        check(stats["new_mappings"] >= 3, "stats: new_mappings < 3")
+		        check(stats["new_sessions"] >= 3, "stats: new_sessions < 3")
+		        for n in ("port_pool_empty", "table_full", "malformed", "unsupported"):
+		            check(stats[n] == 0, "stats: %s is %d" % (n, stats[n]))
+
+		if status is not None:
+		    check(isinstance(status, dict), "status: not an object")
+		    st = status if isinstance(status, dict) else {}
+		    for k in ("ifname", "address", "ports", "filtering", "sessions", "mappings"):
+		        check(k in st, "status: lacks %s" % k)
+		    check(st.get("ifname") == "wan0", "status: ifname %r" % st.get("ifname"))
+		    check(st.get("address") == gw, "status: address %r" % st.get("address"))
+		    p = json.dumps(st.get("ports"))
+		    check("1024" in p and "32767" in p, "status: ports %s, expected 1024-32767" % p)
+		    check("dependent" in json.dumps(st.get("filtering")), "status: filtering %r" % st.get("filtering"))
+		    if isinstance(conns, list):
+		        check(st.get("sessions") == len(conns),
+		              "status: sessions %r but conns lists %d" % (st.get("sessions"), len(conns)))
+		    check(st.get("mappings") == 3, "status: mappings %r, expected 3" % st.get("mappings"))
+
+		for e in errors:
+		    print("    FAIL: " + e)
+		sys.exit(1 if errors else 0)
+	EOF
+	# The human-readable forms work too.
+	bmq conns "$WAN" >/dev/null || { fail "conns (text) failed"; return 1; }
+	bmq stats "$WAN" >/dev/null || { fail "stats (text) failed"; return 1; }
+	bmq status "$WAN" >/dev/null || { fail "status IFACE (text) failed"; return 1; }
+	bmq status >/dev/null || { fail "status (all, text) failed"; return 1; }
+	bmq status --json | pyjson 'd' >/dev/null || { fail "status --json (all) is not JSON"; return 1; }
+}
+net_test json t_json
+
+# t_bpffs_flag: --bpffs DIR does what BPFMASQ_BPFFS does, before or after
+# the command.
+t_bpffs_flag() {
+	local out
+	env -u BPFMASQ_BPFFS timeout 30 ip netns exec "$NS_GW" "$BPFMASQ_BIN" \
+		--bpffs "$BPFMASQ_BPFFS" attach "$WAN" --internal "$TOPO_INTERNAL" </dev/null ||
+		{ fail "attach with --bpffs before the command failed"; return 1; }
+	[[ -e $(pins_dir)/sessions ]] || { fail "--bpffs: nothing pinned in $(pins_dir)"; return 1; }
+	out=$(env -u BPFMASQ_BPFFS timeout 30 ip netns exec "$NS_GW" "$BPFMASQ_BIN" \
+		status "$WAN" --json --bpffs "$BPFMASQ_BPFFS" </dev/null) ||
+		{ fail "status with --bpffs after the command failed"; return 1; }
+	expect_eq "status via --bpffs: ifname" "$(pyjson "d['ifname']" <<<"$out")" "$WAN" || return 1
+	env -u BPFMASQ_BPFFS timeout 30 ip netns exec "$NS_GW" "$BPFMASQ_BIN" \
+		--bpffs "$BPFMASQ_BPFFS" detach "$WAN" </dev/null || { fail "detach with --bpffs failed"; return 1; }
+	nothing_attached
+}
+net_test bpffs_flag t_bpffs_flag

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Daemon restart: `bpfmasq run` leaves the data path and its state pinned
+# when it is stopped, a connection keeps working with no daemon at all, and
+# a new `bpfmasq run` picks the state up again (same session, same external
+# port) instead of wiping it.
+
+# _line_exchange FD_IN FD_OUT MSG: send MSG on the long-lived connection,
+# expect "echo MSG" back within 5 s.
+_line_exchange() {
+	local line
+	printf '%s\n' "$3" >&"$2" || { fail "cannot write '$3' to the connection"; return 1; }
+	read -r -t 5 line <&"$1" || { fail "no answer to '$3' on the long-lived connection"; return 1; }
+	expect_eq "answer on the long-lived connection" "$line" "echo $3"
+}
+
+# _stop_daemon PID [SIGNAL]: SIGTERM (or SIGNAL), then it must exit 0
+# within 10 s.
+_stop_daemon() {
+	local pid=$1 sig=${2:-TERM} rc
+	kill -"$sig" "$pid" || { fail "daemon $pid is not running"; return 1; }
+	wait_until 10 eval "! kill -0 $pid" || { fail "daemon $pid still running 10 s after SIG$sig"; return 1; }
+	wait "$pid"
+	rc=$?
+	expect_eq "daemon exit status after SIG$sig" "$rc" 0
+}
+
+# _conn_port: the external port of lan1's TCP session to server:8080.
+_conn_port() {
+	conns_json | pyjson "[c['outside'].split(':')[1] for c in d if c['proto'] == 'tcp' and c['inside'].startswith('$TOPO_LAN1_ADDR:') and c['remote'] == '$TOPO_WAN_ADDR:8080'][0]"
+}
+
+t_daemon_restart() {
+	local d1 d2 greet port p
+	tcp_server "$NS_WAN" 8080 || return 1
+
+	TOPO_BG_LOG=$TOPO_TMP/run1.log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" \
+		--internal "$TOPO_INTERNAL" --gc-interval 1
+	d1=$TOPO_BG_PID
+	# Up once the pins are there and XDP is on the interface.
+	wait_until 10 eval 'bmq status "$WAN" && xdp_attached' ||
+		{ fail "bpfmasq run did not attach: $(cat "$TOPO_TMP/run1.log")"; return 1; }
+	kill -0 "$d1" 2>/dev/null || { fail "bpfmasq run exited: $(cat "$TOPO_TMP/run1.log")"; return 1; }
+
+	# The long-lived connection: socat as a coprocess, its stdio our pipe.
+	coproc CONN { exec timeout 120 ip netns exec "$NS_LAN1" socat - TCP4:"$TOPO_WAN_ADDR":8080,connect-timeout=3; }
+	echo "$CONN_PID" >>"$TOPO_TMP/pids"
+	read -r -t 5 greet <&"${CONN[0]}" || { fail "no greeting on the long-lived connection"; return 1; }
+	port=${greet##*:}
+	expect_eq "source the server saw" "${greet% *}:${greet##* }" "peer:$TOPO_WAN_GW:$port" || return 1
+	_line_exchange "${CONN[0]}" "${CONN[1]}" one || return 1
+	p=$(_conn_port) || { fail "conns does not list the connection"; return 1; }
+	expect_eq "external port in conns" "$p" "$port" || return 1
+	note "connection up as $TOPO_WAN_GW:$port, daemon $d1"
+
+	_stop_daemon "$d1" || { sed 's/^/    | /' "$TOPO_TMP/run1.log" >&2; return 1; }
+	bmq status "$WAN" >/dev/null || { fail "bpfmasq status fails once the daemon is gone"; return 1; }
+	xdp_attached || { fail "XDP program gone with the daemon"; return 1; }
+	[[ -e $(pins_dir)/sessions ]] || { fail "pins gone with the daemon"; return 1; }
+	_line_exchange "${CONN[0]}" "${CONN[1]}" two-no-daemon || return 1
+	note "daemon stopped (exit 0); connection still works"
+
+	TOPO_BG_LOG=$TOPO_TMP/run2.log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" \
+		--internal "$TOPO_INTERNAL" --gc-interval 1
+	d2=$TOPO_BG_PID
+	# Give it time to (re)attach and run a GC pass or two.
+	sleep 2.5
+	kill -0 "$d2" 2>/dev/null || { fail "second bpfmasq run exited: $(cat "$TOPO_TMP/run2.log")"; return 1; }
+	p=$(_conn_port) || { fail "after restart, conns does not list the connection"; return 1; }
+	expect_eq "external port after restart" "$p" "$port" || return 1
+	_line_exchange "${CONN[0]}" "${CONN[1]}" three-after-restart || return 1
+	note "daemon restarted; same session, same port, connection works"
+
+	# SIGINT (Ctrl-C in a terminal) stops it just as cleanly.
+	_stop_daemon "$d2" INT || { sed 's/^/    | /' "$TOPO_TMP/run2.log" >&2; return 1; }
+	xdp_attached || { fail "XDP program gone with the daemon (SIGINT)"; return 1; }
+	_line_exchange "${CONN[0]}" "${CONN[1]}" four-no-daemon || return 1
+	bmq detach "$WAN" || { fail "detach failed"; return 1; }
+	nothing_attached
+}
+net_test daemon_restart t_daemon_restart
+
+# _start_daemon LOG ARGS...: bpfmasq run in the gateway, in the background;
+# waits until it has attached. Leaves its pid in DAEMON_PID.
+_start_daemon() {
+	local log=$1
+	shift
+	TOPO_BG_LOG=$log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" "$@"
+	DAEMON_PID=$TOPO_BG_PID
+	wait_until 10 eval 'bmq status "$WAN" && xdp_attached' ||
+		{ fail "bpfmasq run did not attach: $(cat "$log")"; return 1; }
+}
+
+# t_daemon_detach: `bpfmasq detach` while the daemon runs: the daemon
+# notices and exits, successfully.
+t_daemon_detach() {
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" --gc-interval 1 || return 1
+	bmq detach "$WAN" || { fail "detach failed"; return 1; }
+	wait_until 10 eval "! kill -0 $DAEMON_PID" ||
+		{ fail "the daemon still runs 10 s after detach"; return 1; }
+	wait "$DAEMON_PID"
+	expect_eq "daemon exit status after detach" "$?" 0 || return 1
+	nothing_attached
+}
+net_test daemon_detach t_daemon_detach
+
+# t_daemon_follow: masquerading follows the WAN address. The daemon sees the
+# address change, translates to the new address and flushes what was built
+# on the old one.
+t_daemon_follow() {
+	local n port
+	tcp_server "$NS_WAN" 8080 || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" --gc-interval 1 || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	udp_check "$NS_LAN1" 40000 before >/dev/null || return 1
+
+	ip -n "$NS_GW" addr del "$TOPO_WAN_GW/24" dev "$WAN" || return 1
+	ip -n "$NS_GW" addr add 203.0.113.7/24 dev "$WAN" || return 1
+	ip -n "$NS_GW" route replace default via "$TOPO_WAN_ADDR" || return 1
+	wait_until 10 eval '[[ $(status_field address) == 203.0.113.7 ]]' ||
+		{ fail "status address still '$(status_field address)' 10 s after the change"; return 1; }
+	n=$(conns_json | pyjson "len([c for c in d if c['outside'].startswith('$TOPO_WAN_GW:')])") || return 1
+	expect_eq "sessions left on the old address" "$n" 0 || return 1
+
+	port=$(EXPECT_SRC=203.0.113.7 tcp_check "$NS_LAN1" after) || return 1
+	note "after the change: server saw 203.0.113.7:$port"
+	port=$(EXPECT_SRC=203.0.113.7 udp_check "$NS_LAN1" 40000 after) || return 1
+	ping_check "$NS_LAN2" 2 || return 1
+	_stop_daemon "$DAEMON_PID" || return 1
+}
+net_test daemon_follow_address t_daemon_follow

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Filtering: nothing reaches an inside host unless it sent something first,
+# and, by default (address-and-port-dependent filtering, RFC 4787 REQ-8),
+# only from the very endpoint it sent to. With --filtering independent
+# ("full cone") anyone may answer on a live mapping.
+
+# _filter_args MODE: attach options for a filtering mode.
+_filter_args() {
+	[[ $1 == independent ]] && echo "--filtering independent"
+}
+
+# t_unsolicited MODE: with no state at all, connections and datagrams from
+# the server to the gateway's address never reach lan1, which listens on
+# those very ports and records anything it gets.
+t_unsolicited() {
+	local mode=$1 port out
+	# shellcheck disable=SC2046
+	nat_attach $(_filter_args "$mode") || return 1
+	: >"$TOPO_TMP/rec"
+	for port in 20080 2222 40000; do
+		tcp_recorder "$NS_LAN1" "$port" "$TOPO_TMP/rec" || return 1
+		if out=$(tcp_call "$NS_WAN" "$TOPO_WAN_GW" "$port" knock); then
+			fail "server -> $TOPO_WAN_GW:$port/tcp connected (got '$out')"
+			return 1
+		fi
+	done
+	udp_server "$NS_LAN1" 20053 --log "$TOPO_TMP/rec" || return 1
+	timeout 5 ip netns exec "$NS_WAN" python3 "$NETTOOL" udp-client \
+		--to "$TOPO_WAN_GW:20053" --send knock --wait 1 >/dev/null
+	sleep 0.5
+	if [[ -s $TOPO_TMP/rec ]]; then
+		fail "unsolicited traffic reached lan1 from: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
+		return 1
+	fi
+	note "nothing reached lan1"
+}
+net_test unsolicited.dependent t_unsolicited dependent
+net_test unsolicited.independent t_unsolicited independent
+
+# t_filter_udp MODE: lan1 sends from port P to server:9000; the server
+# answers from 9000 and also sends from 9001 (an endpoint lan1 never
+# contacted) to the same external endpoint.
+t_filter_udp() {
+	local mode=$1 P=20053 out n
+	# shellcheck disable=SC2046
+	nat_attach $(_filter_args "$mode") || return 1
+	udp_server "$NS_WAN" 9000 --also-from 9001 || return 1
+
+	out=$(udp_call "$NS_LAN1" "$P" hello 1.5)
+	note "lan1 received: $(tr '\n' '|' <<<"$out")"
+	grep -qx "from $TOPO_WAN_ADDR:9000 reply $TOPO_WAN_GW:$P hello" <<<"$out" ||
+		{ fail "no reply from the contacted endpoint $TOPO_WAN_ADDR:9000"; return 1; }
+	if [[ $mode == dependent ]]; then
+		if grep -q "^from $TOPO_WAN_ADDR:9001" <<<"$out"; then
+			fail "a packet from $TOPO_WAN_ADDR:9001, never contacted, reached lan1"
+			return 1
+		fi
+		n=$(nat_stat filtered) || return 1
+		((n >= 1)) || { fail "stats: filtered is $n, expected >= 1"; return 1; }
+	else
+		grep -qx "from $TOPO_WAN_ADDR:9001 stranger" <<<"$out" ||
+			{ fail "independent filtering: the packet from :9001 did not reach lan1"; return 1; }
+	fi
+}
+net_test filter_udp.dependent t_filter_udp dependent
+net_test filter_udp.independent t_filter_udp independent
+
+# t_filter_tcp MODE: lan1 has connected from port 20081 to server:8080, so
+# 203.0.113.1:20081/tcp is its mapping; then the server connects to that
+# from another port. Dependent filtering: refused by the gateway's own
+# stack, lan1 never sees it. Independent: lan1 accepts it.
+t_filter_tcp() {
+	local mode=$1 p out
+	# shellcheck disable=SC2046
+	nat_attach $(_filter_args "$mode") || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	p=$(tcp_check "$NS_LAN1" open "sourceport=20081,reuseaddr") || return 1
+	expect_eq "lan1's in-range port preserved" "$p" 20081 || return 1
+
+	: >"$TOPO_TMP/rec"
+	tcp_recorder "$NS_LAN1" 20081 "$TOPO_TMP/rec" || return 1
+	out=$(tcp_call "$NS_WAN" "$TOPO_WAN_GW" 20081 knock)
+	sleep 0.3
+	if [[ $mode == dependent ]]; then
+		if [[ -s $TOPO_TMP/rec ]]; then
+			fail "a connection from the server's port $(cat "$TOPO_TMP/rec") reached lan1"
+			return 1
+		fi
+		note "not let in"
+	else
+		grep -q "^$TOPO_WAN_ADDR:" "$TOPO_TMP/rec" ||
+			{ fail "independent filtering: the connection did not reach lan1"; return 1; }
+		note "let in: lan1 saw $(cat "$TOPO_TMP/rec")"
+	fi
+}
+net_test filter_tcp.dependent t_filter_tcp dependent
+net_test filter_tcp.independent t_filter_tcp independent
