@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bpfmasq.bpf.c - the entry points: TC on the WAN egress translates
- * outbound packets, XDP on the WAN ingress translates replies back. The
- * logic lives in nat.h; these only map its verdicts to each hook's.
+ * outbound packets; XDP on the WAN ingress translates replies back, or TC
+ * on the WAN ingress where XDP cannot see that a checksum is only partial
+ * (frames from a local sender on veth or tun). The logic lives in nat.h;
+ * these only map its verdicts to each hook's.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -20,6 +22,12 @@ SEC("xdp")
 int bpfmasq_ingress(struct xdp_md *ctx)
 {
 	return nat_inbound(ctx, CTX_XDP) == NAT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+SEC("tc")
+int bpfmasq_ingress_tc(struct __sk_buff *skb)
+{
+	return nat_inbound(skb, CTX_SKB) == NAT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -159,6 +159,8 @@ enum {
 	BPFMASQ_CFG_XDP_GENERIC = 1 << 1,
 	/* ext_addr was given with --address: do not follow the interface. */
 	BPFMASQ_CFG_FIXED_ADDR = 1 << 2,
+	/* Replies are translated at TC ingress instead of XDP. */
+	BPFMASQ_CFG_INGRESS_TC = 1 << 3,
 };
 
 /*

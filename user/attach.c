@@ -183,89 +183,80 @@ fail:
 	return err;
 }
 
-static int tc_attach(const struct bpfmasq *skel, int ifindex, bool fresh,
+/* Attach @prog_fd as our filter on @point (egress or ingress). */
+static int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd,
 		     bool *hook_created)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
+		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
 		    .priority = TC_PRIO, .flags = BPF_TC_F_REPLACE,
-		    .prog_fd = bpf_program__fd(skel->progs.bpfmasq_egress));
+		    .prog_fd = prog_fd);
+	const char *where = point == BPF_TC_EGRESS ? "egress" : "ingress";
 	int err;
 
 	*hook_created = false;
 	err = bpf_tc_hook_create(&hook);
-	if (!err && fresh)
+	if (!err)
 		*hook_created = true;
-	else if (err && err != -EEXIST) {
-		pr_err("cannot create the clsact qdisc on ifindex %d: %s",
-		       ifindex, strerror(-err));
+	else if (err != -EEXIST) {
+		pr_err("cannot create the clsact qdisc: %s", strerror(-err));
 		return err;
 	}
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		pr_err("cannot attach the TC egress program: %s",
+		pr_err("cannot attach the TC %s program: %s", where,
 		       strerror(-err));
-		if (*hook_created)
+		if (*hook_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
+		}
 		return err;
 	}
 	return 0;
 }
 
-static void tc_detach(int ifindex, bool destroy_hook)
+static void tc_detach(int ifindex, enum bpf_tc_attach_point point)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
+		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
 		    .priority = TC_PRIO);
 	int err;
 
 	err = bpf_tc_detach(&hook, &opts);
-	if (err && err != -ENOENT)
-		pr_err("cannot detach the TC egress program: %s",
+	if (err && err != -ENOENT && err != -EINVAL)
+		pr_err("cannot detach the TC %s program: %s",
+		       point == BPF_TC_EGRESS ? "egress" : "ingress",
 		       strerror(-err));
-	if (destroy_hook) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-	}
 }
 
-static int xdp_link_create(int prog_fd, int ifindex, enum xdp_mode mode,
-			   bool *generic)
+static void tc_hook_destroy(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
+static int xdp_link_create(int prog_fd, int ifindex, bool generic)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	int fd;
 
-	opts.flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE :
-						XDP_FLAGS_DRV_MODE;
+	opts.flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
-	if (fd < 0 && mode == XDP_MODE_AUTO &&
-	    (errno == EOPNOTSUPP || errno == EINVAL)) {
-		pr_info("native XDP is not available here (%s): using generic XDP",
-			strerror(errno));
-		opts.flags = XDP_FLAGS_SKB_MODE;
-		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
-	}
-	if (fd < 0) {
-		int err = -errno;
-
-		if (errno == EBUSY || errno == EEXIST)
-			pr_err("the interface already has an XDP program attached: %s",
-			       strerror(errno));
-		else
-			pr_err("cannot attach the XDP ingress program: %s",
-			       strerror(errno));
-		return err;
-	}
-	*generic = opts.flags == XDP_FLAGS_SKB_MODE;
+	if (fd < 0)
+		return -errno;
 	return fd;
 }
 
-/* Attach XDP through a pinned link, or swap the program of the pinned one. */
+/*
+ * Attach XDP through a pinned link, or swap the program of the pinned
+ * one. *@created tells whether a new link was made.
+ */
 static int xdp_attach(const struct bpfmasq *skel, int ifindex,
-		      const char *dir, enum xdp_mode mode, bool *created,
-		      bool *generic)
+		      const char *dir, bool generic, bool *created)
 {
 	int prog_fd = bpf_program__fd(skel->progs.bpfmasq_ingress);
 	char path[PATH_MAX];
@@ -284,9 +275,9 @@ static int xdp_attach(const struct bpfmasq *skel, int ifindex,
 		close(fd);
 		return err;
 	}
-	fd = xdp_link_create(prog_fd, ifindex, mode, generic);
+	fd = xdp_link_create(prog_fd, ifindex, generic);
 	if (fd < 0)
-		return fd;
+		return fd; /* reported by the caller, which may fall back */
 	if (bpf_obj_pin(fd, path)) {
 		err = -errno;
 		pr_err("cannot pin the XDP link at %s: %s", path,
@@ -296,6 +287,89 @@ static int xdp_attach(const struct bpfmasq *skel, int ifindex,
 	}
 	close(fd); /* detaches, unless pinned */
 	return err;
+}
+
+/* Unpinning our XDP link detaches it. */
+static void xdp_detach(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!pin_path(path, sizeof(path), dir, XDP_LINK_PIN))
+		unlink(path);
+}
+
+/*
+ * The ingress mode to use. An explicit --mode wins; a re-attach keeps what
+ * is attached. XDP cannot tell a complete checksum from one a local sender
+ * left partial (offload) and veth and tun deliver both: there, replies are
+ * translated at TC ingress, where the kernel's checksum helpers know.
+ */
+static enum ingress_mode pick_mode(const struct masq_opts *o,
+				   const struct bpfmasq_config *old)
+{
+	char driver[32];
+
+	if (o->mode != MODE_AUTO)
+		return o->mode;
+	if (old)
+		return old->flags & BPFMASQ_CFG_INGRESS_TC ? MODE_TC :
+		       old->flags & BPFMASQ_CFG_XDP_GENERIC ? MODE_GENERIC :
+							       MODE_NATIVE;
+	if (!netif_driver(o->ifname, driver, sizeof(driver)) &&
+	    (!strcmp(driver, "veth") || !strcmp(driver, "tun")))
+		return MODE_TC;
+	return MODE_AUTO;
+}
+
+/*
+ * Attach the ingress program in @mode and remove the other kind, so that a
+ * re-attach may switch modes: the new hook is in place before the old one
+ * goes (a packet seen by both is translated once; the second finds no
+ * state for the inside address). Sets the mode flags of @cfg.
+ */
+static int ingress_attach(const struct bpfmasq *skel, int ifindex,
+			  const char *dir, enum ingress_mode mode,
+			  struct bpfmasq_config *cfg, bool *xdp_created,
+			  bool *hook_created)
+{
+	int tc_fd = bpf_program__fd(skel->progs.bpfmasq_ingress_tc);
+	int err = 0;
+
+	*xdp_created = false;
+	*hook_created = false;
+	if (mode != MODE_TC) {
+		err = xdp_attach(skel, ifindex, dir, mode == MODE_GENERIC,
+				 xdp_created);
+		if (!err) {
+			if (cfg->flags & BPFMASQ_CFG_INGRESS_TC)
+				tc_detach(ifindex, BPF_TC_INGRESS);
+			cfg->flags &= ~(BPFMASQ_CFG_INGRESS_TC |
+					BPFMASQ_CFG_XDP_GENERIC);
+			if (mode == MODE_GENERIC)
+				cfg->flags |= BPFMASQ_CFG_XDP_GENERIC;
+			return 0;
+		}
+		if (err == -EBUSY || err == -EEXIST) {
+			pr_err("the interface already has an XDP program attached: %s",
+			       strerror(-err));
+			return err;
+		}
+		if (mode != MODE_AUTO ||
+		    (err != -EOPNOTSUPP && err != -EINVAL)) {
+			pr_err("cannot attach the XDP ingress program: %s",
+			       strerror(-err));
+			return err;
+		}
+		pr_info("native XDP is not available here (%s): translating replies at TC ingress",
+			strerror(-err));
+	}
+	err = tc_attach(ifindex, BPF_TC_INGRESS, tc_fd, hook_created);
+	if (err)
+		return err;
+	xdp_detach(dir);
+	cfg->flags &= ~BPFMASQ_CFG_XDP_GENERIC;
+	cfg->flags |= BPFMASQ_CFG_INGRESS_TC;
+	return 0;
 }
 
 static int open_skel(struct bpfmasq **out, const struct bpfmasq_config *cfg,
@@ -352,10 +426,11 @@ static int read_pinned_config(const char *dir, struct bpfmasq_config *cfg)
 
 int instance_attach(const struct masq_opts *o)
 {
+	bool fresh, egress_hook = false, ingress_hook = false, xdp_created;
 	struct bpfmasq_config old, cfg;
-	bool fresh, hook_created = false, xdp_created = false, generic = false;
 	char dir[PATH_MAX], base[PATH_MAX];
 	struct bpfmasq *skel = NULL;
+	enum ingress_mode mode;
 	struct masq_maps m;
 	int ifindex, err;
 
@@ -381,6 +456,7 @@ int instance_attach(const struct masq_opts *o)
 	err = config_build(o, fresh ? NULL : &old, ifindex, &cfg);
 	if (err)
 		return err;
+	mode = pick_mode(o, fresh ? NULL : &old);
 
 	if ((mkdir(base, 0700) && errno != EEXIST) ||
 	    (mkdir(dir, 0700) && errno != EEXIST)) {
@@ -396,36 +472,41 @@ int instance_attach(const struct masq_opts *o)
 	if (err)
 		goto out_destroy;
 
-	err = tc_attach(skel, ifindex, fresh, &hook_created);
+	err = tc_attach(ifindex, BPF_TC_EGRESS,
+			bpf_program__fd(skel->progs.bpfmasq_egress),
+			&egress_hook);
 	if (err)
 		goto out_destroy;
-	if (hook_created)
+	/* A re-attach keeps the ownership recorded when it was created. */
+	if (fresh && egress_hook)
 		cfg.flags |= BPFMASQ_CFG_OWN_CLSACT;
-	err = xdp_attach(skel, ifindex, dir, o->mode, &xdp_created, &generic);
+	err = ingress_attach(skel, ifindex, dir, mode, &cfg, &xdp_created,
+			     &ingress_hook);
 	if (err)
-		goto out_tc;
-	if (xdp_created) {
-		cfg.flags &= ~BPFMASQ_CFG_XDP_GENERIC;
-		if (generic)
-			cfg.flags |= BPFMASQ_CFG_XDP_GENERIC;
-	}
+		goto out_egress;
 	err = config_write(&m, &cfg);
 	if (err) {
 		pr_err("cannot write the config: %s", strerror(-err));
-		goto out_tc;
+		goto out_ingress;
 	}
 	bpfmasq__destroy(skel);
 	return 0;
 
-out_tc:
+out_ingress:
 	/* A re-attach replaced the programs in place: nothing to undo. */
 	if (fresh)
-		tc_detach(ifindex, hook_created);
+		tc_detach(ifindex, BPF_TC_INGRESS);
+out_egress:
+	if (fresh) {
+		tc_detach(ifindex, BPF_TC_EGRESS);
+		if (egress_hook || ingress_hook)
+			tc_hook_destroy(ifindex);
+	}
 out_destroy:
 	bpfmasq__destroy(skel);
 out_unpin:
 	if (fresh)
-		pin_dir_remove(dir);
+		pin_dir_remove(dir); /* and with the link pin, XDP */
 	return err;
 }
 
@@ -446,8 +527,13 @@ int instance_detach(const struct masq_opts *o)
 	if (err)
 		return err;
 	ifindex = if_nametoindex(o->ifname);
-	if (ifindex)
-		tc_detach(ifindex, cfg.flags & BPFMASQ_CFG_OWN_CLSACT);
+	if (ifindex) {
+		tc_detach(ifindex, BPF_TC_EGRESS);
+		if (cfg.flags & BPFMASQ_CFG_INGRESS_TC)
+			tc_detach(ifindex, BPF_TC_INGRESS);
+		if (cfg.flags & BPFMASQ_CFG_OWN_CLSACT)
+			tc_hook_destroy(ifindex);
+	}
 	/* Unpinning the XDP link detaches it; unpinning the maps frees them. */
 	err = pin_dir_remove(dir);
 	if (err)

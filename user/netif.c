@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -41,6 +45,25 @@ int netif_local_addrs(__be32 *addrs, int max)
 				((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
 	freeifaddrs(ifa);
 	return n;
+}
+
+int netif_driver(const char *ifname, char *buf, size_t len)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		err = -errno;
+	else
+		snprintf(buf, len, "%s", info.driver);
+	close(fd);
+	return err;
 }
 
 int netif_local_port_range(__u16 *lo, __u16 *hi)

@@ -4,10 +4,13 @@
 #define BPFMASQ_USER_NETIF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 /* The first IPv4 address of @ifname (its primary), or 0. */
 __be32 netif_primary_addr(const char *ifname);
+/* The driver of @ifname ("veth", "tun", "mlx5_core", ...) into @buf. */
+int netif_driver(const char *ifname, char *buf, size_t len);
 /* Every IPv4 address of this network namespace; returns the count. */
 int netif_local_addrs(__be32 *addrs, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */

@@ -53,7 +53,7 @@ void usage(void)
 	      "  attach IFACE [--address A.B.C.D] [--internal CIDR]... [--ports LO-HI]\n"
 	      "               [--filtering dependent|independent] [--max-sessions N]\n"
 	      "               [--timeout-tcp-est S] [--timeout-tcp-trans S]\n"
-	      "               [--timeout-udp S] [--timeout-icmp S] [--mode native|generic]\n"
+	      "               [--timeout-udp S] [--timeout-icmp S] [--mode native|generic|tc]\n"
 	      "  run IFACE [attach options] [--gc-interval S]\n"
 	      "               attach if needed, then collect garbage in the foreground\n"
 	      "  detach IFACE     remove the programs, pins and state\n"
@@ -187,11 +187,13 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 				 &o->timeout[c - OPT_TIMEOUT_TCP_EST]);
 	case OPT_MODE:
 		if (!strcmp(arg, "native"))
-			o->mode = XDP_MODE_NATIVE;
+			o->mode = MODE_NATIVE;
 		else if (!strcmp(arg, "generic"))
-			o->mode = XDP_MODE_GENERIC;
+			o->mode = MODE_GENERIC;
+		else if (!strcmp(arg, "tc"))
+			o->mode = MODE_TC;
 		else {
-			pr_err("bad --mode '%s': native or generic", arg);
+			pr_err("bad --mode '%s': native, generic or tc", arg);
 			return -1;
 		}
 		return 0;

@@ -8,10 +8,12 @@
 
 #include "bpfmasq.h"
 
-enum xdp_mode {
-	XDP_MODE_AUTO, /* native, generic when the driver has no XDP */
-	XDP_MODE_NATIVE,
-	XDP_MODE_GENERIC,
+/* Where replies are translated back. */
+enum ingress_mode {
+	MODE_AUTO, /* XDP native; TC where XDP cannot be native or correct */
+	MODE_NATIVE, /* XDP in the driver */
+	MODE_GENERIC, /* XDP on the skb */
+	MODE_TC, /* TC ingress */
 };
 
 enum timeout_id {
@@ -44,7 +46,7 @@ struct masq_opts {
 	int filtering; /* -1: unset */
 	__u32 max_sessions; /* 0: unset */
 	__u32 timeout[TIMEOUT_MAX]; /* 0: unset */
-	enum xdp_mode mode;
+	enum ingress_mode mode;
 	unsigned int gc_interval; /* seconds, run only */
 };
 

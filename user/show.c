@@ -204,6 +204,14 @@ static void print_internal(const struct masq_maps *m, bool json)
 	}
 }
 
+/* Where replies are translated: XDP native or generic, or TC ingress. */
+static const char *mode_name(const struct bpfmasq_config *cfg)
+{
+	if (cfg->flags & BPFMASQ_CFG_INGRESS_TC)
+		return "tc";
+	return cfg->flags & BPFMASQ_CFG_XDP_GENERIC ? "generic" : "native";
+}
+
 static int print_status(const struct masq_opts *o, const char *ifname,
 			const char *dir, bool first)
 {
@@ -227,13 +235,13 @@ static int print_status(const struct masq_opts *o, const char *ifname,
 	if (o->json) {
 		printf("%s{\"ifname\": \"%s\", \"ifindex\": %u, \"address\": \"%s\", "
 		       "\"address_source\": \"%s\", \"ports\": \"%u-%u\", "
-		       "\"filtering\": \"%s\", \"xdp_mode\": \"%s\", "
+		       "\"filtering\": \"%s\", \"mode\": \"%s\", "
 		       "\"internal\": [",
 		       first ? "" : ", ", ifname, cfg.ifindex, a,
 		       cfg.flags & BPFMASQ_CFG_FIXED_ADDR ? "fixed" : "interface",
 		       cfg.port_min, cfg.port_max,
 		       cfg.filtering ? "independent" : "dependent",
-		       cfg.flags & BPFMASQ_CFG_XDP_GENERIC ? "generic" : "native");
+		       mode_name(&cfg));
 		print_internal(&m, true);
 		printf("], \"max_sessions\": %u, \"sessions\": %ld, \"mappings\": %ld, "
 		       "\"timeouts\": {\"tcp_est\": %u, \"tcp_trans\": %u, "
@@ -242,13 +250,13 @@ static int print_status(const struct masq_opts *o, const char *ifname,
 		       cfg.timeout_tcp_trans, cfg.timeout_udp, cfg.timeout_icmp);
 	} else {
 		printf("%s:\n  address    %s (%s)\n  ports      %u-%u\n"
-		       "  filtering  %s\n  xdp mode   %s\n  internal   ",
+		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ifname, a,
 		       cfg.flags & BPFMASQ_CFG_FIXED_ADDR ? "fixed" : "from interface",
 		       cfg.port_min, cfg.port_max,
 		       cfg.filtering ? "endpoint-independent" :
 				       "address-and-port-dependent",
-		       cfg.flags & BPFMASQ_CFG_XDP_GENERIC ? "generic" : "native");
+		       mode_name(&cfg));
 		print_internal(&m, false);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
 		       "  timeouts   tcp established %us, tcp transitory %us, udp %us, icmp %us\n",

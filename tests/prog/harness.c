@@ -130,9 +130,27 @@ int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)
 	return fx_run(fx->skel->progs.bpfmasq_egress, in, out);
 }
 
+bool ingress_tc;
+bool ingress_used;
+
+/*
+ * The reply path, through XDP or, with ingress_tc, through the TC ingress
+ * program; TC verdicts are reported as the XDP ones they stand for, so
+ * that one table of expectations serves both.
+ */
 int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
 {
-	return fx_run(fx->skel->progs.bpfmasq_ingress, in, out);
+	int v;
+
+	ingress_used = true;
+	if (!ingress_tc)
+		return fx_run(fx->skel->progs.bpfmasq_ingress, in, out);
+	v = fx_run(fx->skel->progs.bpfmasq_ingress_tc, in, out);
+	if (v == TC_OK)
+		return XDP_VERDICT_PASS;
+	if (v == TC_SHOT)
+		return XDP_VERDICT_DROP;
+	return v < 0 ? v : 1000 + v; /* no XDP verdict: fails every assert */
 }
 
 static int lookup(int fd, const void *key, void *val)

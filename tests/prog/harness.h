@@ -66,6 +66,10 @@ void fx_teardown(struct fixture *fx);
 /* Run one frame through a program; the verdict, or -1 if the run failed. */
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out);
 int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
+/* Run replies through the TC ingress program instead of XDP. */
+extern bool ingress_tc;
+/* Set when a test used fx_ingress(). */
+extern bool ingress_used;
 
 /* Map look-ups by key; 0 when found, -ENOENT when not. */
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,

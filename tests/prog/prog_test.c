@@ -907,6 +907,8 @@ static void test_malformed_in(void)
 
 	for (i = 0; i < sizeof(malformed_cases) / sizeof(*c); i++) {
 		c = &malformed_cases[i];
+		if (c->in_only && ingress_tc)
+			continue;
 		test_ctx("%s", c->name);
 		if (!fx_setup(&fx, NULL))
 			return;
@@ -2257,7 +2259,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
-	int passed = 0, failed = 0, i;
+	int passed = 0, failed = 0, i, pass;
 	size_t t;
 
 	for (i = 1; i < argc; i++) {
@@ -2276,19 +2278,29 @@ int main(int argc, char **argv)
 	if (!probe_load())
 		return 1;
 
-	for (t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
-		if (only && strcmp(only, tests[t].name))
-			continue;
-		cur_test = tests[t].name;
-		cur_failures = 0;
-		tests[t].fn();
-		test_ctx(NULL);
-		if (cur_failures) {
-			printf("FAIL %s\n", tests[t].name);
-			failed++;
-		} else {
-			printf("PASS %s\n", tests[t].name);
-			passed++;
+	/*
+	 * Every test, then again with replies through the TC ingress program:
+	 * those that send replies (the others would only repeat themselves)
+	 * count a second time, as NAME.tc_ingress.
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		ingress_tc = pass == 1;
+		for (t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
+			if (only && strcmp(only, tests[t].name))
+				continue;
+			cur_test = tests[t].name;
+			cur_failures = 0;
+			ingress_used = false;
+			tests[t].fn();
+			test_ctx(NULL);
+			if (ingress_tc && !ingress_used)
+				continue;
+			printf("%s %s%s\n", cur_failures ? "FAIL" : "PASS",
+			       tests[t].name, ingress_tc ? ".tc_ingress" : "");
+			if (cur_failures)
+				failed++;
+			else
+				passed++;
 		}
 	}
 	if (only && !passed && !failed) {
