@@ -17,12 +17,32 @@
 #define ENOSPC 28
 #endif
 
-/* ICMP echo sessions are keyed by the inside id only: the reply's id is the
- * translated one. */
-static __always_inline __be16 session_remote_port(const struct pkt *p,
-						  __be16 port)
+/* A map key for an endpoint: padding zeroed, as hash keys need. */
+static __always_inline void endpoint_make(struct bpfmasq_endpoint *ep,
+					  __be32 addr, __be16 port, __u8 proto)
 {
-	return p->proto == IPPROTO_ICMP ? 0 : port;
+	__builtin_memset(ep, 0, sizeof(*ep));
+	ep->addr = addr;
+	ep->port = port;
+	ep->proto = proto;
+}
+
+/*
+ * The session key of a flow. ICMP echo sessions are keyed by the inside id
+ * only: the id a reply carries is the translated one.
+ */
+static __always_inline void session_key_make(struct bpfmasq_session_key *key,
+					     __be32 inside_addr,
+					     __be16 inside_port,
+					     __be32 remote_addr,
+					     __be16 remote_port, __u8 proto)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->inside_addr = inside_addr;
+	key->inside_port = inside_port;
+	key->remote_addr = remote_addr;
+	key->remote_port = proto == IPPROTO_ICMP ? 0 : remote_port;
+	key->proto = proto;
 }
 
 static __always_inline __u8 tcp_initial_state(__u8 flags)

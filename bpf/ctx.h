@@ -23,6 +23,7 @@ enum ctx_kind {
 enum nat_verdict {
 	NAT_PASS,
 	NAT_DROP,
+	NAT_CONTINUE, /* not decided yet: internal to the NAT code */
 };
 
 static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)

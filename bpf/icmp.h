@@ -187,14 +187,10 @@ static __always_inline bool icmp_quote_has_session(const struct icmp_quote *q,
 						   __be32 remote_addr,
 						   __be16 remote_port)
 {
-	struct bpfmasq_session_key key = {
-		.inside_addr = inside_addr,
-		.inside_port = inside_port,
-		.remote_addr = remote_addr,
-		.remote_port = q->proto == IPPROTO_ICMP ? 0 : remote_port,
-		.proto = q->proto,
-	};
+	struct bpfmasq_session_key key;
 
+	session_key_make(&key, inside_addr, inside_port, remote_addr,
+			 remote_port, q->proto);
 	return bpf_map_lookup_elem(&sessions, &key) != NULL;
 }
 
@@ -220,10 +216,7 @@ static __always_inline int nat_icmp_error_in(void *ctx,
 	}
 	if (q.saddr != p->daddr)
 		goto not_ours;
-	__builtin_memset(&ext, 0, sizeof(ext));
-	ext.addr = q.saddr;
-	ext.port = q.sport;
-	ext.proto = q.proto;
+	endpoint_make(&ext, q.saddr, q.sport, q.proto);
 	owner = bpf_map_lookup_elem(&port_owners, &ext);
 	if (!owner)
 		goto not_ours;
@@ -272,10 +265,7 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 	}
 	if (q.daddr != p->saddr)
 		goto unmatched;
-	__builtin_memset(&inside, 0, sizeof(inside));
-	inside.addr = q.daddr;
-	inside.port = q.dport;
-	inside.proto = q.proto;
+	endpoint_make(&inside, q.daddr, q.dport, q.proto);
 	m = bpf_map_lookup_elem(&mappings, &inside);
 	if (!m || !icmp_quote_has_session(&q, q.daddr, q.dport, q.saddr,
 					  q.sport))

@@ -221,6 +221,21 @@ static __always_inline int nat_rewrite_dst(void *ctx, const enum ctx_kind kind,
 			   addr, port_offset(p, false), p->dport, port);
 }
 
+/* Parse; what is not IPv4 passes, what is malformed is dropped. */
+static __always_inline int nat_parse(void *ctx, const enum ctx_kind kind,
+				     struct pkt *p)
+{
+	switch (parse_packet(ctx, kind, p)) {
+	case PARSE_NOT_IPV4:
+		stat_inc(BPFMASQ_STAT_NON_IPV4);
+		return NAT_PASS;
+	case PARSE_MALFORMED:
+		stat_inc(BPFMASQ_STAT_MALFORMED);
+		return NAT_DROP;
+	}
+	return NAT_CONTINUE;
+}
+
 /* A new outbound flow: mapping (found or made), then its session. */
 static __always_inline struct bpfmasq_session *
 nat_new_flow_out(const struct bpfmasq_config *cfg,
@@ -279,19 +294,15 @@ malformed:
 static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 {
 	const struct bpfmasq_config *cfg;
+	int verdict;
 	struct bpfmasq_session_key key;
 	struct bpfmasq_session *s;
 	struct pkt p;
 	__u64 now;
 
-	switch (parse_packet(ctx, kind, &p)) {
-	case PARSE_NOT_IPV4:
-		stat_inc(BPFMASQ_STAT_NON_IPV4);
-		return NAT_PASS;
-	case PARSE_MALFORMED:
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
-	}
+	verdict = nat_parse(ctx, kind, &p);
+	if (verdict != NAT_CONTINUE)
+		return verdict;
 	cfg = config_get();
 	if (!cfg)
 		return NAT_DROP;
@@ -309,12 +320,7 @@ static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 		return NAT_PASS;
 	}
 
-	__builtin_memset(&key, 0, sizeof(key));
-	key.inside_addr = p.saddr;
-	key.inside_port = p.sport;
-	key.remote_addr = p.daddr;
-	key.remote_port = session_remote_port(&p, p.dport);
-	key.proto = p.proto;
+	session_key_make(&key, p.saddr, p.sport, p.daddr, p.dport, p.proto);
 
 	now = bpf_ktime_get_boot_ns();
 	s = bpf_map_lookup_elem(&sessions, &key);
@@ -392,18 +398,14 @@ static __always_inline int nat_inbound(void *ctx, const enum ctx_kind kind)
 	const struct bpfmasq_config *cfg;
 	struct bpfmasq_session_key key;
 	struct bpfmasq_endpoint ext;
+	int verdict;
 	struct bpfmasq_session *s;
 	struct pkt p;
 	__u64 now;
 
-	switch (parse_packet(ctx, kind, &p)) {
-	case PARSE_NOT_IPV4:
-		stat_inc(BPFMASQ_STAT_NON_IPV4);
-		return NAT_PASS;
-	case PARSE_MALFORMED:
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
-	}
+	verdict = nat_parse(ctx, kind, &p);
+	if (verdict != NAT_CONTINUE)
+		return verdict;
 	if (p.kind == PKT_LATER_FRAGMENT)
 		return nat_fragment_in(ctx, kind, &p);
 	if (p.kind == PKT_ICMP_ERROR)
@@ -411,20 +413,13 @@ static __always_inline int nat_inbound(void *ctx, const enum ctx_kind kind)
 	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REPLY)
 		goto not_ours;
 
-	__builtin_memset(&ext, 0, sizeof(ext));
-	ext.addr = p.daddr;
-	ext.port = p.dport;
-	ext.proto = p.proto;
+	endpoint_make(&ext, p.daddr, p.dport, p.proto);
 	inside = bpf_map_lookup_elem(&port_owners, &ext);
 	if (!inside)
 		goto not_ours;
 
-	__builtin_memset(&key, 0, sizeof(key));
-	key.inside_addr = inside->addr;
-	key.inside_port = inside->port;
-	key.remote_addr = p.saddr;
-	key.remote_port = session_remote_port(&p, p.sport);
-	key.proto = p.proto;
+	session_key_make(&key, inside->addr, inside->port, p.saddr, p.sport,
+			 p.proto);
 
 	now = bpf_ktime_get_boot_ns();
 	s = bpf_map_lookup_elem(&sessions, &key);

@@ -516,13 +516,9 @@ int instance_detach(const struct masq_opts *o)
 	char dir[PATH_MAX];
 	int ifindex, err;
 
-	if (pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
-		return -ENAMETOOLONG;
-	if (!pin_dir_exists(dir)) {
-		pr_err("%s: not attached (nothing pinned in %s)", o->ifname,
-		       dir);
-		return -ENOENT;
-	}
+	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	if (err)
+		return err;
 	err = read_pinned_config(dir, &cfg);
 	if (err)
 		return err;

@@ -60,6 +60,17 @@ int pin_dir(char *buf, size_t len, const char *root, const char *ifname)
 	return 0;
 }
 
+int instance_dir(char *buf, size_t len, const char *root, const char *ifname)
+{
+	if (pin_dir(buf, len, root, ifname))
+		return -ENAMETOOLONG;
+	if (!pin_dir_exists(buf)) {
+		pr_err("%s: not attached (nothing pinned in %s)", ifname, buf);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 bool pin_dir_exists(const char *dir)
 {
 	char path[PATH_MAX];

@@ -14,6 +14,8 @@ int pin_path(char *buf, size_t len, const char *dir, const char *name);
 int pin_dir(char *buf, size_t len, const char *root, const char *ifname);
 /* <root>/bpfmasq into @buf. */
 int pin_base(char *buf, size_t len, const char *root);
+/* The pin dir of an attached instance, or a message and -ENOENT. */
+int instance_dir(char *buf, size_t len, const char *root, const char *ifname);
 /* Is an instance pinned in @dir? */
 bool pin_dir_exists(const char *dir);
 /* Remove every pin in @dir, then @dir and, if empty, its parent. */

@@ -55,19 +55,10 @@ static const char *addr_str(char *buf, __be32 addr)
 int open_instance(const struct masq_opts *o, struct masq_maps *m)
 {
 	char dir[PATH_MAX];
+	int err;
 
-	if (!o->ifname) {
-		pr_err("%s: which interface?", o->cmd);
-		return -EINVAL;
-	}
-	if (pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
-		return -ENAMETOOLONG;
-	if (!pin_dir_exists(dir)) {
-		pr_err("%s: not attached (nothing pinned in %s)", o->ifname,
-		       dir);
-		return -ENOENT;
-	}
-	return maps_open_pinned(dir, m);
+	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	return err ? err : maps_open_pinned(dir, m);
 }
 
 static const char *state_name(const struct bpfmasq_session_key *k,
@@ -277,14 +268,9 @@ int cmd_status(const struct masq_opts *o)
 	DIR *d;
 
 	if (o->ifname) {
-		if (pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
-			return -ENAMETOOLONG;
-		if (!pin_dir_exists(dir)) {
-			pr_err("%s: not attached (nothing pinned in %s)",
-			       o->ifname, dir);
-			return -ENOENT;
-		}
-		err = print_status(o, o->ifname, dir, true);
+		err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+		if (!err)
+			err = print_status(o, o->ifname, dir, true);
 		if (!err && o->json)
 			printf("\n");
 		return err;
