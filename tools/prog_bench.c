@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * prog_bench.c - per-packet cost of each data-path path, measured with
- * BPF_PROG_TEST_RUN on one CPU: existing flow out
- * (TC) and in (XDP), unsolicited inbound, non-IPv4, and new-flow setup
- * (mapping, port from the pool, session) from an empty to a nearly full
- * pool. Figures only; it asserts nothing. Usage: prog_bench [RUNS]
+ * BPF_PROG_TEST_RUN on one CPU: existing flow out (TC) and in (XDP and TC),
+ * unsolicited inbound, non-IPv4, and new-flow setup (mapping, port from the
+ * pool, session) from an empty to a nearly full pool. Figures only; it asserts nothing. Usage: prog_bench [RUNS]
  *
  * A translated frame would not be translated again, so the kernel's own
  * repeat count cannot be used: each run is one call with a fresh copy of
@@ -120,6 +119,9 @@ int main(int argc, char **argv)
 	printf("existing_flow_out_tc %.1f ns\n", run_ns(egress, &f, repeat));
 	printf("existing_flow_in_xdp %.1f ns\n",
 	       run_ns(ingress, &reply, repeat));
+	printf("existing_flow_in_tc %.1f ns\n",
+	       run_ns(bpf_program__fd(fx.skel->progs.bpfmasq_ingress_tc),
+		      &reply, repeat));
 	r.dport = 41000;
 	frame_build(&reply, &r);
 	printf("unsolicited_in_xdp %.1f ns\n", run_ns(ingress, &reply, repeat));
