@@ -322,6 +322,35 @@ static enum ingress_mode pick_mode(const struct masq_opts *o,
 }
 
 /*
+ * Native and generic XDP cannot be attached at once, and a gap would send
+ * replies to the gateway's stack, which answers TCP with resets. So a
+ * switch between them goes through TC ingress: TC first, then the XDP link
+ * goes, and the caller attaches the new one and removes TC again (a reply
+ * seen by both is translated once: the second finds no state for it).
+ */
+static int xdp_mode_change(struct bpfmasq_config *cfg, int ifindex,
+			   const char *dir, enum ingress_mode mode, int tc_fd)
+{
+	bool generic = mode == MODE_GENERIC, hook_created;
+	char path[PATH_MAX];
+	int err;
+
+	if (cfg->flags & BPFMASQ_CFG_INGRESS_TC ||
+	    !!(cfg->flags & BPFMASQ_CFG_XDP_GENERIC) == generic)
+		return 0;
+	/* No XDP link yet (first attach): nothing to change. */
+	if (pin_path(path, sizeof(path), dir, XDP_LINK_PIN) ||
+	    access(path, F_OK))
+		return 0;
+	err = tc_attach(ifindex, BPF_TC_INGRESS, tc_fd, &hook_created);
+	if (err)
+		return err;
+	xdp_detach(dir);
+	cfg->flags |= BPFMASQ_CFG_INGRESS_TC;
+	return 0;
+}
+
+/*
  * Attach the ingress program in @mode and remove the other kind, so that a
  * re-attach may switch modes: the new hook is in place before the old one
  * goes (a packet seen by both is translated once; the second finds no
@@ -338,6 +367,9 @@ static int ingress_attach(const struct bpfmasq *skel, int ifindex,
 	*xdp_created = false;
 	*hook_created = false;
 	if (mode != MODE_TC) {
+		err = xdp_mode_change(cfg, ifindex, dir, mode, tc_fd);
+		if (err)
+			return err;
 		err = xdp_attach(skel, ifindex, dir, mode == MODE_GENERIC,
 				 xdp_created);
 		if (!err) {
