@@ -14,7 +14,7 @@
 #
 # Environment: PROG_TEST_TIMEOUT (s, default 300), NET_TESTS_TIMEOUT (s,
 # default 480) bound each suite; NET_VERBOSE=1 shows every scenario's log;
-# TEST_NET_PATTERN selects network scenarios (glob, e.g. 'tcp_*').
+# TEST_NET_PATTERN selects network scenarios (globs, e.g. 'tcp_*' or '*.xdp*').
 set -u
 
 if [[ $# -ne 1 ]]; then

@@ -4,7 +4,8 @@
 # tools/demo.sh BUILD_DIR - what `sudo make demo` runs.
 #
 # Builds the two-LAN-host topology of tools/topo.sh in throw-away network
-# namespaces, attaches bpfmasq to the gateway's WAN veth, sends real TCP,
+# namespaces, attaches bpfmasq to the gateway's WAN veth (showing the mode it
+# picked and what it attached: TC ingress on veth), sends real TCP,
 # UDP and ping traffic from both inside hosts to the server, shows what the
 # server saw and what bpfmasq recorded (conns, stats, status, a raw map via
 # bpftool), then detaches and removes everything (also on Ctrl-C or error).
@@ -78,10 +79,42 @@ cat <<EOF
   The server has no route to 10.77.0.0/16: replies only come back translated.
 EOF
 
+# What bpfmasq has on the WAN interface: XDP (native or generic mode), and
+# its TC filters (handle 0x6d61) on the ingress (tc mode) and egress hooks.
+xdp_on_wan() { ip -n "$NS_GW" link show dev "$TOPO_WAN_IF" | grep -Eq 'prog/xdp|\bxdp(generic|drv|offload)?\b'; }
+tc_ours_on_wan() { tc -n "$NS_GW" filter show dev "$TOPO_WAN_IF" "$1" | grep -E 'handle 0x6d61\b|bpfmasq_' || true; }
+clsact_on_wan() { tc -n "$NS_GW" qdisc show dev "$TOPO_WAN_IF" | grep -q '^qdisc clsact '; }
+clsact_before=no
+clsact_on_wan && clsact_before=yes
+
 heading "attach bpfmasq to the gateway's WAN interface"
+# No --mode: on veth, bpfmasq translates replies with a TC ingress filter
+# (XDP cannot tell a partial checksum from a complete one there); elsewhere
+# with native XDP. --mode native|generic|tc chooses.
 show bmq attach "$TOPO_WAN_IF" --internal "$TOPO_INTERNAL"
-ip -n "$NS_GW" -d link show dev "$TOPO_WAN_IF" | grep -E 'prog/xdp|xdp' | sed 's/^ */  /' || true
-ip netns exec "$NS_GW" bpftool net show dev "$TOPO_WAN_IF" | sed 's/^/  /'
+mode=$(bmq status "$TOPO_WAN_IF" --json |
+	python3 -c 'import json, sys; print(json.load(sys.stdin).get("mode", "?"))')
+case $mode in
+tc) what="a TC filter on the ingress hook" ;;
+native) what="XDP in the driver (native)" ;;
+generic) what="XDP on the skb (generic)" ;;
+*) what="unknown" ;;
+esac
+echo "  mode $mode: replies are translated by $what, outbound packets by a TC egress filter"
+# What is really on the interface, as the kernel reports it.
+xdp=none
+if xdp_on_wan; then
+	xdp=$(ip -n "$NS_GW" -d link show dev "$TOPO_WAN_IF" |
+		sed -En 's/.*prog\/xdp id ([0-9]+) name ([^ ]+).*/\2 id \1/p' | head -n 1)
+	xdp+=", $(ip -n "$NS_GW" link show dev "$TOPO_WAN_IF" |
+		grep -Eo '\bxdp(generic|drv|offload)?\b' | head -n 1 |
+		sed -E 's/^xdp(drv)?$/native/; s/^xdp(generic|offload)$/\1/') mode"
+fi
+printf '  %-11s %s\n' "XDP:" "$xdp"
+for hook in ingress egress; do
+	f=$(tc_ours_on_wan "$hook" | sed -En 's/.*handle (0x[0-9a-f]+) ([^:[:space:]]+):\[([0-9]+)\].*/\2 id \3, handle \1/p' | head -n 1)
+	printf '  %-11s %s\n' "TC $hook:" "${f:-none}"
+done
 
 # Services on the server: TCP greets each client with the address it sees
 # and echoes lines; UDP answers each datagram the same way. (Handlers are
@@ -153,12 +186,14 @@ done
 heading "detach"
 show bmq detach "$TOPO_WAN_IF"
 left=()
-ip -n "$NS_GW" link show dev "$TOPO_WAN_IF" | grep -q 'prog/xdp' && left+=("XDP program")
-[[ -n $(tc -n "$NS_GW" filter show dev "$TOPO_WAN_IF" egress) ]] && left+=("TC filter")
+xdp_on_wan && left+=("XDP program")
+[[ -n $(tc_ours_on_wan ingress) ]] && left+=("TC ingress filter")
+[[ -n $(tc_ours_on_wan egress) ]] && left+=("TC egress filter")
+[[ $clsact_before == no ]] && clsact_on_wan && left+=("clsact qdisc")
 [[ -e $BPFMASQ_BPFFS/bpfmasq/$TOPO_WAN_IF ]] && left+=("pins")
 if ((${#left[@]})); then
 	echo "  still there after detach: ${left[*]}"
 else
-	echo "  no XDP program, no TC filter, no pins left on $TOPO_WAN_IF"
+	echo "  no XDP program, no TC filter (ingress or egress), no clsact qdisc, no pins left on $TOPO_WAN_IF"
 fi
 heading "done: removing the namespaces"

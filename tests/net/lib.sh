@@ -54,15 +54,44 @@ bmq() { timeout 30 ip netns exec "$NS_GW" "$BPFMASQ_BIN" "$@" </dev/null; }
 # prefix, echoing the CLI's output on failure.
 # With NAT_DEFAULTS=1, no --internal: the default (everything but the
 # gateway's own addresses) is used.
+# With NAT_MODE set (see in_mode), the ingress mode to attach in, which is
+# then checked (status --json and what is actually on the interface).
 nat_attach() {
 	local out
-	local -a internal=(--internal "$TOPO_INTERNAL")
+	local -a internal=(--internal "$TOPO_INTERNAL") mode=()
 	[[ ${NAT_DEFAULTS:-0} == 1 ]] && internal=()
-	if ! out=$(bmq attach "$WAN" "${internal[@]}" "$@" 2>&1); then
+	case ${NAT_MODE:-} in
+	'' | tc) ;; # the default on veth: TC ingress
+	xdp) mode=(--mode native) ;;
+	generic) mode=(--mode generic) ;;
+	*)
+		fail "nat_attach: NAT_MODE '$NAT_MODE' is not tc, xdp or generic"
+		return 1
+		;;
+	esac
+	if ! out=$(bmq attach "$WAN" "${internal[@]}" "${mode[@]}" "$@" 2>&1); then
 		echo "$out" | sed 's/^/    | /' >&2
-		fail "bpfmasq attach $WAN $*"
+		fail "bpfmasq attach $WAN ${internal[*]} ${mode[*]} $*"
 		return 1
 	fi
+	[[ -z ${NAT_MODE:-} ]] || expect_mode "$(mode_of "$NAT_MODE")"
+}
+
+# in_mode tc|xdp|generic SCENARIO ARGS...: run SCENARIO with its nat_attach
+# in that ingress mode: tc is the default attach (no --mode: TC ingress on
+# veth), xdp is --mode native, generic is --mode generic.
+in_mode() {
+	local m=$1
+	shift
+	NAT_MODE=$m "$@"
+}
+
+# mode_of tc|xdp|generic: the mode status reports for it.
+mode_of() {
+	case $1 in
+	xdp) echo native ;;
+	*) echo "$1" ;;
+	esac
 }
 
 # wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
@@ -243,17 +272,145 @@ no_csum_errors() {
 	return $rc
 }
 
-xdp_attached() { ip -n "$NS_GW" link show dev "$WAN" | grep -qE '\bxdp(generic|drv|offload)?\b|prog/xdp'; }
-tc_filters() { tc -n "$NS_GW" filter show dev "$WAN" egress 2>/dev/null; }
-pins_dir() { echo "$BPFMASQ_BPFFS/bpfmasq/$WAN"; }
+# ---- what is attached to the WAN ---------------------------------------------
 
-# nothing_attached: no XDP, no egress filter, no pins.
-nothing_attached() {
-	local rc=0
-	xdp_attached && { fail "XDP program still on $WAN: $(ip -n "$NS_GW" link show dev "$WAN" | tr '\n' ' ')"; rc=1; }
-	[[ -z $(tc_filters) ]] || { fail "TC egress filter still on $WAN: $(tc_filters | tr '\n' ' ')"; rc=1; }
-	[[ ! -e $(pins_dir) ]] || { fail "pin directory $(pins_dir) still exists: $(ls "$(pins_dir)" | tr '\n' ' ')"; rc=1; }
+# bpfmasq's TC filters (egress always, ingress in tc mode) have handle and
+# priority 0x6d61; tc prints the priority in decimal.
+BMQ_TC_HANDLE=0x6d61
+BMQ_TC_PREF=$((0x6d61))
+
+# xdp_kind [IFACE]: the XDP program on IFACE (default the WAN) in the gateway,
+# as the kernel reports it: none, native, generic, offload or multi. Prints
+# "unknown" and fails if the link cannot be read, so that a broken query is
+# never taken for "nothing attached".
+xdp_kind() {
+	ip -n "$NS_GW" -d -j link show dev "${1:-$WAN}" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    x = json.load(sys.stdin)[0].get("xdp") or {}
+except (ValueError, IndexError):
+    sys.exit(1)
+# XDP_ATTACHED_*: NONE 0, DRV 1, SKB 2, HW 3, MULTI 4.
+print({0: "none", 1: "native", 2: "generic", 3: "offload", 4: "multi"}.get(x.get("mode", 0), "unknown"))
+' || {
+		echo unknown
+		return 1
+	}
+}
+xdp_attached() {
+	local k
+	k=$(xdp_kind "$@") || return 1
+	[[ $k != none ]]
+}
+
+# tc_filters HOOK [IFACE]: every filter on the ingress or egress hook.
+tc_filters() { tc -n "$NS_GW" filter show dev "${2:-$WAN}" "$1" 2>/dev/null; }
+# tc_ours HOOK [IFACE]: bpfmasq's filter lines on that hook (handle 0x6d61 or
+# one of its programs; the kernel keeps 15 characters of a program's name,
+# so bpfmasq_ingress_tc shows as bpfmasq_ingress).
+tc_ours() { tc_filters "$@" | grep -E "handle $BMQ_TC_HANDLE\b|bpfmasq_"; }
+# tc_ingress_attached [IFACE]: our reply translator on the TC ingress hook.
+tc_ingress_attached() {
+	tc_filters ingress "$@" |
+		grep -Eq "pref $BMQ_TC_PREF bpf .*handle $BMQ_TC_HANDLE bpfmasq_ingress(_tc)?[:[:space:]]"
+}
+# tc_egress_attached [IFACE]: our outbound translator on the TC egress hook.
+tc_egress_attached() {
+	tc_filters egress "$@" |
+		grep -Eq "pref $BMQ_TC_PREF bpf .*handle $BMQ_TC_HANDLE bpfmasq_egress[:[:space:]]"
+}
+# ingress_attached [IFACE]: replies are translated, whatever the mode: XDP
+# on the interface or our TC ingress filter.
+ingress_attached() { xdp_attached "$@" || tc_ingress_attached "$@"; }
+has_clsact() { tc -n "$NS_GW" qdisc show dev "${1:-$WAN}" 2>/dev/null | grep -q '^qdisc clsact '; }
+
+pins_dir() { echo "$BPFMASQ_BPFFS/bpfmasq/${1:-$WAN}"; }
+
+# hooks_report [IFACE]: what is on the interface, for failure messages.
+hooks_report() {
+	note "xdp: $(xdp_kind "$@"); qdiscs: $(tc -n "$NS_GW" qdisc show dev "${1:-$WAN}" | tr '\n' ' ')"
+	note "ingress filters: $(tc_filters ingress "$@" | tr '\n' ' ')"
+	note "egress filters: $(tc_filters egress "$@" | tr '\n' ' ')"
+}
+
+# expect_mode native|generic|tc [IFACE]: status --json reports that mode,
+# and exactly the matching hooks are attached: the TC egress filter, plus
+# XDP of that kind and no TC ingress filter (native, generic), or the TC
+# ingress filter and no XDP at all (tc).
+expect_mode() {
+	local want=$1 ifc=${2:-$WAN} got k rc=0
+	got=$(bmq status "$ifc" --json | pyjson "d['mode']") || { fail "status $ifc --json has no mode"; return 1; }
+	expect_eq "mode in status $ifc --json" "$got" "$want" || rc=1
+	k=$(xdp_kind "$ifc")
+	tc_egress_attached "$ifc" || { fail "no bpfmasq TC egress filter on $ifc"; rc=1; }
+	case $want in
+	tc)
+		tc_ingress_attached "$ifc" || { fail "mode tc: no bpfmasq TC ingress filter on $ifc"; rc=1; }
+		expect_eq "XDP on $ifc in mode tc" "$k" none || rc=1
+		;;
+	native | generic)
+		expect_eq "XDP on $ifc in mode $want" "$k" "$want" || rc=1
+		ip -n "$NS_GW" link show dev "$ifc" | grep -q 'prog/xdp id [0-9]* name bpfmasq_ingress\b' ||
+			{ fail "the XDP program on $ifc is not bpfmasq_ingress"; rc=1; }
+		if tc_ingress_attached "$ifc"; then
+			fail "mode $want: a bpfmasq TC ingress filter is on $ifc as well"
+			rc=1
+		fi
+		;;
+	*)
+		fail "expect_mode: native, generic or tc"
+		return 1
+		;;
+	esac
+	((rc == 0)) || hooks_report "$ifc"
 	return $rc
+}
+
+# nothing_attached [IFACE]: detach left nothing: no XDP, no bpfmasq filter
+# on the ingress or the egress hook, no pins, and no clsact qdisc unless
+# there was one before bpfmasq came (FOREIGN_CLSACT=1: the scenario made
+# it, and then it must still be there).
+nothing_attached() {
+	local ifc=${1:-$WAN} rc=0 k
+	k=$(xdp_kind "$ifc")
+	[[ $k == none ]] || { fail "XDP program ($k) still on $ifc: $(ip -n "$NS_GW" link show dev "$ifc" | tr '\n' ' ')"; rc=1; }
+	[[ -z $(tc_ours ingress "$ifc") ]] || { fail "bpfmasq TC ingress filter still on $ifc: $(tc_ours ingress "$ifc" | tr '\n' ' ')"; rc=1; }
+	[[ -z $(tc_ours egress "$ifc") ]] || { fail "bpfmasq TC egress filter still on $ifc: $(tc_ours egress "$ifc" | tr '\n' ' ')"; rc=1; }
+	if [[ ${FOREIGN_CLSACT:-0} == 1 ]]; then
+		has_clsact "$ifc" || { fail "the clsact qdisc bpfmasq did not create is gone from $ifc"; rc=1; }
+	else
+		! has_clsact "$ifc" || { fail "clsact qdisc still on $ifc: $(tc -n "$NS_GW" qdisc show dev "$ifc" | tr '\n' ' ')"; rc=1; }
+	fi
+	[[ ! -e $(pins_dir "$ifc") ]] || { fail "pin directory $(pins_dir "$ifc") still exists: $(ls "$(pins_dir "$ifc")" | tr '\n' ' ')"; rc=1; }
+	return $rc
+}
+
+# ---- a long-lived TCP connection -------------------------------------------
+
+# conn_open NS: one TCP connection from NS to the server's wan:8080 (a
+# tcp_server), kept open: socat as a coprocess (CONN), its stdio our pipe.
+# Reads the greeting; leaves the port the server saw in CONN_EXT_PORT.
+conn_open() {
+	local greet
+	coproc CONN { exec timeout 120 ip netns exec "$1" socat - TCP4:"$TOPO_WAN_ADDR":8080,connect-timeout=3; }
+	echo "$CONN_PID" >>"$TOPO_TMP/pids"
+	read -r -t 5 greet <&"${CONN[0]}" || { fail "no greeting on the long-lived connection"; return 1; }
+	CONN_EXT_PORT=${greet##*:}
+	expect_eq "source the server saw" "${greet% *}:${greet##* }" "peer:${EXPECT_SRC:-$TOPO_WAN_GW}:$CONN_EXT_PORT"
+}
+
+# conn_say MSG: send MSG on the long-lived connection, expect "echo MSG"
+# back within 5 s.
+conn_say() {
+	local line
+	printf '%s\n' "$1" >&"${CONN[1]}" || { fail "cannot write '$1' to the connection"; return 1; }
+	read -r -t 5 line <&"${CONN[0]}" || { fail "no answer to '$1' on the long-lived connection"; return 1; }
+	expect_eq "answer on the long-lived connection" "$line" "echo $1"
+}
+
+# conn_port: the external port of lan1's TCP session to server:8080.
+conn_port() {
+	conns_json | pyjson "[c['outside'].split(':')[1] for c in d if c['proto'] == 'tcp' and c['inside'].startswith('$TOPO_LAN1_ADDR:') and c['remote'] == '$TOPO_WAN_ADDR:8080'][0]"
 }
 
 # offload_setup on|off|mixed: TX checksum offload on the end hosts; "mixed"

@@ -6,7 +6,9 @@
 # Runs the network scenarios (tests/net/t_*.sh), each in a topology of its
 # own and in a process of its own under `timeout`, and prints "PASS name" /
 # "FAIL name" per scenario and "N passed, N failed" at the end. PATTERNs
-# (bash globs) select scenarios by name, e.g. 'tcp_basic*'.
+# (bash globs) select scenarios by name, e.g. 'tcp_basic*' or '*.xdp*'
+# (scenarios that run in both ingress modes are named NAME.tc[.VARIANT]
+# and NAME.xdp[.VARIANT]).
 # NET_VERBOSE=1 prints every scenario's log, not only the failed ones'.
 #
 # Each scenario's topology is torn down by the scenario process's EXIT trap,

@@ -2,9 +2,10 @@
 # shellcheck shell=bash
 #
 # Bulk TCP both ways: 20 MB of random data from the server to lan1 (every
-# data segment rewritten by XDP) and from lan1 to the server (by TC) arrives
-# intact. With offload off, the receivers verify every segment's checksum:
-# one wrong incremental update shows as TcpInCsumErrors (and a stall).
+# data segment rewritten at the WAN ingress, by TC or XDP) and from lan1 to
+# the server (by TC egress) arrives intact. With offload off, the receivers
+# verify every segment's checksum: one wrong incremental update shows as
+# TcpInCsumErrors (and a stall).
 
 BULK_MB=20
 
@@ -46,6 +47,8 @@ t_bulk() {
 	note "TcpInCsumErrors: lan1 $(csum_errors "$NS_LAN1"), wan $(csum_errors "$NS_WAN")"
 	no_csum_errors
 }
-net_test bulk.offload-on t_bulk on
-net_test bulk.offload-off t_bulk off
-net_test bulk.offload-mixed t_bulk mixed
+net_test bulk.tc.offload-on in_mode tc t_bulk on
+net_test bulk.tc.offload-off in_mode tc t_bulk off
+net_test bulk.tc.offload-mixed in_mode tc t_bulk mixed
+net_test bulk.xdp.offload-on in_mode xdp t_bulk on
+net_test bulk.xdp.offload-off in_mode xdp t_bulk off

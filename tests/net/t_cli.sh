@@ -45,6 +45,8 @@ t_cli_errors() {
 		"attach $WAN --address 203.0.113.300"
 		"attach $WAN --filtering sideways"
 		"attach $WAN --mode turbo"
+		"attach $WAN --mode xdp"
+		"run $WAN --mode turbo"
 		"attach $WAN --max-sessions lots"
 		"attach $WAN --timeout-udp soon"
 		"attach $WAN --no-such-option"
@@ -91,36 +93,63 @@ t_cli_errors() {
 }
 net_test cli_errors t_cli_errors
 
-# t_detach: everything attach made is gone after detach, and traffic is no
-# longer translated; attaching again works.
+# t_detach tc|xdp: everything attach made is gone after detach (XDP, the TC
+# filters on both hooks, the clsact qdisc it created, the pins), and
+# traffic is no longer translated; attaching again works.
 t_detach() {
-	local out qdiscs
+	local mode=$1 out qdiscs
 	qdiscs=$(tc -n "$NS_GW" qdisc show dev "$WAN")
-	nat_attach || return 1
-	xdp_attached || { fail "no XDP program on $WAN after attach"; return 1; }
+	NAT_MODE=$mode nat_attach || return 1 # checks the hooks of the mode
+	has_clsact || { fail "no clsact qdisc on $WAN after attach"; return 1; }
 	[[ -d $(pins_dir) ]] || { fail "no pin directory $(pins_dir) after attach"; return 1; }
-	note "attached: $(ip -n "$NS_GW" -br link show dev "$WAN") xdp; pins: $(ls "$(pins_dir)" | tr '\n' ' ')"
-	note "egress: $(ip netns exec "$NS_GW" bpftool net show dev "$WAN" 2>/dev/null | tr '\n' ' ')"
+	note "attached in mode $(status_field mode); pins: $(ls "$(pins_dir)" | tr '\n' ' ')"
+	note "hooks: $(ip netns exec "$NS_GW" bpftool net show dev "$WAN" 2>/dev/null | tr '\n' ' ')"
 	tcp_server "$NS_WAN" 8080 || return 1
 	tcp_check "$NS_LAN1" attached >/dev/null || return 1
 
 	bmq detach "$WAN" || { fail "bpfmasq detach $WAN failed"; return 1; }
 	nothing_attached || return 1
-	# The qdisc attach added for its filter, if any, is gone too.
+	# The qdisc attach added for its filters is gone too.
 	expect_eq "qdiscs on $WAN after detach" "$(tc -n "$NS_GW" qdisc show dev "$WAN")" "$qdiscs" || return 1
 	# The server has no route back to the LAN: untranslated, no reply.
 	if out=$(tcp_call "$NS_LAN1" "$TOPO_WAN_ADDR" 8080 detached); then
 		fail "TCP still works after detach (got '$out')"
 		return 1
 	fi
-	note "detached: no XDP, no TC filter, no pins, no translation"
+	note "detached: no XDP, no TC filter, no clsact, no pins, no translation"
 
-	nat_attach || return 1
+	NAT_MODE=$mode nat_attach || return 1
 	tcp_check "$NS_LAN1" reattached >/dev/null || return 1
 	bmq detach "$WAN" || { fail "second detach failed"; return 1; }
 	nothing_attached
 }
-net_test detach t_detach
+net_test detach.tc t_detach tc
+net_test detach.xdp t_detach xdp
+
+# t_detach_foreign: a clsact qdisc that was there before bpfmasq, with
+# someone else's filters on both hooks (cBPF that matches nothing, at a
+# lower priority than bpfmasq's), survives attach and detach in every
+# mode; only bpfmasq's filters go.
+t_detach_foreign() {
+	local mode hook before after
+	tc -n "$NS_GW" qdisc add dev "$WAN" clsact || { fail "tc qdisc add clsact"; return 1; }
+	for hook in ingress egress; do
+		tc -n "$NS_GW" filter add dev "$WAN" "$hook" pref 50000 bpf bytecode '1,6 0 0 0,' ||
+			{ fail "tc filter add $hook (cBPF)"; return 1; }
+	done
+	before=$(tc_filters ingress; tc_filters egress)
+	tcp_server "$NS_WAN" 8080 || return 1
+	for mode in tc xdp; do
+		NAT_MODE=$mode nat_attach || return 1
+		tcp_check "$NS_LAN1" "foreign-$mode" >/dev/null || return 1
+		bmq detach "$WAN" || { fail "detach ($mode) failed"; return 1; }
+		FOREIGN_CLSACT=1 nothing_attached || return 1
+		after=$(tc_filters ingress; tc_filters egress)
+		expect_eq "foreign filters after attach and detach in mode $mode" "$after" "$before" || return 1
+		note "mode $mode: the foreign clsact and filters are untouched"
+	done
+}
+net_test detach.foreign-clsact t_detach_foreign
 
 # t_json: conns, stats and status --json have the documented fields.
 t_json() {
@@ -203,8 +232,11 @@ t_json() {
 		if status is not None:
 		    check(isinstance(status, dict), "status: not an object")
 		    st = status if isinstance(status, dict) else {}
-		    for k in ("ifname", "address", "ports", "filtering", "sessions", "mappings"):
+		    for k in ("ifname", "address", "ports", "filtering", "mode", "sessions", "mappings"):
 		        check(k in st, "status: lacks %s" % k)
+		    check("xdp_mode" not in st, "status: still has the old xdp_mode key")
+		    # The default on veth: replies translated at TC ingress.
+		    check(st.get("mode") == "tc", "status: mode %r, expected 'tc' (default on veth)" % st.get("mode"))
 		    check(st.get("ifname") == "wan0", "status: ifname %r" % st.get("ifname"))
 		    check(st.get("address") == gw, "status: address %r" % st.get("address"))
 		    p = json.dumps(st.get("ports"))

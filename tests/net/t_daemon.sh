@@ -4,16 +4,7 @@
 # Daemon restart: `bpfmasq run` leaves the data path and its state pinned
 # when it is stopped, a connection keeps working with no daemon at all, and
 # a new `bpfmasq run` picks the state up again (same session, same external
-# port) instead of wiping it.
-
-# _line_exchange FD_IN FD_OUT MSG: send MSG on the long-lived connection,
-# expect "echo MSG" back within 5 s.
-_line_exchange() {
-	local line
-	printf '%s\n' "$3" >&"$2" || { fail "cannot write '$3' to the connection"; return 1; }
-	read -r -t 5 line <&"$1" || { fail "no answer to '$3' on the long-lived connection"; return 1; }
-	expect_eq "answer on the long-lived connection" "$line" "echo $3"
-}
+# port, same ingress mode) instead of wiping it.
 
 # _stop_daemon PID [SIGNAL]: SIGTERM (or SIGNAL), then it must exit 0
 # within 10 s.
@@ -26,61 +17,6 @@ _stop_daemon() {
 	expect_eq "daemon exit status after SIG$sig" "$rc" 0
 }
 
-# _conn_port: the external port of lan1's TCP session to server:8080.
-_conn_port() {
-	conns_json | pyjson "[c['outside'].split(':')[1] for c in d if c['proto'] == 'tcp' and c['inside'].startswith('$TOPO_LAN1_ADDR:') and c['remote'] == '$TOPO_WAN_ADDR:8080'][0]"
-}
-
-t_daemon_restart() {
-	local d1 d2 greet port p
-	tcp_server "$NS_WAN" 8080 || return 1
-
-	TOPO_BG_LOG=$TOPO_TMP/run1.log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" \
-		--internal "$TOPO_INTERNAL" --gc-interval 1
-	d1=$TOPO_BG_PID
-	# Up once the pins are there and XDP is on the interface.
-	wait_until 10 eval 'bmq status "$WAN" && xdp_attached' ||
-		{ fail "bpfmasq run did not attach: $(cat "$TOPO_TMP/run1.log")"; return 1; }
-	kill -0 "$d1" 2>/dev/null || { fail "bpfmasq run exited: $(cat "$TOPO_TMP/run1.log")"; return 1; }
-
-	# The long-lived connection: socat as a coprocess, its stdio our pipe.
-	coproc CONN { exec timeout 120 ip netns exec "$NS_LAN1" socat - TCP4:"$TOPO_WAN_ADDR":8080,connect-timeout=3; }
-	echo "$CONN_PID" >>"$TOPO_TMP/pids"
-	read -r -t 5 greet <&"${CONN[0]}" || { fail "no greeting on the long-lived connection"; return 1; }
-	port=${greet##*:}
-	expect_eq "source the server saw" "${greet% *}:${greet##* }" "peer:$TOPO_WAN_GW:$port" || return 1
-	_line_exchange "${CONN[0]}" "${CONN[1]}" one || return 1
-	p=$(_conn_port) || { fail "conns does not list the connection"; return 1; }
-	expect_eq "external port in conns" "$p" "$port" || return 1
-	note "connection up as $TOPO_WAN_GW:$port, daemon $d1"
-
-	_stop_daemon "$d1" || { sed 's/^/    | /' "$TOPO_TMP/run1.log" >&2; return 1; }
-	bmq status "$WAN" >/dev/null || { fail "bpfmasq status fails once the daemon is gone"; return 1; }
-	xdp_attached || { fail "XDP program gone with the daemon"; return 1; }
-	[[ -e $(pins_dir)/sessions ]] || { fail "pins gone with the daemon"; return 1; }
-	_line_exchange "${CONN[0]}" "${CONN[1]}" two-no-daemon || return 1
-	note "daemon stopped (exit 0); connection still works"
-
-	TOPO_BG_LOG=$TOPO_TMP/run2.log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" \
-		--internal "$TOPO_INTERNAL" --gc-interval 1
-	d2=$TOPO_BG_PID
-	# Give it time to (re)attach and run a GC pass or two.
-	sleep 2.5
-	kill -0 "$d2" 2>/dev/null || { fail "second bpfmasq run exited: $(cat "$TOPO_TMP/run2.log")"; return 1; }
-	p=$(_conn_port) || { fail "after restart, conns does not list the connection"; return 1; }
-	expect_eq "external port after restart" "$p" "$port" || return 1
-	_line_exchange "${CONN[0]}" "${CONN[1]}" three-after-restart || return 1
-	note "daemon restarted; same session, same port, connection works"
-
-	# SIGINT (Ctrl-C in a terminal) stops it just as cleanly.
-	_stop_daemon "$d2" INT || { sed 's/^/    | /' "$TOPO_TMP/run2.log" >&2; return 1; }
-	xdp_attached || { fail "XDP program gone with the daemon (SIGINT)"; return 1; }
-	_line_exchange "${CONN[0]}" "${CONN[1]}" four-no-daemon || return 1
-	bmq detach "$WAN" || { fail "detach failed"; return 1; }
-	nothing_attached
-}
-net_test daemon_restart t_daemon_restart
-
 # _start_daemon LOG ARGS...: bpfmasq run in the gateway, in the background;
 # waits until it has attached. Leaves its pid in DAEMON_PID.
 _start_daemon() {
@@ -88,9 +24,63 @@ _start_daemon() {
 	shift
 	TOPO_BG_LOG=$log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" "$@"
 	DAEMON_PID=$TOPO_BG_PID
-	wait_until 10 eval 'bmq status "$WAN" && xdp_attached' ||
-		{ fail "bpfmasq run did not attach: $(cat "$log")"; return 1; }
+	# Up once it says so (attach is complete, config included), the pins
+	# are there and the programs are on the interface.
+	wait_until 10 eval 'grep -q ": attached; " "$log" && bmq status "$WAN" &&
+		ingress_attached && tc_egress_attached' ||
+		{ fail "bpfmasq run did not attach: $(cat "$log")"; hooks_report; return 1; }
 }
+
+# t_daemon_restart tc|xdp: the first daemon attaches in that mode (tc: the
+# default on veth; xdp: --mode native); the second is started without
+# --mode and must keep the mode that is attached.
+t_daemon_restart() {
+	local mode=$1 d1 d2 port p
+	local -a mode_args=()
+	[[ $mode == xdp ]] && mode_args=(--mode native)
+	tcp_server "$NS_WAN" 8080 || return 1
+
+	_start_daemon "$TOPO_TMP/run1.log" --internal "$TOPO_INTERNAL" --gc-interval 1 \
+		"${mode_args[@]}" || return 1
+	d1=$DAEMON_PID
+	kill -0 "$d1" 2>/dev/null || { fail "bpfmasq run exited: $(cat "$TOPO_TMP/run1.log")"; return 1; }
+	expect_mode "$(mode_of "$mode")" || return 1
+
+	conn_open "$NS_LAN1" || return 1
+	port=$CONN_EXT_PORT
+	conn_say one || return 1
+	p=$(conn_port) || { fail "conns does not list the connection"; return 1; }
+	expect_eq "external port in conns" "$p" "$port" || return 1
+	note "connection up as $TOPO_WAN_GW:$port, daemon $d1, mode $(status_field mode)"
+
+	_stop_daemon "$d1" || { sed 's/^/    | /' "$TOPO_TMP/run1.log" >&2; return 1; }
+	bmq status "$WAN" >/dev/null || { fail "bpfmasq status fails once the daemon is gone"; return 1; }
+	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped"; return 1; }
+	[[ -e $(pins_dir)/sessions ]] || { fail "pins gone with the daemon"; return 1; }
+	conn_say two-no-daemon || return 1
+	note "daemon stopped (exit 0); connection still works"
+
+	# No --mode: the attached mode is kept.
+	_start_daemon "$TOPO_TMP/run2.log" --internal "$TOPO_INTERNAL" --gc-interval 1 || return 1
+	d2=$DAEMON_PID
+	# Give it time to run a GC pass or two.
+	sleep 2
+	kill -0 "$d2" 2>/dev/null || { fail "second bpfmasq run exited: $(cat "$TOPO_TMP/run2.log")"; return 1; }
+	expect_mode "$(mode_of "$mode")" || { fail "bpfmasq run without --mode changed the mode"; return 1; }
+	p=$(conn_port) || { fail "after restart, conns does not list the connection"; return 1; }
+	expect_eq "external port after restart" "$p" "$port" || return 1
+	conn_say three-after-restart || return 1
+	note "daemon restarted; same mode, same session, same port, connection works"
+
+	# SIGINT (Ctrl-C in a terminal) stops it just as cleanly.
+	_stop_daemon "$d2" INT || { sed 's/^/    | /' "$TOPO_TMP/run2.log" >&2; return 1; }
+	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped (SIGINT)"; return 1; }
+	conn_say four-no-daemon || return 1
+	bmq detach "$WAN" || { fail "detach failed"; return 1; }
+	nothing_attached
+}
+net_test daemon_restart.tc t_daemon_restart tc
+net_test daemon_restart.xdp t_daemon_restart xdp
 
 # t_daemon_detach: `bpfmasq detach` while the daemon runs: the daemon
 # notices and exits, successfully.

@@ -4,7 +4,9 @@
 # Filtering: nothing reaches an inside host unless it sent something first,
 # and, by default (address-and-port-dependent filtering, RFC 4787 REQ-8),
 # only from the very endpoint it sent to. With --filtering independent
-# ("full cone") anyone may answer on a live mapping.
+# ("full cone") anyone may answer on a live mapping. The filtering is done
+# where replies are translated, so it runs in both ingress modes (.tc, the
+# default on veth, and .xdp, --mode native).
 
 # _filter_args MODE: attach options for a filtering mode.
 _filter_args() {
@@ -36,8 +38,10 @@ t_unsolicited() {
 	fi
 	note "nothing reached lan1"
 }
-net_test unsolicited.dependent t_unsolicited dependent
-net_test unsolicited.independent t_unsolicited independent
+net_test unsolicited.tc.dependent in_mode tc t_unsolicited dependent
+net_test unsolicited.tc.independent in_mode tc t_unsolicited independent
+net_test unsolicited.xdp.dependent in_mode xdp t_unsolicited dependent
+net_test unsolicited.xdp.independent in_mode xdp t_unsolicited independent
 
 # t_filter_udp MODE: lan1 sends from port P to server:9000; the server
 # answers from 9000 and also sends from 9001 (an endpoint lan1 never
@@ -64,8 +68,10 @@ t_filter_udp() {
 			{ fail "independent filtering: the packet from :9001 did not reach lan1"; return 1; }
 	fi
 }
-net_test filter_udp.dependent t_filter_udp dependent
-net_test filter_udp.independent t_filter_udp independent
+net_test filter_udp.tc.dependent in_mode tc t_filter_udp dependent
+net_test filter_udp.tc.independent in_mode tc t_filter_udp independent
+net_test filter_udp.xdp.dependent in_mode xdp t_filter_udp dependent
+net_test filter_udp.xdp.independent in_mode xdp t_filter_udp independent
 
 # t_filter_tcp MODE: lan1 has connected from port 20081 to server:8080, so
 # 203.0.113.1:20081/tcp is its mapping; then the server connects to that
@@ -95,5 +101,7 @@ t_filter_tcp() {
 		note "let in: lan1 saw $(cat "$TOPO_TMP/rec")"
 	fi
 }
-net_test filter_tcp.dependent t_filter_tcp dependent
-net_test filter_tcp.independent t_filter_tcp independent
+net_test filter_tcp.tc.dependent in_mode tc t_filter_tcp dependent
+net_test filter_tcp.tc.independent in_mode tc t_filter_tcp independent
+net_test filter_tcp.xdp.dependent in_mode xdp t_filter_tcp dependent
+net_test filter_tcp.xdp.independent in_mode xdp t_filter_tcp independent
