@@ -289,13 +289,26 @@ static int xdp_attach(const struct bpfmasq *skel, int ifindex,
 	return err;
 }
 
-/* Unpinning our XDP link detaches it. */
+/*
+ * Detach our XDP link now, then unpin it. Unpinning alone frees the link
+ * from a work queue, a moment later, and a new XDP attachment made in
+ * that moment would find the device busy.
+ */
 static void xdp_detach(const char *dir)
 {
 	char path[PATH_MAX];
+	int fd;
 
-	if (!pin_path(path, sizeof(path), dir, XDP_LINK_PIN))
-		unlink(path);
+	if (pin_path(path, sizeof(path), dir, XDP_LINK_PIN))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_link_detach(fd) && errno != ENOLINK)
+			pr_err("cannot detach the XDP program: %s",
+			       strerror(errno));
+		close(fd);
+	}
+	unlink(path);
 }
 
 /*
@@ -537,8 +550,10 @@ out_egress:
 out_destroy:
 	bpfmasq__destroy(skel);
 out_unpin:
-	if (fresh)
-		pin_dir_remove(dir); /* and with the link pin, XDP */
+	if (fresh) {
+		xdp_detach(dir);
+		pin_dir_remove(dir);
+	}
 	return err;
 }
 
@@ -562,7 +577,8 @@ int instance_detach(const struct masq_opts *o)
 		if (cfg.flags & BPFMASQ_CFG_OWN_CLSACT)
 			tc_hook_destroy(ifindex);
 	}
-	/* Unpinning the XDP link detaches it; unpinning the maps frees them. */
+	xdp_detach(dir);
+	/* Unpinning the maps frees them, once no program uses them. */
 	err = pin_dir_remove(dir);
 	if (err)
 		pr_err("cannot remove %s: %s", dir, strerror(-err));
