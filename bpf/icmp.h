@@ -14,6 +14,7 @@
 #include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
+#include "policy.h"
 
 /* The packet quoted in an ICMP error. */
 struct icmp_quote {
@@ -237,8 +238,7 @@ static __always_inline int nat_icmp_error_in(void *ctx,
 	stat_inc(BPFMASQ_STAT_TRANSLATED_IN);
 	return NAT_PASS;
 not_ours:
-	stat_inc(BPFMASQ_STAT_NOT_OURS);
-	return NAT_PASS;
+	return inbound_unmatched(p->daddr, BPFMASQ_STAT_NOT_OURS);
 }
 
 /*

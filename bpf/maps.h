@@ -72,6 +72,18 @@ struct {
 	__type(value, __u8);
 } internal_nets SEC(".maps");
 
+/*
+ * Prefixes of the gateway's other (LAN) interfaces: an inbound packet
+ * addressed there that matches no state is dropped, never forwarded.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BPFMASQ_MAX_INTERNAL);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bpfmasq_lpm_key);
+	__type(value, __u8);
+} lan_nets SEC(".maps");
+
 /* The gateway's own addresses: never translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

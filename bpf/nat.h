@@ -15,15 +15,7 @@
 #include "icmp.h"
 #include "maps.h"
 #include "parse.h"
-
-static __always_inline bool is_inside(__be32 addr)
-{
-	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
-
-	if (bpf_map_lookup_elem(&local_addrs, &addr))
-		return false;
-	return bpf_map_lookup_elem(&internal_nets, &key) != NULL;
-}
+#include "policy.h"
 
 /*
  * Claim an external port for @inside: atomic across CPUs. 0 when claimed,
@@ -70,9 +62,11 @@ static __always_inline long port_from_pool(struct bpfmasq_endpoint *ext,
 			return -ENOSPC;
 		ext->port = port;
 		err = port_claim(ext, inside);
-		if (err != -EEXIST)
-			return err;
+		if (!err)
+			return 0;
 		bpf_map_push_elem(pool, &port, 0);
+		if (err != -EEXIST)
+			return err; /* table full: the port stays free */
 	}
 	return -ENOSPC;
 }
@@ -324,6 +318,11 @@ static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 
 	now = bpf_ktime_get_boot_ns();
 	s = bpf_map_lookup_elem(&sessions, &key);
+	/* Left over from an old external address: start the flow anew. */
+	if (s && s->ext_addr != cfg->ext_addr) {
+		bpf_map_delete_elem(&sessions, &key);
+		s = NULL;
+	}
 	if (!s) {
 		if (!is_inside(p.saddr)) {
 			stat_inc(BPFMASQ_STAT_NOT_INSIDE);
@@ -350,10 +349,8 @@ static __always_inline int nat_fragment_in(void *ctx, const enum ctx_kind kind,
 				       .id = p->ip_id, .proto = p->proto };
 	__be32 *inside = bpf_map_lookup_elem(&frags, &fk);
 
-	if (!inside) {
-		stat_inc(BPFMASQ_STAT_FRAGMENT);
-		return NAT_PASS;
-	}
+	if (!inside)
+		return inbound_unmatched(p->daddr, BPFMASQ_STAT_FRAGMENT);
 	if (nat_rewrite_dst(ctx, kind, p, *inside, 0)) {
 		stat_inc(BPFMASQ_STAT_MALFORMED);
 		return NAT_DROP;
@@ -379,13 +376,28 @@ nat_new_flow_in(const struct bpfmasq_config *cfg,
 		const struct bpfmasq_session_key *key, const struct pkt *p,
 		__u64 now)
 {
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_session *s;
+	struct bpfmasq_mapping *m;
+
+	/* Only a TCP open may start one: stray segments would fill the table. */
 	if (cfg->filtering != BPFMASQ_FILTER_INDEPENDENT ||
-	    p->kind != PKT_PORTS) {
+	    p->kind != PKT_PORTS ||
+	    (p->proto == IPPROTO_TCP &&
+	     (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN)) {
 		stat_inc(BPFMASQ_STAT_FILTERED);
 		return NULL;
 	}
-	return session_create(key, p->daddr, p->dport, p, BPFMASQ_SESS_INBOUND,
-			      now);
+	s = session_create(key, p->daddr, p->dport, p, BPFMASQ_SESS_INBOUND,
+			   now);
+	if (!s)
+		return NULL;
+	/* As for an outbound session: the mapping is in use again. */
+	endpoint_make(&inside, key->inside_addr, key->inside_port, p->proto);
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m)
+		m->last_ns = now;
+	return s;
 }
 
 /*
@@ -442,8 +454,7 @@ static __always_inline int nat_inbound(void *ctx, const enum ctx_kind kind)
 	return NAT_PASS;
 
 not_ours:
-	stat_inc(BPFMASQ_STAT_NOT_OURS);
-	return NAT_PASS;
+	return inbound_unmatched(p.daddr, BPFMASQ_STAT_NOT_OURS);
 }
 
 #endif /* BPFMASQ_NAT_H */

@@ -198,6 +198,7 @@ _Static_assert(sizeof(struct bpfmasq_config) == 40, "config layout");
 	X(TABLE_FULL, "table_full")                                          \
 	X(MALFORMED, "malformed")                                            \
 	X(NOT_OURS, "not_ours")                                              \
+	X(UNSOLICITED, "unsolicited")                                        \
 	X(FILTERED, "filtered")                                              \
 	X(NOT_INSIDE, "not_inside")                                          \
 	X(NO_ADDRESS, "no_address")                                          \

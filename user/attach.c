@@ -130,6 +130,20 @@ static int config_build(const struct masq_opts *o,
 	return 0;
 }
 
+int host_addrs_sync(const struct masq_maps *m, const char *wan)
+{
+	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS];
+	struct cidr lans[BPFMASQ_MAX_INTERNAL];
+	int n, err;
+
+	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
+	err = n < 0 ? n : local_addrs_set(m, addrs, n);
+	if (err)
+		return err;
+	n = netif_lan_prefixes(wan, lans, BPFMASQ_MAX_INTERNAL);
+	return n < 0 ? n : lpm_set(m->lan_nets, lans, n);
+}
+
 /*
  * Bring the maps in line with @cfg. A new external address or port range
  * invalidates every mapping, as the kernel's masquerade flushes on an
@@ -140,11 +154,10 @@ static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_config *cfg,
 		       const struct masq_opts *o)
 {
-	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS];
 	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
 		       old->port_min != cfg->port_min ||
 		       old->port_max != cfg->port_max;
-	int i, n, err;
+	int err;
 
 	err = config_write(m, cfg);
 	if (err)
@@ -163,18 +176,16 @@ static int state_setup(const struct masq_maps *m,
 			goto fail;
 	}
 	if (o->n_internal || !old) {
-		err = internal_clear(m);
-		for (i = 0; !err && i < o->n_internal; i++)
-			err = internal_add(m, o->internal[i].addr,
-					   o->internal[i].plen);
 		/* By default every source that is not the gateway's own. */
-		if (!err && !o->n_internal)
-			err = internal_add(m, 0, 0);
+		static const struct cidr any = { 0, 0 };
+
+		err = o->n_internal ? lpm_set(m->internal_nets, o->internal,
+					      o->n_internal) :
+				      lpm_set(m->internal_nets, &any, 1);
 		if (err)
 			goto fail;
 	}
-	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
-	err = n < 0 ? n : local_addrs_set(m, addrs, n);
+	err = host_addrs_sync(m, o->ifname);
 	if (err)
 		goto fail;
 	return 0;

@@ -12,5 +12,10 @@
  */
 int instance_attach(const struct masq_opts *o);
 int instance_detach(const struct masq_opts *o);
+/*
+ * Refresh what the data path knows of the gateway's own addresses (never
+ * translated) and of the LAN prefixes behind it (never reached unsolicited).
+ */
+int host_addrs_sync(const struct masq_maps *m, const char *wan);
 
 #endif /* BPFMASQ_USER_ATTACH_H */

@@ -70,14 +70,15 @@ static int cmd_flush(const struct masq_opts *o)
 static void follow_address(const struct masq_opts *o,
 			   const struct masq_maps *m)
 {
-	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS], now_addr;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
-	int n;
+	__be32 now_addr;
+	int err;
 
-	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
-	if (n >= 0)
-		local_addrs_set(m, addrs, n);
+	err = host_addrs_sync(m, o->ifname);
+	if (err)
+		pr_err("cannot update the gateway's addresses: %s",
+		       strerror(-err));
 	if (config_read(m, &cfg) || (cfg.flags & BPFMASQ_CFG_FIXED_ADDR))
 		return;
 	now_addr = netif_primary_addr(o->ifname);

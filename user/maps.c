@@ -228,24 +228,41 @@ int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext)
 	return err;
 }
 
-int internal_add(const struct masq_maps *m, __be32 addr, unsigned int plen)
+static bool cidr_listed(const struct bpfmasq_lpm_key *k,
+			const struct cidr *cidrs, int n)
 {
-	struct bpfmasq_lpm_key key = { .prefixlen = plen, .addr = addr };
-	__u8 one = 1;
+	int i;
 
-	if (bpf_map_update_elem(m->internal_nets, &key, &one, BPF_ANY))
-		return -errno;
-	return 0;
+	for (i = 0; i < n; i++)
+		if (cidrs[i].addr == k->addr && cidrs[i].plen == k->prefixlen)
+			return true;
+	return false;
 }
 
-int internal_clear(const struct masq_maps *m)
+int lpm_set(int fd, const struct cidr *cidrs, int n)
 {
-	struct bpfmasq_lpm_key next;
+	struct bpfmasq_lpm_key key, next;
+	void *prev = NULL;
+	__u8 one = 1;
+	int i;
 
-	/* LPM tries have no batch operations; they are small. */
-	while (!bpf_map_get_next_key(m->internal_nets, NULL, &next))
-		if (bpf_map_delete_elem(m->internal_nets, &next))
+	for (i = 0; i < n; i++) {
+		key.prefixlen = cidrs[i].plen;
+		key.addr = cidrs[i].addr;
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
 			return -errno;
+	}
+	/* LPM tries have no batch operations; they are small. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!cidr_listed(&next, cidrs, n)) {
+			if (bpf_map_delete_elem(fd, &next))
+				return -errno;
+			prev = NULL; /* the walk restarts after a delete */
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
 	return 0;
 }
 

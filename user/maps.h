@@ -15,6 +15,11 @@
 
 struct bpfmasq;
 
+struct cidr {
+	__be32 addr;
+	unsigned int plen;
+};
+
 /* X(field, pinned file name) for every map of bpf/maps.h. */
 #define MASQ_MAPS(X)                                                         \
 	X(config)                                                            \
@@ -24,6 +29,7 @@ struct bpfmasq;
 	X(port_owners)                                                       \
 	X(port_pools)                                                        \
 	X(internal_nets)                                                     \
+	X(lan_nets)                                                          \
 	X(local_addrs)                                                       \
 	X(frags)
 
@@ -52,8 +58,11 @@ int pools_delete(const struct masq_maps *m, __be32 addr);
 /* Return one port to its pool. */
 int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext);
 
-int internal_add(const struct masq_maps *m, __be32 addr, unsigned int plen);
-int internal_clear(const struct masq_maps *m);
+/*
+ * Make the LPM trie @fd hold exactly @cidrs: new prefixes are added before
+ * stale ones go, so no address is left out in between.
+ */
+int lpm_set(int fd, const struct cidr *cidrs, int n);
 /* Make local_addrs hold exactly @addrs. */
 int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
 

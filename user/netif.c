@@ -66,6 +66,30 @@ int netif_driver(const char *ifname, char *buf, size_t len)
 	return err;
 }
 
+int netif_lan_prefixes(const char *wan, struct cidr *out, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		__be32 addr, mask;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    !i->ifa_netmask || !strcmp(i->ifa_name, wan) ||
+		    (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		mask = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+		out[n].addr = addr & mask;
+		out[n].plen = __builtin_popcount(mask);
+		n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
 int netif_local_port_range(__u16 *lo, __u16 *hi)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");

@@ -7,12 +7,19 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "maps.h"
+
 /* The first IPv4 address of @ifname (its primary), or 0. */
 __be32 netif_primary_addr(const char *ifname);
 /* The driver of @ifname ("veth", "tun", "mlx5_core", ...) into @buf. */
 int netif_driver(const char *ifname, char *buf, size_t len);
 /* Every IPv4 address of this network namespace; returns the count. */
 int netif_local_addrs(__be32 *addrs, int max);
+/*
+ * The IPv4 prefixes of every interface but @wan and loopback: the LANs
+ * behind the gateway. Returns the count.
+ */
+int netif_lan_prefixes(const char *wan, struct cidr *out, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */
 int netif_local_port_range(__u16 *lo, __u16 *hi);
 

@@ -7,6 +7,7 @@
 #include <linux/types.h>
 
 #include "bpfmasq.h"
+#include "maps.h"
 
 /* Where replies are translated back. */
 enum ingress_mode {
@@ -22,11 +23,6 @@ enum timeout_id {
 	TIMEOUT_UDP,
 	TIMEOUT_ICMP,
 	TIMEOUT_MAX,
-};
-
-struct cidr {
-	__be32 addr;
-	unsigned int plen;
 };
 
 struct masq_opts {

@@ -45,6 +45,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 {
 	static const struct fx_opts defaults;
 	const __be32 local[] = { EXT_ADDR, GW_LAN_ADDR };
+	const struct cidr lan = { IP4(10, 0, 0, 0), 8 }, any = { 0, 0 };
 	int err;
 
 	if (!opts)
@@ -60,6 +61,9 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (opts->max_sessions)
 		bpf_map__set_max_entries(fx->skel->maps.sessions,
 					 opts->max_sessions);
+	if (opts->max_owners)
+		bpf_map__set_max_entries(fx->skel->maps.port_owners,
+					 opts->max_owners);
 	err = bpfmasq__load(fx->skel);
 	if (err) {
 		assert_fail(__FILE__, __LINE__,
@@ -81,9 +85,10 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	};
 	err = config_write(&fx->maps, &fx->cfg);
 	if (!err)
-		err = opts->inside_any ?
-			      internal_add(&fx->maps, 0, 0) :
-			      internal_add(&fx->maps, IP4(10, 0, 0, 0), 8);
+		err = lpm_set(fx->maps.internal_nets,
+			      opts->inside_any ? &any : &lan, 1);
+	if (!err)
+		err = lpm_set(fx->maps.lan_nets, &lan, 1);
 	if (!err)
 		err = local_addrs_set(&fx->maps, local, 2);
 	if (!err)

@@ -50,6 +50,7 @@ struct fx_opts {
 	__u8 filtering;
 	bool no_ext_addr; /* config without an external address */
 	__u32 max_sessions; /* sessions map size */
+	__u32 max_owners; /* port_owners map size */
 	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
 };
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpfmasq.skel.h"
@@ -2179,6 +2180,213 @@ static void test_icmp_error_out_not_inside(void)
 
 /* --- runner --- */
 
+
+/* --- hardening --- */
+
+/*
+ * Packets from the WAN addressed straight to a LAN host match no state:
+ * dropped and counted, never left to the stack, which would forward them.
+ */
+static void test_unsolicited_to_lan(void)
+{
+	const struct pkt_spec rows[] = {
+		tcp_spec(STRANGER, 4444, HOST1, 22, PKT_TCP_SYN),
+		udp_spec(STRANGER, 53, HOST1, OUT_RANGE_PORT, answer),
+		echo_spec(STRANGER, HOST2, ICMP_ECHO, 7),
+	};
+	/* The gateway's own LAN address is its own: the stack decides. */
+	const struct pkt_spec to_gw = tcp_spec(STRANGER, 4444, GW_LAN_ADDR, 22,
+					       PKT_TCP_SYN);
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("row %zu (proto %u)", i, rows[i].proto);
+		if (!fx_setup(&fx, NULL))
+			return;
+		expect_untouched_spec(&fx, false, &rows[i], XDP_VERDICT_DROP);
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(UNSOLICITED, 1));
+		fx_teardown(&fx);
+	}
+	test_ctx("to the gateway's LAN address");
+	if (!fx_setup(&fx, NULL))
+		return;
+	expect_untouched_spec(&fx, false, &to_gw, XDP_VERDICT_PASS);
+	ASSERT_STATS(&fx, STAT(NOT_OURS, 1));
+	fx_teardown(&fx);
+}
+
+/* 0/8 (a DHCP client), loopback, link-local: never translated. */
+static void test_special_sources(void)
+{
+	const struct fx_opts opts = { .inside_any = true };
+	const struct pkt_spec rows[] = {
+		udp_spec(IP4(0, 0, 0, 0), 68, IP4(255, 255, 255, 255), 67,
+			 query),
+		udp_spec(IP4(127, 0, 0, 1), 5555, REMOTE1, 53, query),
+		udp_spec(IP4(169, 254, 3, 4), 5555, REMOTE1, 53, query),
+	};
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("row %zu", i);
+		if (!fx_setup(&fx, &opts))
+			return;
+		expect_untouched_spec(&fx, true, &rows[i], TC_OK);
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(NOT_INSIDE, 1));
+		fx_teardown(&fx);
+	}
+}
+
+/* Elements in a queue map; they are popped and pushed back in order. */
+static long queue_len(int fd)
+{
+	__be16 ports[65536];
+	long n = 0, i;
+
+	while (n < 65536 && !bpf_map_lookup_and_delete_elem(fd, NULL, &ports[n]))
+		n++;
+	for (i = 0; i < n; i++)
+		bpf_map_update_elem(fd, NULL, &ports[i], BPF_ANY);
+	return n;
+}
+
+/* A port popped for a flow the full port-owner table refused goes back. */
+static void test_pool_kept_when_table_full(void)
+{
+	const struct fx_opts opts = { .max_owners = 4 };
+	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR,
+				       .proto = IPPROTO_UDP };
+	long before = -1, after = -2;
+	struct frame in, out;
+	struct fixture fx;
+	struct pkt_spec q;
+	__u32 inner_id;
+	int i, fd;
+
+	if (!fx_setup(&fx, &opts))
+		return;
+	/* Fill port_owners behind the data path's back. */
+	for (i = 0; i < 4; i++) {
+		struct bpfmasq_endpoint ext = { .addr = EXT_ADDR,
+						.port = htons(PORT_MIN + i),
+						.proto = IPPROTO_TCP };
+		struct bpfmasq_endpoint held = { .addr = HOST5,
+						 .port = htons(1000 + i),
+						 .proto = IPPROTO_TCP };
+
+		ASSERT_OK(bpf_map_update_elem(fx.maps.port_owners, &ext, &held,
+					      BPF_NOEXIST) ? -errno : 0,
+			  "filling port_owners");
+	}
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx.maps.port_pools, &pk,
+					   &inner_id) ? -errno : 0,
+		       "UDP pool"))
+		goto out;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (!ASSERT_TRUE(fd >= 0, "UDP pool fd"))
+		goto out;
+	before = queue_len(fd);
+	for (i = 0; i < 3; i++) {
+		q = udp_spec(HOST1 + htonl(i), OUT_RANGE_PORT, REMOTE1, 53,
+			     query);
+		frame_build(&in, &q);
+		ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT,
+			  "verdict, table full");
+	}
+	after = queue_len(fd);
+	close(fd);
+	ASSERT_EQ(after, before, "free ports in the UDP pool");
+	ASSERT_STATS(&fx, STAT(TABLE_FULL, 3));
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * Endpoint-independent filtering opens inbound sessions only for a TCP
+ * open: a stray ACK, RST or SYN-ACK from a stranger creates nothing.
+ */
+static void test_filter_independent_tcp(void)
+{
+	const struct fx_opts opts = { .filtering = BPFMASQ_FILTER_INDEPENDENT };
+	const struct pkt_spec syn = tcp_spec(HOST1, OUT_RANGE_PORT, REMOTE1,
+					     80, PKT_TCP_SYN);
+	static const __u8 stray[] = { PKT_TCP_ACK, PKT_TCP_RST,
+				      PKT_TCP_SYN | PKT_TCP_ACK };
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(stray); i++) {
+		test_ctx("stray flags 0x%02x", stray[i]);
+		if (!fx_setup(&fx, &opts))
+			return;
+		if (!send_out(&fx, &syn, &port))
+			goto next;
+		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, stray[i]);
+		expect_untouched_spec(&fx, false, &a, XDP_VERDICT_PASS);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+			     STAT(FILTERED, 1));
+next:
+		fx_teardown(&fx);
+	}
+	test_ctx("SYN from a stranger");
+	if (!fx_setup(&fx, &opts))
+		return;
+	if (send_out(&fx, &syn, &port)) {
+		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, PKT_TCP_SYN);
+		if (send_in(&fx, &a, HOST1, OUT_RANGE_PORT))
+			ASSERT_TABLES(&fx, 1, 2);
+	}
+	fx_teardown(&fx);
+}
+
+/* A session left from an old external address is not used again. */
+static void test_stale_session(void)
+{
+	const struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53,
+					   query);
+	struct bpfmasq_session_key key = {
+		.inside_addr = HOST1, .remote_addr = REMOTE1,
+		.inside_port = htons(OUT_RANGE_PORT), .remote_port = htons(53),
+		.proto = IPPROTO_UDP,
+	};
+	struct bpfmasq_session s;
+	struct fixture fx;
+
+	if (!fx_setup(&fx, NULL))
+		return;
+	if (!send_out(&fx, &q, NULL))
+		goto out;
+	/* As if a flush raced a packet of the flow: the old address stays. */
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx.maps.sessions, &key, &s) ?
+			       -errno : 0,
+		       "session"))
+		goto out;
+	s.ext_addr = IP4(192, 0, 2, 99);
+	s.packets_out = 100;
+	ASSERT_OK(bpf_map_update_elem(fx.maps.sessions, &key, &s, BPF_EXIST) ?
+			  -errno : 0,
+		  "aging the session");
+	/* send_out checks the frame leaves from EXT_ADDR. */
+	send_out(&fx, &q, NULL);
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.maps.sessions, &key, &s) ?
+			      -errno : 0,
+		      "session")) {
+		ASSERT_EQ(ntohl(s.ext_addr), ntohl(EXT_ADDR),
+			  "session ext_addr");
+		ASSERT_EQ(s.packets_out, 1, "packets_out of the new session");
+	}
+out:
+	fx_teardown(&fx);
+}
+
 struct prog_test {
 	const char *name;
 	void (*fn)(void);
@@ -2216,6 +2424,11 @@ static const struct prog_test tests[] = {
 	{ "no_address", test_no_address },
 	{ "pool_skips_preserved", test_pool_skips_preserved },
 	{ "state_flush", test_state_flush },
+	{ "unsolicited_to_lan", test_unsolicited_to_lan },
+	{ "special_sources", test_special_sources },
+	{ "pool_kept_when_table_full", test_pool_kept_when_table_full },
+	{ "filter_independent_tcp", test_filter_independent_tcp },
+	{ "stale_session", test_stale_session },
 	{ "icmp_error_in_udp", test_icmp_error_in_udp },
 	{ "icmp_error_in_udp_no_csum", test_icmp_error_in_udp_no_csum },
 	{ "icmp_error_in_tcp", test_icmp_error_in_tcp },

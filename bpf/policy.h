@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * policy.h - which sources are inside (translated) and what becomes of an
+ * inbound packet that matches no state: the gateway's own stack gets it,
+ * unless it is addressed to a LAN behind the gateway.
+ */
+#ifndef BPFMASQ_POLICY_H
+#define BPFMASQ_POLICY_H
+
+#include <stdbool.h>
+#include <bpf/bpf_endian.h>
+
+#include "ctx.h"
+#include "maps.h"
+
+/*
+ * Sources that are never translated, whatever the prefixes: "this host"
+ * (0/8: a DHCP client before it has an address), loopback and link-local.
+ */
+static __always_inline bool is_special_source(__be32 addr)
+{
+	__u32 a = bpf_ntohl(addr);
+
+	return (a >> 24) == 0 || (a >> 24) == 127 || (a >> 16) == 0xa9fe;
+}
+
+static __always_inline bool is_inside(__be32 addr)
+{
+	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
+
+	if (is_special_source(addr) ||
+	    bpf_map_lookup_elem(&local_addrs, &addr))
+		return false;
+	return bpf_map_lookup_elem(&internal_nets, &key) != NULL;
+}
+
+/*
+ * An inbound packet that matches no state: left to the gateway's stack,
+ * unless it is addressed to a LAN behind the gateway, where the stack
+ * would forward it: nothing unsolicited gets in.
+ */
+static __always_inline int inbound_unmatched(__be32 daddr,
+					     enum bpfmasq_stat pass_stat)
+{
+	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = daddr };
+
+	if (bpf_map_lookup_elem(&lan_nets, &key) &&
+	    !bpf_map_lookup_elem(&local_addrs, &daddr)) {
+		stat_inc(BPFMASQ_STAT_UNSOLICITED);
+		return NAT_DROP;
+	}
+	stat_inc(pass_stat);
+	return NAT_PASS;
+}
+
+#endif /* BPFMASQ_POLICY_H */
