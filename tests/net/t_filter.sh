@@ -43,6 +43,41 @@ net_test unsolicited.tc.independent in_mode tc t_unsolicited independent
 net_test unsolicited.xdp.dependent in_mode xdp t_unsolicited dependent
 net_test unsolicited.xdp.independent in_mode xdp t_unsolicited independent
 
+# t_unsolicited_direct: a server that does route the inside prefix to the
+# gateway sends straight to lan1's address: the gateway would forward it,
+# so bpfmasq drops it (counted "unsolicited"); lan1 records nothing.
+t_unsolicited_direct() {
+	local out before after
+	nat_attach || return 1
+	ip -n "$NS_WAN" route add 10.77.0.0/16 via "$TOPO_WAN_GW" ||
+		{ fail "route to the LAN on the server"; return 1; }
+	: >"$TOPO_TMP/rec"
+	tcp_recorder "$NS_LAN1" 2222 "$TOPO_TMP/rec" || return 1
+	udp_server "$NS_LAN1" 20053 --log "$TOPO_TMP/rec" || return 1
+	before=$(nat_stat unsolicited) || return 1
+	if out=$(tcp_call "$NS_WAN" "$TOPO_LAN1_ADDR" 2222 knock); then
+		fail "server -> $TOPO_LAN1_ADDR:2222/tcp connected (got '$out')"
+		return 1
+	fi
+	timeout 5 ip netns exec "$NS_WAN" python3 "$NETTOOL" udp-client \
+		--to "$TOPO_LAN1_ADDR:20053" --send knock --wait 1 >/dev/null
+	if timeout 3 ip netns exec "$NS_WAN" ping -c 1 -W 1 "$TOPO_LAN1_ADDR" >/dev/null; then
+		fail "server pinged $TOPO_LAN1_ADDR"
+		return 1
+	fi
+	sleep 0.5
+	if [[ -s $TOPO_TMP/rec ]]; then
+		fail "traffic reached lan1 directly from: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
+		return 1
+	fi
+	after=$(nat_stat unsolicited) || return 1
+	((after > before)) ||
+		{ fail "unsolicited counter did not move ($before -> $after)"; return 1; }
+	note "nothing reached lan1; unsolicited $before -> $after"
+}
+net_test unsolicited_direct.tc in_mode tc t_unsolicited_direct
+net_test unsolicited_direct.xdp in_mode xdp t_unsolicited_direct
+
 # t_filter_udp MODE: lan1 sends from port P to server:9000; the server
 # answers from 9000 and also sends from 9001 (an endpoint lan1 never
 # contacted) to the same external endpoint.
