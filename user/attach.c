@@ -278,13 +278,19 @@ static int xdp_attach(const struct bpfmasq *skel, int ifindex,
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		if (bpf_link_update(fd, prog_fd, NULL)) {
-			err = -errno;
-			pr_err("cannot replace the XDP program: %s",
-			       strerror(errno));
+		if (!bpf_link_update(fd, prog_fd, NULL)) {
+			close(fd);
+			return 0;
 		}
+		err = -errno;
 		close(fd);
-		return err;
+		if (err != -ENOLINK) {
+			pr_err("cannot replace the XDP program: %s",
+			       strerror(-err));
+			return err;
+		}
+		/* The interface it was on is gone: start over on this one. */
+		unlink(path);
 	}
 	fd = xdp_link_create(prog_fd, ifindex, generic);
 	if (fd < 0)
@@ -495,6 +501,12 @@ int instance_attach(const struct masq_opts *o)
 		pr_err("unknown interface '%s': %s", o->ifname,
 		       strerror(errno));
 		return -ENODEV;
+	}
+	/* Bare IP (tun, wireguard, ppp) would be misparsed, and leak. */
+	if (!netif_is_ether(o->ifname)) {
+		pr_err("%s is not an Ethernet interface: bpfmasq translates Ethernet frames only",
+		       o->ifname);
+		return -EPROTONOSUPPORT;
 	}
 	err = bpffs_ensure(o->bpffs);
 	if (err)

@@ -19,12 +19,33 @@
 #include "bpfmasq.h"
 #include "log.h"
 
+/* True for an empty or missing directory. */
+static bool dir_is_empty(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	bool empty = true;
+
+	if (!d)
+		return errno == ENOENT;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
 int bpffs_ensure(const char *root)
 {
 	struct statfs st;
 
 	if (!statfs(root, &st) && st.f_type == BPF_FS_MAGIC)
 		return 0;
+	/* Mounting over a directory with files in it would hide them. */
+	if (!dir_is_empty(root)) {
+		pr_err("%s is not a bpf filesystem and not empty: refusing to mount one over it",
+		       root);
+		return -ENOTEMPTY;
+	}
 	if (mkdir(root, 0700) && errno != EEXIST) {
 		pr_err("cannot create %s: %s", root, strerror(errno));
 		return -errno;

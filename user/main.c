@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 
 #include "attach.h"
 #include "bpffs.h"
@@ -93,6 +94,31 @@ static void follow_address(const struct masq_opts *o,
 		state_flush(m);
 }
 
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* The id of the config map pinned in @dir now, 0 if none. */
+static __u32 pinned_config_id(const char *dir)
+{
+	char path[PATH_MAX];
+	__u32 id;
+	int fd;
+
+	if (pin_path(path, sizeof(path), dir, "config"))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	id = map_id(fd);
+	close(fd);
+	return id;
+}
+
 /*
  * Sleep up to @seconds, or until an IPv4 address changes (true then) or a
  * signal asks us to stop.
@@ -114,20 +140,29 @@ static int cmd_run(const struct masq_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_gc = 0, interval;
+	__u32 config_id;
 	struct gc_result res;
 	char dir[PATH_MAX];
 	struct masq_maps m;
 	int err, watch_fd;
 
+	sigset_t stop_signals;
+
+	/* A stop request waits until attach has finished or undone itself. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	err = instance_attach(o);
-	if (err)
-		return err;
-	err = open_instance(o, &m);
+	if (!err)
+		err = open_instance(o, &m);
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	if (err)
 		return err;
 	pin_dir(dir, sizeof(dir), o->bpffs, o->ifname);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	config_id = map_id(m.config);
 	watch_fd = netif_addr_watch_open();
 	if (watch_fd < 0)
 		pr_err("cannot watch address changes (%s): polling every %us",
@@ -145,6 +180,11 @@ static int cmd_run(const struct masq_opts *o)
 			break;
 		if (!pin_dir_exists(dir)) {
 			pr_info("%s: detached: exiting", o->ifname);
+			break;
+		}
+		if (pinned_config_id(dir) != config_id) {
+			pr_info("%s: detached and attached again by another command: exiting",
+				o->ifname);
 			break;
 		}
 		if (changed || watch_fd < 0)
@@ -206,7 +246,8 @@ int main(int argc, char **argv)
 		pr_err("%s: an interface name is required", o.cmd);
 		return 2;
 	}
-	if (o.ifname && strlen(o.ifname) >= 16) {
+	if (o.ifname && (strlen(o.ifname) >= 16 || strpbrk(o.ifname, "\"\\/") ||
+			 !*o.ifname)) {
 		pr_err("bad interface name '%s'", o.ifname);
 		return 2;
 	}

@@ -384,16 +384,27 @@ long map_count(int fd)
 long map_clear(int fd)
 {
 	void *keys;
-	long n = map_dump(fd, &keys, NULL);
-	__u32 count = n;
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	long n = map_dump(fd, &keys, NULL), i, deleted = 0;
 	int err = 0;
 
 	if (n <= 0)
 		return n;
-	if (bpf_map_delete_batch(fd, keys, &count, NULL))
+	/*
+	 * One by one: a batch delete stops at the first key that is gone
+	 * already (expired by the GC, evicted from an LRU map meanwhile).
+	 */
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
 		err = -errno;
+	for (i = 0; !err && i < n; i++) {
+		if (!bpf_map_delete_elem(fd, (char *)keys + i * info.key_size))
+			deleted++;
+		else if (errno != ENOENT)
+			err = -errno;
+	}
 	free(keys);
-	return err ? err : n;
+	return err ? err : deleted;
 }
 
 int state_flush(const struct masq_maps *m)
@@ -404,11 +415,16 @@ int state_flush(const struct masq_maps *m)
 	long n;
 	int err;
 
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+	/* The pools come back even if a table could not be emptied. */
+	for (i = 0, err = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		n = map_clear(fds[i]);
-		if (n < 0)
-			return n;
+		if (n < 0 && !err)
+			err = n;
 	}
-	err = config_read(m, &cfg);
-	return err ? err : pools_create(m, &cfg);
+	if (config_read(m, &cfg) == 0) {
+		int perr = pools_create(m, &cfg);
+
+		err = err ? err : perr;
+	}
+	return err;
 }

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/ethtool.h>
+#include <linux/if_arp.h>
 #include <linux/sockios.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -88,6 +89,22 @@ int netif_lan_prefixes(const char *wan, struct cidr *out, int max)
 	}
 	freeifaddrs(ifa);
 	return n;
+}
+
+bool netif_is_ether(const char *ifname)
+{
+	struct ifreq ifr = {};
+	bool ether = false;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (!ioctl(fd, SIOCGIFHWADDR, &ifr))
+		ether = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+	close(fd);
+	return ether;
 }
 
 int netif_local_port_range(__u16 *lo, __u16 *hi)

@@ -13,6 +13,8 @@
 __be32 netif_primary_addr(const char *ifname);
 /* The driver of @ifname ("veth", "tun", "mlx5_core", ...) into @buf. */
 int netif_driver(const char *ifname, char *buf, size_t len);
+/* Does @ifname carry Ethernet frames (the data path parses them)? */
+bool netif_is_ether(const char *ifname);
 /* Every IPv4 address of this network namespace; returns the count. */
 int netif_local_addrs(__be32 *addrs, int max);
 /*

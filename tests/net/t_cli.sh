@@ -60,6 +60,17 @@ t_cli_errors() {
 		"flush $WAN"
 		"detach nosuch0"
 	)
+	# A bare-IP interface (no Ethernet header) would be misparsed.
+	if ip -n "$NS_GW" tuntap add dev tun9 mode tun 2>/dev/null &&
+		ip -n "$NS_GW" link set tun9 up; then
+		bad+=("attach tun9 --address 198.51.100.1")
+	else
+		fail "cannot create a tun interface for the bare-IP case"
+		rc=1
+	fi
+	# A directory that is not a bpffs and not empty is not mounted over.
+	mkdir -p "$TOPO_TMP/notbpf" && : >"$TOPO_TMP/notbpf/keep"
+	bad+=("--bpffs $TOPO_TMP/notbpf attach $WAN")
 	# All of these on a gateway where nothing is attached yet.
 	for args in "${bad[@]}"; do
 		_refused "$args" || rc=1
