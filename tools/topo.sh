@@ -21,6 +21,9 @@
 #   topo_offload on|off  TX checksum offload on the end hosts
 #   topo_gw_offload on|off  the same on the gateway's interfaces
 #   topo_bg NS CMD...    start CMD in NS in the background, killed by cleanup
+#   topo_far_create [MTU]  optional: a host "far" beyond the server, which
+#                        routes for it over a link with a small MTU
+#   topo_far_offload on|off  TX checksum offload on that link's two ends
 #   topo_cleanup         kill what was started, delete namespaces, unmount
 #
 # Every function is `set -u` safe and returns non-zero on failure rather than
@@ -201,6 +204,14 @@ topo_cleanup() {
 			[[ $pid != "$$" && $pid != "${BASHPID:-}" ]] && _topo_kill "$pid"
 		done
 	done
+	# The optional far host (topo_far_create): the same for its namespace.
+	ns=${TOPO_PREFIX}-far
+	if [[ -e /run/netns/$ns ]]; then
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			[[ $pid != "$$" && $pid != "${BASHPID:-}" ]] && _topo_kill "$pid"
+		done
+		ip netns del "$ns" 2>/dev/null
+	fi
 	# Deleting the namespaces deletes the veths, their qdiscs and the
 	# programs attached to them.
 	for ns in "$NS_LAN1" "$NS_LAN2" "$NS_GW" "$NS_WAN"; do
@@ -216,4 +227,60 @@ topo_cleanup() {
 		fi
 	fi
 	return 0
+}
+
+# ---- optional: a host beyond the server ------------------------------------
+#
+#   ... gw --wan0---eth0-- wan (203.0.113.2) --far0---eth0-- far (198.18.0.2/24)
+#                          ip_forward=1       198.18.0.1/24   default via wan
+#                                  \__ MTU $TOPO_FAR_MTU on both ends __/
+#
+# The server becomes a router for 198.18.0.0/24 over a link with a smaller
+# MTU: a path MTU to discover, and a second hop to trace. Neither wan nor far
+# has a route to 10.77.0.0/16, so what comes back to an inside host came
+# through the NAT. The gateway gets a route to 198.18.0.0/24 via the server
+# (its default route already points there; this makes it explicit).
+
+TOPO_FAR_NET=198.18.0.0/24
+TOPO_FAR_ROUTER=198.18.0.1
+TOPO_FAR_ADDR=198.18.0.2
+TOPO_FAR_MTU=1280
+
+# topo_far_create [MTU]: after topo_create; sets NS_FAR. topo_cleanup
+# removes the namespace with the others.
+topo_far_create() {
+	local mtu=${1:-$TOPO_FAR_MTU} _
+	NS_FAR=${TOPO_PREFIX}-far
+	export NS_FAR
+	_topo_ns_add "$NS_FAR" || return 1
+	ip link add far0 netns "$NS_WAN" mtu "$mtu" type veth peer name eth0 \
+		netns "$NS_FAR" mtu "$mtu" || return 1
+	ip -n "$NS_WAN" addr add "$TOPO_FAR_ROUTER/24" dev far0 || return 1
+	ip -n "$NS_FAR" addr add "$TOPO_FAR_ADDR/24" dev eth0 || return 1
+	ip -n "$NS_WAN" link set far0 up || return 1
+	ip -n "$NS_FAR" link set eth0 up || return 1
+	ip -n "$NS_FAR" route add default via "$TOPO_FAR_ROUTER" || return 1
+	ip -n "$NS_GW" route add "$TOPO_FAR_NET" via "$TOPO_WAN_ADDR" || return 1
+	ip netns exec "$NS_WAN" sysctl -qw net.ipv4.ip_forward=1 >/dev/null || return 1
+	for _ in $(seq 1 20); do
+		ip netns exec "$NS_FAR" ping -c1 -W1 -q "$TOPO_FAR_ROUTER" >/dev/null 2>&1 &&
+			ip netns exec "$NS_GW" ping -c1 -W1 -q "$TOPO_FAR_ADDR" >/dev/null 2>&1 &&
+			return 0
+		sleep 0.1
+	done
+	echo "topo: the far link did not come up" >&2
+	return 1
+}
+
+# topo_far_offload on|off: TX checksum offload on both ends of the far link
+# (see topo_offload).
+topo_far_offload() {
+	local mode=$1
+	case $mode in on | off) ;; *)
+		echo "topo_far_offload: on|off" >&2
+		return 1
+		;;
+	esac
+	ip netns exec "$NS_WAN" ethtool -K far0 tx "$mode" >/dev/null 2>&1 &&
+		ip netns exec "$NS_FAR" ethtool -K eth0 tx "$mode" >/dev/null 2>&1
 }
