@@ -19,6 +19,26 @@ enum ctx_kind {
 	CTX_SKB,
 };
 
+/*
+ * Every field the NAT writes lies within this many bytes of the frame's
+ * start (Ethernet, two IPv4 headers with options, an L4 header): a bound
+ * that also tells the verifier an offset is small.
+ */
+#define CTX_HDR_MAX 512
+
+/*
+ * @off, bounded where the verifier sees it: clang may test a bound on one
+ * copy of a value and add another to the packet pointer, and an offset
+ * the verifier cannot bound makes every access through it invalid.
+ */
+static __always_inline __u64 ctx_off(__u32 off)
+{
+	__u64 o = off;
+
+	asm volatile("%0 &= 1023" : "+r"(o));
+	return o;
+}
+
 /* What the NAT decides; the entry points map it to their hook's codes. */
 enum nat_verdict {
 	NAT_PASS,
@@ -74,16 +94,19 @@ static __always_inline int ctx_store(void *ctx, const enum ctx_kind kind,
 {
 	void *data, *end;
 
+	if (off > CTX_HDR_MAX)
+		return -1;
 	data = ctx_data(ctx, kind);
 	end = ctx_data_end(ctx, kind);
+	data += ctx_off(off);
 	if (len == 4) {
-		if (data + off + 4 > end)
+		if (data + 4 > end)
 			return -1;
-		*(__u32 *)(data + off) = *(const __u32 *)from;
+		*(__u32 *)data = *(const __u32 *)from;
 	} else {
-		if (data + off + 2 > end)
+		if (data + 2 > end)
 			return -1;
-		*(__u16 *)(data + off) = *(const __u16 *)from;
+		*(__u16 *)data = *(const __u16 *)from;
 	}
 	return 0;
 }
@@ -102,8 +125,11 @@ static __always_inline int ctx_csum_replace(void *ctx, const enum ctx_kind kind,
 {
 	void *data = ctx_data(ctx, kind);
 	void *end = ctx_data_end(ctx, kind);
-	__sum16 *sum = data + off;
+	__sum16 *sum;
 
+	if (off > CTX_HDR_MAX)
+		return -1;
+	sum = data + ctx_off(off);
 	if ((void *)(sum + 1) > end)
 		return -1;
 	if ((flags & BPF_F_MARK_MANGLED_0) && !*sum)

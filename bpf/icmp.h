@@ -117,8 +117,11 @@ static __always_inline int icmp_quote_csum(void *ctx, const enum ctx_kind kind,
 {
 	void *data = ctx_data(ctx, kind);
 	void *end = ctx_data_end(ctx, kind);
-	__sum16 *field = data + off;
-	__sum16 sum;
+	__sum16 *field, sum;
+
+	if (off > CTX_HDR_MAX)
+		return -1;
+	field = data + ctx_off(off);
 
 	/* Checksums past the end of the quote were not quoted. */
 	if ((void *)(field + 1) > end || off + 2 > p->l3_off + p->ip_len)
@@ -151,10 +154,12 @@ static __always_inline int icmp_error_rewrite(void *ctx,
 	__u32 ip_csum = q->ip_off + offsetof(struct iphdr, check);
 	bool pseudo = q->proto != IPPROTO_ICMP;
 
-	if (ctx_l3_csum_replace(ctx, kind,
-				p->l3_off + offsetof(struct iphdr, check),
-				from_addr, to_addr) ||
-	    ctx_store(ctx, kind, outer_off, &to_addr, 4))
+	/* No outer offset: the error comes from the gateway itself. */
+	if (outer_off &&
+	    (ctx_l3_csum_replace(ctx, kind,
+				 p->l3_off + offsetof(struct iphdr, check),
+				 from_addr, to_addr) ||
+	     ctx_store(ctx, kind, outer_off, &to_addr, 4)))
 		return -1;
 	/* The quoted IP header: its checksum first, the ICMP one follows. */
 	if (icmp_quote_csum(ctx, kind, p, ip_csum, true, from_addr, to_addr,
@@ -238,17 +243,22 @@ static __always_inline int nat_icmp_error_in(void *ctx,
 	stat_inc(BPFMASQ_STAT_TRANSLATED_IN);
 	return NAT_PASS;
 not_ours:
-	return inbound_unmatched(p->daddr, BPFMASQ_STAT_NOT_OURS);
+	return inbound_unmatched(p, BPFMASQ_STAT_NOT_OURS);
 }
 
 /*
- * Outbound error an inside host sends about a packet it received (a reply
- * of one of its flows): the quote's destination is the inside endpoint. An
- * error that matches no session would leak the inside address: dropped.
+ * Outbound error about a packet that reached an inside host (a reply of
+ * one of its flows): the quote's destination is the inside endpoint. The
+ * error comes from that host (@from_inside: the outer source is translated
+ * too) or from the gateway itself, which could not deliver the reply
+ * (unreachable, fragmentation needed towards a smaller LAN MTU): then only
+ * the quote is. An error from inside that matches no session would leak
+ * the inside address: dropped. The gateway's own other errors pass.
  */
 static __always_inline int nat_icmp_error_out(void *ctx,
 					      const enum ctx_kind kind,
-					      const struct pkt *p)
+					      const struct pkt *p,
+					      bool from_inside)
 {
 	struct bpfmasq_endpoint inside;
 	struct bpfmasq_mapping *m;
@@ -258,12 +268,14 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 
 	switch (icmp_quote_parse(ctx, kind, p, &q)) {
 	case PARSE_MALFORMED:
+		if (!from_inside)
+			goto unmatched;
 		stat_inc(BPFMASQ_STAT_MALFORMED);
 		return NAT_DROP;
 	case PARSE_NOT_IPV4:
 		goto unmatched;
 	}
-	if (q.daddr != p->saddr)
+	if (from_inside && q.daddr != p->saddr)
 		goto unmatched;
 	endpoint_make(&inside, q.daddr, q.dport, q.proto);
 	m = bpf_map_lookup_elem(&mappings, &inside);
@@ -273,7 +285,9 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 	ext_addr = m->ext_addr;
 	ext_port = m->ext_port;
 	if (icmp_error_rewrite(ctx, kind, p, &q,
-			       p->l3_off + offsetof(struct iphdr, saddr),
+			       from_inside ?
+				       p->l3_off + offsetof(struct iphdr, saddr) :
+				       0,
 			       q.ip_off + offsetof(struct iphdr, daddr),
 			       quote_port_offset(&q, false), q.daddr, ext_addr,
 			       q.dport, ext_port)) {
@@ -283,6 +297,10 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 	stat_inc(BPFMASQ_STAT_TRANSLATED_OUT);
 	return NAT_PASS;
 unmatched:
+	if (!from_inside) {
+		stat_inc(BPFMASQ_STAT_NOT_INSIDE);
+		return NAT_PASS;
+	}
 	stat_inc(BPFMASQ_STAT_UNSUPPORTED);
 	return NAT_DROP;
 }

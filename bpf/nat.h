@@ -303,8 +303,8 @@ static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 
 	if (p.kind == PKT_LATER_FRAGMENT)
 		return nat_fragment_out(ctx, kind, cfg, &p);
-	if (p.kind == PKT_ICMP_ERROR && is_inside(p.saddr))
-		return nat_icmp_error_out(ctx, kind, &p);
+	if (p.kind == PKT_ICMP_ERROR)
+		return nat_icmp_error_out(ctx, kind, &p, is_inside(p.saddr));
 	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST) {
 		if (is_inside(p.saddr)) {
 			stat_inc(BPFMASQ_STAT_UNSUPPORTED);
@@ -350,7 +350,7 @@ static __always_inline int nat_fragment_in(void *ctx, const enum ctx_kind kind,
 	__be32 *inside = bpf_map_lookup_elem(&frags, &fk);
 
 	if (!inside)
-		return inbound_unmatched(p->daddr, BPFMASQ_STAT_FRAGMENT);
+		return inbound_unmatched(p, BPFMASQ_STAT_FRAGMENT);
 	if (nat_rewrite_dst(ctx, kind, p, *inside, 0)) {
 		stat_inc(BPFMASQ_STAT_MALFORMED);
 		return NAT_DROP;
@@ -454,7 +454,7 @@ static __always_inline int nat_inbound(void *ctx, const enum ctx_kind kind)
 	return NAT_PASS;
 
 not_ours:
-	return inbound_unmatched(p.daddr, BPFMASQ_STAT_NOT_OURS);
+	return inbound_unmatched(&p, BPFMASQ_STAT_NOT_OURS);
 }
 
 #endif /* BPFMASQ_NAT_H */

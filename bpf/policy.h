@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <bpf/bpf_endian.h>
 
+#include "conntrack.h"
 #include "ctx.h"
 #include "maps.h"
 
@@ -39,16 +40,38 @@ static __always_inline bool is_inside(__be32 addr)
  * unless it is addressed to a LAN behind the gateway, where the stack
  * would forward it: nothing unsolicited gets in.
  */
-static __always_inline int inbound_unmatched(__be32 daddr,
+/*
+ * A reply that was translated already: while a re-attach switches modes,
+ * XDP and TC ingress are both attached for a moment, and TC sees what XDP
+ * translated. It belongs to a session, which a stranger's packet cannot.
+ */
+static __always_inline bool translated_already(const struct pkt *p)
+{
+	struct bpfmasq_session_key key;
+
+	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY)
+		return false;
+	session_key_make(&key, p->daddr, p->dport, p->saddr, p->sport,
+			 p->proto);
+	return bpf_map_lookup_elem(&sessions, &key) != NULL;
+}
+
+static __always_inline int inbound_unmatched(const struct pkt *p,
 					     enum bpfmasq_stat pass_stat)
 {
-	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = daddr };
+	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = p->daddr };
+	const struct bpfmasq_config *cfg = config_get();
 
+	/* The common case, and cheaper than the trie: to the gateway. */
+	if (cfg && p->daddr == cfg->ext_addr)
+		goto pass;
 	if (bpf_map_lookup_elem(&lan_nets, &key) &&
-	    !bpf_map_lookup_elem(&local_addrs, &daddr)) {
+	    !bpf_map_lookup_elem(&local_addrs, &p->daddr) &&
+	    !translated_already(p)) {
 		stat_inc(BPFMASQ_STAT_UNSOLICITED);
 		return NAT_DROP;
 	}
+pass:
 	stat_inc(pass_stat);
 	return NAT_PASS;
 }

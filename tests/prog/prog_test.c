@@ -2054,6 +2054,47 @@ out:
 	fx_teardown(&fx);
 }
 
+/*
+ * The gateway itself cannot deliver a reply (fragmentation needed towards a
+ * smaller LAN MTU) and tells the remote from its WAN address: the quote,
+ * which names the inside endpoint, is translated back; the outer source,
+ * the gateway's own, stays.
+ */
+static void test_icmp_error_from_gateway(void)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct frame sent, received, orig;
+	struct bpfmasq_session before;
+	struct icmp_error_spec e;
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+
+	if (!fx_setup(&fx, NULL))
+		return;
+	if (!open_flow(&fx, &q, &sent, &port, &before))
+		goto out;
+	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
+	if (!send_in(&fx, &a, HOST1, OUT_RANGE_PORT) ||
+	    !ASSERT_OK(flow_session(&fx, &q, &before), "session lookup"))
+		goto out;
+	frame_build(&orig, &a);
+	a.daddr = HOST1;
+	a.dport = OUT_RANGE_PORT;
+	frame_build(&received, &a);
+	e = (struct icmp_error_spec){ .saddr = EXT_ADDR, .daddr = REMOTE1,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = ICMP_FRAG_NEEDED,
+				      .quote_len = quote_len(&received, 0) };
+	if (!send_error(&fx, true, &e, &received, &orig))
+		goto out;
+	expect_session_unchanged(&fx, &q, &before);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 2), STAT(TRANSLATED_IN, 1),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
+out:
+	fx_teardown(&fx);
+}
+
 static void test_icmp_error_out(void)
 {
 	test_ctx("whole datagram quoted");
@@ -2424,6 +2465,7 @@ static const struct prog_test tests[] = {
 	{ "no_address", test_no_address },
 	{ "pool_skips_preserved", test_pool_skips_preserved },
 	{ "state_flush", test_state_flush },
+	{ "icmp_error_from_gateway", test_icmp_error_from_gateway },
 	{ "unsolicited_to_lan", test_unsolicited_to_lan },
 	{ "special_sources", test_special_sources },
 	{ "pool_kept_when_table_full", test_pool_kept_when_table_full },
