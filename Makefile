@@ -31,7 +31,8 @@ PROG_BENCH := $(OUTPUT)/prog_bench
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
 	pkg-config iproute2 iputils-ping ethtool socat iperf3 nftables \
-	netcat-openbsd $(if $(filter x86_64,$(ARCH)),gcc-multilib)
+	netcat-openbsd iputils-tracepath traceroute python3 \
+	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
 .PHONY: all deps test demo install clean format
