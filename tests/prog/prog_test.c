@@ -2017,7 +2017,14 @@ next:
  * An inside host's port unreachable about a reply it got: leaves from the
  * external address, quoting the reply as the remote sent it.
  */
-static void run_error_out(__u16 inside_port, __u16 l4_quoted)
+/*
+ * An error about a reply that reached inside host HOST1, sent by @from:
+ * HOST1 itself, or the gateway (EXT_ADDR), which could not deliver the
+ * reply. Either way the quote is translated back; an outer source of
+ * HOST1 is translated too, the gateway's own stays.
+ */
+static void run_error_out(__u16 inside_port, __u16 l4_quoted, __be32 from,
+			  __u8 code)
 {
 	struct pkt_spec q = udp_spec(HOST1, inside_port, REMOTE1, 53, query);
 	struct frame sent, received, orig;
@@ -2039,9 +2046,8 @@ static void run_error_out(__u16 inside_port, __u16 l4_quoted)
 	a.daddr = HOST1;
 	a.dport = inside_port;
 	frame_build(&received, &a);
-	e = (struct icmp_error_spec){ .saddr = HOST1, .daddr = REMOTE1,
-				      .type = ICMP_DEST_UNREACH,
-				      .code = ICMP_PORT_UNREACH,
+	e = (struct icmp_error_spec){ .saddr = from, .daddr = REMOTE1,
+				      .type = ICMP_DEST_UNREACH, .code = code,
 				      .quote_len = quote_len(&received,
 							     l4_quoted) };
 	if (!send_error(&fx, true, &e, &received, &orig))
@@ -2054,58 +2060,23 @@ out:
 	fx_teardown(&fx);
 }
 
-/*
- * The gateway itself cannot deliver a reply (fragmentation needed towards a
- * smaller LAN MTU) and tells the remote from its WAN address: the quote,
- * which names the inside endpoint, is translated back; the outer source,
- * the gateway's own, stays.
- */
-static void test_icmp_error_from_gateway(void)
-{
-	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
-	struct frame sent, received, orig;
-	struct bpfmasq_session before;
-	struct icmp_error_spec e;
-	struct pkt_spec a;
-	struct fixture fx;
-	__u16 port;
-
-	if (!fx_setup(&fx, NULL))
-		return;
-	if (!open_flow(&fx, &q, &sent, &port, &before))
-		goto out;
-	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
-	if (!send_in(&fx, &a, HOST1, OUT_RANGE_PORT) ||
-	    !ASSERT_OK(flow_session(&fx, &q, &before), "session lookup"))
-		goto out;
-	frame_build(&orig, &a);
-	a.daddr = HOST1;
-	a.dport = OUT_RANGE_PORT;
-	frame_build(&received, &a);
-	e = (struct icmp_error_spec){ .saddr = EXT_ADDR, .daddr = REMOTE1,
-				      .type = ICMP_DEST_UNREACH,
-				      .code = ICMP_FRAG_NEEDED,
-				      .quote_len = quote_len(&received, 0) };
-	if (!send_error(&fx, true, &e, &received, &orig))
-		goto out;
-	expect_session_unchanged(&fx, &q, &before);
-	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 2), STAT(TRANSLATED_IN, 1),
-		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
-out:
-	fx_teardown(&fx);
-}
-
 static void test_icmp_error_out(void)
 {
 	test_ctx("whole datagram quoted");
-	run_error_out(OUT_RANGE_PORT, 0);
+	run_error_out(OUT_RANGE_PORT, 0, HOST1, ICMP_PORT_UNREACH);
 	test_ctx("8 bytes quoted");
-	run_error_out(OUT_RANGE_PORT, 8);
+	run_error_out(OUT_RANGE_PORT, 8, HOST1, ICMP_PORT_UNREACH);
+}
+
+/* The gateway's fragmentation needed towards a smaller LAN MTU. */
+static void test_icmp_error_from_gateway(void)
+{
+	run_error_out(OUT_RANGE_PORT, 0, EXT_ADDR, ICMP_FRAG_NEEDED);
 }
 
 static void test_icmp_error_out_preserved_port(void)
 {
-	run_error_out(IN_RANGE_PORT, 0);
+	run_error_out(IN_RANGE_PORT, 0, HOST1, ICMP_PORT_UNREACH);
 }
 
 /* An error from inside that matches no session would leak the address. */
