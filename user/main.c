@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +137,24 @@ static bool wait_tick(int watch_fd, unsigned int seconds)
 	return netif_addr_watch_drain(watch_fd);
 }
 
+/*
+ * The WAN interface was deleted and created again (a new ifindex): the
+ * programs went with the old one, so attach again; the pinned maps, and
+ * so the state, carry over.
+ */
+static void follow_interface(const struct masq_opts *o,
+			     const struct masq_maps *m)
+{
+	struct bpfmasq_config cfg;
+	unsigned int ifindex = if_nametoindex(o->ifname);
+
+	if (!ifindex || config_read(m, &cfg) || cfg.ifindex == ifindex)
+		return;
+	pr_info("%s: the interface was created again: attaching to it",
+		o->ifname);
+	instance_attach(o);
+}
+
 static int cmd_run(const struct masq_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -187,6 +206,8 @@ static int cmd_run(const struct masq_opts *o)
 				o->ifname);
 			break;
 		}
+		/* Also on every tick: an attempt may fail while it settles. */
+		follow_interface(o, &m);
 		if (changed || watch_fd < 0)
 			follow_address(o, &m);
 		if (now_boot_ns() < next_gc)

@@ -127,7 +127,8 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 int netif_addr_watch_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups = RTMGRP_IPV4_IFADDR };
+				  .nl_groups = RTMGRP_IPV4_IFADDR |
+						RTMGRP_LINK };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			NETLINK_ROUTE);
 

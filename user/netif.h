@@ -26,8 +26,8 @@ int netif_lan_prefixes(const char *wan, struct cidr *out, int max);
 int netif_local_port_range(__u16 *lo, __u16 *hi);
 
 /*
- * A netlink socket that becomes readable when an IPv4 address is added or
- * removed anywhere in this network namespace; -errno on failure.
+ * A netlink socket that becomes readable when an IPv4 address or a link
+ * changes anywhere in this network namespace; -errno on failure.
  */
 int netif_addr_watch_open(void);
 /* Drain pending notifications; true if there were any. */
