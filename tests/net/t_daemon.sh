@@ -121,3 +121,28 @@ t_daemon_follow() {
 	_stop_daemon "$DAEMON_PID" || return 1
 }
 net_test daemon_follow_address t_daemon_follow
+
+# t_daemon_recreate: the WAN interface is deleted and created again (as a
+# network manager may do). The programs went with the old interface; the
+# daemon attaches to the new one and traffic is translated again.
+t_daemon_recreate() {
+	tcp_server "$NS_WAN" 8080 || return 1
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" --gc-interval 1 || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+
+	ip -n "$NS_GW" link del "$WAN" || return 1
+	ip link add eth0 netns "$NS_WAN" type veth peer name "$WAN" netns "$NS_GW" || return 1
+	ip -n "$NS_GW" addr add "$TOPO_WAN_GW/24" dev "$WAN" || return 1
+	ip -n "$NS_WAN" addr add "$TOPO_WAN_ADDR/24" dev eth0 || return 1
+	ip -n "$NS_WAN" link set eth0 up || return 1
+	ip -n "$NS_GW" link set "$WAN" up || return 1
+	ip -n "$NS_GW" route replace default via "$TOPO_WAN_ADDR" || return 1
+	wait_until 10 eval 'grep -q "created again: attaching" "$TOPO_TMP/run.log" &&
+		tc -n "$NS_GW" filter show dev "$WAN" egress | grep -q bpfmasq_egress' ||
+		{ fail "the daemon did not attach to the new $WAN"; return 1; }
+	wait_until 10 eval 'EXPECT_SRC=$TOPO_WAN_GW tcp_check "$NS_LAN1" after >/dev/null' ||
+		{ fail "no translated TCP through the new $WAN"; return 1; }
+	expect_mode tc || return 1
+	_stop_daemon "$DAEMON_PID" || return 1
+}
+net_test daemon_recreate t_daemon_recreate
