@@ -230,32 +230,63 @@ static __always_inline int nat_parse(void *ctx, const enum ctx_kind kind,
 	return NAT_CONTINUE;
 }
 
-/* A new outbound flow: mapping (found or made), then its session. */
+/* The mapping of @inside (found or made), then a session on it. */
 static __always_inline struct bpfmasq_session *
-nat_new_flow_out(const struct bpfmasq_config *cfg,
-		 const struct bpfmasq_session_key *key, const struct pkt *p,
-		 __u64 now)
+nat_flow_bind(const struct bpfmasq_config *cfg,
+	      const struct bpfmasq_endpoint *inside,
+	      const struct bpfmasq_session_key *key, const struct pkt *p,
+	      __u64 now)
 {
-	struct bpfmasq_endpoint inside = { .addr = p->saddr,
-					   .port = p->sport,
-					   .proto = p->proto };
 	struct bpfmasq_session *s;
 	struct bpfmasq_mapping *m;
 	bool created = false;
 
-	if (!cfg->ext_addr) {
-		stat_inc(BPFMASQ_STAT_NO_ADDRESS);
-		return NULL;
-	}
-	m = mapping_get(cfg, &inside, now, &created);
+	m = mapping_get(cfg, inside, now, &created);
 	if (!m)
 		return NULL;
 	s = session_create(key, m->ext_addr, m->ext_port, p, 0, now);
 	if (s)
 		m->last_ns = now;
 	else if (created)
-		mapping_drop(&inside, m);
+		mapping_drop(inside, m);
 	return s;
+}
+
+/*
+ * Is the session's mapping still there? The garbage collector releases a
+ * mapping no session uses; one may have been released between our finding
+ * it and storing the session. (It re-checks last_ns, which we set, just
+ * before it deletes, so the window left after this check is a few
+ * instructions of its own.)
+ */
+static __always_inline bool mapping_holds(const struct bpfmasq_endpoint *inside,
+					  const struct bpfmasq_session *s)
+{
+	struct bpfmasq_mapping *m = bpf_map_lookup_elem(&mappings, inside);
+
+	return m && m->ext_addr == s->ext_addr && m->ext_port == s->ext_port;
+}
+
+/* A new outbound flow: its mapping, then its session. */
+static __always_inline struct bpfmasq_session *
+nat_new_flow_out(const struct bpfmasq_config *cfg,
+		 const struct bpfmasq_session_key *key, const struct pkt *p,
+		 __u64 now)
+{
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_session *s;
+
+	if (!cfg->ext_addr) {
+		stat_inc(BPFMASQ_STAT_NO_ADDRESS);
+		return NULL;
+	}
+	endpoint_make(&inside, p->saddr, p->sport, p->proto);
+	s = nat_flow_bind(cfg, &inside, key, p, now);
+	if (!s || mapping_holds(&inside, s))
+		return s;
+	/* Lost that race: start over on a fresh mapping. */
+	bpf_map_delete_elem(&sessions, key);
+	return nat_flow_bind(cfg, &inside, key, p, now);
 }
 
 /* A non-first fragment from inside: only the source address changes. */
