@@ -550,8 +550,12 @@ int instance_attach(const struct masq_opts *o)
 		cfg.flags |= BPFMASQ_CFG_OWN_CLSACT;
 	err = ingress_attach(skel, ifindex, dir, mode, &cfg, &xdp_created,
 			     &ingress_hook);
-	if (err)
+	if (err) {
+		/* A failed switch may have left TC ingress in place: say so. */
+		if (!fresh)
+			config_write(&m, &cfg);
 		goto out_egress;
+	}
 	err = config_write(&m, &cfg);
 	if (err) {
 		pr_err("cannot write the config: %s", strerror(-err));
