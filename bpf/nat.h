@@ -40,6 +40,14 @@ static __always_inline long port_preserve(const struct bpfmasq_config *cfg,
 	return port_claim(ext, inside);
 }
 
+/* The free-port queue of @ext's (address, protocol), or NULL. */
+static __always_inline void *pool_of(const struct bpfmasq_endpoint *ext)
+{
+	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
+
+	return bpf_map_lookup_elem(&port_pools, &pk);
+}
+
 /*
  * Take a port from the pool. A popped port may be held by a mapping that
  * preserved it: preserved ports never leave the pool (they are not pushed
@@ -49,8 +57,7 @@ static __always_inline long port_preserve(const struct bpfmasq_config *cfg,
 static __always_inline long port_from_pool(struct bpfmasq_endpoint *ext,
 					   const struct bpfmasq_endpoint *inside)
 {
-	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
-	void *pool = bpf_map_lookup_elem(&port_pools, &pk);
+	void *pool = pool_of(ext);
 	__be16 port;
 	long err;
 	int i;
@@ -74,14 +81,13 @@ static __always_inline long port_from_pool(struct bpfmasq_endpoint *ext,
 static __always_inline void port_release(const struct bpfmasq_endpoint *ext,
 					 __u8 flags)
 {
-	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
 	__be16 port = ext->port;
 	void *pool;
 
 	bpf_map_delete_elem(&port_owners, ext);
 	if (!(flags & BPFMASQ_MAP_FROM_POOL))
 		return;
-	pool = bpf_map_lookup_elem(&port_pools, &pk);
+	pool = pool_of(ext);
 	if (pool)
 		bpf_map_push_elem(pool, &port, 0);
 }
@@ -372,12 +378,20 @@ static __always_inline int nat_outbound(void *ctx, const enum ctx_kind kind)
 	return NAT_PASS;
 }
 
+/* The datagram a fragment belongs to: (source, destination, protocol, id). */
+static __always_inline struct bpfmasq_frag_key frag_key(const struct pkt *p)
+{
+	return (struct bpfmasq_frag_key){ .saddr = p->saddr,
+					  .daddr = p->daddr,
+					  .id = p->ip_id,
+					  .proto = p->proto };
+}
+
 /* A non-first fragment from outside: follow its first fragment, if seen. */
 static __always_inline int nat_fragment_in(void *ctx, const enum ctx_kind kind,
 					   const struct pkt *p)
 {
-	struct bpfmasq_frag_key fk = { .saddr = p->saddr, .daddr = p->daddr,
-				       .id = p->ip_id, .proto = p->proto };
+	struct bpfmasq_frag_key fk = frag_key(p);
 	__be32 *inside = bpf_map_lookup_elem(&frags, &fk);
 
 	if (!inside)
@@ -392,8 +406,7 @@ static __always_inline int nat_fragment_in(void *ctx, const enum ctx_kind kind,
 
 static __always_inline void frag_remember(const struct pkt *p, __be32 inside)
 {
-	struct bpfmasq_frag_key fk = { .saddr = p->saddr, .daddr = p->daddr,
-				       .id = p->ip_id, .proto = p->proto };
+	struct bpfmasq_frag_key fk = frag_key(p);
 
 	bpf_map_update_elem(&frags, &fk, &inside, BPF_ANY);
 }

@@ -197,11 +197,6 @@ int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,
 	return lookup(fx->maps.sessions, &key, s);
 }
 
-long fx_count(int map_fd)
-{
-	return map_count(map_fd);
-}
-
 __u64 fx_stat(struct fixture *fx, enum bpfmasq_stat id)
 {
 	uint64_t totals[BPFMASQ_STAT_MAX];

@@ -80,7 +80,6 @@ int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
 int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,
 	       __be32 remote_addr, __u16 remote_port, __u8 proto,
 	       struct bpfmasq_session *s);
-long fx_count(int map_fd);
 __u64 fx_stat(struct fixture *fx, enum bpfmasq_stat id);
 
 /* --- assertions --- */

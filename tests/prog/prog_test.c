@@ -142,11 +142,11 @@ static bool expect_untouched_spec(struct fixture *fx, bool outbound,
 
 #define ASSERT_TABLES(fx, nmappings, nsessions)                              \
 	({                                                                   \
-		bool __t = ASSERT_EQ(fx_count((fx)->maps.mappings),          \
+		bool __t = ASSERT_EQ(map_count((fx)->maps.mappings),          \
 				     nmappings, "mappings entries");         \
-		__t &= ASSERT_EQ(fx_count((fx)->maps.port_owners),           \
+		__t &= ASSERT_EQ(map_count((fx)->maps.port_owners),           \
 				 nmappings, "port_owners entries");          \
-		__t &= ASSERT_EQ(fx_count((fx)->maps.sessions), nsessions,   \
+		__t &= ASSERT_EQ(map_count((fx)->maps.sessions), nsessions,   \
 				 "sessions entries");                        \
 		__t;                                                         \
 	})
@@ -1167,10 +1167,10 @@ static void test_session_table_full(void)
 			ASSERT_EQ(again, port[i], "external port");
 	}
 	test_ctx(NULL);
-	ASSERT_EQ(fx_count(fx.maps.sessions), 2, "sessions entries");
+	ASSERT_EQ(map_count(fx.maps.sessions), 2, "sessions entries");
 	/* The refused flow's mapping and port are given back at once. */
-	ASSERT_EQ(fx_count(fx.maps.mappings), 2, "mappings entries");
-	ASSERT_EQ(fx_count(fx.maps.port_owners), 2, "port_owners entries");
+	ASSERT_EQ(map_count(fx.maps.mappings), 2, "mappings entries");
+	ASSERT_EQ(map_count(fx.maps.port_owners), 2, "port_owners entries");
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_OUT, 4);
 	ASSERT_STAT(&fx, BPFMASQ_STAT_NEW_SESSION, 2);
 out:
@@ -1304,7 +1304,7 @@ static void test_frag_in_follow(void)
 	want.frag = PKT_IP_MF;
 	frame_wrap(&exp, &want, want_l4, 24);
 	ASSERT_FRAME_EQ(&out1, &exp, "first fragment");
-	ASSERT_EQ(fx_count(fx.maps.frags), 1, "frags entries");
+	ASSERT_EQ(map_count(fx.maps.frags), 1, "frags entries");
 
 	/* Second fragment: the rest, at offset 24 (3 units). */
 	a.frag = 3;
