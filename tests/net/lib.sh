@@ -432,3 +432,40 @@ offload_setup() {
 		;;
 	esac
 }
+
+# file_sha FILE: its sha256.
+file_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# tcp_download NS ADDR PORT FILE SECS: a server in NS sends FILE; lan1
+# fetches it from ADDR:PORT; it must arrive intact within SECS.
+tcp_download() {
+	local ns=$1 addr=$2 port=$3 data=$4 secs=$5 out=$TOPO_TMP/down.$3 t0
+	topo_bg "$ns" timeout "$secs" socat -u FILE:"$data" TCP4-LISTEN:"$port",reuseaddr
+	wait_until 5 listening "$ns" tcp "$port" ||
+		{ fail "download server on $addr did not start"; return 1; }
+	t0=$SECONDS
+	timeout "$secs" ip netns exec "$NS_LAN1" socat -u \
+		TCP4:"$addr":"$port",connect-timeout=3 CREATE:"$out" ||
+		{ fail "download from $addr failed or timed out"; csum_report; return 1; }
+	expect_eq "sha256 of what lan1 downloaded from $addr" \
+		"$(file_sha "$out")" "$(file_sha "$data")" || return 1
+	note "download from $addr: $(($(stat -c %s "$data") >> 20)) MB intact in $((SECONDS - t0))s"
+}
+
+# tcp_upload NS ADDR PORT FILE SECS: lan1 sends FILE to a server in NS at
+# ADDR:PORT, which stores it; it must arrive intact within SECS.
+tcp_upload() {
+	local ns=$1 addr=$2 port=$3 data=$4 secs=$5 out=$TOPO_TMP/up.$3 pid t0
+	topo_bg "$ns" timeout "$secs" socat -u TCP4-LISTEN:"$port",reuseaddr CREATE:"$out"
+	pid=$TOPO_BG_PID
+	wait_until 5 listening "$ns" tcp "$port" ||
+		{ fail "upload server on $addr did not start"; return 1; }
+	t0=$SECONDS
+	timeout "$secs" ip netns exec "$NS_LAN1" socat -u \
+		FILE:"$data" TCP4:"$addr":"$port",connect-timeout=3 ||
+		{ fail "upload to $addr failed or timed out"; csum_report; return 1; }
+	wait "$pid" # bounded by its timeout; the server exits at EOF
+	expect_eq "sha256 of what lan1 uploaded to $addr" \
+		"$(file_sha "$out")" "$(file_sha "$data")" || return 1
+	note "upload to $addr: $(($(stat -c %s "$data") >> 20)) MB intact in $((SECONDS - t0))s"
+}
