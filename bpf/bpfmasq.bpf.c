@@ -4,30 +4,35 @@
  * outbound packets; XDP on the WAN ingress translates replies back, or TC
  * on the WAN ingress where XDP cannot see that a checksum is only partial
  * (frames from a local sender on veth or tun). The logic lives in nat.h;
- * these only map its verdicts to each hook's.
+ * each entry point counts the reason its packet ends under, once, and maps
+ * the reason's verdict to its hook's code (verdict.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "nat.h"
+#include "verdict.h"
 
 SEC("tc")
 int bpfmasq_egress(struct __sk_buff *skb)
 {
-	return nat_outbound(skb, CTX_SKB) == NAT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	return nat_exit(nat_outbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT :
+								   TC_ACT_OK;
 }
 
 SEC("xdp")
 int bpfmasq_ingress(struct xdp_md *ctx)
 {
-	return nat_inbound(ctx, CTX_XDP) == NAT_DROP ? XDP_DROP : XDP_PASS;
+	return nat_exit(nat_inbound(ctx, CTX_XDP)) == NAT_DROP ? XDP_DROP :
+								  XDP_PASS;
 }
 
 SEC("tc")
 int bpfmasq_ingress_tc(struct __sk_buff *skb)
 {
-	return nat_inbound(skb, CTX_SKB) == NAT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	return nat_exit(nat_inbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT :
+								  TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -126,7 +126,7 @@ static __always_inline void session_touch(struct bpfmasq_session *s,
 
 /*
  * Insert a new session; if another CPU inserted the same one first, use
- * theirs. Returns NULL (counted) when the table is full.
+ * theirs. Returns NULL when the table is full (TABLE_FULL to the caller).
  */
 static __always_inline struct bpfmasq_session *
 session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
@@ -144,10 +144,8 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 	if (p->proto == IPPROTO_TCP)
 		val.tcp_state = tcp_initial_state(p->tcp_flags);
 	err = bpf_map_update_elem(&sessions, key, &val, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		stat_inc(BPFMASQ_STAT_TABLE_FULL);
+	if (err && err != -EEXIST)
 		return NULL;
-	}
 	if (!err)
 		stat_inc(BPFMASQ_STAT_NEW_SESSION);
 	return bpf_map_lookup_elem(&sessions, key);

@@ -39,13 +39,6 @@ static __always_inline __u64 ctx_off(__u32 off)
 	return o;
 }
 
-/* What the NAT decides; the entry points map it to their hook's codes. */
-enum nat_verdict {
-	NAT_PASS,
-	NAT_DROP,
-	NAT_CONTINUE, /* not decided yet: internal to the NAT code */
-};
-
 static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)
 {
 	if (kind == CTX_XDP)

@@ -15,6 +15,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
+#include "verdict.h"
 
 /* The packet quoted in an ICMP error. */
 struct icmp_quote {
@@ -205,9 +206,9 @@ static __always_inline bool icmp_quote_has_session(const struct icmp_quote *q,
  * our external endpoint. What matches no session goes to the gateway's own
  * stack, never inside.
  */
-static __always_inline int nat_icmp_error_in(void *ctx,
-					     const enum ctx_kind kind,
-					     const struct pkt *p)
+static __always_inline __u32 nat_icmp_error_in(void *ctx,
+					       const enum ctx_kind kind,
+					       const struct pkt *p)
 {
 	const struct bpfmasq_endpoint *owner;
 	struct bpfmasq_endpoint ext, inside;
@@ -215,8 +216,7 @@ static __always_inline int nat_icmp_error_in(void *ctx,
 
 	switch (icmp_quote_parse(ctx, kind, p, &q)) {
 	case PARSE_MALFORMED:
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
+		return BPFMASQ_STAT_MALFORMED;
 	case PARSE_NOT_IPV4:
 		goto not_ours;
 	}
@@ -228,20 +228,15 @@ static __always_inline int nat_icmp_error_in(void *ctx,
 		goto not_ours;
 	inside = *owner;
 	if (!icmp_quote_has_session(&q, inside.addr, inside.port, q.daddr,
-				    q.dport)) {
-		stat_inc(BPFMASQ_STAT_FILTERED);
-		return NAT_PASS;
-	}
+				    q.dport))
+		return BPFMASQ_STAT_FILTERED;
 	if (icmp_error_rewrite(ctx, kind, p, &q,
 			       p->l3_off + offsetof(struct iphdr, daddr),
 			       q.ip_off + offsetof(struct iphdr, saddr),
 			       quote_port_offset(&q, true), q.saddr,
-			       inside.addr, q.sport, inside.port)) {
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
-	}
-	stat_inc(BPFMASQ_STAT_TRANSLATED_IN);
-	return NAT_PASS;
+			       inside.addr, q.sport, inside.port))
+		return BPFMASQ_STAT_REWRITE_FAILED;
+	return BPFMASQ_STAT_TRANSLATED_IN;
 not_ours:
 	return inbound_unmatched(p, BPFMASQ_STAT_NOT_OURS);
 }
@@ -255,10 +250,10 @@ not_ours:
  * the quote is. An error from inside that matches no session would leak
  * the inside address: dropped. The gateway's own other errors pass.
  */
-static __always_inline int nat_icmp_error_out(void *ctx,
-					      const enum ctx_kind kind,
-					      const struct pkt *p,
-					      bool from_inside)
+static __always_inline __u32 nat_icmp_error_out(void *ctx,
+						const enum ctx_kind kind,
+						const struct pkt *p,
+						bool from_inside)
 {
 	struct bpfmasq_endpoint inside;
 	struct bpfmasq_mapping *m;
@@ -270,8 +265,7 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 	case PARSE_MALFORMED:
 		if (!from_inside)
 			goto unmatched;
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
+		return BPFMASQ_STAT_MALFORMED;
 	case PARSE_NOT_IPV4:
 		goto unmatched;
 	}
@@ -290,19 +284,11 @@ static __always_inline int nat_icmp_error_out(void *ctx,
 				       0,
 			       q.ip_off + offsetof(struct iphdr, daddr),
 			       quote_port_offset(&q, false), q.daddr, ext_addr,
-			       q.dport, ext_port)) {
-		stat_inc(BPFMASQ_STAT_MALFORMED);
-		return NAT_DROP;
-	}
-	stat_inc(BPFMASQ_STAT_TRANSLATED_OUT);
-	return NAT_PASS;
+			       q.dport, ext_port))
+		return BPFMASQ_STAT_REWRITE_FAILED;
+	return BPFMASQ_STAT_TRANSLATED_OUT;
 unmatched:
-	if (!from_inside) {
-		stat_inc(BPFMASQ_STAT_NOT_INSIDE);
-		return NAT_PASS;
-	}
-	stat_inc(BPFMASQ_STAT_UNSUPPORTED);
-	return NAT_DROP;
+	return from_inside ? BPFMASQ_STAT_UNSUPPORTED : BPFMASQ_STAT_NOT_INSIDE;
 }
 
 #endif /* BPFMASQ_ICMP_H */

@@ -13,6 +13,7 @@
 #include "conntrack.h"
 #include "ctx.h"
 #include "maps.h"
+#include "verdict.h"
 
 /*
  * Sources that are never translated, whatever the prefixes: "this host"
@@ -36,11 +37,6 @@ static __always_inline bool is_inside(__be32 addr)
 }
 
 /*
- * An inbound packet that matches no state: left to the gateway's stack,
- * unless it is addressed to a LAN behind the gateway, where the stack
- * would forward it: nothing unsolicited gets in.
- */
-/*
  * A reply that was translated already: while a re-attach switches modes,
  * XDP and TC ingress are both attached for a moment, and TC sees what XDP
  * translated. It belongs to a session, which a stranger's packet cannot.
@@ -56,24 +52,25 @@ static __always_inline bool translated_already(const struct pkt *p)
 	return bpf_map_lookup_elem(&sessions, &key) != NULL;
 }
 
-static __always_inline int inbound_unmatched(const struct pkt *p,
-					     enum bpfmasq_stat pass_stat)
+/*
+ * An inbound packet that matches no state: left to the gateway's stack
+ * (@pass_reason), unless it is addressed to a LAN behind the gateway, where
+ * the stack would forward it: nothing unsolicited gets in.
+ */
+static __always_inline __u32 inbound_unmatched(const struct pkt *p,
+					       __u32 pass_reason)
 {
 	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = p->daddr };
 	const struct bpfmasq_config *cfg = config_get();
 
 	/* The common case, and cheaper than the trie: to the gateway. */
 	if (cfg && p->daddr == cfg->ext_addr)
-		goto pass;
+		return pass_reason;
 	if (bpf_map_lookup_elem(&lan_nets, &key) &&
 	    !bpf_map_lookup_elem(&local_addrs, &p->daddr) &&
-	    !translated_already(p)) {
-		stat_inc(BPFMASQ_STAT_UNSOLICITED);
-		return NAT_DROP;
-	}
-pass:
-	stat_inc(pass_stat);
-	return NAT_PASS;
+	    !translated_already(p))
+		return BPFMASQ_STAT_UNSOLICITED;
+	return pass_reason;
 }
 
 #endif /* BPFMASQ_POLICY_H */

@@ -185,28 +185,39 @@ struct bpfmasq_config {
 };
 _Static_assert(sizeof(struct bpfmasq_config) == 40, "config layout");
 
+/* What a hook does with a packet, as the reasons table below says. */
+enum bpfmasq_verdict {
+	BPFMASQ_VERDICT_PASS, /* on its way: translated, or left untouched */
+	BPFMASQ_VERDICT_DROP,
+	BPFMASQ_VERDICT_EVENT, /* not a verdict: an event counted on top */
+};
+
 /*
- * Per-CPU counters, summed by the CLI. Every packet either program sees is
- * counted under exactly one verdict reason, and new mappings/sessions on top.
+ * Per-CPU counters, summed by the CLI: X(name, counter name, verdict).
+ * Every packet either program sees ends under exactly one reason (a row
+ * whose verdict is PASS or DROP): the NAT code returns it, the entry point
+ * counts it once and takes its hook's verdict from this row. EVENT rows
+ * (new mappings and sessions) are counted on top. A new reason is one row.
  */
 #define BPFMASQ_STATS(X)                                                     \
-	X(TRANSLATED_OUT, "translated_out")                                  \
-	X(TRANSLATED_IN, "translated_in")                                    \
-	X(NEW_MAPPING, "new_mappings")                                       \
-	X(NEW_SESSION, "new_sessions")                                       \
-	X(PORT_POOL_EMPTY, "port_pool_empty")                                \
-	X(TABLE_FULL, "table_full")                                          \
-	X(MALFORMED, "malformed")                                            \
-	X(NOT_OURS, "not_ours")                                              \
-	X(UNSOLICITED, "unsolicited")                                        \
-	X(FILTERED, "filtered")                                              \
-	X(NOT_INSIDE, "not_inside")                                          \
-	X(NO_ADDRESS, "no_address")                                          \
-	X(UNSUPPORTED, "unsupported")                                        \
-	X(FRAGMENT, "fragment_unmatched")                                    \
-	X(NON_IPV4, "non_ipv4")
+	X(TRANSLATED_OUT, "translated_out", PASS)                            \
+	X(TRANSLATED_IN, "translated_in", PASS)                              \
+	X(NEW_MAPPING, "new_mappings", EVENT)                                \
+	X(NEW_SESSION, "new_sessions", EVENT)                                \
+	X(PORT_POOL_EMPTY, "port_pool_empty", DROP)                          \
+	X(TABLE_FULL, "table_full", DROP)                                    \
+	X(MALFORMED, "malformed", DROP)                                      \
+	X(NOT_OURS, "not_ours", PASS)                                        \
+	X(UNSOLICITED, "unsolicited", DROP)                                  \
+	X(FILTERED, "filtered", PASS)                                        \
+	X(NOT_INSIDE, "not_inside", PASS)                                    \
+	X(NO_ADDRESS, "no_address", DROP)                                    \
+	X(UNSUPPORTED, "unsupported", DROP)                                  \
+	X(FRAGMENT, "fragment_unmatched", PASS)                              \
+	X(NON_IPV4, "non_ipv4", PASS)                                        \
+	X(REWRITE_FAILED, "rewrite_failed", DROP)
 
-#define BPFMASQ_STAT_ENUM(name, str) BPFMASQ_STAT_##name,
+#define BPFMASQ_STAT_ENUM(name, str, verdict) BPFMASQ_STAT_##name,
 enum bpfmasq_stat { BPFMASQ_STATS(BPFMASQ_STAT_ENUM) BPFMASQ_STAT_MAX };
 #undef BPFMASQ_STAT_ENUM
 

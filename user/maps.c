@@ -17,7 +17,7 @@
 #include "log.h"
 #include "maps.h"
 
-#define STAT_NAME(name, str) [BPFMASQ_STAT_##name] = str,
+#define STAT_NAME(name, str, verdict) [BPFMASQ_STAT_##name] = str,
 const char *const stat_names[BPFMASQ_STAT_MAX] = { BPFMASQ_STATS(STAT_NAME) };
 #undef STAT_NAME
 
