@@ -12,12 +12,21 @@
 
 #include "bpfmasq.h"
 
+/* What the data path reads of the configuration. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct bpfmasq_config);
 } config SEC(".maps");
+
+/* The loader's record of the instance: no program reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_instance);
+} instance SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -22,11 +22,24 @@
 /* Pool allocation gives up after this many pops (see nat.h). */
 #define BPFMASQ_POOL_TRIES 8
 
-/* Default idle timeouts in seconds (RFC 5382 REQ-5, RFC 4787 REQ-5, RFC 5508). */
-#define BPFMASQ_TIMEOUT_TCP_EST 7440
-#define BPFMASQ_TIMEOUT_TCP_TRANS 240
-#define BPFMASQ_TIMEOUT_UDP 300
-#define BPFMASQ_TIMEOUT_ICMP 60
+/*
+ * Idle timeouts of sessions, by protocol and TCP state: X(name, key,
+ * default seconds, what it applies to). The key names the option
+ * (--timeout-KEY, with '-' for '_') and the JSON field.
+ */
+#define BPFMASQ_TIMEOUTS(X)                                                  \
+	X(TCP_EST, "tcp_est", 7440,                                          \
+	  "TCP sessions that completed the handshake, or were picked up "    \
+	  "mid-stream (RFC 5382 REQ-5: at least 2 h 4 min)")                 \
+	X(TCP_TRANS, "tcp_trans", 240,                                       \
+	  "TCP sessions that are opening (SYN sent) or closing (FIN or RST " \
+	  "seen)")                                                           \
+	X(UDP, "udp", 300, "UDP (RFC 4787 REQ-5: at least 2 min)")           \
+	X(ICMP, "icmp", 60, "ICMP echo (RFC 5508 REQ-1: 60 s)")
+
+#define BPFMASQ_TIMEOUT_ENUM(name, key, dflt, help) BPFMASQ_TIMEOUT_##name,
+enum bpfmasq_timeout { BPFMASQ_TIMEOUTS(BPFMASQ_TIMEOUT_ENUM) BPFMASQ_TIMEOUT_MAX };
+#undef BPFMASQ_TIMEOUT_ENUM
 
 /*
  * A mapping with no session is kept at least this long after its last
@@ -151,39 +164,56 @@ enum bpfmasq_filtering {
 	BPFMASQ_FILTER_INDEPENDENT = 1,
 };
 
-/* config.flags */
-enum {
-	/* The loader created the clsact qdisc and removes it on detach. */
-	BPFMASQ_CFG_OWN_CLSACT = 1 << 0,
-	/* XDP runs in generic (skb) mode. */
-	BPFMASQ_CFG_XDP_GENERIC = 1 << 1,
-	/* ext_addr was given with --address: do not follow the interface. */
-	BPFMASQ_CFG_FIXED_ADDR = 1 << 2,
-	/* Replies are translated at TC ingress instead of XDP. */
-	BPFMASQ_CFG_INGRESS_TC = 1 << 3,
-};
-
 /*
- * Runtime configuration: element 0 of the config array. The data path reads
- * ext_addr, the port range and the filtering mode; the timeouts are for the
- * garbage collector and are kept here so that every command sees them.
+ * What the data path reads: element 0 of the config array. The loader
+ * writes it (attach, an address change); every CPU's programs read it.
  */
 struct bpfmasq_config {
 	__be32 ext_addr; /* 0: no address, new outbound flows are dropped */
 	__u16 port_min; /* host order, inclusive */
 	__u16 port_max;
-	__u32 timeout_tcp_est; /* seconds */
-	__u32 timeout_tcp_trans;
-	__u32 timeout_udp;
-	__u32 timeout_icmp;
 	__u8 filtering; /* enum bpfmasq_filtering */
-	__u8 flags;
-	__u16 pad;
-	__u32 ifindex;
-	__u32 max_sessions;
-	__u32 pad2;
+	__u8 pad[3];
 };
-_Static_assert(sizeof(struct bpfmasq_config) == 40, "config layout");
+_Static_assert(sizeof(struct bpfmasq_config) == 12, "config layout");
+
+/*
+ * Version of the pinned layout: every change of a pinned map's key, value
+ * or meaning moves it. 1 was the first release's (no instance record).
+ */
+#define BPFMASQ_LAYOUT_VERSION 2
+
+/* Where replies are translated back. */
+enum bpfmasq_ingress {
+	BPFMASQ_INGRESS_NATIVE, /* XDP in the driver */
+	BPFMASQ_INGRESS_GENERIC, /* XDP on the skb */
+	BPFMASQ_INGRESS_TC, /* TC ingress */
+	BPFMASQ_INGRESS_MAX,
+};
+
+/* instance.flags */
+enum {
+	/* The loader created the clsact qdisc and removes it on detach. */
+	BPFMASQ_INST_OWN_CLSACT = 1 << 0,
+	/* ext_addr was given with --address: do not follow the interface. */
+	BPFMASQ_INST_FIXED_ADDR = 1 << 1,
+};
+
+/*
+ * The loader's record of one instance: element 0 of the instance array,
+ * which no program reads. Written by attach (and run, when it attaches
+ * again), read by every command.
+ */
+struct bpfmasq_instance {
+	__u32 layout_version; /* BPFMASQ_LAYOUT_VERSION */
+	__u32 ifindex; /* of the WAN interface when attached */
+	__u32 max_sessions; /* size of the sessions, mappings, owners maps */
+	__u8 ingress; /* enum bpfmasq_ingress */
+	__u8 flags; /* BPFMASQ_INST_* */
+	__u16 pad;
+	__u32 timeouts[BPFMASQ_TIMEOUT_MAX]; /* seconds */
+};
+_Static_assert(sizeof(struct bpfmasq_instance) == 32, "instance layout");
 
 /* What a hook does with a packet, as the reasons table below says. */
 enum bpfmasq_verdict {

@@ -68,44 +68,49 @@ static int check_port_range(const struct bpfmasq_config *cfg)
 	return 0;
 }
 
-/* The configuration to run with: @old (NULL on first attach) plus options. */
+/*
+ * The data-path config and the instance record to run with: the attached
+ * instance's (@old_cfg and @old_inst, NULL on first attach) plus options.
+ */
 static int config_build(const struct masq_opts *o,
-			const struct bpfmasq_config *old, int ifindex,
-			struct bpfmasq_config *cfg)
+			const struct bpfmasq_config *old_cfg,
+			const struct bpfmasq_instance *old_inst, int ifindex,
+			struct bpfmasq_config *cfg,
+			struct bpfmasq_instance *inst)
 {
-	static const __u32 defaults[TIMEOUT_MAX] = {
-		BPFMASQ_TIMEOUT_TCP_EST, BPFMASQ_TIMEOUT_TCP_TRANS,
-		BPFMASQ_TIMEOUT_UDP, BPFMASQ_TIMEOUT_ICMP
+#define TIMEOUT_DEFAULT(name, key, dflt, help) [BPFMASQ_TIMEOUT_##name] = dflt,
+	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = {
+		BPFMASQ_TIMEOUTS(TIMEOUT_DEFAULT)
 	};
-	__u32 *timeouts[TIMEOUT_MAX] = { &cfg->timeout_tcp_est,
-					 &cfg->timeout_tcp_trans,
-					 &cfg->timeout_udp, &cfg->timeout_icmp };
+#undef TIMEOUT_DEFAULT
 	int i, err;
 
-	if (old) {
-		*cfg = *old;
+	if (old_cfg) {
+		*cfg = *old_cfg;
+		*inst = *old_inst;
 	} else {
 		memset(cfg, 0, sizeof(*cfg));
-		cfg->max_sessions = BPFMASQ_DEFAULT_MAX_SESSIONS;
-		for (i = 0; i < TIMEOUT_MAX; i++)
-			*timeouts[i] = defaults[i];
+		memset(inst, 0, sizeof(*inst));
+		inst->layout_version = BPFMASQ_LAYOUT_VERSION;
+		inst->max_sessions = BPFMASQ_DEFAULT_MAX_SESSIONS;
+		memcpy(inst->timeouts, defaults, sizeof(defaults));
 		err = default_port_range(cfg);
 		if (err)
 			return err;
 	}
-	cfg->ifindex = ifindex;
+	inst->ifindex = ifindex;
 
 	if (o->max_sessions) {
-		if (old && old->max_sessions != o->max_sessions) {
+		if (old_inst && old_inst->max_sessions != o->max_sessions) {
 			pr_err("%s is attached with --max-sessions %u: detach it first to change the table size",
-			       o->ifname, old->max_sessions);
+			       o->ifname, old_inst->max_sessions);
 			return -EINVAL;
 		}
-		cfg->max_sessions = o->max_sessions;
+		inst->max_sessions = o->max_sessions;
 	}
-	for (i = 0; i < TIMEOUT_MAX; i++)
+	for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
 		if (o->timeout[i])
-			*timeouts[i] = o->timeout[i];
+			inst->timeouts[i] = o->timeout[i];
 	if (o->filtering >= 0)
 		cfg->filtering = o->filtering;
 	if (o->have_ports) {
@@ -118,8 +123,8 @@ static int config_build(const struct masq_opts *o,
 
 	if (o->have_address) {
 		cfg->ext_addr = o->address;
-		cfg->flags |= BPFMASQ_CFG_FIXED_ADDR;
-	} else if (!old || !(old->flags & BPFMASQ_CFG_FIXED_ADDR)) {
+		inst->flags |= BPFMASQ_INST_FIXED_ADDR;
+	} else if (!old_inst || !(old_inst->flags & BPFMASQ_INST_FIXED_ADDR)) {
 		cfg->ext_addr = netif_primary_addr(o->ifname);
 		if (!cfg->ext_addr) {
 			pr_err("%s has no IPv4 address to masquerade with: give --address",
@@ -152,6 +157,7 @@ int host_addrs_sync(const struct masq_maps *m, const char *wan)
 static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_config *old,
 		       const struct bpfmasq_config *cfg,
+		       const struct bpfmasq_instance *inst,
 		       const struct masq_opts *o)
 {
 	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
@@ -159,7 +165,9 @@ static int state_setup(const struct masq_maps *m,
 		       old->port_max != cfg->port_max;
 	int err;
 
-	err = config_write(m, cfg);
+	err = instance_write(m, inst);
+	if (!err)
+		err = config_write(m, cfg);
 	if (err)
 		goto fail;
 	if (rebuild) {
@@ -333,21 +341,20 @@ static void xdp_detach(const char *dir)
  * is attached. XDP cannot tell a complete checksum from one a local sender
  * left partial (offload) and veth and tun deliver both: there, replies are
  * translated at TC ingress, where the kernel's checksum helpers know.
+ * MODE_AUTO: native XDP, or TC ingress where the driver has none.
  */
-static enum ingress_mode pick_mode(const struct masq_opts *o,
-				   const struct bpfmasq_config *old)
+static int pick_mode(const struct masq_opts *o,
+		     const struct bpfmasq_instance *old)
 {
 	char driver[32];
 
 	if (o->mode != MODE_AUTO)
 		return o->mode;
 	if (old)
-		return old->flags & BPFMASQ_CFG_INGRESS_TC ? MODE_TC :
-		       old->flags & BPFMASQ_CFG_XDP_GENERIC ? MODE_GENERIC :
-							       MODE_NATIVE;
+		return old->ingress;
 	if (!netif_driver(o->ifname, driver, sizeof(driver)) &&
 	    (!strcmp(driver, "veth") || !strcmp(driver, "tun")))
-		return MODE_TC;
+		return BPFMASQ_INGRESS_TC;
 	return MODE_AUTO;
 }
 
@@ -358,15 +365,16 @@ static enum ingress_mode pick_mode(const struct masq_opts *o,
  * goes, and the caller attaches the new one and removes TC again (a reply
  * seen by both is translated once: the second finds no state for it).
  */
-static int xdp_mode_change(struct bpfmasq_config *cfg, int ifindex,
-			   const char *dir, enum ingress_mode mode, int tc_fd)
+static int xdp_mode_change(struct bpfmasq_instance *inst, int ifindex,
+			   const char *dir, int mode, int tc_fd)
 {
-	bool generic = mode == MODE_GENERIC, hook_created;
+	bool hook_created;
 	char path[PATH_MAX];
 	int err;
 
-	if (cfg->flags & BPFMASQ_CFG_INGRESS_TC ||
-	    !!(cfg->flags & BPFMASQ_CFG_XDP_GENERIC) == generic)
+	if (inst->ingress == BPFMASQ_INGRESS_TC ||
+	    (inst->ingress == BPFMASQ_INGRESS_GENERIC) ==
+		    (mode == BPFMASQ_INGRESS_GENERIC))
 		return 0;
 	/* No XDP link yet (first attach): nothing to change. */
 	if (pin_path(path, sizeof(path), dir, XDP_LINK_PIN) ||
@@ -376,7 +384,7 @@ static int xdp_mode_change(struct bpfmasq_config *cfg, int ifindex,
 	if (err)
 		return err;
 	xdp_detach(dir);
-	cfg->flags |= BPFMASQ_CFG_INGRESS_TC;
+	inst->ingress = BPFMASQ_INGRESS_TC;
 	return 0;
 }
 
@@ -384,11 +392,11 @@ static int xdp_mode_change(struct bpfmasq_config *cfg, int ifindex,
  * Attach the ingress program in @mode and remove the other kind, so that a
  * re-attach may switch modes: the new hook is in place before the old one
  * goes (a packet seen by both is translated once; the second finds no
- * state for the inside address). Sets the mode flags of @cfg.
+ * state for the inside address). Records the mode in @inst.
  */
 static int ingress_attach(const struct bpfmasq *skel, int ifindex,
-			  const char *dir, enum ingress_mode mode,
-			  struct bpfmasq_config *cfg, bool *xdp_created,
+			  const char *dir, int mode,
+			  struct bpfmasq_instance *inst, bool *xdp_created,
 			  bool *hook_created)
 {
 	int tc_fd = bpf_program__fd(skel->progs.bpfmasq_ingress_tc);
@@ -396,19 +404,18 @@ static int ingress_attach(const struct bpfmasq *skel, int ifindex,
 
 	*xdp_created = false;
 	*hook_created = false;
-	if (mode != MODE_TC) {
-		err = xdp_mode_change(cfg, ifindex, dir, mode, tc_fd);
+	if (mode != BPFMASQ_INGRESS_TC) {
+		err = xdp_mode_change(inst, ifindex, dir, mode, tc_fd);
 		if (err)
 			return err;
-		err = xdp_attach(skel, ifindex, dir, mode == MODE_GENERIC,
-				 xdp_created);
+		err = xdp_attach(skel, ifindex, dir,
+				 mode == BPFMASQ_INGRESS_GENERIC, xdp_created);
 		if (!err) {
-			if (cfg->flags & BPFMASQ_CFG_INGRESS_TC)
+			if (inst->ingress == BPFMASQ_INGRESS_TC)
 				tc_detach(ifindex, BPF_TC_INGRESS);
-			cfg->flags &= ~(BPFMASQ_CFG_INGRESS_TC |
-					BPFMASQ_CFG_XDP_GENERIC);
-			if (mode == MODE_GENERIC)
-				cfg->flags |= BPFMASQ_CFG_XDP_GENERIC;
+			inst->ingress = mode == BPFMASQ_INGRESS_GENERIC ?
+						BPFMASQ_INGRESS_GENERIC :
+						BPFMASQ_INGRESS_NATIVE;
 			return 0;
 		}
 		if (err == -EBUSY || err == -EEXIST) {
@@ -429,13 +436,12 @@ static int ingress_attach(const struct bpfmasq *skel, int ifindex,
 	if (err)
 		return err;
 	xdp_detach(dir);
-	cfg->flags &= ~BPFMASQ_CFG_XDP_GENERIC;
-	cfg->flags |= BPFMASQ_CFG_INGRESS_TC;
+	inst->ingress = BPFMASQ_INGRESS_TC;
 	return 0;
 }
 
-static int open_skel(struct bpfmasq **out, const struct bpfmasq_config *cfg,
-		     const char *dir)
+static int open_skel(struct bpfmasq **out,
+		     const struct bpfmasq_instance *inst, const char *dir)
 {
 	struct bpfmasq *skel = bpfmasq__open();
 	struct bpf_map *map;
@@ -447,9 +453,9 @@ static int open_skel(struct bpfmasq **out, const struct bpfmasq_config *cfg,
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return err;
 	}
-	bpf_map__set_max_entries(skel->maps.sessions, cfg->max_sessions);
-	bpf_map__set_max_entries(skel->maps.mappings, cfg->max_sessions);
-	bpf_map__set_max_entries(skel->maps.port_owners, cfg->max_sessions);
+	bpf_map__set_max_entries(skel->maps.sessions, inst->max_sessions);
+	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
+	bpf_map__set_max_entries(skel->maps.port_owners, inst->max_sessions);
 	/* Pinned maps are reused at load; new ones are pinned there. */
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
@@ -473,7 +479,9 @@ fail:
 	return err;
 }
 
-static int read_pinned_config(const char *dir, struct bpfmasq_config *cfg)
+/* What the instance pinned in @dir runs with. */
+static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
+		       struct bpfmasq_instance *inst)
 {
 	struct masq_maps pm;
 	int err;
@@ -481,7 +489,9 @@ static int read_pinned_config(const char *dir, struct bpfmasq_config *cfg)
 	err = maps_open_pinned(dir, &pm);
 	if (err)
 		return err;
-	err = config_read(&pm, cfg);
+	err = instance_read(&pm, inst);
+	if (!err && cfg)
+		err = config_read(&pm, cfg);
 	maps_close(&pm);
 	return err;
 }
@@ -489,12 +499,12 @@ static int read_pinned_config(const char *dir, struct bpfmasq_config *cfg)
 int instance_attach(const struct masq_opts *o)
 {
 	bool fresh, egress_hook = false, ingress_hook = false, xdp_created;
+	struct bpfmasq_instance old_inst, inst;
 	struct bpfmasq_config old, cfg;
 	char dir[PATH_MAX], base[PATH_MAX];
 	struct bpfmasq *skel = NULL;
-	enum ingress_mode mode;
 	struct masq_maps m;
-	int ifindex, err;
+	int ifindex, err, mode;
 
 	ifindex = if_nametoindex(o->ifname);
 	if (!ifindex) {
@@ -517,14 +527,15 @@ int instance_attach(const struct masq_opts *o)
 
 	fresh = !pin_dir_exists(dir);
 	if (!fresh) {
-		err = read_pinned_config(dir, &old);
+		err = read_pinned(dir, &old, &old_inst);
 		if (err)
 			return err;
 	}
-	err = config_build(o, fresh ? NULL : &old, ifindex, &cfg);
+	err = config_build(o, fresh ? NULL : &old, fresh ? NULL : &old_inst,
+			   ifindex, &cfg, &inst);
 	if (err)
 		return err;
-	mode = pick_mode(o, fresh ? NULL : &old);
+	mode = pick_mode(o, fresh ? NULL : &old_inst);
 
 	if ((mkdir(base, 0700) && errno != EEXIST) ||
 	    (mkdir(dir, 0700) && errno != EEXIST)) {
@@ -532,11 +543,11 @@ int instance_attach(const struct masq_opts *o)
 		pr_err("cannot create %s: %s", dir, strerror(errno));
 		return err;
 	}
-	err = open_skel(&skel, &cfg, dir);
+	err = open_skel(&skel, &inst, dir);
 	if (err)
 		goto out_unpin;
 	maps_from_skel(skel, &m);
-	err = state_setup(&m, fresh ? NULL : &old, &cfg, o);
+	err = state_setup(&m, fresh ? NULL : &old, &cfg, &inst, o);
 	if (err)
 		goto out_destroy;
 
@@ -547,18 +558,18 @@ int instance_attach(const struct masq_opts *o)
 		goto out_destroy;
 	/* A re-attach keeps the ownership recorded when it was created. */
 	if (fresh && egress_hook)
-		cfg.flags |= BPFMASQ_CFG_OWN_CLSACT;
-	err = ingress_attach(skel, ifindex, dir, mode, &cfg, &xdp_created,
+		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
+	err = ingress_attach(skel, ifindex, dir, mode, &inst, &xdp_created,
 			     &ingress_hook);
 	if (err) {
 		/* A failed switch may have left TC ingress in place: say so. */
 		if (!fresh)
-			config_write(&m, &cfg);
+			instance_write(&m, &inst);
 		goto out_egress;
 	}
-	err = config_write(&m, &cfg);
+	err = instance_write(&m, &inst);
 	if (err) {
-		pr_err("cannot write the config: %s", strerror(-err));
+		pr_err("cannot write the instance record: %s", strerror(-err));
 		goto out_ingress;
 	}
 	bpfmasq__destroy(skel);
@@ -586,22 +597,22 @@ out_unpin:
 
 int instance_detach(const struct masq_opts *o)
 {
-	struct bpfmasq_config cfg;
+	struct bpfmasq_instance inst;
 	char dir[PATH_MAX];
 	int ifindex, err;
 
 	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
 	if (err)
 		return err;
-	err = read_pinned_config(dir, &cfg);
+	err = read_pinned(dir, NULL, &inst);
 	if (err)
 		return err;
 	ifindex = if_nametoindex(o->ifname);
 	if (ifindex) {
 		tc_detach(ifindex, BPF_TC_EGRESS);
-		if (cfg.flags & BPFMASQ_CFG_INGRESS_TC)
+		if (inst.ingress == BPFMASQ_INGRESS_TC)
 			tc_detach(ifindex, BPF_TC_INGRESS);
-		if (cfg.flags & BPFMASQ_CFG_OWN_CLSACT)
+		if (inst.flags & BPFMASQ_INST_OWN_CLSACT)
 			tc_hook_destroy(ifindex);
 	}
 	xdp_detach(dir);

@@ -13,19 +13,19 @@
 
 #define NS_PER_S 1000000000ull
 
-uint32_t session_timeout(const struct bpfmasq_config *cfg,
+uint32_t session_timeout(const struct bpfmasq_instance *inst,
 			 const struct bpfmasq_session_key *key,
 			 const struct bpfmasq_session *s)
 {
 	switch (key->proto) {
 	case BPFMASQ_PROTO_TCP:
-		return s->tcp_state == BPFMASQ_TCP_ESTABLISHED ?
-			       cfg->timeout_tcp_est :
-			       cfg->timeout_tcp_trans;
+		return inst->timeouts[s->tcp_state == BPFMASQ_TCP_ESTABLISHED ?
+					      BPFMASQ_TIMEOUT_TCP_EST :
+					      BPFMASQ_TIMEOUT_TCP_TRANS];
 	case BPFMASQ_PROTO_UDP:
-		return cfg->timeout_udp;
+		return inst->timeouts[BPFMASQ_TIMEOUT_UDP];
 	default:
-		return cfg->timeout_icmp;
+		return inst->timeouts[BPFMASQ_TIMEOUT_ICMP];
 	}
 }
 
@@ -77,7 +77,7 @@ static bool expired(uint64_t last_ns, uint32_t timeout_s, uint64_t now)
 
 /* Delete expired sessions; record the inside endpoints still in use. */
 static int gc_sessions(const struct masq_maps *m,
-		       const struct bpfmasq_config *cfg, uint64_t now,
+		       const struct bpfmasq_instance *inst, uint64_t now,
 		       struct ep_set *used, struct gc_result *res)
 {
 	struct bpfmasq_session_key *keys;
@@ -94,10 +94,10 @@ static int gc_sessions(const struct masq_maps *m,
 	for (i = 0; i < n; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 
-		if (expired(vals[i].last_ns, session_timeout(cfg, k, &vals[i]),
+		if (expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
 			    now) &&
 		    !bpf_map_lookup_elem(m->sessions, k, &cur) &&
-		    expired(cur.last_ns, session_timeout(cfg, k, &cur), now) &&
+		    expired(cur.last_ns, session_timeout(inst, k, &cur), now) &&
 		    !bpf_map_delete_elem(m->sessions, k)) {
 			res->sessions_expired++;
 			continue;
@@ -164,14 +164,14 @@ static int gc_mappings(const struct masq_maps *m, uint64_t now,
 
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 {
-	struct bpfmasq_config cfg;
+	struct bpfmasq_instance inst;
 	struct ep_set used = {};
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	err = config_read(m, &cfg);
+	err = instance_read(m, &inst);
 	if (!err)
-		err = gc_sessions(m, &cfg, now, &used, res);
+		err = gc_sessions(m, &inst, now, &used, res);
 	if (!err)
 		err = gc_mappings(m, now, &used, res);
 	free(used.slots);

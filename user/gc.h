@@ -15,7 +15,7 @@ struct gc_result {
 };
 
 /* Idle timeout of a session in seconds, by protocol and TCP state. */
-uint32_t session_timeout(const struct bpfmasq_config *cfg,
+uint32_t session_timeout(const struct bpfmasq_instance *inst,
 			 const struct bpfmasq_session_key *key,
 			 const struct bpfmasq_session *s);
 

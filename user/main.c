@@ -72,6 +72,7 @@ static int cmd_flush(const struct masq_opts *o)
 static void follow_address(const struct masq_opts *o,
 			   const struct masq_maps *m)
 {
+	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
 	__be32 now_addr;
@@ -81,7 +82,8 @@ static void follow_address(const struct masq_opts *o,
 	if (err)
 		pr_err("cannot update the gateway's addresses: %s",
 		       strerror(-err));
-	if (config_read(m, &cfg) || (cfg.flags & BPFMASQ_CFG_FIXED_ADDR))
+	if (instance_read(m, &inst) || (inst.flags & BPFMASQ_INST_FIXED_ADDR) ||
+	    config_read(m, &cfg))
 		return;
 	now_addr = netif_primary_addr(o->ifname);
 	if (now_addr == cfg.ext_addr)
@@ -145,10 +147,10 @@ static bool wait_tick(int watch_fd, unsigned int seconds)
 static void follow_interface(const struct masq_opts *o,
 			     const struct masq_maps *m)
 {
-	struct bpfmasq_config cfg;
+	struct bpfmasq_instance inst;
 	unsigned int ifindex = if_nametoindex(o->ifname);
 
-	if (!ifindex || config_read(m, &cfg) || cfg.ifindex == ifindex)
+	if (!ifindex || instance_read(m, &inst) || inst.ifindex == ifindex)
 		return;
 	pr_info("%s: the interface was created again: attaching to it",
 		o->ifname);

@@ -2,6 +2,7 @@
 /* maps.c - map access shared by every command and by the program tests. */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,46 +22,117 @@
 const char *const stat_names[BPFMASQ_STAT_MAX] = { BPFMASQ_STATS(STAT_NAME) };
 #undef STAT_NAME
 
+const char *const ingress_names[BPFMASQ_INGRESS_MAX] = {
+	[BPFMASQ_INGRESS_NATIVE] = "native",
+	[BPFMASQ_INGRESS_GENERIC] = "generic",
+	[BPFMASQ_INGRESS_TC] = "tc",
+};
+
+#define TIMEOUT_KEY(name, key, dflt, help) [BPFMASQ_TIMEOUT_##name] = key,
+const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX] = {
+	BPFMASQ_TIMEOUTS(TIMEOUT_KEY)
+};
+#undef TIMEOUT_KEY
+
 static const __u8 pool_protos[] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP,
 				    BPFMASQ_PROTO_ICMP };
 
+/* Every map of an instance: its name, its field and the sizes it must have. */
+static const struct map_desc {
+	const char *name;
+	size_t field;
+	__u32 key_size;
+	__u32 value_size;
+} map_descs[] = {
+#define MAP_DESC(name, ksz, vsz)                                             \
+	{ #name, offsetof(struct masq_maps, name), ksz, vsz },
+	MASQ_MAPS(MAP_DESC)
+#undef MAP_DESC
+};
+
+#define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
+
+/*
+ * The list above is the skeleton's: each name is a map of it (or this does
+ * not compile) and it has no other.
+ */
+_Static_assert(sizeof(((struct bpfmasq *)0)->maps) ==
+		       N_MAPS * sizeof(struct bpf_map *),
+	       "MASQ_MAPS lists every map of bpf/maps.h");
+
+static int *map_fd(struct masq_maps *m, const struct map_desc *d)
+{
+	return (int *)((char *)m + d->field);
+}
+
 void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m)
 {
-#define FROM_SKEL(name) m->name = bpf_map__fd(skel->maps.name);
+#define FROM_SKEL(name, ksz, vsz) m->name = bpf_map__fd(skel->maps.name);
 	MASQ_MAPS(FROM_SKEL)
 #undef FROM_SKEL
+}
+
+/* A pinned map must have the key and value this build reads and writes. */
+static int map_check(int fd, const struct map_desc *d, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		pr_err("cannot inspect pinned map %s: %s", path,
+		       strerror(errno));
+		return -errno;
+	}
+	if (info.key_size != d->key_size || info.value_size != d->value_size) {
+		pr_err("pinned map %s has %u-byte keys and %u-byte values, this bpfmasq expects %u and %u: it was pinned by another version",
+		       path, info.key_size, info.value_size, d->key_size,
+		       d->value_size);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 int maps_open_pinned(const char *dir, struct masq_maps *m)
 {
 	char path[PATH_MAX];
-	int err;
+	size_t i;
+	int err, *fd;
 
-#define SET_INVALID(name) m->name = -1;
-	MASQ_MAPS(SET_INVALID)
-#undef SET_INVALID
-#define OPEN_PIN(name)                                                       \
-	m->name = pin_path(path, sizeof(path), dir, #name) ? -1 :            \
-						 bpf_obj_get(path);          \
-	if (m->name < 0) {                                                   \
-		err = -errno;                                                \
-		pr_err("cannot open pinned map %s: %s", path, strerror(errno)); \
-		maps_close(m);                                               \
-		return err;                                                  \
+	for (i = 0; i < N_MAPS; i++)
+		*map_fd(m, &map_descs[i]) = -1;
+	for (i = 0; i < N_MAPS; i++) {
+		fd = map_fd(m, &map_descs[i]);
+		err = pin_path(path, sizeof(path), dir, map_descs[i].name);
+		if (err)
+			goto fail;
+		*fd = bpf_obj_get(path);
+		if (*fd < 0) {
+			err = -errno;
+			pr_err("cannot open pinned map %s: %s", path,
+			       strerror(errno));
+			goto fail;
+		}
+		err = map_check(*fd, &map_descs[i], path);
+		if (err)
+			goto fail;
 	}
-	MASQ_MAPS(OPEN_PIN)
-#undef OPEN_PIN
 	return 0;
+fail:
+	maps_close(m);
+	return err;
 }
 
 void maps_close(struct masq_maps *m)
 {
-#define CLOSE_MAP(name)                                                      \
-	if (m->name >= 0)                                                    \
-		close(m->name);                                              \
-	m->name = -1;
-	MASQ_MAPS(CLOSE_MAP)
-#undef CLOSE_MAP
+	size_t i;
+	int *fd;
+
+	for (i = 0; i < N_MAPS; i++) {
+		fd = map_fd(m, &map_descs[i]);
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
 }
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg)
@@ -77,6 +149,30 @@ int config_write(const struct masq_maps *m, const struct bpfmasq_config *cfg)
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(m->config, &zero, cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int instance_read(const struct masq_maps *m, struct bpfmasq_instance *inst)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->instance, &zero, inst))
+		return -errno;
+	if (inst->layout_version != BPFMASQ_LAYOUT_VERSION) {
+		pr_err("the instance has pinned layout %u, this bpfmasq reads layout %u",
+		       inst->layout_version, BPFMASQ_LAYOUT_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int instance_write(const struct masq_maps *m,
+		   const struct bpfmasq_instance *inst)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(m->instance, &zero, inst, BPF_ANY))
 		return -errno;
 	return 0;
 }

@@ -20,21 +20,29 @@ struct cidr {
 	unsigned int plen;
 };
 
-/* X(field, pinned file name) for every map of bpf/maps.h. */
+/*
+ * X(name, key size, value size) for every map of bpf/maps.h: the field of
+ * struct masq_maps, the skeleton's map and the pinned file share the name.
+ * The sizes are what a pinned map must have to be read.
+ */
 #define MASQ_MAPS(X)                                                         \
-	X(config)                                                            \
-	X(stats)                                                             \
-	X(sessions)                                                          \
-	X(mappings)                                                          \
-	X(port_owners)                                                       \
-	X(port_pools)                                                        \
-	X(internal_nets)                                                     \
-	X(lan_nets)                                                          \
-	X(local_addrs)                                                       \
-	X(frags)
+	X(config, sizeof(__u32), sizeof(struct bpfmasq_config))              \
+	X(instance, sizeof(__u32), sizeof(struct bpfmasq_instance))          \
+	X(stats, sizeof(__u32), sizeof(__u64))                               \
+	X(sessions, sizeof(struct bpfmasq_session_key),                      \
+	  sizeof(struct bpfmasq_session))                                    \
+	X(mappings, sizeof(struct bpfmasq_endpoint),                         \
+	  sizeof(struct bpfmasq_mapping))                                    \
+	X(port_owners, sizeof(struct bpfmasq_endpoint),                      \
+	  sizeof(struct bpfmasq_endpoint))                                   \
+	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32))        \
+	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))       \
+	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))            \
+	X(local_addrs, sizeof(__be32), sizeof(__u8))                         \
+	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(__be32))
 
 struct masq_maps {
-#define MASQ_MAP_FIELD(name) int name;
+#define MASQ_MAP_FIELD(name, key_size, value_size) int name;
 	MASQ_MAPS(MASQ_MAP_FIELD)
 #undef MASQ_MAP_FIELD
 };
@@ -46,6 +54,13 @@ void maps_close(struct masq_maps *m);
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg);
 int config_write(const struct masq_maps *m, const struct bpfmasq_config *cfg);
+/*
+ * The instance record; -EPROTO (message printed) when its layout version is
+ * not this build's.
+ */
+int instance_read(const struct masq_maps *m, struct bpfmasq_instance *inst);
+int instance_write(const struct masq_maps *m,
+		   const struct bpfmasq_instance *inst);
 
 /*
  * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
@@ -69,6 +84,10 @@ int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
 /* Sum the per-CPU counters into @totals[BPFMASQ_STAT_MAX]. */
 int stats_read(const struct masq_maps *m, uint64_t *totals);
 extern const char *const stat_names[BPFMASQ_STAT_MAX];
+/* "native", "generic", "tc": --mode's words and what status shows. */
+extern const char *const ingress_names[BPFMASQ_INGRESS_MAX];
+/* "tcp_est", ...: the JSON keys of the timeouts (BPFMASQ_TIMEOUTS). */
+extern const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX];
 
 /*
  * Read every entry of a hash map with batch lookups into malloc'ed arrays

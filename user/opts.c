@@ -186,17 +186,11 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		return parse_u32(arg, "timeout", 1, 7 * 24 * 3600,
 				 &o->timeout[c - OPT_TIMEOUT_TCP_EST]);
 	case OPT_MODE:
-		if (!strcmp(arg, "native"))
-			o->mode = MODE_NATIVE;
-		else if (!strcmp(arg, "generic"))
-			o->mode = MODE_GENERIC;
-		else if (!strcmp(arg, "tc"))
-			o->mode = MODE_TC;
-		else {
-			pr_err("bad --mode '%s': native, generic or tc", arg);
-			return -1;
-		}
-		return 0;
+		for (o->mode = 0; o->mode < BPFMASQ_INGRESS_MAX; o->mode++)
+			if (!strcmp(arg, ingress_names[o->mode]))
+				return 0;
+		pr_err("bad --mode '%s': native, generic or tc", arg);
+		return -1;
 	case OPT_BPFFS:
 		o->bpffs = arg;
 		return 0;
@@ -223,6 +217,7 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->filtering = -1;
+	o->mode = MODE_AUTO;
 	o->gc_interval = 5;
 	o->bpffs = getenv("BPFMASQ_BPFFS");
 

@@ -9,21 +9,8 @@
 #include "bpfmasq.h"
 #include "maps.h"
 
-/* Where replies are translated back. */
-enum ingress_mode {
-	MODE_AUTO, /* XDP native; TC where XDP cannot be native or correct */
-	MODE_NATIVE, /* XDP in the driver */
-	MODE_GENERIC, /* XDP on the skb */
-	MODE_TC, /* TC ingress */
-};
-
-enum timeout_id {
-	TIMEOUT_TCP_EST,
-	TIMEOUT_TCP_TRANS,
-	TIMEOUT_UDP,
-	TIMEOUT_ICMP,
-	TIMEOUT_MAX,
-};
+/* --mode not given: native XDP, or TC ingress where that is not right. */
+#define MODE_AUTO (-1)
 
 struct masq_opts {
 	const char *cmd;
@@ -41,8 +28,8 @@ struct masq_opts {
 	__u16 port_min, port_max;
 	int filtering; /* -1: unset */
 	__u32 max_sessions; /* 0: unset */
-	__u32 timeout[TIMEOUT_MAX]; /* 0: unset */
-	enum ingress_mode mode;
+	__u32 timeout[BPFMASQ_TIMEOUT_MAX]; /* 0: unset */
+	int mode; /* enum bpfmasq_ingress, or MODE_AUTO */
 	unsigned int gc_interval; /* seconds, run only */
 };
 

@@ -70,13 +70,13 @@ static const char *state_name(const struct bpfmasq_session_key *k,
 }
 
 static void print_conn(const struct masq_opts *o,
-		       const struct bpfmasq_config *cfg,
+		       const struct bpfmasq_instance *inst,
 		       const struct bpfmasq_session_key *k,
 		       const struct bpfmasq_session *s, uint64_t now, bool first)
 {
 	char in[32], out[32], rem[32];
 	uint64_t idle = now > s->last_ns ? (now - s->last_ns) / 1000000000ull : 0;
-	uint32_t timeout = session_timeout(cfg, k, s);
+	uint32_t timeout = session_timeout(inst, k, s);
 	__be16 remote_port = k->remote_port;
 
 	/* ICMP echo sessions are keyed by id alone; show it on both sides. */
@@ -115,7 +115,7 @@ int cmd_conns(const struct masq_opts *o)
 {
 	struct bpfmasq_session_key *keys = NULL;
 	struct bpfmasq_session *vals = NULL;
-	struct bpfmasq_config cfg;
+	struct bpfmasq_instance inst;
 	struct masq_maps m;
 	uint64_t now;
 	long n, i;
@@ -124,7 +124,7 @@ int cmd_conns(const struct masq_opts *o)
 	err = open_instance(o, &m);
 	if (err)
 		return err;
-	err = config_read(&m, &cfg);
+	err = instance_read(&m, &inst);
 	n = err ? err : map_dump(m.sessions, (void **)&keys, (void **)&vals);
 	if (n < 0) {
 		pr_err("cannot read the sessions: %s", strerror(-n));
@@ -139,7 +139,7 @@ int cmd_conns(const struct masq_opts *o)
 		       "inside", "outside", "remote", "state", "idle", "packets",
 		       "bytes");
 	for (i = 0; i < n; i++)
-		print_conn(o, &cfg, &keys[i], &vals[i], now, i == 0);
+		print_conn(o, &inst, &keys[i], &vals[i], now, i == 0);
 	if (o->json)
 		printf("%s]\n", n ? "\n" : "");
 	free(keys);
@@ -195,27 +195,23 @@ static void print_internal(const struct masq_maps *m, bool json)
 	}
 }
 
-/* Where replies are translated: XDP native or generic, or TC ingress. */
-static const char *mode_name(const struct bpfmasq_config *cfg)
-{
-	if (cfg->flags & BPFMASQ_CFG_INGRESS_TC)
-		return "tc";
-	return cfg->flags & BPFMASQ_CFG_XDP_GENERIC ? "generic" : "native";
-}
-
 static int print_status(const struct masq_opts *o, const char *ifname,
 			const char *dir, bool first)
 {
+	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
 	long sessions, mappings;
+	const char *mode;
 	struct masq_maps m;
-	int err;
+	int err, i;
 
 	err = maps_open_pinned(dir, &m);
 	if (err)
 		return err;
-	err = config_read(&m, &cfg);
+	err = instance_read(&m, &inst);
+	if (!err)
+		err = config_read(&m, &cfg);
 	sessions = map_count(m.sessions);
 	mappings = map_count(m.mappings);
 	if (err) {
@@ -223,37 +219,44 @@ static int print_status(const struct masq_opts *o, const char *ifname,
 		return err;
 	}
 	addr_str(a, cfg.ext_addr);
+	mode = inst.ingress < BPFMASQ_INGRESS_MAX ? ingress_names[inst.ingress] :
+						    "?";
 	if (o->json) {
 		printf("%s{\"ifname\": \"%s\", \"ifindex\": %u, \"address\": \"%s\", "
 		       "\"address_source\": \"%s\", \"ports\": \"%u-%u\", "
 		       "\"filtering\": \"%s\", \"mode\": \"%s\", "
 		       "\"internal\": [",
-		       first ? "" : ", ", ifname, cfg.ifindex, a,
-		       cfg.flags & BPFMASQ_CFG_FIXED_ADDR ? "fixed" : "interface",
+		       first ? "" : ", ", ifname, inst.ifindex, a,
+		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
+							      "interface",
 		       cfg.port_min, cfg.port_max,
-		       cfg.filtering ? "independent" : "dependent",
-		       mode_name(&cfg));
+		       cfg.filtering ? "independent" : "dependent", mode);
 		print_internal(&m, true);
 		printf("], \"max_sessions\": %u, \"sessions\": %ld, \"mappings\": %ld, "
-		       "\"timeouts\": {\"tcp_est\": %u, \"tcp_trans\": %u, "
-		       "\"udp\": %u, \"icmp\": %u}}",
-		       cfg.max_sessions, sessions, mappings, cfg.timeout_tcp_est,
-		       cfg.timeout_tcp_trans, cfg.timeout_udp, cfg.timeout_icmp);
+		       "\"layout_version\": %u, \"timeouts\": {",
+		       inst.max_sessions, sessions, mappings,
+		       inst.layout_version);
+		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
+			printf("%s\"%s\": %u", i ? ", " : "", timeout_keys[i],
+			       inst.timeouts[i]);
+		printf("}}");
 	} else {
 		printf("%s:\n  address    %s (%s)\n  ports      %u-%u\n"
 		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ifname, a,
-		       cfg.flags & BPFMASQ_CFG_FIXED_ADDR ? "fixed" : "from interface",
+		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
+							      "from interface",
 		       cfg.port_min, cfg.port_max,
 		       cfg.filtering ? "endpoint-independent" :
 				       "address-and-port-dependent",
-		       mode_name(&cfg));
+		       mode);
 		print_internal(&m, false);
-		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
-		       "  timeouts   tcp established %us, tcp transitory %us, udp %us, icmp %us\n",
-		       sessions, cfg.max_sessions, mappings,
-		       cfg.timeout_tcp_est, cfg.timeout_tcp_trans,
-		       cfg.timeout_udp, cfg.timeout_icmp);
+		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",
+		       sessions, inst.max_sessions, mappings);
+		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
+			printf("%s %s %us", i ? "," : "", timeout_keys[i],
+			       inst.timeouts[i]);
+		printf("\n");
 	}
 	maps_close(&m);
 	return 0;

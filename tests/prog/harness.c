@@ -77,10 +77,6 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		.ext_addr = opts->no_ext_addr ? 0 : EXT_ADDR,
 		.port_min = opts->port_min ? opts->port_min : PORT_MIN,
 		.port_max = opts->port_max ? opts->port_max : PORT_MAX,
-		.timeout_tcp_est = BPFMASQ_TIMEOUT_TCP_EST,
-		.timeout_tcp_trans = BPFMASQ_TIMEOUT_TCP_TRANS,
-		.timeout_udp = BPFMASQ_TIMEOUT_UDP,
-		.timeout_icmp = BPFMASQ_TIMEOUT_ICMP,
 		.filtering = opts->filtering,
 	};
 	err = config_write(&fx->maps, &fx->cfg);
