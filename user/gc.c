@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "gc.h"
+#include "pools.h"
 
 #define NS_PER_S 1000000000ull
 

@@ -11,14 +11,17 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
-#include "attach.h"
 #include "bpffs.h"
+#include "clock.h"
 #include "gc.h"
+#include "instance.h"
 #include "log.h"
 #include "maps.h"
 #include "netif.h"
 #include "opts.h"
+#include "pools.h"
 #include "show.h"
+#include "state.h"
 
 static volatile sig_atomic_t stop_requested;
 

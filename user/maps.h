@@ -62,25 +62,6 @@ int instance_read(const struct masq_maps *m, struct bpfmasq_instance *inst);
 int instance_write(const struct masq_maps *m,
 		   const struct bpfmasq_instance *inst);
 
-/*
- * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
- * holding cfg->port_min..port_max in random order (RFC 6056), minus the
- * ports that live mappings hold.
- */
-int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
-/* Remove the pools of @addr (after an address change or on flush). */
-int pools_delete(const struct masq_maps *m, __be32 addr);
-/* Return one port to its pool. */
-int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext);
-
-/*
- * Make the LPM trie @fd hold exactly @cidrs: new prefixes are added before
- * stale ones go, so no address is left out in between.
- */
-int lpm_set(int fd, const struct cidr *cidrs, int n);
-/* Make local_addrs hold exactly @addrs. */
-int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
-
 /* Sum the per-CPU counters into @totals[BPFMASQ_STAT_MAX]. */
 int stats_read(const struct masq_maps *m, uint64_t *totals);
 extern const char *const stat_names[BPFMASQ_STAT_MAX];
@@ -98,11 +79,5 @@ long map_dump(int fd, void **keys, void **vals);
 long map_count(int fd);
 /* Delete every entry of a hash map. Returns the number deleted or -errno. */
 long map_clear(int fd);
-
-/* Drop all translation state and refill the pools. */
-int state_flush(const struct masq_maps *m);
-
-/* Boot-time clock, as bpf_ktime_get_boot_ns() reads it. */
-uint64_t now_boot_ns(void);
 
 #endif /* BPFMASQ_USER_MAPS_H */

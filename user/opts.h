@@ -7,10 +7,8 @@
 #include <linux/types.h>
 
 #include "bpfmasq.h"
+#include "hooks.h"
 #include "maps.h"
-
-/* --mode not given: native XDP, or TC ingress where that is not right. */
-#define MODE_AUTO (-1)
 
 struct masq_opts {
 	const char *cmd;

@@ -10,7 +10,9 @@
 #include <bpf/bpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "gc.h"
+#include "instance.h"
 #include "log.h"
 #include "maps.h"
 #include "show.h"
@@ -50,15 +52,6 @@ static const char *ep_str(char *buf, size_t len, __be32 addr, __be16 port)
 static const char *addr_str(char *buf, __be32 addr)
 {
 	return inet_ntop(AF_INET, &addr, buf, INET_ADDRSTRLEN);
-}
-
-int open_instance(const struct masq_opts *o, struct masq_maps *m)
-{
-	char dir[PATH_MAX];
-	int err;
-
-	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
-	return err ? err : maps_open_pinned(dir, m);
 }
 
 static const char *state_name(const struct bpfmasq_session_key *k,

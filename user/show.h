@@ -9,7 +9,4 @@ int cmd_status(const struct masq_opts *o);
 int cmd_conns(const struct masq_opts *o);
 int cmd_stats(const struct masq_opts *o);
 
-/* Open the pinned maps of o->ifname; message and -errno if not attached. */
-int open_instance(const struct masq_opts *o, struct masq_maps *m);
-
 #endif /* BPFMASQ_USER_SHOW_H */

@@ -15,6 +15,8 @@
 
 #include "bpfmasq.h"
 #include "maps.h"
+#include "pools.h"
+#include "state.h"
 #include "pkt.h"
 
 /* Test network: inside 10.0.0.0/8, remotes 198.51.100.0/24. */

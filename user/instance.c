@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * instance.c - the life cycle of an instance: load the data path with its
+ * maps pinned, set its state up, attach TC on the WAN egress and the
+ * ingress program, and the reverse. An instance that is already pinned
+ * keeps its maps: attaching again replaces the programs in place, so no
+ * connection is dropped. Nothing is left behind by an attach that fails.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpffs.h"
+#include "bpfmasq.skel.h"
+#include "config.h"
+#include "hooks.h"
+#include "instance.h"
+#include "log.h"
+#include "maps.h"
+#include "netif.h"
+#include "pools.h"
+#include "state.h"
+
+/*
+ * Bring the maps in line with @cfg. A new external address or port range
+ * invalidates every mapping, as the kernel's masquerade flushes on an
+ * address change.
+ */
+static int state_setup(const struct masq_maps *m,
+		       const struct bpfmasq_config *old,
+		       const struct bpfmasq_config *cfg,
+		       const struct bpfmasq_instance *inst,
+		       const struct masq_opts *o)
+{
+	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
+		       old->port_min != cfg->port_min ||
+		       old->port_max != cfg->port_max;
+	int err;
+
+	err = instance_write(m, inst);
+	if (!err)
+		err = config_write(m, cfg);
+	if (err)
+		goto fail;
+	if (rebuild) {
+		if (old) {
+			pr_info("%s: address or port range changed: flushing translation state",
+				o->ifname);
+			err = pools_delete(m, old->ext_addr);
+			if (!err)
+				err = state_flush(m);
+		} else {
+			err = pools_create(m, cfg);
+		}
+		if (err)
+			goto fail;
+	}
+	if (o->n_internal || !old) {
+		/* By default every source that is not the gateway's own. */
+		static const struct cidr any = { 0, 0 };
+
+		err = o->n_internal ? lpm_set(m->internal_nets, o->internal,
+					      o->n_internal) :
+				      lpm_set(m->internal_nets, &any, 1);
+		if (err)
+			goto fail;
+	}
+	err = host_addrs_sync(m, o->ifname);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	pr_err("cannot set up the maps: %s", strerror(-err));
+	return err;
+}
+
+/* Attach @prog_fd as our filter on @point (egress or ingress). */
+static int open_skel(struct bpfmasq **out,
+		     const struct bpfmasq_instance *inst, const char *dir)
+{
+	struct bpfmasq *skel = bpfmasq__open();
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err;
+
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s", strerror(errno));
+		return err;
+	}
+	bpf_map__set_max_entries(skel->maps.sessions, inst->max_sessions);
+	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
+	bpf_map__set_max_entries(skel->maps.port_owners, inst->max_sessions);
+	/* Pinned maps are reused at load; new ones are pinned there. */
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = pin_path(path, sizeof(path), dir, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err)
+			goto fail;
+	}
+	err = bpfmasq__load(skel);
+	if (err) {
+		pr_err("cannot load the BPF programs: %s%s", strerror(-err),
+		       log_verbose ? "" : " (run with -v for the verifier's log)");
+		goto fail;
+	}
+	*out = skel;
+	return 0;
+fail:
+	bpfmasq__destroy(skel);
+	return err;
+}
+
+/* What the instance pinned in @dir runs with. */
+static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
+		       struct bpfmasq_instance *inst)
+{
+	struct masq_maps pm;
+	int err;
+
+	err = maps_open_pinned(dir, &pm);
+	if (err)
+		return err;
+	err = instance_read(&pm, inst);
+	if (!err && cfg)
+		err = config_read(&pm, cfg);
+	maps_close(&pm);
+	return err;
+}
+
+int instance_attach(const struct masq_opts *o)
+{
+	bool fresh, egress_hook = false, ingress_hook = false, xdp_created;
+	struct bpfmasq_instance old_inst, inst;
+	struct bpfmasq_config old, cfg;
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct bpfmasq *skel = NULL;
+	struct masq_maps m;
+	int ifindex, err, mode;
+
+	ifindex = if_nametoindex(o->ifname);
+	if (!ifindex) {
+		pr_err("unknown interface '%s': %s", o->ifname,
+		       strerror(errno));
+		return -ENODEV;
+	}
+	/* Bare IP (tun, wireguard, ppp) would be misparsed, and leak. */
+	if (!netif_is_ether(o->ifname)) {
+		pr_err("%s is not an Ethernet interface: bpfmasq translates Ethernet frames only",
+		       o->ifname);
+		return -EPROTONOSUPPORT;
+	}
+	err = bpffs_ensure(o->bpffs);
+	if (err)
+		return err;
+	if (pin_base(base, sizeof(base), o->bpffs) ||
+	    pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
+		return -ENAMETOOLONG;
+
+	fresh = !pin_dir_exists(dir);
+	if (!fresh) {
+		err = read_pinned(dir, &old, &old_inst);
+		if (err)
+			return err;
+	}
+	err = config_build(o, fresh ? NULL : &old, fresh ? NULL : &old_inst,
+			   ifindex, &cfg, &inst);
+	if (err)
+		return err;
+	mode = pick_mode(o, fresh ? NULL : &old_inst);
+
+	if ((mkdir(base, 0700) && errno != EEXIST) ||
+	    (mkdir(dir, 0700) && errno != EEXIST)) {
+		err = -errno;
+		pr_err("cannot create %s: %s", dir, strerror(errno));
+		return err;
+	}
+	err = open_skel(&skel, &inst, dir);
+	if (err)
+		goto out_unpin;
+	maps_from_skel(skel, &m);
+	err = state_setup(&m, fresh ? NULL : &old, &cfg, &inst, o);
+	if (err)
+		goto out_destroy;
+
+	err = tc_attach(ifindex, BPF_TC_EGRESS,
+			bpf_program__fd(skel->progs.bpfmasq_egress),
+			&egress_hook);
+	if (err)
+		goto out_destroy;
+	/* A re-attach keeps the ownership recorded when it was created. */
+	if (fresh && egress_hook)
+		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
+	err = ingress_attach(bpf_program__fd(skel->progs.bpfmasq_ingress),
+			     bpf_program__fd(skel->progs.bpfmasq_ingress_tc),
+			     ifindex, dir, mode, &inst, &xdp_created,
+			     &ingress_hook);
+	if (err) {
+		/* A failed switch may have left TC ingress in place: say so. */
+		if (!fresh)
+			instance_write(&m, &inst);
+		goto out_egress;
+	}
+	err = instance_write(&m, &inst);
+	if (err) {
+		pr_err("cannot write the instance record: %s", strerror(-err));
+		goto out_ingress;
+	}
+	bpfmasq__destroy(skel);
+	return 0;
+
+out_ingress:
+	/* A re-attach replaced the programs in place: nothing to undo. */
+	if (fresh)
+		tc_detach(ifindex, BPF_TC_INGRESS);
+out_egress:
+	if (fresh) {
+		tc_detach(ifindex, BPF_TC_EGRESS);
+		if (egress_hook || ingress_hook)
+			tc_hook_destroy(ifindex);
+	}
+out_destroy:
+	bpfmasq__destroy(skel);
+out_unpin:
+	if (fresh) {
+		xdp_detach(dir);
+		pin_dir_remove(dir);
+	}
+	return err;
+}
+
+int instance_detach(const struct masq_opts *o)
+{
+	struct bpfmasq_instance inst;
+	char dir[PATH_MAX];
+	int ifindex, err;
+
+	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	if (err)
+		return err;
+	err = read_pinned(dir, NULL, &inst);
+	if (err)
+		return err;
+	ifindex = if_nametoindex(o->ifname);
+	if (ifindex) {
+		tc_detach(ifindex, BPF_TC_EGRESS);
+		if (inst.ingress == BPFMASQ_INGRESS_TC)
+			tc_detach(ifindex, BPF_TC_INGRESS);
+		if (inst.flags & BPFMASQ_INST_OWN_CLSACT)
+			tc_hook_destroy(ifindex);
+	}
+	xdp_detach(dir);
+	/* Unpinning the maps frees them, once no program uses them. */
+	err = pin_dir_remove(dir);
+	if (err)
+		pr_err("cannot remove %s: %s", dir, strerror(-err));
+	return err;
+}
+
+int open_instance(const struct masq_opts *o, struct masq_maps *m)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	return err ? err : maps_open_pinned(dir, m);
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pools.c - the free-port pools: one queue map per (external address,
+ * protocol), filled with the port range in random order (RFC 6056) minus
+ * the ports live mappings hold, installed in the port_pools map of maps.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "maps.h"
+#include "pools.h"
+
+static const __u8 pool_protos[] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP,
+				    BPFMASQ_PROTO_ICMP };
+
+static uint32_t random_below(uint32_t n)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	return (uint32_t)(((uint64_t)r * n) >> 32);
+}
+
+/*
+ * Ports of pool (@addr, @proto) that mappings took out of it: not free.
+ * Preserved ports never leave their pool (nat.h), so they stay in.
+ */
+static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
+		      uint8_t *held)
+{
+	struct bpfmasq_endpoint *ext, *inside;
+	struct bpfmasq_mapping map;
+	long n, i;
+
+	n = map_dump(m->port_owners, (void **)&ext, (void **)&inside);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (ext[i].addr != addr || ext[i].proto != proto ||
+		    bpf_map_lookup_elem(m->mappings, &inside[i], &map) ||
+		    !(map.flags & BPFMASQ_MAP_FROM_POOL))
+			continue;
+		held[ntohs(ext[i].port)] = 1;
+	}
+	free(ext);
+	free(inside);
+	return 0;
+}
+
+static int pool_create(const struct masq_maps *m,
+		       const struct bpfmasq_config *cfg, __u8 proto)
+{
+	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
+	uint32_t n = cfg->port_max - cfg->port_min + 1, count = 0, i;
+	uint8_t *held = calloc(65536, 1);
+	__be16 *ports = calloc(n, sizeof(*ports));
+	char name[16];
+	int fd = -1, err = 0;
+
+	if (!held || !ports) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = held_ports(m, cfg->ext_addr, proto, held);
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		uint16_t port = cfg->port_min + i;
+
+		if (!held[port])
+			ports[count++] = htons(port);
+	}
+	/* Fisher-Yates: the order of allocation must not be predictable. */
+	for (i = count; i > 1; i--) {
+		uint32_t j = random_below(i);
+		__be16 t = ports[i - 1];
+
+		ports[i - 1] = ports[j];
+		ports[j] = t;
+	}
+
+	snprintf(name, sizeof(name), "masq_pool_%u", proto);
+	fd = bpf_map_create(BPF_MAP_TYPE_QUEUE, name, 0, sizeof(__be16), n,
+			    NULL);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot create port pool map: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (bpf_map_update_elem(fd, NULL, &ports[i], BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot fill port pool: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if (bpf_map_update_elem(m->port_pools, &pk, &fd, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot install port pool: %s", strerror(errno));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(held);
+	free(ports);
+	return err;
+}
+
+int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg)
+{
+	size_t i;
+	int err;
+
+	if (!cfg->ext_addr)
+		return 0;
+	for (i = 0; i < sizeof(pool_protos); i++) {
+		err = pool_create(m, cfg, pool_protos[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int pools_delete(const struct masq_maps *m, __be32 addr)
+{
+	struct bpfmasq_pool_key pk = { .addr = addr };
+	size_t i;
+
+	for (i = 0; i < sizeof(pool_protos); i++) {
+		pk.proto = pool_protos[i];
+		if (bpf_map_delete_elem(m->port_pools, &pk) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext)
+{
+	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
+	__u32 inner_id;
+	int fd, err = 0;
+
+	if (bpf_map_lookup_elem(m->port_pools, &pk, &inner_id))
+		return errno == ENOENT ? 0 : -errno; /* pool gone: nothing owed */
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, NULL, &ext->port, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* pools.h - the free-port pools of an instance. */
+#ifndef BPFMASQ_USER_POOLS_H
+#define BPFMASQ_USER_POOLS_H
+
+#include "maps.h"
+
+/*
+ * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
+ * holding cfg->port_min..port_max in random order (RFC 6056), minus the
+ * ports that live mappings hold.
+ */
+int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
+/* Remove the pools of @addr (after an address change or on flush). */
+int pools_delete(const struct masq_maps *m, __be32 addr);
+/* Return one port to its pool. */
+int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext);
+
+#endif /* BPFMASQ_USER_POOLS_H */

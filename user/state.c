@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * state.c - the maps the loader keeps in line with the gateway (inside and
+ * LAN prefixes, the gateway's own addresses) and the flush of all
+ * translation state.
+ */
+#include <errno.h>
+#include <bpf/bpf.h>
+
+#include "maps.h"
+#include "netif.h"
+#include "pools.h"
+#include "state.h"
+
+static bool cidr_listed(const struct bpfmasq_lpm_key *k,
+			const struct cidr *cidrs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (cidrs[i].addr == k->addr && cidrs[i].plen == k->prefixlen)
+			return true;
+	return false;
+}
+
+int lpm_set(int fd, const struct cidr *cidrs, int n)
+{
+	struct bpfmasq_lpm_key key, next;
+	void *prev = NULL;
+	__u8 one = 1;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		key.prefixlen = cidrs[i].plen;
+		key.addr = cidrs[i].addr;
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+			return -errno;
+	}
+	/* LPM tries have no batch operations; they are small. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!cidr_listed(&next, cidrs, n)) {
+			if (bpf_map_delete_elem(fd, &next))
+				return -errno;
+			prev = NULL; /* the walk restarts after a delete */
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n)
+{
+	__be32 key, next;
+	void *prev = NULL;
+	__u8 one = 1;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(m->local_addrs, &addrs[i], &one,
+					BPF_ANY))
+			return -errno;
+	/* Then drop the addresses the gateway no longer has. */
+	while (!bpf_map_get_next_key(m->local_addrs, prev, &next)) {
+		for (i = 0; i < n && addrs[i] != next; i++)
+			;
+		if (i == n) {
+			bpf_map_delete_elem(m->local_addrs, &next);
+			continue; /* restart from the same predecessor */
+		}
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+int host_addrs_sync(const struct masq_maps *m, const char *wan)
+{
+	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS];
+	struct cidr lans[BPFMASQ_MAX_INTERNAL];
+	int n, err;
+
+	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
+	err = n < 0 ? n : local_addrs_set(m, addrs, n);
+	if (err)
+		return err;
+	n = netif_lan_prefixes(wan, lans, BPFMASQ_MAX_INTERNAL);
+	return n < 0 ? n : lpm_set(m->lan_nets, lans, n);
+}
+
+int state_flush(const struct masq_maps *m)
+{
+	int fds[] = { m->sessions, m->mappings, m->port_owners, m->frags };
+	struct bpfmasq_config cfg;
+	size_t i;
+	long n;
+	int err;
+
+	/* The pools come back even if a table could not be emptied. */
+	for (i = 0, err = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		n = map_clear(fds[i]);
+		if (n < 0 && !err)
+			err = n;
+	}
+	if (config_read(m, &cfg) == 0) {
+		int perr = pools_create(m, &cfg);
+
+		err = err ? err : perr;
+	}
+	return err;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* state.h - prefixes and addresses the data path knows of, and flushing. */
+#ifndef BPFMASQ_USER_STATE_H
+#define BPFMASQ_USER_STATE_H
+
+#include "maps.h"
+
+/*
+ * Make the LPM trie @fd hold exactly @cidrs: new prefixes are added before
+ * stale ones go, so no address is left out in between.
+ */
+int lpm_set(int fd, const struct cidr *cidrs, int n);
+/* Make local_addrs hold exactly @addrs. */
+int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
+
+/*
+ * Refresh what the data path knows of the gateway's own addresses (never
+ * translated) and of the LAN prefixes behind it (never reached unsolicited).
+ */
+int host_addrs_sync(const struct masq_maps *m, const char *wan);
+
+/* Drop all translation state and refill the pools. */
+int state_flush(const struct masq_maps *m);
+
+#endif /* BPFMASQ_USER_STATE_H */
