@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_filter.c - inbound filtering: endpoint-dependent and -independent, echo
+ * replies, and unsolicited packets to the external address or to a LAN.
+ */
+#include "scenario.h"
+
+/* Unknown remotes of a live mapping: a new address, or a new port. */
+static const struct {
+	const char *name;
+	__be32 addr;
+	__u16 port;
+} strangers[] = {
+	{"other address", STRANGER, 53},
+	{"same address, other port", REMOTE1, 5353},
+};
+
+PROG_TEST(filter_dependent, TEST_REPLIES)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+		test_ctx("%s", strangers[i].name);
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!send_out(&fx, &q, &port))
+			goto next;
+		a = udp_spec(strangers[i].addr, strangers[i].port, EXT_ADDR,
+			     port, answer);
+		expect_untouched_spec(&fx, false, &a, XDP_VERDICT_PASS);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(FILTERED, 1));
+	next:
+		fx_teardown(&fx);
+	}
+}
+
+PROG_TEST(filter_independent, TEST_REPLIES)
+{
+	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_session s;
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+		test_ctx("%s", strangers[i].name);
+		if (!fx_setup(&fx, &opts))
+			return;
+		if (!send_out(&fx, &q, &port))
+			goto next;
+		a = udp_spec(strangers[i].addr, strangers[i].port, EXT_ADDR,
+			     port, answer);
+		if (!send_in(&fx, &a, HOST1, OUT_RANGE_PORT))
+			goto next;
+		if (ASSERT_OK(fx_session(&fx, HOST1, OUT_RANGE_PORT,
+					 strangers[i].addr, strangers[i].port,
+					 IPPROTO_UDP, &s),
+			      "inbound-opened session")) {
+			ASSERT_TRUE(s.flags & BPFMASQ_SESS_INBOUND,
+				    "session flag INBOUND");
+			ASSERT_EQ(ntohl(s.ext_addr), ntohl(EXT_ADDR),
+				  "session ext_addr");
+			ASSERT_EQ(ntohs(s.ext_port), port, "session ext_port");
+			ASSERT_EQ(s.packets_in, 1, "packets_in");
+		}
+		ASSERT_TABLES(&fx, 1, 2);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+			     STAT(TRANSLATED_IN, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 2));
+	next:
+		fx_teardown(&fx);
+	}
+}
+
+/* Echo replies are let in only from the host that was pinged. */
+PROG_TEST(filter_icmp, TEST_REPLIES)
+{
+	static const __u8 modes[] = {BPFMASQ_FILTER_DEPENDENT,
+				     BPFMASQ_FILTER_INDEPENDENT};
+	struct pkt_spec req = echo_spec(HOST1, REMOTE1, ICMP_ECHO, 0x1234);
+	struct fx_opts opts = {};
+	struct pkt_spec rep;
+	struct fixture fx;
+	__u16 ext_id;
+	size_t i;
+
+	for (i = 0; i < sizeof(modes); i++) {
+		test_ctx("filtering %u", modes[i]);
+		opts.filtering = modes[i];
+		if (!fx_setup(&fx, &opts))
+			return;
+		if (!send_out(&fx, &req, &ext_id))
+			goto next;
+		rep = echo_spec(STRANGER, EXT_ADDR, ICMP_ECHOREPLY, ext_id);
+		expect_untouched_spec(&fx, false, &rep, XDP_VERDICT_PASS);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(FILTERED, 1));
+	next:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * Endpoint-independent filtering opens inbound sessions only for a TCP
+ * open: a stray ACK, RST or SYN-ACK from a stranger creates nothing.
+ */
+PROG_TEST(filter_independent_tcp, TEST_REPLIES)
+{
+	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
+	const struct pkt_spec syn =
+		tcp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
+	static const __u8 stray[] = {PKT_TCP_ACK, PKT_TCP_RST,
+				     PKT_TCP_SYN | PKT_TCP_ACK};
+	struct pkt_spec a;
+	struct fixture fx;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < sizeof(stray); i++) {
+		test_ctx("stray flags 0x%02x", stray[i]);
+		if (!fx_setup(&fx, &opts))
+			return;
+		if (!send_out(&fx, &syn, &port))
+			goto next;
+		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, stray[i]);
+		expect_untouched_spec(&fx, false, &a, XDP_VERDICT_PASS);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(FILTERED, 1));
+	next:
+		fx_teardown(&fx);
+	}
+	test_ctx("SYN from a stranger");
+	if (!fx_setup(&fx, &opts))
+		return;
+	if (send_out(&fx, &syn, &port)) {
+		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, PKT_TCP_SYN);
+		if (send_in(&fx, &a, HOST1, OUT_RANGE_PORT))
+			ASSERT_TABLES(&fx, 1, 2);
+	}
+	fx_teardown(&fx);
+}
+
+PROG_TEST(unsolicited_in, TEST_REPLIES)
+{
+	const struct pkt_spec rows[] = {
+		tcp_spec(REMOTE1, 80, EXT_ADDR, 40123, PKT_TCP_SYN),
+		udp_spec(REMOTE1, 53, EXT_ADDR, 40123, answer),
+		echo_spec(REMOTE1, EXT_ADDR, ICMP_ECHOREPLY, 40123),
+		/* A live port of another protocol is not this one's. */
+		udp_spec(REMOTE1, 80, EXT_ADDR, IN_RANGE_PORT, answer),
+	};
+	struct pkt_spec syn =
+		tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("row %zu (proto %u)", i, rows[i].proto);
+		if (!fx_setup(&fx, NULL))
+			return;
+		if (!send_out(&fx, &syn, NULL))
+			goto next;
+		expect_untouched_spec(&fx, false, &rows[i], XDP_VERDICT_PASS);
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(NOT_OURS, 1));
+	next:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * Packets from the WAN addressed straight to a LAN host match no state:
+ * dropped and counted, never left to the stack, which would forward them.
+ */
+PROG_TEST(unsolicited_to_lan, TEST_REPLIES)
+{
+	const struct pkt_spec rows[] = {
+		tcp_spec(STRANGER, 4444, HOST1, 22, PKT_TCP_SYN),
+		udp_spec(STRANGER, 53, HOST1, OUT_RANGE_PORT, answer),
+		echo_spec(STRANGER, HOST2, ICMP_ECHO, 7),
+	};
+	/* The gateway's own LAN address is its own: the stack decides. */
+	const struct pkt_spec to_gw =
+		tcp_spec(STRANGER, 4444, GW_LAN_ADDR, 22, PKT_TCP_SYN);
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		test_ctx("row %zu (proto %u)", i, rows[i].proto);
+		if (!fx_setup(&fx, NULL))
+			return;
+		expect_untouched_spec(&fx, false, &rows[i], XDP_VERDICT_DROP);
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(UNSOLICITED, 1));
+		fx_teardown(&fx);
+	}
+	test_ctx("to the gateway's LAN address");
+	if (!fx_setup(&fx, NULL))
+		return;
+	expect_untouched_spec(&fx, false, &to_gw, XDP_VERDICT_PASS);
+	ASSERT_STATS(&fx, STAT(NOT_OURS, 1));
+	fx_teardown(&fx);
+}
