@@ -116,7 +116,7 @@ static void subtest_end(void)
 	test_ctx(NULL);
 }
 
-/* A name from a description: "IHL 4" -> "ihl_4". */
+/* A name from a description: "IHL 4" -> "ihl_4", "gateway's" -> "gateways". */
 static void subtest_name(char *sub, const char *desc)
 {
 	size_t n = 0;
@@ -126,6 +126,8 @@ static void subtest_name(char *sub, const char *desc)
 		c = *desc >= 'A' && *desc <= 'Z' ? *desc - 'A' + 'a' : *desc;
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
 			sub[n++] = c;
+		else if (c == '\'')
+			continue;
 		else if (n && sub[n - 1] != '_')
 			sub[n++] = '_';
 	}

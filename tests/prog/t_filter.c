@@ -15,7 +15,7 @@ static const struct {
 	{"same address, other port", REMOTE1, 5353},
 };
 
-PROG_TEST(filter_dependent, TEST_REPLIES)
+PROG_TEST(filter_dependent, TEST_REPLIES | TEST_SUBTESTS)
 {
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct pkt_spec a;
@@ -24,7 +24,8 @@ PROG_TEST(filter_dependent, TEST_REPLIES)
 	size_t i;
 
 	for (i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
-		test_ctx("%s", strangers[i].name);
+		if (!test_subtest("%s", strangers[i].name))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		if (!send_out(&fx, &q, &port))
@@ -40,7 +41,7 @@ PROG_TEST(filter_dependent, TEST_REPLIES)
 	}
 }
 
-PROG_TEST(filter_independent, TEST_REPLIES)
+PROG_TEST(filter_independent, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
@@ -51,7 +52,8 @@ PROG_TEST(filter_independent, TEST_REPLIES)
 	size_t i;
 
 	for (i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
-		test_ctx("%s", strangers[i].name);
+		if (!test_subtest("%s", strangers[i].name))
+			continue;
 		if (!fx_setup(&fx, &opts))
 			return;
 		if (!send_out(&fx, &q, &port))
@@ -81,7 +83,7 @@ PROG_TEST(filter_independent, TEST_REPLIES)
 }
 
 /* Echo replies are let in only from the host that was pinged. */
-PROG_TEST(filter_icmp, TEST_REPLIES)
+PROG_TEST(filter_icmp, TEST_REPLIES | TEST_SUBTESTS)
 {
 	static const __u8 modes[] = {BPFMASQ_FILTER_DEPENDENT,
 				     BPFMASQ_FILTER_INDEPENDENT};
@@ -93,7 +95,10 @@ PROG_TEST(filter_icmp, TEST_REPLIES)
 	size_t i;
 
 	for (i = 0; i < sizeof(modes); i++) {
-		test_ctx("filtering %u", modes[i]);
+		if (!test_subtest("%s", modes[i] == BPFMASQ_FILTER_DEPENDENT
+						? "dependent"
+						: "independent"))
+			continue;
 		opts.filtering = modes[i];
 		if (!fx_setup(&fx, &opts))
 			return;
@@ -113,7 +118,7 @@ PROG_TEST(filter_icmp, TEST_REPLIES)
  * Endpoint-independent filtering opens inbound sessions only for a TCP
  * open: a stray ACK, RST or SYN-ACK from a stranger creates nothing.
  */
-PROG_TEST(filter_independent_tcp, TEST_REPLIES)
+PROG_TEST(filter_independent_tcp, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
 	const struct pkt_spec syn =
@@ -126,7 +131,8 @@ PROG_TEST(filter_independent_tcp, TEST_REPLIES)
 	size_t i;
 
 	for (i = 0; i < sizeof(stray); i++) {
-		test_ctx("stray flags 0x%02x", stray[i]);
+		if (!test_subtest("stray flags 0x%02x", stray[i]))
+			continue;
 		if (!fx_setup(&fx, &opts))
 			return;
 		if (!send_out(&fx, &syn, &port))
@@ -139,8 +145,7 @@ PROG_TEST(filter_independent_tcp, TEST_REPLIES)
 	next:
 		fx_teardown(&fx);
 	}
-	test_ctx("SYN from a stranger");
-	if (!fx_setup(&fx, &opts))
+	if (!test_subtest("SYN from a stranger") || !fx_setup(&fx, &opts))
 		return;
 	if (send_out(&fx, &syn, &port)) {
 		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, PKT_TCP_SYN);
@@ -150,7 +155,7 @@ PROG_TEST(filter_independent_tcp, TEST_REPLIES)
 	fx_teardown(&fx);
 }
 
-PROG_TEST(unsolicited_in, TEST_REPLIES)
+PROG_TEST(unsolicited_in, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct pkt_spec rows[] = {
 		tcp_spec(REMOTE1, 80, EXT_ADDR, 40123, PKT_TCP_SYN),
@@ -159,13 +164,16 @@ PROG_TEST(unsolicited_in, TEST_REPLIES)
 		/* A live port of another protocol is not this one's. */
 		udp_spec(REMOTE1, 80, EXT_ADDR, IN_RANGE_PORT, answer),
 	};
+	static const char *const names[] = {"TCP", "UDP", "echo reply",
+					    "UDP to a live TCP port"};
 	struct pkt_spec syn =
 		tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
 	struct fixture fx;
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		test_ctx("row %zu (proto %u)", i, rows[i].proto);
+		if (!test_subtest("%s", names[i]))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		if (!send_out(&fx, &syn, NULL))
@@ -183,13 +191,14 @@ PROG_TEST(unsolicited_in, TEST_REPLIES)
  * Packets from the WAN addressed straight to a LAN host match no state:
  * dropped and counted, never left to the stack, which would forward them.
  */
-PROG_TEST(unsolicited_to_lan, TEST_REPLIES)
+PROG_TEST(unsolicited_to_lan, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct pkt_spec rows[] = {
 		tcp_spec(STRANGER, 4444, HOST1, 22, PKT_TCP_SYN),
 		udp_spec(STRANGER, 53, HOST1, OUT_RANGE_PORT, answer),
 		echo_spec(STRANGER, HOST2, ICMP_ECHO, 7),
 	};
+	static const char *const names[] = {"TCP", "UDP", "echo request"};
 	/* The gateway's own LAN address is its own: the stack decides. */
 	const struct pkt_spec to_gw =
 		tcp_spec(STRANGER, 4444, GW_LAN_ADDR, 22, PKT_TCP_SYN);
@@ -197,7 +206,8 @@ PROG_TEST(unsolicited_to_lan, TEST_REPLIES)
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		test_ctx("row %zu (proto %u)", i, rows[i].proto);
+		if (!test_subtest("%s", names[i]))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		expect_untouched_spec(&fx, false, &rows[i], XDP_VERDICT_DROP);
@@ -205,8 +215,8 @@ PROG_TEST(unsolicited_to_lan, TEST_REPLIES)
 		ASSERT_STATS(&fx, STAT(UNSOLICITED, 1));
 		fx_teardown(&fx);
 	}
-	test_ctx("to the gateway's LAN address");
-	if (!fx_setup(&fx, NULL))
+	if (!test_subtest("to the gateway's LAN address") ||
+	    !fx_setup(&fx, NULL))
 		return;
 	expect_untouched_spec(&fx, false, &to_gw, XDP_VERDICT_PASS);
 	ASSERT_STATS(&fx, STAT(NOT_OURS, 1));

@@ -55,12 +55,12 @@ out:
  * An inside host's port unreachable about a reply it got: leaves from the
  * external address, quoting the reply as the remote sent it.
  */
-PROG_TEST(icmp_error_out, TEST_REPLIES)
+PROG_TEST(icmp_error_out, TEST_REPLIES | TEST_SUBTESTS)
 {
-	test_ctx("whole datagram quoted");
-	run_error_out(OUT_RANGE_PORT, 0, HOST1, ICMP_PORT_UNREACH);
-	test_ctx("8 bytes quoted");
-	run_error_out(OUT_RANGE_PORT, 8, HOST1, ICMP_PORT_UNREACH);
+	if (test_subtest("whole datagram quoted"))
+		run_error_out(OUT_RANGE_PORT, 0, HOST1, ICMP_PORT_UNREACH);
+	if (test_subtest("8 bytes quoted"))
+		run_error_out(OUT_RANGE_PORT, 8, HOST1, ICMP_PORT_UNREACH);
 }
 
 /* The gateway's fragmentation needed towards a smaller LAN MTU. */
@@ -75,7 +75,7 @@ PROG_TEST(icmp_error_out_preserved_port, TEST_REPLIES)
 }
 
 /* An error from inside that matches no session would leak the address. */
-PROG_TEST(icmp_error_out_unmatched, 0)
+PROG_TEST(icmp_error_out_unmatched, TEST_SUBTESTS)
 {
 	static const struct {
 		const char *name;
@@ -111,7 +111,8 @@ PROG_TEST(icmp_error_out_unmatched, 0)
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		test_ctx("%s", rows[i].name);
+		if (!test_subtest("%s", rows[i].name))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		if (!open_flow(&fx, &q, &sent, NULL, &before))
@@ -146,7 +147,7 @@ PROG_TEST(icmp_error_out_unmatched, 0)
 }
 
 /* The gateway's own errors, and routed ones, are not translated. */
-PROG_TEST(icmp_error_out_not_inside, 0)
+PROG_TEST(icmp_error_out_not_inside, TEST_SUBTESTS)
 {
 	static const struct {
 		const char *name;
@@ -166,7 +167,8 @@ PROG_TEST(icmp_error_out_not_inside, 0)
 	size_t i;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		test_ctx("%s", rows[i].name);
+		if (!test_subtest("%s", rows[i].name))
+			continue;
 		opts.inside_any = rows[i].inside_any;
 		if (!fx_setup(&fx, &opts))
 			return;

@@ -106,7 +106,7 @@ static const struct malformed_case {
 	{"truncated ICMP header", IPPROTO_ICMP, mangle_trunc_l4, false},
 };
 
-PROG_TEST(malformed_out, 0)
+PROG_TEST(malformed_out, TEST_SUBTESTS)
 {
 	const struct malformed_case *c;
 	struct pkt_spec s;
@@ -118,7 +118,8 @@ PROG_TEST(malformed_out, 0)
 		c = &malformed_cases[i];
 		if (c->in_only)
 			continue;
-		test_ctx("%s", c->name);
+		if (!test_subtest("%s", c->name))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		s = flow_spec(c->proto, true);
@@ -132,7 +133,7 @@ PROG_TEST(malformed_out, 0)
 }
 
 /* Malformed replies to a live flow: dropped, the flow not touched. */
-PROG_TEST(malformed_in, TEST_REPLIES)
+PROG_TEST(malformed_in, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct malformed_case *c;
 	struct bpfmasq_session sess;
@@ -145,7 +146,8 @@ PROG_TEST(malformed_in, TEST_REPLIES)
 		c = &malformed_cases[i];
 		if (c->in_only && fx_ingress_tc())
 			continue;
-		test_ctx("%s", c->name);
+		if (!test_subtest("%s", c->name))
+			continue;
 		if (!fx_setup(&fx, NULL))
 			return;
 		s = flow_spec(c->proto, true);
