@@ -130,6 +130,55 @@ bool expect_untouched_spec(struct fixture *fx, bool outbound,
 	return expect_untouched(fx, outbound, &in, verdict);
 }
 
+void expect_ignored_fresh(const struct fx_opts *opts, bool outbound,
+			  const struct frame *f, int verdict,
+			  enum bpfmasq_stat stat)
+{
+	struct fixture fx;
+
+	if (!fx_setup(&fx, opts))
+		return;
+	expect_untouched(&fx, outbound, f, verdict);
+	ASSERT_TABLES(&fx, 0, 0);
+	ASSERT_STATS(&fx, {stat, 1});
+	fx_teardown(&fx);
+}
+
+void expect_ignored_fresh_spec(const struct fx_opts *opts, bool outbound,
+			       const struct pkt_spec *s, int verdict,
+			       enum bpfmasq_stat stat)
+{
+	struct frame f;
+
+	frame_build(&f, s);
+	expect_ignored_fresh(opts, outbound, &f, verdict, stat);
+}
+
+bool setup_flow(struct fixture *fx, const struct fx_opts *opts,
+		const struct pkt_spec *s, __u16 *ext_port)
+{
+	return fx_setup(fx, opts) && send_out(fx, s, ext_port);
+}
+
+void expect_ignored(struct fixture *fx, bool outbound, const struct frame *f,
+		    int verdict, enum bpfmasq_stat stat)
+{
+	expect_untouched(fx, outbound, f, verdict);
+	ASSERT_TABLES(fx, 1, 1);
+	ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+		     STAT(NEW_SESSION, 1), {stat, 1});
+}
+
+void expect_ignored_spec(struct fixture *fx, bool outbound,
+			 const struct pkt_spec *s, int verdict,
+			 enum bpfmasq_stat stat)
+{
+	struct frame f;
+
+	frame_build(&f, s);
+	expect_ignored(fx, outbound, &f, verdict, stat);
+}
+
 struct pkt_spec flow_spec(__u8 proto, bool outbound)
 {
 	__be32 src = outbound ? HOST1 : REMOTE1;
@@ -310,4 +359,13 @@ bool send_error(struct fixture *fx, bool outbound,
 	}
 	ok &= expect_error_csums(&out, orig);
 	return ASSERT_FRAME_EQ(&out, &exp, "ICMP error frame") && ok;
+}
+
+void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
+			     const struct bpfmasq_session *before)
+{
+	expect_session_unchanged(fx, s, before);
+	ASSERT_TABLES(fx, 1, 1);
+	ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(TRANSLATED_IN, 1),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
 }

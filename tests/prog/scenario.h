@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * scenario.h - the shapes program tests are written in: packet
- * shorthands, sending a frame out or in and checking it came out
- * translated (or untouched), flows opened for a test to act on, and the
- * ICMP-error helpers that build and check errors quoting a flow's packets.
+ * shorthands; sending a frame out or in and checking it came out
+ * translated, or not translated with nothing else changed (on a fresh
+ * instance, or next to one flow); flows set up for a test to act on; and
+ * ICMP errors quoting a flow's packets, built and checked.
  */
 #ifndef PROG_TEST_SCENARIO_H
 #define PROG_TEST_SCENARIO_H
@@ -69,7 +70,37 @@ bool expect_untouched_spec(struct fixture *fx, bool outbound,
 		__t;                                                           \
 	})
 
+/*
+ * @f is not translated, on a fresh instance (@opts; NULL: the defaults):
+ * it gets @verdict, comes out untouched if passed, leaves no state and
+ * counts as @stat, and only that.
+ */
+void expect_ignored_fresh(const struct fx_opts *opts, bool outbound,
+			  const struct frame *f, int verdict,
+			  enum bpfmasq_stat stat);
+void expect_ignored_fresh_spec(const struct fx_opts *opts, bool outbound,
+			       const struct pkt_spec *s, int verdict,
+			       enum bpfmasq_stat stat);
+
 /* --- flows --- */
+
+/*
+ * A fresh instance (@opts; NULL: the defaults) with one flow, opened by
+ * sending @s out (send_out()): its external port, or id, in @ext_port.
+ * False if either step failed; fx_teardown() is due either way.
+ */
+bool setup_flow(struct fixture *fx, const struct fx_opts *opts,
+		const struct pkt_spec *s, __u16 *ext_port);
+/*
+ * @f is not translated, after setup_flow(): it gets @verdict, comes out
+ * untouched if passed, the flow is all the state there is, and the
+ * counters are its first packet's and @stat for @f.
+ */
+void expect_ignored(struct fixture *fx, bool outbound, const struct frame *f,
+		    int verdict, enum bpfmasq_stat stat);
+void expect_ignored_spec(struct fixture *fx, bool outbound,
+			 const struct pkt_spec *s, int verdict,
+			 enum bpfmasq_stat stat);
 
 /* The session of the flow that @s, sent from inside, opened. */
 int flow_session(struct fixture *fx, const struct pkt_spec *s,
@@ -99,5 +130,12 @@ void set_ttl(struct frame *f, __u8 ttl);
 bool send_error(struct fixture *fx, bool outbound,
 		const struct icmp_error_spec *e, const struct frame *quoted,
 		struct frame *orig);
+/*
+ * After an inbound error about the flow @s opened, sent with send_error():
+ * the session is as @before, the flow is all the state there is, and the
+ * counters are one packet translated each way.
+ */
+void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
+			     const struct bpfmasq_session *before);
 
 #endif /* PROG_TEST_SCENARIO_H */

@@ -110,9 +110,7 @@ PROG_TEST(frag_in_follow, TEST_REPLIES)
 	__u16 port;
 	__be16 check;
 
-	if (!fx_setup(&fx, NULL))
-		return;
-	if (!send_out(&fx, &q, &port))
+	if (!setup_flow(&fx, NULL, &q, &port))
 		goto out;
 	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, (const char *)frag_data);
 	a.ip_id = 0x7777;
@@ -181,12 +179,10 @@ PROG_TEST(frag_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 	__u16 port;
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (!test_subtest("%s", rows[i].name))
 			continue;
-		if (!fx_setup(&fx, NULL))
-			return;
-		if (!send_out(&fx, &q, &port))
+		if (!setup_flow(&fx, NULL, &q, &port))
 			goto next;
 		/* A translated first fragment with id 0x7777 from REMOTE1. */
 		a = udp_spec(REMOTE1, 53, EXT_ADDR, port,

@@ -110,25 +110,20 @@ PROG_TEST(malformed_out, TEST_SUBTESTS)
 {
 	const struct malformed_case *c;
 	struct pkt_spec s;
-	struct fixture fx;
 	struct frame f;
 	size_t i;
 
-	for (i = 0; i < sizeof(malformed_cases) / sizeof(*c); i++) {
+	for (i = 0; i < ARRAY_SIZE(malformed_cases); i++) {
 		c = &malformed_cases[i];
 		if (c->in_only)
 			continue;
 		if (!test_subtest("%s", c->name))
 			continue;
-		if (!fx_setup(&fx, NULL))
-			return;
 		s = flow_spec(c->proto, true);
 		frame_build(&f, &s);
 		c->mangle(&f);
-		expect_untouched(&fx, true, &f, TC_SHOT);
-		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(MALFORMED, 1));
-		fx_teardown(&fx);
+		expect_ignored_fresh(NULL, true, &f, TC_SHOT,
+				     BPFMASQ_STAT_MALFORMED);
 	}
 }
 
@@ -142,29 +137,25 @@ PROG_TEST(malformed_in, TEST_REPLIES | TEST_SUBTESTS)
 	struct frame f;
 	size_t i;
 
-	for (i = 0; i < sizeof(malformed_cases) / sizeof(*c); i++) {
+	for (i = 0; i < ARRAY_SIZE(malformed_cases); i++) {
 		c = &malformed_cases[i];
 		if (c->in_only && fx_ingress_tc())
 			continue;
 		if (!test_subtest("%s", c->name))
 			continue;
-		if (!fx_setup(&fx, NULL))
-			return;
 		s = flow_spec(c->proto, true);
-		if (!send_out(&fx, &s, NULL))
+		if (!setup_flow(&fx, NULL, &s, NULL))
 			goto next;
 		s = flow_spec(c->proto, false);
 		frame_build(&f, &s);
 		c->mangle(&f);
-		expect_untouched(&fx, false, &f, XDP_VERDICT_DROP);
+		expect_ignored(&fx, false, &f, XDP_VERDICT_DROP,
+			       BPFMASQ_STAT_MALFORMED);
 		if (ASSERT_OK(fx_session(&fx, HOST1, IN_RANGE_PORT, REMOTE1,
 					 c->proto == IPPROTO_ICMP ? 0 : 80,
 					 c->proto, &sess),
 			      "session"))
 			ASSERT_EQ(sess.packets_in, 0, "packets_in");
-		ASSERT_TABLES(&fx, 1, 1);
-		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
-			     STAT(NEW_SESSION, 1), STAT(MALFORMED, 1));
 	next:
 		fx_teardown(&fx);
 	}

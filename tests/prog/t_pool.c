@@ -18,9 +18,7 @@ PROG_TEST(port_from_pool, 0)
 	struct fixture fx;
 	__u16 port;
 
-	if (!fx_setup(&fx, NULL))
-		return;
-	if (!send_out(&fx, &syn, &port))
+	if (!setup_flow(&fx, NULL, &syn, &port))
 		goto out;
 	ASSERT_IN_RANGE(port, PORT_MIN, PORT_MAX, "allocated port");
 	if (ASSERT_OK(fx_mapping(&fx, HOST1, OUT_RANGE_PORT, IPPROTO_TCP, &m),
@@ -48,7 +46,7 @@ PROG_TEST(pool_distinct_hosts, TEST_SUBTESTS)
 	__u16 p1, p2;
 	size_t i;
 
-	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ports); i++) {
 		if (!test_subtest("inside port %u", ports[i]))
 			continue;
 		if (!fx_setup(&fx, NULL))

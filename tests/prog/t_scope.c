@@ -17,21 +17,17 @@ PROG_TEST(non_ipv4, TEST_REPLIES | TEST_SUBTESTS)
 		{"ARP out", ETH_P_ARP, true},
 		{"ARP in", ETH_P_ARP, false},
 	};
-	struct fixture fx;
 	struct frame f;
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (!test_subtest("%s", rows[i].name))
 			continue;
-		if (!fx_setup(&fx, NULL))
-			return;
 		frame_build_ethertype(&f, rows[i].ethertype);
-		expect_untouched(&fx, rows[i].outbound, &f,
-				 rows[i].outbound ? TC_OK : XDP_VERDICT_PASS);
-		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(NON_IPV4, 1));
-		fx_teardown(&fx);
+		expect_ignored_fresh(NULL, rows[i].outbound, &f,
+				     rows[i].outbound ? TC_OK
+						      : XDP_VERDICT_PASS,
+				     BPFMASQ_STAT_NON_IPV4);
 	}
 }
 
@@ -56,15 +52,12 @@ PROG_TEST(not_inside, TEST_SUBTESTS)
 	static const __u8 gre[] = {0, 0, 0x08, 0x00};
 	struct fx_opts opts = {};
 	struct pkt_spec s;
-	struct fixture fx;
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (!test_subtest("%s", rows[i].name))
 			continue;
 		opts.inside_any = rows[i].inside_any;
-		if (!fx_setup(&fx, &opts))
-			return;
 		s = flow_spec(rows[i].proto, true);
 		if (rows[i].proto == PKT_PROTO_GRE)
 			s = (struct pkt_spec){.daddr = REMOTE1,
@@ -72,10 +65,8 @@ PROG_TEST(not_inside, TEST_SUBTESTS)
 					      .payload = gre,
 					      .payload_len = sizeof(gre)};
 		s.saddr = rows[i].saddr;
-		expect_untouched_spec(&fx, true, &s, TC_OK);
-		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(NOT_INSIDE, 1));
-		fx_teardown(&fx);
+		expect_ignored_fresh_spec(&opts, true, &s, TC_OK,
+					  BPFMASQ_STAT_NOT_INSIDE);
 	}
 }
 
@@ -91,18 +82,13 @@ PROG_TEST(special_sources, TEST_SUBTESTS)
 	};
 	static const char *const names[] = {"DHCP client", "loopback",
 					    "link-local"};
-	struct fixture fx;
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (!test_subtest("%s", names[i]))
 			continue;
-		if (!fx_setup(&fx, &opts))
-			return;
-		expect_untouched_spec(&fx, true, &rows[i], TC_OK);
-		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(NOT_INSIDE, 1));
-		fx_teardown(&fx);
+		expect_ignored_fresh_spec(&opts, true, &rows[i], TC_OK,
+					  BPFMASQ_STAT_NOT_INSIDE);
 	}
 }
 
@@ -119,26 +105,19 @@ PROG_TEST(unsupported_out, TEST_SUBTESTS)
 		{"ICMP timestamp", IPPROTO_ICMP, ICMP_TIMESTAMP},
 	};
 	struct pkt_spec s;
-	struct fixture fx;
-	struct frame in, out;
 	size_t i;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		if (!test_subtest("%s", rows[i].name))
 			continue;
-		if (!fx_setup(&fx, NULL))
-			return;
 		s = (struct pkt_spec){.saddr = HOST1,
 				      .daddr = REMOTE1,
 				      .proto = rows[i].proto,
 				      .icmp_type = rows[i].icmp_type,
 				      .payload = gre,
 				      .payload_len = sizeof(gre)};
-		frame_build(&in, &s);
-		ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT, "verdict");
-		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(UNSUPPORTED, 1));
-		fx_teardown(&fx);
+		expect_ignored_fresh_spec(NULL, true, &s, TC_SHOT,
+					  BPFMASQ_STAT_UNSUPPORTED);
 	}
 }
 
@@ -148,14 +127,7 @@ PROG_TEST(no_address, 0)
 	const struct fx_opts opts = {.no_ext_addr = true};
 	struct pkt_spec syn =
 		tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
-	struct frame in, out;
-	struct fixture fx;
 
-	if (!fx_setup(&fx, &opts))
-		return;
-	frame_build(&in, &syn);
-	ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT, "verdict");
-	ASSERT_TABLES(&fx, 0, 0);
-	ASSERT_STATS(&fx, STAT(NO_ADDRESS, 1));
-	fx_teardown(&fx);
+	expect_ignored_fresh_spec(&opts, true, &syn, TC_SHOT,
+				  BPFMASQ_STAT_NO_ADDRESS);
 }

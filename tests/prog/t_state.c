@@ -36,7 +36,7 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 
 	if (!fx_setup(&fx, NULL))
 		return;
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
 		test_ctx("step %zu (%s, flags 0x%02x)", i,
 			 steps[i].out ? "out" : "in", steps[i].flags);
 		if (steps[i].out) {
@@ -119,9 +119,7 @@ PROG_TEST(stale_session, 0)
 	struct bpfmasq_session s;
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
-		return;
-	if (!send_out(&fx, &q, NULL))
+	if (!setup_flow(&fx, NULL, &q, NULL))
 		goto out;
 	/* As if a flush raced a packet of the flow: the old address stays. */
 	if (!ASSERT_OK(bpf_map_lookup_elem(fx.maps.sessions, &key, &s) ? -errno
