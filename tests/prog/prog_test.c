@@ -49,6 +49,7 @@ static const struct prog_test tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 #define NAME_LEN 160
+#define MAX_SUBTESTS 64
 
 static struct {
 	char **pats;
@@ -62,6 +63,7 @@ static struct {
 	const struct prog_test *test;
 	char name[NAME_LEN]; /* as reported: NAME or NAME.tc_ingress */
 	int nsubs; /* subtests it named, selected or not */
+	char subs[MAX_SUBTESTS][NAME_LEN]; /* their names */
 	int nselected; /* of those, selected */
 	/* Its subtest running, if any. */
 	bool in_sub;
@@ -140,6 +142,7 @@ bool test_subtest(const char *fmt, ...)
 {
 	char desc[NAME_LEN], sub[NAME_LEN];
 	va_list ap;
+	int i;
 
 	va_start(ap, fmt);
 	vsnprintf(desc, sizeof(desc), fmt, ap);
@@ -152,7 +155,24 @@ bool test_subtest(const char *fmt, ...)
 		return false;
 	}
 	subtest_end();
+	/* Names must tell subtests apart, or one could not be selected. */
+	for (i = 0; i < run.nsubs && i < MAX_SUBTESTS; i++) {
+		if (strcmp(run.subs[i], sub))
+			continue;
+		if (!run.naming)
+			assert_fail(__FILE__, __LINE__,
+				    "two subtests named '%s'", sub);
+		return false;
+	}
+	if (run.nsubs < MAX_SUBTESTS)
+		strcpy(run.subs[run.nsubs], sub);
 	run.nsubs++;
+	if (!*sub) {
+		if (!run.naming)
+			assert_fail(__FILE__, __LINE__,
+				    "subtest '%s' has no name", desc);
+		return false;
+	}
 	if (!selected(run.name, sub))
 		return false;
 	run.nselected++;
