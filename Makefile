@@ -21,6 +21,11 @@ USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 TEST_SRCS := $(wildcard tests/prog/*.c)
 TEST_OBJS := $(patsubst tests/prog/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
+# The fixture and the frames, which prog_bench uses too.
+TEST_LIB_OBJS := $(OUTPUT)/tests/harness.o $(OUTPUT)/tests/pkt.o
+# The tests themselves: every PROG_TEST(name, flags) line in these files.
+PROG_TEST_SRCS := $(sort $(wildcard tests/prog/t_*.c))
+PROG_TESTS_H := $(OUTPUT)/tests/prog_tests.h
 
 BPF_OBJ := $(OUTPUT)/bpfmasq.bpf.o
 SKEL := $(OUTPUT)/bpfmasq.skel.h
@@ -35,7 +40,7 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
 	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
-.PHONY: all deps test demo install clean format
+.PHONY: all deps test demo install clean format FORCE
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
 
 # Installs what is missing, once per build directory; a no-op when all is here.
@@ -68,7 +73,19 @@ $(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
 	$(CC) $(CFLAGS) -MD -c $< -o $@
 
 $(OUTPUT)/tests/%.o: tests/prog/%.c $(SKEL) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) -MD -c $< -o $@
+	$(CC) $(CFLAGS) -I$(OUTPUT)/tests -Wmissing-prototypes -MD -c $< -o $@
+
+# The runner's table of tests, found in their sources (see prog_test.h):
+# written on every run and replaced only when it changed, so that a new or
+# removed test or file, or changed flags, rebuild what includes it.
+$(PROG_TESTS_H): $(PROG_TEST_SRCS) FORCE | $(OUTPUT)/tests
+	@{ echo '/* Generated from tests/prog/t_*.c by the Makefile. */'; \
+	   sed -n -E 's/^PROG_TEST\(([a-z0-9_]+), *([^)]*)\).*/PROG_TEST_ENTRY(\1, \2)/p' \
+		$(PROG_TEST_SRCS); } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
+		echo "generated $@"; fi
+
+$(filter-out $(TEST_LIB_OBJS),$(TEST_OBJS)): $(PROG_TESTS_H)
 
 $(BIN): $(OUTPUT)/user/main.o $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -80,7 +97,7 @@ $(PROG_TEST): $(TEST_OBJS) $(USER_OBJS)
 $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 	$(CC) $(CFLAGS) -Itests/prog -MD -c $< -o $@
 
-$(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(filter-out %/prog_test.o,$(TEST_OBJS)) $(USER_OBJS)
+$(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 test: all

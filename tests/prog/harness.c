@@ -15,6 +15,17 @@
 const char *cur_test = "?";
 int cur_failures;
 static char ctx_buf[128];
+static bool ingress_tc_default;
+
+void fx_set_ingress_tc(bool tc)
+{
+	ingress_tc_default = tc;
+}
+
+bool fx_ingress_tc(void)
+{
+	return ingress_tc_default;
+}
 
 void test_ctx(const char *fmt, ...)
 {
@@ -51,6 +62,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (!opts)
 		opts = &defaults;
 	memset(fx, 0, sizeof(*fx));
+	fx->ingress_tc = ingress_tc_default;
 	fx->skel = bpfmasq__open();
 	if (!fx->skel) {
 		assert_fail(__FILE__, __LINE__, "cannot open the skeleton: %s",
@@ -131,11 +143,8 @@ int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)
 	return fx_run(fx->skel->progs.bpfmasq_egress, in, out);
 }
 
-bool ingress_tc;
-bool ingress_used;
-
 /*
- * The reply path, through XDP or, with ingress_tc, through the TC ingress
+ * The reply path, through XDP or, with fx->ingress_tc, through the TC ingress
  * program; TC verdicts are reported as the XDP ones they stand for, so
  * that one table of expectations serves both.
  */
@@ -143,8 +152,7 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
 {
 	int v;
 
-	ingress_used = true;
-	if (!ingress_tc)
+	if (!fx->ingress_tc)
 		return fx_run(fx->skel->progs.bpfmasq_ingress, in, out);
 	v = fx_run(fx->skel->progs.bpfmasq_ingress_tc, in, out);
 	if (v == TC_OK)

@@ -60,6 +60,7 @@ struct fixture {
 	struct bpfmasq *skel;
 	struct masq_maps maps;
 	struct bpfmasq_config cfg;
+	bool ingress_tc; /* fx_ingress() runs the TC ingress program */
 };
 
 /* Open, size, load and configure; false (with a message) on failure. */
@@ -69,10 +70,12 @@ void fx_teardown(struct fixture *fx);
 /* Run one frame through a program; the verdict, or -1 if the run failed. */
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out);
 int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
-/* Run replies through the TC ingress program instead of XDP. */
-extern bool ingress_tc;
-/* Set when a test used fx_ingress(). */
-extern bool ingress_used;
+/*
+ * Replies through the TC ingress program instead of XDP, for the fixtures
+ * set up from now on: the runner picks it for each run of a test.
+ */
+void fx_set_ingress_tc(bool tc);
+bool fx_ingress_tc(void);
 
 /* Map look-ups by key; 0 when found, -ENOENT when not. */
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
