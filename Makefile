@@ -28,31 +28,20 @@ BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
 PROG_BENCH := $(OUTPUT)/prog_bench
 
-# Debian packages the build, the tests and the demo need.
-DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
-	pkg-config iproute2 iputils-ping ethtool socat iperf3 nftables \
-	netcat-openbsd iputils-tracepath traceroute python3 \
-	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
-DEPS_STAMP := $(OUTPUT)/.deps-ok
+# Debian packages: one list, tools/packages.txt, in groups (build, test,
+# lint). Each stamp runs tools/deps.sh for its group once per build
+# directory, and again when the list changes: it installs what is missing
+# (as root) and is a no-op when everything is installed. `make` needs only
+# the build group; test and demo add theirs.
+DEPS_STAMP := $(OUTPUT)/.deps-build
+DEPS_STAMPS := $(DEPS_STAMP) $(OUTPUT)/.deps-test
 
 .PHONY: all deps test demo install clean format
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
 
-# Installs what is missing, once per build directory; a no-op when all is here.
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
-	@mkdir -p $(OUTPUT)
-	@missing=$$(for p in $(DEB_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-			grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing build dependencies: $$missing"; \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "error: missing packages ($$missing); run as root or install them" >&2; \
-			exit 1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+$(DEPS_STAMPS): $(OUTPUT)/.deps-%: tools/packages.txt tools/deps.sh | $(OUTPUT)
+	@tools/deps.sh $*
 	@touch $@
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
@@ -83,10 +72,10 @@ $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(filter-out %/prog_test.o,$(TEST_OBJS)) $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-test: all
+test: all $(OUTPUT)/.deps-test
 	tests/run.sh $(OUTPUT)
 
-demo: $(BIN)
+demo: $(BIN) $(OUTPUT)/.deps-test
 	tools/demo.sh $(OUTPUT)
 
 install: $(BIN)
