@@ -32,11 +32,16 @@ PROG_BENCH := $(OUTPUT)/prog_bench
 # lint). Each stamp runs tools/deps.sh for its group once per build
 # directory, and again when the list changes: it installs what is missing
 # (as root) and is a no-op when everything is installed. `make` needs only
-# the build group; test and demo add theirs.
+# the build group; test, demo and lint add theirs.
 DEPS_STAMP := $(OUTPUT)/.deps-build
-DEPS_STAMPS := $(DEPS_STAMP) $(OUTPUT)/.deps-test
+DEPS_STAMPS := $(DEPS_STAMP) $(OUTPUT)/.deps-test $(OUTPUT)/.deps-lint
 
-.PHONY: all deps test demo install clean format
+# What make lint checks and make format rewrites.
+C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
+	tests/prog/*.c tests/prog/*.h tools/*.c)
+SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh) .ci/run
+
+.PHONY: all deps test demo install clean format lint
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
 
 deps: $(DEPS_STAMP)
@@ -81,8 +86,18 @@ demo: $(BIN) $(OUTPUT)/.deps-test
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfmasq
 
-format:
-	clang-format -i bpf/*.h bpf/*.c include/*.h user/*.c user/*.h tests/prog/*.c
+format: $(OUTPUT)/.deps-lint
+	clang-format -i $(C_SRCS)
+
+# C style (.clang-format) and shellcheck; both halves run, either fails it.
+# -x: shellcheck follows what the scripts source.
+lint: $(OUTPUT)/.deps-lint
+	@rc=0; \
+	echo "clang-format --dry-run -Werror (C sources)"; \
+	clang-format --dry-run -Werror $(C_SRCS) || rc=1; \
+	echo "shellcheck -x (shell scripts)"; \
+	shellcheck -x $(SH_SRCS) || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(OUTPUT)
