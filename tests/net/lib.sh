@@ -23,12 +23,14 @@ net_test() { NET_TESTS+=("$*"); }
 
 # ---- reporting -------------------------------------------------------------
 
-# Both write to stderr, so that they show in the log even from inside $(...).
+# These write to stderr, so that they show in the log even from inside $(...).
 fail() {
 	echo "    FAIL: $*" >&2
 	return 1
 }
 note() { echo "    $*" >&2; }
+# indent_log: stdin (a command's output, a log file), each line marked '    | '.
+indent_log() { sed 's/^/    | /' >&2; }
 
 # expect_eq WHAT ACTUAL EXPECTED
 expect_eq() {
@@ -70,7 +72,7 @@ nat_attach() {
 		;;
 	esac
 	if ! out=$(bmq attach "$WAN" "${internal[@]}" "${mode[@]}" "$@" 2>&1); then
-		echo "$out" | sed 's/^/    | /' >&2
+		indent_log <<<"$out"
 		fail "bpfmasq attach $WAN ${internal[*]} ${mode[*]} $*"
 		return 1
 	fi
@@ -264,7 +266,7 @@ no_csum_errors() {
 	for ns in "$NS_LAN1" "$NS_LAN2" "$NS_WAN"; do
 		n=$(csum_errors "$ns")
 		if [[ $n != 0 ]]; then
-			ip netns exec "$ns" nstat -asz 2>/dev/null | grep InCsumErrors | sed 's/^/    | /' >&2
+			ip netns exec "$ns" nstat -asz 2>/dev/null | grep InCsumErrors | indent_log
 			fail "$n checksum errors in ${ns#"$TOPO_PREFIX"-}"
 			rc=1
 		fi

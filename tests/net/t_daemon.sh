@@ -53,7 +53,7 @@ t_daemon_restart() {
 	expect_eq "external port in conns" "$p" "$port" || return 1
 	note "connection up as $TOPO_WAN_GW:$port, daemon $d1, mode $(status_field mode)"
 
-	_stop_daemon "$d1" || { sed 's/^/    | /' "$TOPO_TMP/run1.log" >&2; return 1; }
+	_stop_daemon "$d1" || { indent_log <"$TOPO_TMP/run1.log"; return 1; }
 	bmq status "$WAN" >/dev/null || { fail "bpfmasq status fails once the daemon is gone"; return 1; }
 	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped"; return 1; }
 	[[ -e $(pins_dir)/sessions ]] || { fail "pins gone with the daemon"; return 1; }
@@ -73,7 +73,7 @@ t_daemon_restart() {
 	note "daemon restarted; same mode, same session, same port, connection works"
 
 	# SIGINT (Ctrl-C in a terminal) stops it just as cleanly.
-	_stop_daemon "$d2" INT || { sed 's/^/    | /' "$TOPO_TMP/run2.log" >&2; return 1; }
+	_stop_daemon "$d2" INT || { indent_log <"$TOPO_TMP/run2.log"; return 1; }
 	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped (SIGINT)"; return 1; }
 	conn_say four-no-daemon || return 1
 	bmq detach "$WAN" || { fail "detach failed"; return 1; }
