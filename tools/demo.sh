@@ -33,7 +33,7 @@ for tool in socat ping bpftool ip tc; do
 	}
 done
 
-# shellcheck source=topo.sh
+# shellcheck source=SCRIPTDIR/topo.sh
 source "$here/topo.sh"
 
 if [[ -t 1 ]]; then

@@ -11,7 +11,7 @@
 
 NET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$NET_DIR/../.." && pwd)
-# shellcheck source=../../tools/topo.sh
+# shellcheck source=SCRIPTDIR/../../tools/topo.sh
 source "$REPO_DIR/tools/topo.sh"
 
 NETTOOL=$NET_DIR/nettool.py
