@@ -383,7 +383,7 @@ nothing_attached() {
 	else
 		! has_clsact "$ifc" || { fail "clsact qdisc still on $ifc: $(tc -n "$NS_GW" qdisc show dev "$ifc" | tr '\n' ' ')"; rc=1; }
 	fi
-	[[ ! -e $(pins_dir "$ifc") ]] || { fail "pin directory $(pins_dir "$ifc") still exists: $(ls "$(pins_dir "$ifc")" | tr '\n' ' ')"; rc=1; }
+	[[ ! -e $(pins_dir "$ifc") ]] || { fail "pin directory $(pins_dir "$ifc") still exists: $(find "$(pins_dir "$ifc")" -mindepth 1 -printf '%f ')"; rc=1; }
 	return $rc
 }
 
@@ -426,7 +426,7 @@ offload_setup() {
 		note "checksum offload $1 on the end hosts"
 		;;
 	mixed)
-		topo_offload on && topo_gw_offload off || { fail "ethtool -K tx (mixed)"; return 1; }
+		{ topo_offload on && topo_gw_offload off; } || { fail "ethtool -K tx (mixed)"; return 1; }
 		note "checksum offload on on the end hosts, off on the gateway"
 		;;
 	*)
