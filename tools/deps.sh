@@ -41,7 +41,7 @@ while read -r group pkg archs; do
 	[[ -n $group && $group != '#'* ]] || continue
 	[[ " $* " == *" $group "* ]] || continue
 	archs=${archs%%#*}
-	if [[ -n ${archs// /} && " $archs " != *" $arch "* ]]; then
+	if [[ -n ${archs//[[:space:]]/} && " $archs " != *" $arch "* ]]; then
 		continue
 	fi
 	pkgs+=("$pkg")
