@@ -33,31 +33,25 @@ BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
 PROG_BENCH := $(OUTPUT)/prog_bench
 
-# Debian packages the build, the tests and the demo need.
-DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
-	pkg-config iproute2 iputils-ping ethtool socat iperf3 nftables \
-	netcat-openbsd iputils-tracepath traceroute python3 \
-	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
-DEPS_STAMP := $(OUTPUT)/.deps-ok
+# Debian packages: one list, tools/packages.txt, in groups (build, test,
+# lint). Each stamp runs tools/deps.sh for its group once per build
+# directory, and again when the list changes: it installs what is missing
+# (as root) and is a no-op when everything is installed. `make` needs only
+# the build group; test, demo and lint add theirs.
+DEPS_STAMP := $(OUTPUT)/.deps-build
+DEPS_STAMPS := $(DEPS_STAMP) $(OUTPUT)/.deps-test $(OUTPUT)/.deps-lint
 
-.PHONY: all deps test demo install clean format FORCE
+# What make lint checks and make format rewrites.
+C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
+	tests/prog/*.c tests/prog/*.h tools/*.c)
+SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh) .ci/run
+
+.PHONY: all deps test demo install clean format lint FORCE
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
 
-# Installs what is missing, once per build directory; a no-op when all is here.
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
-	@mkdir -p $(OUTPUT)
-	@missing=$$(for p in $(DEB_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-			grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing build dependencies: $$missing"; \
-		if [ "$$(id -u)" != 0 ]; then \
-			echo "error: missing packages ($$missing); run as root or install them" >&2; \
-			exit 1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+$(DEPS_STAMPS): $(OUTPUT)/.deps-%: tools/packages.txt tools/deps.sh | $(OUTPUT)
+	@tools/deps.sh $*
 	@touch $@
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
@@ -100,17 +94,27 @@ $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-test: all
+test: all $(OUTPUT)/.deps-test
 	tests/run.sh $(OUTPUT)
 
-demo: $(BIN)
+demo: $(BIN) $(OUTPUT)/.deps-test
 	tools/demo.sh $(OUTPUT)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfmasq
 
-format:
-	clang-format -i bpf/*.h bpf/*.c include/*.h user/*.c user/*.h tests/prog/*.c
+format: $(OUTPUT)/.deps-lint
+	clang-format -i $(C_SRCS)
+
+# C style (.clang-format) and shellcheck; both halves run, either fails it.
+# -x: shellcheck follows what the scripts source.
+lint: $(OUTPUT)/.deps-lint
+	@rc=0; \
+	echo "clang-format --dry-run -Werror (C sources)"; \
+	clang-format --dry-run -Werror $(C_SRCS) || rc=1; \
+	echo "shellcheck -x (shell scripts)"; \
+	shellcheck -x $(SH_SRCS) || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(OUTPUT)

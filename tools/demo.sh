@@ -28,12 +28,12 @@ if [[ ! -x $BIN ]]; then
 fi
 for tool in socat ping bpftool ip tc; do
 	command -v "$tool" >/dev/null || {
-		echo "demo: $tool is missing (make deps installs it)" >&2
+		echo "demo: $tool is missing (sudo make demo installs it)" >&2
 		exit 1
 	}
 done
 
-# shellcheck source=topo.sh
+# shellcheck source=SCRIPTDIR/topo.sh
 source "$here/topo.sh"
 
 if [[ -t 1 ]]; then

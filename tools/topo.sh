@@ -40,11 +40,11 @@ TOPO_INTERNAL=10.77.0.0/16
 # The gateway's WAN interface, as named inside the gw namespace.
 TOPO_WAN_IF=wan0
 
-# topo_init [PREFIX]: choose names, make the temp dir and mount the bpffs.
+# topo_init: choose names, make the temp dir and mount the bpffs.
 # A parent that wants to clean up after a killed child passes TOPO_PREFIX and
 # TOPO_TMP in the environment, then calls topo_cleanup itself.
 topo_init() {
-	TOPO_PREFIX=${1:-${TOPO_PREFIX:-bmq${BASHPID}r${RANDOM}}}
+	TOPO_PREFIX=${TOPO_PREFIX:-bmq${BASHPID}r${RANDOM}}
 	NS_LAN1=${TOPO_PREFIX}-lan1
 	NS_LAN2=${TOPO_PREFIX}-lan2
 	NS_GW=${TOPO_PREFIX}-gw

@@ -11,7 +11,7 @@
 
 NET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$NET_DIR/../.." && pwd)
-# shellcheck source=../../tools/topo.sh
+# shellcheck source=SCRIPTDIR/../../tools/topo.sh
 source "$REPO_DIR/tools/topo.sh"
 
 NETTOOL=$NET_DIR/nettool.py
@@ -23,12 +23,14 @@ net_test() { NET_TESTS+=("$*"); }
 
 # ---- reporting -------------------------------------------------------------
 
-# Both write to stderr, so that they show in the log even from inside $(...).
+# These write to stderr, so that they show in the log even from inside $(...).
 fail() {
 	echo "    FAIL: $*" >&2
 	return 1
 }
 note() { echo "    $*" >&2; }
+# indent_log: stdin (a command's output, a log file), each line marked '    | '.
+indent_log() { sed 's/^/    | /' >&2; }
 
 # expect_eq WHAT ACTUAL EXPECTED
 expect_eq() {
@@ -70,7 +72,7 @@ nat_attach() {
 		;;
 	esac
 	if ! out=$(bmq attach "$WAN" "${internal[@]}" "${mode[@]}" "$@" 2>&1); then
-		echo "$out" | sed 's/^/    | /' >&2
+		indent_log <<<"$out"
 		fail "bpfmasq attach $WAN ${internal[*]} ${mode[*]} $*"
 		return 1
 	fi
@@ -264,7 +266,7 @@ no_csum_errors() {
 	for ns in "$NS_LAN1" "$NS_LAN2" "$NS_WAN"; do
 		n=$(csum_errors "$ns")
 		if [[ $n != 0 ]]; then
-			ip netns exec "$ns" nstat -asz 2>/dev/null | grep InCsumErrors | sed 's/^/    | /' >&2
+			ip netns exec "$ns" nstat -asz 2>/dev/null | grep InCsumErrors | indent_log
 			fail "$n checksum errors in ${ns#"$TOPO_PREFIX"-}"
 			rc=1
 		fi
@@ -381,7 +383,7 @@ nothing_attached() {
 	else
 		! has_clsact "$ifc" || { fail "clsact qdisc still on $ifc: $(tc -n "$NS_GW" qdisc show dev "$ifc" | tr '\n' ' ')"; rc=1; }
 	fi
-	[[ ! -e $(pins_dir "$ifc") ]] || { fail "pin directory $(pins_dir "$ifc") still exists: $(ls "$(pins_dir "$ifc")" | tr '\n' ' ')"; rc=1; }
+	[[ ! -e $(pins_dir "$ifc") ]] || { fail "pin directory $(pins_dir "$ifc") still exists: $(find "$(pins_dir "$ifc")" -mindepth 1 -printf '%f ')"; rc=1; }
 	return $rc
 }
 
@@ -424,7 +426,7 @@ offload_setup() {
 		note "checksum offload $1 on the end hosts"
 		;;
 	mixed)
-		topo_offload on && topo_gw_offload off || { fail "ethtool -K tx (mixed)"; return 1; }
+		{ topo_offload on && topo_gw_offload off; } || { fail "ethtool -K tx (mixed)"; return 1; }
 		note "checksum offload on on the end hosts, off on the gateway"
 		;;
 	*)

@@ -19,7 +19,7 @@ set -u
 NET_TEST_TIMEOUT=${NET_TEST_TIMEOUT:-90}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$here/lib.sh"
 for f in "$here"/t_*.sh; do
 	# shellcheck source=/dev/null

@@ -173,13 +173,13 @@ t_gw_own() {
 	tcp_server "$NS_GW" 2222 || return 1
 
 	out=$(tcp_call "$NS_GW" "$TOPO_WAN_ADDR" 8080 own)
-	grep -Eq "^peer ${TOPO_WAN_GW//./\\.}:(3[2-9][0-9]{3}|[4-6][0-9]{4})$" <<<"$out" &&
-		grep -qx "echo own" <<<"$out" ||
+	{ grep -Eq "^peer ${TOPO_WAN_GW//./\\.}:(3[2-9][0-9]{3}|[4-6][0-9]{4})$" <<<"$out" &&
+		grep -qx "echo own" <<<"$out"; } ||
 		{ fail "gateway -> server: got '$out'"; return 1; }
 	note "gateway -> server: $(head -1 <<<"$out")"
 
 	out=$(tcp_call "$NS_WAN" "$TOPO_WAN_GW" 2222 in)
-	grep -Eq "^peer ${TOPO_WAN_ADDR//./\\.}:[0-9]+$" <<<"$out" && grep -qx "echo in" <<<"$out" ||
+	{ grep -Eq "^peer ${TOPO_WAN_ADDR//./\\.}:[0-9]+$" <<<"$out" && grep -qx "echo in" <<<"$out"; } ||
 		{ fail "server -> gateway service: got '$out'"; return 1; }
 	note "server -> gateway:2222: ok"
 

@@ -26,6 +26,7 @@ _start_daemon() {
 	DAEMON_PID=$TOPO_BG_PID
 	# Up once it says so (attach is complete, config included), the pins
 	# are there and the programs are on the interface.
+	# shellcheck disable=SC2016 # quoted for eval, to expand at each try
 	wait_until 10 eval 'grep -q ": attached; " "$log" && bmq status "$WAN" &&
 		ingress_attached && tc_egress_attached' ||
 		{ fail "bpfmasq run did not attach: $(cat "$log")"; hooks_report; return 1; }
@@ -53,7 +54,7 @@ t_daemon_restart() {
 	expect_eq "external port in conns" "$p" "$port" || return 1
 	note "connection up as $TOPO_WAN_GW:$port, daemon $d1, mode $(status_field mode)"
 
-	_stop_daemon "$d1" || { sed 's/^/    | /' "$TOPO_TMP/run1.log" >&2; return 1; }
+	_stop_daemon "$d1" || { indent_log <"$TOPO_TMP/run1.log"; return 1; }
 	bmq status "$WAN" >/dev/null || { fail "bpfmasq status fails once the daemon is gone"; return 1; }
 	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped"; return 1; }
 	[[ -e $(pins_dir)/sessions ]] || { fail "pins gone with the daemon"; return 1; }
@@ -73,7 +74,7 @@ t_daemon_restart() {
 	note "daemon restarted; same mode, same session, same port, connection works"
 
 	# SIGINT (Ctrl-C in a terminal) stops it just as cleanly.
-	_stop_daemon "$d2" INT || { sed 's/^/    | /' "$TOPO_TMP/run2.log" >&2; return 1; }
+	_stop_daemon "$d2" INT || { indent_log <"$TOPO_TMP/run2.log"; return 1; }
 	expect_mode "$(mode_of "$mode")" || { fail "the hooks changed when the daemon stopped (SIGINT)"; return 1; }
 	conn_say four-no-daemon || return 1
 	bmq detach "$WAN" || { fail "detach failed"; return 1; }
@@ -109,6 +110,7 @@ t_daemon_follow() {
 	ip -n "$NS_GW" addr del "$TOPO_WAN_GW/24" dev "$WAN" || return 1
 	ip -n "$NS_GW" addr add 203.0.113.7/24 dev "$WAN" || return 1
 	ip -n "$NS_GW" route replace default via "$TOPO_WAN_ADDR" || return 1
+	# shellcheck disable=SC2016 # quoted for eval, to expand at each try
 	wait_until 10 eval '[[ $(status_field address) == 203.0.113.7 ]]' ||
 		{ fail "status address still '$(status_field address)' 10 s after the change"; return 1; }
 	n=$(conns_json | pyjson "len([c for c in d if c['outside'].startswith('$TOPO_WAN_GW:')])") || return 1
@@ -137,9 +139,11 @@ t_daemon_recreate() {
 	ip -n "$NS_WAN" link set eth0 up || return 1
 	ip -n "$NS_GW" link set "$WAN" up || return 1
 	ip -n "$NS_GW" route replace default via "$TOPO_WAN_ADDR" || return 1
+	# shellcheck disable=SC2016 # quoted for eval, to expand at each try
 	wait_until 10 eval 'grep -q "created again: attaching" "$TOPO_TMP/run.log" &&
 		tc -n "$NS_GW" filter show dev "$WAN" egress | grep -q bpfmasq_egress' ||
 		{ fail "the daemon did not attach to the new $WAN"; return 1; }
+	# shellcheck disable=SC2016 # quoted for eval, to expand at each try
 	wait_until 10 eval 'EXPECT_SRC=$TOPO_WAN_GW tcp_check "$NS_LAN1" after >/dev/null' ||
 		{ fail "no translated TCP through the new $WAN"; return 1; }
 	expect_mode tc || return 1

@@ -17,7 +17,7 @@ _status_text_mode() { bmq status "$WAN" | sed -En 's/^[[:space:]]+mode[[:space:]
 _reattach() {
 	local out
 	if ! out=$(bmq attach "$WAN" "$@" 2>&1); then
-		echo "$out" | sed 's/^/    | /' >&2
+		indent_log <<<"$out"
 		fail "bpfmasq attach $WAN $* (re-attach)"
 		return 1
 	fi

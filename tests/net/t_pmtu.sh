@@ -48,7 +48,7 @@ t_pmtu() {
 	# shellcheck disable=SC1010 # "do" is ping's argument
 	out=$(nsx "$NS_LAN1" ping -M do -s 1400 -c 1 -W 2 "$TOPO_FAR_ADDR" 2>&1)
 	if ! grep -Eq 'Frag needed and DF set \(mtu = 1280\)|message too long, mtu=1280' <<<"$out"; then
-		sed 's/^/    | /' <<<"$out" >&2
+		indent_log <<<"$out"
 		fail "ping -M do -s 1400 from lan1 did not report the 1280-byte MTU"
 		csum_report
 		return 1
@@ -69,7 +69,7 @@ t_pmtu() {
 	if ! grep -Eq "^ *[0-9]+: +${TOPO_WAN_ADDR//./\\.} .*pmtu 1280" <<<"$out" ||
 		! grep -Eq "^ *3: +${TOPO_FAR_ADDR//./\\.} .*reached" <<<"$out" ||
 		! grep -Eq 'Resume: pmtu 1280 hops 3\b' <<<"$out"; then
-		sed 's/^/    | /' <<<"$out" >&2
+		indent_log <<<"$out"
 		fail "tracepath from lan1: expected pmtu 1280 from $TOPO_WAN_ADDR and $TOPO_FAR_ADDR reached at hop 3"
 		return 1
 	fi
@@ -129,7 +129,7 @@ t_traceroute() {
 		out=$(nsx "$NS_LAN1" traceroute -n -q 1 -w 1 -m 5 "${args[@]}" "$TOPO_FAR_ADDR" 2>&1)
 		hops=$(_trace_hops <<<"$out")
 		if [[ $hops != "$want" ]]; then
-			sed 's/^/    | /' <<<"$out" >&2
+			indent_log <<<"$out"
 			fail "traceroute ($mode) from lan1: hops '$(tr '\n' ',' <<<"$hops")', expected '$(tr '\n' ',' <<<"$want")'"
 			csum_report
 			return 1
