@@ -17,8 +17,13 @@ CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 LDLIBS := -lbpf -lelf -lz
 
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# The command line (parsing, dispatch) is the CLI's own; everything else in
+# user/ is libbpfmasq.a, which the CLI, the program tests and prog_bench link.
+CLI_SRCS := user/main.c user/opts.c
+CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CLI_SRCS))
+LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+LIB := $(OUTPUT)/libbpfmasq.a
 TEST_SRCS := $(wildcard tests/prog/*.c)
 TEST_OBJS := $(patsubst tests/prog/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
 # The fixture and the frames, which prog_bench uses too.
@@ -81,17 +86,20 @@ $(PROG_TESTS_H): $(PROG_TEST_SRCS) FORCE | $(OUTPUT)/tests
 
 $(filter-out $(TEST_LIB_OBJS),$(TEST_OBJS)): $(PROG_TESTS_H)
 
-$(BIN): $(OUTPUT)/user/main.o $(USER_OBJS)
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@.tmp $^ && mv $@.tmp $@
+
+$(BIN): $(CLI_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(PROG_TEST): $(TEST_OBJS) $(USER_OBJS)
+$(PROG_TEST): $(TEST_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # Per-packet cost of each program path (figures, not a test).
 $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 	$(CC) $(CFLAGS) -Itests/prog -MD -c $< -o $@
 
-$(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(USER_OBJS)
+$(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 test: all $(OUTPUT)/.deps-test
