@@ -27,6 +27,10 @@ SKEL := $(OUTPUT)/bpfmasq.skel.h
 BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
 PROG_BENCH := $(OUTPUT)/prog_bench
+# bpfmasq(8), written from the CLI tables by a program built for this host.
+HOSTCC ?= $(CC)
+GEN_MAN := $(OUTPUT)/tools/gen_man
+MAN := $(OUTPUT)/bpfmasq.8
 
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
@@ -35,8 +39,8 @@ DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
 	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
-.PHONY: all deps test demo install clean format
-all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
+.PHONY: all deps test demo install clean format readme
+all: $(BIN) $(PROG_TEST) $(PROG_BENCH) $(MAN)
 
 # Installs what is missing, once per build directory; a no-op when all is here.
 deps: $(DEPS_STAMP)
@@ -83,17 +87,30 @@ $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(filter-out %/prog_test.o,$(TEST_OBJS)) $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+$(GEN_MAN): tools/gen_man.c user/cli.c user/cli.h include/bpfmasq.h | $(OUTPUT)/tools
+	$(HOSTCC) -O2 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser \
+		tools/gen_man.c user/cli.c -o $@
+
+$(MAN): $(GEN_MAN)
+	$(GEN_MAN) >$@.tmp && mv $@.tmp $@
+
+# README.md's usage block is `bpfmasq --help`; the CLI tests check it.
+readme: $(BIN)
+	tools/readme_usage.sh $(BIN) --update
+
 test: all
 	tests/run.sh $(OUTPUT)
 
 demo: $(BIN)
 	tools/demo.sh $(OUTPUT)
 
-install: $(BIN)
+install: $(BIN) $(MAN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfmasq
+	install -D -m 0644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man8/bpfmasq.8
 
 format:
-	clang-format -i bpf/*.h bpf/*.c include/*.h user/*.c user/*.h tests/prog/*.c
+	clang-format -i bpf/*.h bpf/*.c include/*.h user/*.c user/*.h tests/prog/*.c \
+		tools/gen_man.c
 
 clean:
 	rm -rf $(OUTPUT)
