@@ -36,6 +36,7 @@ MAN := $(OUTPUT)/bpfmasq.8
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make \
 	pkg-config iproute2 iputils-ping ethtool socat iperf3 nftables \
 	netcat-openbsd iputils-tracepath traceroute python3 \
+	man-db groff-base \
 	$(if $(filter x86_64,$(ARCH)),gcc-multilib)
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
