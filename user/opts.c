@@ -184,8 +184,8 @@ static const struct cli_opt *opt_by_val(int val)
 int opts_parse(int argc, char **argv, struct masq_opts *o)
 {
 	struct option long_opts[cli_n_opts + 1];
-	const struct cli_opt *seen[argc];
-	const char *seen_arg[argc];
+	const struct cli_opt *seen[argc + 1];
+	const char *seen_arg[argc + 1];
 	const struct cli_cmd *cmd;
 	char shorts[2 * cli_n_opts + 2];
 	int c, i, n = 0, len = 1;
