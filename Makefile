@@ -17,9 +17,10 @@ CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
 LDLIBS := -lbpf -lelf -lz
 
-# The command line (parsing, dispatch) is the CLI's own; everything else in
-# user/ is libbpfmasq.a, which the CLI, the program tests and prog_bench link.
-CLI_SRCS := user/main.c user/opts.c
+# The command line (its table, parsing, dispatch, output) is the CLI's own;
+# everything else in user/ is libbpfmasq.a, which the CLI, the program tests
+# and prog_bench link.
+CLI_SRCS := user/main.c user/opts.c user/cli.c user/show.c user/json.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CLI_SRCS))
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard user/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
@@ -37,6 +38,10 @@ SKEL := $(OUTPUT)/bpfmasq.skel.h
 BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
 PROG_BENCH := $(OUTPUT)/prog_bench
+# bpfmasq(8), written from the CLI tables by a program built for this host.
+HOSTCC ?= $(CC)
+GEN_MAN := $(OUTPUT)/tools/gen_man
+MAN := $(OUTPUT)/bpfmasq.8
 
 # Debian packages: one list, tools/packages.txt, in groups (build, test,
 # lint). Each stamp runs tools/deps.sh for its group once per build
@@ -51,8 +56,8 @@ C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
 	tests/prog/*.c tests/prog/*.h tools/*.c)
 SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh) .ci/run
 
-.PHONY: all deps test demo install clean format lint FORCE
-all: $(BIN) $(PROG_TEST) $(PROG_BENCH)
+.PHONY: all deps test demo install clean format lint readme FORCE
+all: $(BIN) $(PROG_TEST) $(PROG_BENCH) $(MAN)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMPS): $(OUTPUT)/.deps-%: tools/packages.txt tools/deps.sh | $(OUTPUT)
@@ -102,14 +107,26 @@ $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+$(GEN_MAN): tools/gen_man.c user/cli.c user/cli.h include/bpfmasq.h | $(OUTPUT)/tools
+	$(HOSTCC) -O2 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser \
+		tools/gen_man.c user/cli.c -o $@
+
+$(MAN): $(GEN_MAN)
+	$(GEN_MAN) >$@.tmp && mv $@.tmp $@
+
+# README.md's usage block is `bpfmasq --help`; the CLI tests check it.
+readme: $(BIN)
+	tools/readme_usage.sh $(BIN) --update
+
 test: all $(OUTPUT)/.deps-test
 	tests/run.sh $(OUTPUT)
 
 demo: $(BIN) $(OUTPUT)/.deps-test
 	tools/demo.sh $(OUTPUT)
 
-install: $(BIN)
+install: $(BIN) $(MAN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/bpfmasq
+	install -D -m 0644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man8/bpfmasq.8
 
 format: $(OUTPUT)/.deps-lint
 	clang-format -i $(C_SRCS)

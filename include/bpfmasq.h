@@ -23,21 +23,21 @@
 #define BPFMASQ_POOL_TRIES 8
 
 /*
- * Idle timeouts of sessions, by protocol and TCP state: X(name, key,
- * default seconds, what it applies to). The key names the option
- * (--timeout-KEY, with '-' for '_') and the JSON field.
+ * Idle timeouts of sessions, by protocol and TCP state: X(name, option,
+ * JSON key, default seconds, what it applies to). The option is
+ * --timeout-OPTION.
  */
 #define BPFMASQ_TIMEOUTS(X)                                                  \
-	X(TCP_EST, "tcp_est", 7440,                                          \
-	  "TCP sessions that completed the handshake, or were picked up "    \
-	  "mid-stream (RFC 5382 REQ-5: at least 2 h 4 min)")                 \
-	X(TCP_TRANS, "tcp_trans", 240,                                       \
-	  "TCP sessions that are opening (SYN sent) or closing (FIN or RST " \
-	  "seen)")                                                           \
-	X(UDP, "udp", 300, "UDP (RFC 4787 REQ-5: at least 2 min)")           \
-	X(ICMP, "icmp", 60, "ICMP echo (RFC 5508 REQ-1: 60 s)")
+	X(TCP_EST, "tcp-est", "tcp_est", 7440,                               \
+	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)") \
+	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                          \
+	  "a TCP session that is opening or closing")                        \
+	X(UDP, "udp", "udp", 300,                                            \
+	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                  \
+	X(ICMP, "icmp", "icmp", 60,                                          \
+	  "an ICMP echo session (RFC 5508 REQ-1: at least 60 s)")
 
-#define BPFMASQ_TIMEOUT_ENUM(name, key, dflt, help) BPFMASQ_TIMEOUT_##name,
+#define BPFMASQ_TIMEOUT_ENUM(name, opt, key, dflt, what) BPFMASQ_TIMEOUT_##name,
 enum bpfmasq_timeout { BPFMASQ_TIMEOUTS(BPFMASQ_TIMEOUT_ENUM) BPFMASQ_TIMEOUT_MAX };
 #undef BPFMASQ_TIMEOUT_ENUM
 

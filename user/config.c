@@ -61,7 +61,7 @@ int config_build(const struct masq_opts *o,
 			struct bpfmasq_config *cfg,
 			struct bpfmasq_instance *inst)
 {
-#define TIMEOUT_DEFAULT(name, key, dflt, help) [BPFMASQ_TIMEOUT_##name] = dflt,
+#define TIMEOUT_DEFAULT(name, opt, key, dflt, what) [BPFMASQ_TIMEOUT_##name] = dflt,
 	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = {
 		BPFMASQ_TIMEOUTS(TIMEOUT_DEFAULT)
 	};

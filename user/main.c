@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "bpffs.h"
+#include "cli.h"
 #include "clock.h"
 #include "gc.h"
 #include "instance.h"
@@ -234,53 +235,31 @@ static int cmd_run(const struct masq_opts *o)
 	return 0;
 }
 
-struct command {
-	const char *name;
-	int (*fn)(const struct masq_opts *o);
-	bool needs_ifname;
-};
-
-static const struct command commands[] = {
-	{ "attach", instance_attach, true },
-	{ "run", cmd_run, true },
-	{ "detach", instance_detach, true },
-	{ "status", cmd_status, false },
-	{ "conns", cmd_conns, true },
-	{ "stats", cmd_stats, true },
-	{ "flush", cmd_flush, true },
-	{ "gc", cmd_gc, true },
+/* What runs each command of the table in cli.c. */
+static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
+	[CMD_ATTACH] = instance_attach,
+	[CMD_RUN] = cmd_run,
+	[CMD_DETACH] = instance_detach,
+	[CMD_STATUS] = cmd_status,
+	[CMD_CONNS] = cmd_conns,
+	[CMD_STATS] = cmd_stats,
+	[CMD_FLUSH] = cmd_flush,
+	[CMD_GC] = cmd_gc,
 };
 
 int main(int argc, char **argv)
 {
-	const struct command *cmd = NULL;
 	struct masq_opts o;
-	size_t i;
+	int err;
 
-	if (opts_parse(argc, argv, &o))
-		return 2;
+	err = opts_parse(argc, argv, &o);
+	if (err)
+		return err < 0 ? 2 : 0; /* bad usage, or --help */
 	log_setup(o.verbose);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(o.cmd, commands[i].name))
-			cmd = &commands[i];
-	if (!cmd) {
-		pr_err("unknown command '%s'", o.cmd);
-		usage();
-		return 2;
-	}
-	if (cmd->needs_ifname && !o.ifname) {
-		pr_err("%s: an interface name is required", o.cmd);
-		return 2;
-	}
-	if (o.ifname && (strlen(o.ifname) >= 16 || strpbrk(o.ifname, "\"\\/") ||
-			 !*o.ifname)) {
-		pr_err("bad interface name '%s'", o.ifname);
-		return 2;
-	}
 	if (geteuid() != 0) {
 		pr_err("%s needs root (CAP_BPF, CAP_NET_ADMIN and access to %s)",
 		       o.cmd, o.bpffs);
 		return 1;
 	}
-	return cmd->fn(&o) ? 1 : 0;
+	return cmd_fns[cli_cmd_find(o.cmd)->id](&o) ? 1 : 0;
 }

@@ -25,7 +25,7 @@ const char *const ingress_names[BPFMASQ_INGRESS_MAX] = {
 	[BPFMASQ_INGRESS_TC] = "tc",
 };
 
-#define TIMEOUT_KEY(name, key, dflt, help) [BPFMASQ_TIMEOUT_##name] = key,
+#define TIMEOUT_KEY(name, opt, key, dflt, what) [BPFMASQ_TIMEOUT_##name] = key,
 const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX] = {
 	BPFMASQ_TIMEOUTS(TIMEOUT_KEY)
 };

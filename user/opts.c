@@ -6,68 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <arpa/inet.h>
 
+#include "cli.h"
 #include "log.h"
 #include "opts.h"
-
-enum {
-	OPT_ADDRESS = 256,
-	OPT_INTERNAL,
-	OPT_PORTS,
-	OPT_FILTERING,
-	OPT_MAX_SESSIONS,
-	OPT_TIMEOUT_TCP_EST,
-	OPT_TIMEOUT_TCP_TRANS,
-	OPT_TIMEOUT_UDP,
-	OPT_TIMEOUT_ICMP,
-	OPT_MODE,
-	OPT_BPFFS,
-	OPT_JSON,
-	OPT_GC_INTERVAL,
-};
-
-static const struct option long_opts[] = {
-	{ "address", required_argument, NULL, OPT_ADDRESS },
-	{ "internal", required_argument, NULL, OPT_INTERNAL },
-	{ "ports", required_argument, NULL, OPT_PORTS },
-	{ "filtering", required_argument, NULL, OPT_FILTERING },
-	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
-	{ "timeout-tcp-est", required_argument, NULL, OPT_TIMEOUT_TCP_EST },
-	{ "timeout-tcp-trans", required_argument, NULL, OPT_TIMEOUT_TCP_TRANS },
-	{ "timeout-udp", required_argument, NULL, OPT_TIMEOUT_UDP },
-	{ "timeout-icmp", required_argument, NULL, OPT_TIMEOUT_ICMP },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "bpffs", required_argument, NULL, OPT_BPFFS },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "gc-interval", required_argument, NULL, OPT_GC_INTERVAL },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{},
-};
-
-void usage(void)
-{
-	fputs("usage: bpfmasq COMMAND [IFACE] [OPTIONS]\n"
-	      "\n"
-	      "  attach IFACE [--address A.B.C.D] [--internal CIDR]... [--ports LO-HI]\n"
-	      "               [--filtering dependent|independent] [--max-sessions N]\n"
-	      "               [--timeout-tcp-est S] [--timeout-tcp-trans S]\n"
-	      "               [--timeout-udp S] [--timeout-icmp S] [--mode native|generic|tc]\n"
-	      "  run IFACE [attach options] [--gc-interval S]\n"
-	      "               attach if needed, then collect garbage in the foreground\n"
-	      "  detach IFACE     remove the programs, pins and state\n"
-	      "  status [IFACE]   [--json]\n"
-	      "  conns IFACE      [--json]  one row per session\n"
-	      "  stats IFACE      [--json]  data-path counters\n"
-	      "  flush IFACE      drop all translation state\n"
-	      "  gc IFACE         one garbage-collection pass\n"
-	      "\n"
-	      "  --bpffs DIR      bpf filesystem to pin under (default $BPFMASQ_BPFFS\n"
-	      "                   or /sys/fs/bpf)\n"
-	      "  -v, --verbose    show libbpf's log\n",
-	      stderr);
-}
 
 static int parse_u32(const char *s, const char *what, __u32 min, __u32 max,
 		     __u32 *out)
@@ -179,10 +123,9 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_MAX_SESSIONS:
 		return parse_u32(arg, "--max-sessions", 16, 1u << 24,
 				 &o->max_sessions);
-	case OPT_TIMEOUT_TCP_EST:
-	case OPT_TIMEOUT_TCP_TRANS:
-	case OPT_TIMEOUT_UDP:
-	case OPT_TIMEOUT_ICMP:
+#define TIMEOUT_CASE(name, opt, key, dflt, what) case OPT_TIMEOUT_##name:
+	BPFMASQ_TIMEOUTS(TIMEOUT_CASE)
+#undef TIMEOUT_CASE
 		return parse_u32(arg, "timeout", 1, 7 * 24 * 3600,
 				 &o->timeout[c - OPT_TIMEOUT_TCP_EST]);
 	case OPT_MODE:
@@ -200,20 +143,46 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_GC_INTERVAL:
 		return parse_u32(arg, "--gc-interval", 1, 3600,
 				 &o->gc_interval);
-	case 'v':
+	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;
-	case 'h':
-		usage();
-		exit(0);
+	case OPT_HELP: /* handled by opts_parse() */
+		return 0;
 	}
-	usage();
 	return -1;
 }
 
+/* The kernel's rules, less what cannot reach us (NUL, over-long). */
+static bool ifname_ok(const char *s)
+{
+	return *s && strlen(s) < IFNAMSIZ && !strchr(s, '/') &&
+	       strcmp(s, ".") && strcmp(s, "..");
+}
+
+static const struct cli_opt *opt_by_val(int val)
+{
+	unsigned int i;
+
+	for (i = 0; i < cli_n_opts; i++)
+		if ((int)cli_opts[i].id == val || cli_opts[i].short_name == val)
+			return &cli_opts[i];
+	return NULL;
+}
+
+/*
+ * Options may come before and after the command and its interface. They
+ * are all collected first and checked once the command is known, so that
+ * an option the command does not take is refused whatever its place.
+ */
 int opts_parse(int argc, char **argv, struct masq_opts *o)
 {
-	int c;
+	struct option long_opts[cli_n_opts + 1];
+	const struct cli_opt *seen[argc + 1];
+	const char *seen_arg[argc + 1];
+	const struct cli_cmd *cmd;
+	char shorts[2 * cli_n_opts + 2];
+	int c, i, n = 0, len = 1;
+	bool help = false, only_args = false;
 
 	memset(o, 0, sizeof(*o));
 	o->filtering = -1;
@@ -221,42 +190,82 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 	o->gc_interval = 5;
 	o->bpffs = getenv("BPFMASQ_BPFFS");
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+vh", long_opts, NULL)) != -1) {
-		if (c == '?') {
-			pr_err("unknown or incomplete option '%s'",
-			       argv[optind - 1]);
-			return -1;
+	memset(long_opts, 0, sizeof(long_opts));
+	shorts[0] = '+';
+	for (i = 0; i < (int)cli_n_opts; i++) {
+		long_opts[i].name = cli_opts[i].name;
+		long_opts[i].has_arg = cli_opts[i].arg ? required_argument :
+							 no_argument;
+		long_opts[i].val = cli_opts[i].id;
+		if (cli_opts[i].short_name) {
+			shorts[len++] = cli_opts[i].short_name;
+			if (cli_opts[i].arg)
+				shorts[len++] = ':';
 		}
-		if (parse_opt(c, optarg, o))
-			return -1;
 	}
-	if (optind >= argc) {
-		usage();
-		return -1;
-	}
-	o->cmd = argv[optind++];
-	/* Options may also follow the command and the interface. */
+	shorts[len] = '\0';
+
+	opterr = 0;
+	optind = 1;
 	while (optind < argc) {
-		if (argv[optind][0] != '-') {
-			if (o->ifname) {
-				pr_err("unexpected argument '%s'",
-				       argv[optind]);
+		const char *arg = argv[optind];
+
+		if (only_args || arg[0] != '-' || !arg[1]) {
+			if (!o->cmd) {
+				o->cmd = arg;
+			} else if (!o->ifname) {
+				o->ifname = arg;
+			} else {
+				pr_err("unexpected argument '%s'", arg);
 				return -1;
 			}
-			o->ifname = argv[optind++];
+			optind++;
 			continue;
 		}
-		c = getopt_long(argc, argv, "+vh", long_opts, NULL);
-		if (c == -1)
-			break;
-		if (c == '?') {
+		c = getopt_long(argc, argv, shorts, long_opts, NULL);
+		if (c == -1) { /* "--": only arguments follow */
+			only_args = true;
+			continue;
+		}
+		if (c == '?' || !opt_by_val(c)) {
 			pr_err("unknown or incomplete option '%s'",
 			       argv[optind - 1]);
 			return -1;
 		}
-		if (parse_opt(c, optarg, o))
+		seen[n] = opt_by_val(c);
+		help |= seen[n]->id == OPT_HELP;
+		seen_arg[n++] = optarg;
+	}
+
+	cmd = o->cmd ? cli_cmd_find(o->cmd) : NULL;
+	if (o->cmd && !cmd) {
+		pr_err("unknown command '%s' (see 'bpfmasq --help')", o->cmd);
+		return -1;
+	}
+	if (help) {
+		cli_help(stdout, cmd);
+		return 1;
+	}
+	if (!cmd) {
+		pr_err("no command given (see 'bpfmasq --help')");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!cli_takes(cmd, seen[i])) {
+			pr_err("%s does not take --%s (see 'bpfmasq %s --help')",
+			       cmd->name, seen[i]->name, cmd->name);
 			return -1;
+		}
+		if (parse_opt(seen[i]->id, seen_arg[i], o))
+			return -1;
+	}
+	if (!o->ifname && cmd->iface == IFACE_REQUIRED) {
+		pr_err("%s: an interface name is required", cmd->name);
+		return -1;
+	}
+	if (o->ifname && !ifname_ok(o->ifname)) {
+		pr_err("bad interface name '%s'", o->ifname);
+		return -1;
 	}
 	if (!o->bpffs || !*o->bpffs)
 		o->bpffs = "/sys/fs/bpf";

@@ -31,9 +31,12 @@ struct masq_opts {
 	unsigned int gc_interval; /* seconds, run only */
 };
 
-/* Parses argv; prints one line and returns -1 on bad input. */
+/*
+ * Parses and checks argv against the tables in cli.h. Returns 0 when there
+ * is a command to run; 1 when --help was printed (on stdout); -1 on bad
+ * input, with one line on stderr.
+ */
 int opts_parse(int argc, char **argv, struct masq_opts *o);
-void usage(void);
 
 int parse_cidr(const char *s, struct cidr *c);
 int parse_port_range(const char *s, __u16 *lo, __u16 *hi);

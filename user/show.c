@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "gc.h"
 #include "instance.h"
+#include "json.h"
 #include "log.h"
 #include "maps.h"
 #include "show.h"
@@ -62,10 +63,9 @@ static const char *state_name(const struct bpfmasq_session_key *k,
 	return s->flags & BPFMASQ_SESS_REPLIED ? "replied" : "unreplied";
 }
 
-static void print_conn(const struct masq_opts *o,
-		       const struct bpfmasq_instance *inst,
+static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		       const struct bpfmasq_session_key *k,
-		       const struct bpfmasq_session *s, uint64_t now, bool first)
+		       const struct bpfmasq_session *s, uint64_t now)
 {
 	char in[32], out[32], rem[32];
 	uint64_t idle = now > s->last_ns ? (now - s->last_ns) / 1000000000ull : 0;
@@ -78,23 +78,24 @@ static void print_conn(const struct masq_opts *o,
 	ep_str(in, sizeof(in), k->inside_addr, k->inside_port);
 	ep_str(out, sizeof(out), s->ext_addr, s->ext_port);
 	ep_str(rem, sizeof(rem), k->remote_addr, remote_port);
-	if (o->json) {
-		printf("%s\n  {\"proto\": \"%s\", \"inside\": \"%s\", \"outside\": \"%s\", "
-		       "\"remote\": \"%s\", \"state\": \"%s\", \"direction\": \"%s\", "
-		       "\"idle_s\": %llu, \"expires_s\": %llu, \"packets\": %llu, "
-		       "\"bytes\": %llu, \"packets_out\": %llu, \"bytes_out\": %llu, "
-		       "\"packets_in\": %llu, \"bytes_in\": %llu}",
-		       first ? "" : ",", proto_name(k->proto), in, out, rem,
-		       state_name(k, s),
-		       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out",
-		       (unsigned long long)idle,
-		       (unsigned long long)(idle < timeout ? timeout - idle : 0),
-		       (unsigned long long)(s->packets_out + s->packets_in),
-		       (unsigned long long)(s->bytes_out + s->bytes_in),
-		       (unsigned long long)s->packets_out,
-		       (unsigned long long)s->bytes_out,
-		       (unsigned long long)s->packets_in,
-		       (unsigned long long)s->bytes_in);
+	if (j) {
+		json_object_begin(j);
+		json_kv_string(j, "proto", proto_name(k->proto));
+		json_kv_string(j, "inside", in);
+		json_kv_string(j, "outside", out);
+		json_kv_string(j, "remote", rem);
+		json_kv_string(j, "state", state_name(k, s));
+		json_kv_string(j, "direction",
+			       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out");
+		json_kv_uint(j, "idle_s", idle);
+		json_kv_uint(j, "expires_s", idle < timeout ? timeout - idle : 0);
+		json_kv_uint(j, "packets", s->packets_out + s->packets_in);
+		json_kv_uint(j, "bytes", s->bytes_out + s->bytes_in);
+		json_kv_uint(j, "packets_out", s->packets_out);
+		json_kv_uint(j, "bytes_out", s->bytes_out);
+		json_kv_uint(j, "packets_in", s->packets_in);
+		json_kv_uint(j, "bytes_in", s->bytes_in);
+		json_object_end(j);
 		return;
 	}
 	printf("%-5s %-21s %-21s %-21s %-11s %6llu %8llu %10llu\n",
@@ -110,6 +111,7 @@ int cmd_conns(const struct masq_opts *o)
 	struct bpfmasq_session *vals = NULL;
 	struct bpfmasq_instance inst;
 	struct masq_maps m;
+	struct json j;
 	uint64_t now;
 	long n, i;
 	int err;
@@ -125,16 +127,19 @@ int cmd_conns(const struct masq_opts *o)
 		return n;
 	}
 	now = now_boot_ns();
+	json_init(&j, stdout);
 	if (o->json)
-		printf("[");
+		json_array_begin(&j);
 	else
 		printf("%-5s %-21s %-21s %-21s %-11s %6s %8s %10s\n", "proto",
 		       "inside", "outside", "remote", "state", "idle", "packets",
 		       "bytes");
 	for (i = 0; i < n; i++)
-		print_conn(o, &inst, &keys[i], &vals[i], now, i == 0);
-	if (o->json)
-		printf("%s]\n", n ? "\n" : "");
+		print_conn(o->json ? &j : NULL, &inst, &keys[i], &vals[i], now);
+	if (o->json) {
+		json_array_end(&j);
+		json_finish(&j);
+	}
 	free(keys);
 	free(vals);
 	maps_close(&m);
@@ -145,6 +150,7 @@ int cmd_stats(const struct masq_opts *o)
 {
 	uint64_t totals[BPFMASQ_STAT_MAX];
 	struct masq_maps m;
+	struct json j;
 	int err, i;
 
 	err = open_instance(o, &m);
@@ -156,46 +162,95 @@ int cmd_stats(const struct masq_opts *o)
 		pr_err("cannot read the counters: %s", strerror(-err));
 		return err;
 	}
-	if (o->json)
-		printf("{");
-	for (i = 0; i < BPFMASQ_STAT_MAX; i++) {
-		if (o->json)
-			printf("%s\"%s\": %llu", i ? ", " : "", stat_names[i],
-			       (unsigned long long)totals[i]);
-		else
-			printf("%-20s %llu\n", stat_names[i],
-			       (unsigned long long)totals[i]);
+	if (o->json) {
+		json_init(&j, stdout);
+		json_object_begin(&j);
+		for (i = 0; i < BPFMASQ_STAT_MAX; i++)
+			json_kv_uint(&j, stat_names[i], totals[i]);
+		json_object_end(&j);
+		json_finish(&j);
+		return 0;
 	}
-	if (o->json)
-		printf("}\n");
+	for (i = 0; i < BPFMASQ_STAT_MAX; i++)
+		printf("%-20s %llu\n", stat_names[i],
+		       (unsigned long long)totals[i]);
 	return 0;
 }
 
-/* The inside prefixes, as "a/b, c/d" (JSON strings when @json). */
-static void print_internal(const struct masq_maps *m, bool json)
+/* The inside prefixes, as "a/b, c/d" (a JSON array of strings with @j). */
+static void print_internal(const struct masq_maps *m, struct json *j)
 {
 	struct bpfmasq_lpm_key key, next;
-	char a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN + 4];
 	void *prev = NULL;
 	bool first = true;
 
+	if (j)
+		json_array_begin(j);
 	while (!bpf_map_get_next_key(m->internal_nets, prev, &next)) {
-		printf("%s%s%s/%u%s", first ? "" : ", ", json ? "\"" : "",
-		       addr_str(a, next.addr), next.prefixlen, json ? "\"" : "");
+		snprintf(p, sizeof(p), "%s/%u", addr_str(a, next.addr),
+			 next.prefixlen);
+		if (j)
+			json_string(j, p);
+		else
+			printf("%s%s", first ? "" : ", ", p);
 		first = false;
 		key = next;
 		prev = &key;
 	}
+	if (j)
+		json_array_end(j);
 }
 
-static int print_status(const struct masq_opts *o, const char *ifname,
-			const char *dir, bool first)
+/* Where replies are translated: native, generic or tc. */
+static const char *mode_name(const struct bpfmasq_instance *inst)
+{
+	return inst->ingress < BPFMASQ_INGRESS_MAX ? ingress_names[inst->ingress] :
+						     "?";
+}
+
+static void status_json(struct json *j, const char *ifname, const char *dir,
+			const struct bpfmasq_config *cfg,
+			const struct bpfmasq_instance *inst,
+			const struct masq_maps *m, long sessions, long mappings)
+{
+	char a[INET_ADDRSTRLEN], ports[16];
+	int i;
+
+	snprintf(ports, sizeof(ports), "%u-%u", cfg->port_min, cfg->port_max);
+	json_object_begin(j);
+	json_kv_string(j, "ifname", ifname);
+	json_kv_uint(j, "ifindex", inst->ifindex);
+	json_kv_string(j, "pins", dir);
+	json_kv_string(j, "address", addr_str(a, cfg->ext_addr));
+	json_kv_string(j, "address_source",
+		       inst->flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
+							       "interface");
+	json_kv_string(j, "ports", ports);
+	json_kv_string(j, "filtering",
+		       cfg->filtering ? "independent" : "dependent");
+	json_kv_string(j, "mode", mode_name(inst));
+	json_key(j, "internal");
+	print_internal(m, j);
+	json_kv_uint(j, "max_sessions", inst->max_sessions);
+	json_kv_int(j, "sessions", sessions);
+	json_kv_int(j, "mappings", mappings);
+	json_key(j, "timeouts");
+	json_object_begin(j);
+	for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
+		json_kv_uint(j, timeout_keys[i], inst->timeouts[i]);
+	json_object_end(j);
+	json_kv_uint(j, "layout_version", inst->layout_version);
+	json_object_end(j);
+}
+
+/* One instance's status; in JSON when @j is not NULL. */
+static int print_status(struct json *j, const char *ifname, const char *dir)
 {
 	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
 	long sessions, mappings;
-	const char *mode;
 	struct masq_maps m;
 	int err, i;
 
@@ -211,39 +266,19 @@ static int print_status(const struct masq_opts *o, const char *ifname,
 		maps_close(&m);
 		return err;
 	}
-	addr_str(a, cfg.ext_addr);
-	mode = inst.ingress < BPFMASQ_INGRESS_MAX ? ingress_names[inst.ingress] :
-						    "?";
-	if (o->json) {
-		printf("%s{\"ifname\": \"%s\", \"ifindex\": %u, \"address\": \"%s\", "
-		       "\"address_source\": \"%s\", \"ports\": \"%u-%u\", "
-		       "\"filtering\": \"%s\", \"mode\": \"%s\", "
-		       "\"internal\": [",
-		       first ? "" : ", ", ifname, inst.ifindex, a,
-		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
-							      "interface",
-		       cfg.port_min, cfg.port_max,
-		       cfg.filtering ? "independent" : "dependent", mode);
-		print_internal(&m, true);
-		printf("], \"max_sessions\": %u, \"sessions\": %ld, \"mappings\": %ld, "
-		       "\"layout_version\": %u, \"timeouts\": {",
-		       inst.max_sessions, sessions, mappings,
-		       inst.layout_version);
-		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
-			printf("%s\"%s\": %u", i ? ", " : "", timeout_keys[i],
-			       inst.timeouts[i]);
-		printf("}}");
+	if (j) {
+		status_json(j, ifname, dir, &cfg, &inst, &m, sessions, mappings);
 	} else {
 		printf("%s:\n  address    %s (%s)\n  ports      %u-%u\n"
 		       "  filtering  %s\n  mode       %s\n  internal   ",
-		       ifname, a,
+		       ifname, addr_str(a, cfg.ext_addr),
 		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
 							      "from interface",
 		       cfg.port_min, cfg.port_max,
 		       cfg.filtering ? "endpoint-independent" :
 				       "address-and-port-dependent",
-		       mode);
-		print_internal(&m, false);
+		       mode_name(&inst));
+		print_internal(&m, NULL);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",
 		       sessions, inst.max_sessions, mappings);
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
@@ -258,23 +293,28 @@ static int print_status(const struct masq_opts *o, const char *ifname,
 int cmd_status(const struct masq_opts *o)
 {
 	char base[PATH_MAX], dir[PATH_MAX];
+	struct json json, *j = NULL;
 	struct dirent *de;
-	bool first = true;
+	bool none = true;
 	int err = 0;
 	DIR *d;
 
+	if (o->json) {
+		json_init(&json, stdout);
+		j = &json;
+	}
 	if (o->ifname) {
 		err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
 		if (!err)
-			err = print_status(o, o->ifname, dir, true);
-		if (!err && o->json)
-			printf("\n");
+			err = print_status(j, o->ifname, dir);
+		if (!err && j)
+			json_finish(j);
 		return err;
 	}
 	if (pin_base(base, sizeof(base), o->bpffs))
 		return -ENAMETOOLONG;
-	if (o->json)
-		printf("[");
+	if (j)
+		json_array_begin(j);
 	d = opendir(base);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -282,16 +322,18 @@ int cmd_status(const struct masq_opts *o)
 		if (pin_path(dir, sizeof(dir), base, de->d_name) ||
 		    !pin_dir_exists(dir))
 			continue;
-		err = print_status(o, de->d_name, dir, first);
+		err = print_status(j, de->d_name, dir);
 		if (err)
 			break;
-		first = false;
+		none = false;
 	}
 	if (d)
 		closedir(d);
-	if (o->json)
-		printf("]\n");
-	else if (first && !err)
+	if (j) {
+		json_array_end(j);
+		json_finish(j);
+	} else if (none && !err) {
 		printf("no interface attached (looked in %s)\n", base);
+	}
 	return err;
 }

@@ -2,8 +2,10 @@
 # shellcheck shell=bash
 #
 # The CLI: bad input is refused cleanly (non-zero exit, one line on stderr,
-# nothing attached), detach removes everything, and the --json outputs have
-# the documented shape.
+# nothing attached), and so is an option the command does not take (exit
+# 2); detach removes everything; the --json outputs have the documented
+# shape and escape what they print; --help, bpfmasq(8) and README.md's usage
+# come from the option table and agree.
 
 # _refused "ARGS": the command fails with exactly one line on stderr, and
 # leaves nothing attached behind. Returns 1 (and says why) otherwise.
@@ -113,7 +115,7 @@ t_detach() {
 	NAT_MODE=$mode nat_attach || return 1 # checks the hooks of the mode
 	has_clsact || { fail "no clsact qdisc on $WAN after attach"; return 1; }
 	[[ -d $(pins_dir) ]] || { fail "no pin directory $(pins_dir) after attach"; return 1; }
-	note "attached in mode $(status_field mode); pins: $(ls "$(pins_dir)" | tr '\n' ' ')"
+	note "attached in mode $(status_field mode); pins: $(cd "$(pins_dir)" && echo *)"
 	note "hooks: $(ip netns exec "$NS_GW" bpftool net show dev "$WAN" 2>/dev/null | tr '\n' ' ')"
 	tcp_server "$NS_WAN" 8080 || return 1
 	tcp_check "$NS_LAN1" attached >/dev/null || return 1
@@ -288,3 +290,202 @@ t_bpffs_flag() {
 	nothing_attached
 }
 net_test bpffs_flag t_bpffs_flag
+
+# _usage_error "ARGS": the command is refused as bad usage: exit 2, nothing
+# on stdout, exactly one line on stderr.
+_usage_error() {
+	local args=$1 rc out lines
+	# shellcheck disable=SC2086
+	out=$(bmq $args 2>"$TOPO_TMP/usage.err")
+	rc=$?
+	lines=$(grep -c . "$TOPO_TMP/usage.err")
+	if [[ $rc != 2 || -n $out || $lines != 1 ]]; then
+		fail "'bpfmasq $args': exit $rc (expected 2), $lines lines on stderr (expected one), stdout '$out'"
+		sed 's/^/    | /' "$TOPO_TMP/usage.err" >&2
+		return 1
+	fi
+	note "bpfmasq $args -> exit 2: $(cat "$TOPO_TMP/usage.err")"
+}
+
+# _help ARGS...: `bpfmasq ARGS` prints something on stdout, nothing on
+# stderr, and exits 0; its output is left in $help.
+_help() {
+	local rc
+	help=$(bmq "$@" 2>"$TOPO_TMP/help.err")
+	rc=$?
+	if [[ $rc != 0 || -s $TOPO_TMP/help.err || -z $help ]]; then
+		fail "'bpfmasq $*': exit $rc, $(grep -c . <<<"$help") lines on stdout, stderr '$(cat "$TOPO_TMP/help.err")'"
+		return 1
+	fi
+}
+
+# _mentions WHAT TEXT OPTION...: every --OPTION appears in TEXT.
+_mentions() {
+	local what=$1 text=$2 opt rc=0
+	shift 2
+	for opt in "$@"; do
+		grep -qF -- "--$opt" <<<"$text" || { fail "$what does not mention --$opt"; rc=1; }
+	done
+	return $rc
+}
+
+# _omits WHAT TEXT OPTION...: no --OPTION appears in TEXT.
+_omits() {
+	local what=$1 text=$2 opt rc=0
+	shift 2
+	for opt in "$@"; do
+		if grep -qE -- "--$opt\b" <<<"$text"; then
+			fail "$what mentions --$opt, which the command does not take"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# t_cli_help: `bpfmasq --help` and `bpfmasq COMMAND --help` go to stdout
+# and exit 0, each listing the options it takes (and no other);
+# bpfmasq(8) renders without a warning and lists every option; README.md's
+# usage block is `bpfmasq --help`.
+t_cli_help() {
+	local rc=0 help cmd opt page warn man
+	local -a opts attach_opts=(address internal ports filtering max-sessions
+		timeout-tcp-est timeout-tcp-trans timeout-udp timeout-icmp mode)
+	local -a global=(bpffs verbose help)
+
+	_help --help || return 1
+	_mentions "bpfmasq --help" "$help" "${attach_opts[@]}" gc-interval json "${global[@]}" || rc=1
+	for cmd in attach run detach status conns stats flush gc; do
+		grep -q "^bpfmasq $cmd " <<<"$help" || { fail "bpfmasq --help has no synopsis of $cmd"; rc=1; }
+	done
+	# What the man page must list: every option of the table, as --help has
+	# them (which the checks above hold to the expected set).
+	mapfile -t opts < <(sed -n '/^Options/,$p' <<<"$help" | grep -oE -- '^ +(-[a-z], )?--[a-z][a-z-]*' |
+		sed 's/.*--//')
+	[[ ${#opts[@]} -ge 15 ]] || { fail "bpfmasq --help lists ${#opts[@]} options: ${opts[*]}"; rc=1; }
+
+	_help attach --help || return 1
+	grep -q '^usage: bpfmasq attach IFACE' <<<"$help" || { fail "attach --help: no usage line"; rc=1; }
+	_mentions "attach --help" "$help" "${attach_opts[@]}" "${global[@]}" || rc=1
+	_omits "attach --help" "$help" gc-interval json || rc=1
+	_help run --help || return 1
+	_mentions "run --help" "$help" "${attach_opts[@]}" gc-interval "${global[@]}" || rc=1
+	_omits "run --help" "$help" json || rc=1
+	for cmd in status conns stats; do
+		_help "$cmd" -h || return 1
+		_mentions "$cmd -h" "$help" json "${global[@]}" || rc=1
+		_omits "$cmd -h" "$help" "${attach_opts[@]}" gc-interval || rc=1
+	done
+	for cmd in detach flush gc; do
+		# Before the command works as well.
+		_help --help "$cmd" || return 1
+		grep -q "^usage: bpfmasq $cmd IFACE" <<<"$help" || { fail "--help $cmd: no usage line"; rc=1; }
+		_omits "--help $cmd" "$help" "${attach_opts[@]}" gc-interval json || rc=1
+	done
+
+	man=$(dirname "$BPFMASQ_BIN")/bpfmasq.8
+	[[ -s $man ]] || { fail "no man page $man (make builds it)"; return 1; }
+	page=$(LC_ALL=C MANWIDTH=120 man -l "$man" 2>"$TOPO_TMP/man.err") ||
+		{ fail "man -l $man failed: $(cat "$TOPO_TMP/man.err")"; return 1; }
+	[[ -s $TOPO_TMP/man.err ]] && { fail "man -l $man: $(cat "$TOPO_TMP/man.err")"; rc=1; }
+	warn=$(groff -man -ww -z "$man" 2>&1) || { fail "groff failed on $man"; rc=1; }
+	[[ -z $warn ]] || { fail "groff warns about $man: $warn"; rc=1; }
+	_mentions "bpfmasq(8)" "$page" "${opts[@]}" || rc=1
+	for cmd in attach run detach status conns stats flush gc; do
+		grep -qE "^ +bpfmasq $cmd\b" <<<"$page" || { fail "bpfmasq(8) has no synopsis of $cmd"; rc=1; }
+	done
+	note "bpfmasq(8): $(grep -c . <<<"$page") lines, options: ${opts[*]}"
+
+	"$REPO_DIR/tools/readme_usage.sh" "$BPFMASQ_BIN" ||
+		{ fail "README.md's usage block is not 'bpfmasq --help' (run make readme)"; rc=1; }
+	return $rc
+}
+net_test cli_help t_cli_help
+
+# t_cli_wrong_option: an option the command does not take is bad usage,
+# wherever it stands: exit 2, one line on stderr; it changes nothing, with
+# nothing attached or next to a live instance.
+t_cli_wrong_option() {
+	local rc=0 args
+	local -a bad=(
+		"detach $WAN --ports 1-2"
+		"--ports 1-2 detach $WAN"
+		"detach $WAN --json"
+		"status --gc-interval 5"
+		"status $WAN --address 198.51.100.1"
+		"conns $WAN --internal 10.0.0.0/8"
+		"stats $WAN --mode tc"
+		"flush $WAN --max-sessions 100"
+		"gc $WAN --timeout-udp 10"
+		"attach $WAN --gc-interval 5"
+		"attach $WAN --json"
+	)
+	for args in "${bad[@]}"; do
+		_usage_error "$args" || rc=1
+	done
+	nothing_attached || rc=1
+
+	nat_attach --ports 20000-20999 || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	for args in "${bad[@]}"; do
+		_usage_error "$args" || rc=1
+	done
+	[[ -e $(pins_dir)/config ]] || { fail "the pins went after the refused commands"; return 1; }
+	expect_eq "ports after the refused commands" "$(status_field ports)" "20000-20999" || rc=1
+	if ! ingress_attached || ! tc_egress_attached; then
+		fail "the programs went after the refused commands"
+		rc=1
+	fi
+	tcp_check "$NS_LAN1" after >/dev/null || { fail "the instance broke after the refused commands"; rc=1; }
+	return $rc
+}
+net_test cli_wrong_option t_cli_wrong_option
+
+# t_json_names: an interface name with a quote, a backslash and a control
+# character (the kernel takes all three) is escaped in the --json outputs,
+# which stay valid JSON and give the name back.
+t_json_names() {
+	local name=$'w"a\\n\x01' out
+	if ! { ip -n "$NS_GW" link set dev "$TOPO_WAN_IF" down &&
+		ip -n "$NS_GW" link set dev "$TOPO_WAN_IF" name "$name" &&
+		ip -n "$NS_GW" link set dev "$name" up &&
+		ip -n "$NS_GW" route replace default via "$TOPO_WAN_ADDR"; }; then
+		fail "cannot rename $TOPO_WAN_IF"
+		return 1
+	fi
+	# The helpers below act on $WAN.
+	local WAN=$name
+	nat_attach || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	tcp_check "$NS_LAN1" quoted >/dev/null || return 1
+
+	out=$(bmq status "$WAN" --json) || { fail "status --json failed"; return 1; }
+	note "status: $out"
+	python3 -m json.tool <<<"$out" >/dev/null || { fail "status --json is not JSON"; return 1; }
+	NAME=$WAN pyjson "d['ifname'] == __import__('os').environ['NAME']" <<<"$out" | grep -qx True ||
+		{ fail "status --json: ifname is not the interface's name"; return 1; }
+	NAME=$WAN pyjson "d['pins'].endswith('/bpfmasq/' + __import__('os').environ['NAME'])" <<<"$out" |
+		grep -qx True || { fail "status --json: pins is not the pin directory"; return 1; }
+
+	out=$(bmq status --json) || { fail "status --json (all) failed"; return 1; }
+	python3 -m json.tool <<<"$out" >/dev/null || { fail "status --json (all) is not JSON: $out"; return 1; }
+	NAME=$WAN pyjson "[s['ifname'] for s in d].count(__import__('os').environ['NAME'])" <<<"$out" |
+		grep -qx 1 || { fail "status --json (all) does not list the interface once: $out"; return 1; }
+
+	out=$(bmq conns "$WAN" --json) || { fail "conns --json failed"; return 1; }
+	note "conns: $out"
+	python3 -m json.tool <<<"$out" >/dev/null || { fail "conns --json is not JSON"; return 1; }
+	[[ $(pyjson "len(d)" <<<"$out") -ge 1 ]] || { fail "conns --json lists no session"; return 1; }
+	out=$(bmq stats "$WAN" --json) || { fail "stats --json failed"; return 1; }
+	python3 -m json.tool <<<"$out" >/dev/null || { fail "stats --json is not JSON"; return 1; }
+
+	tc_ours egress >/dev/null || { fail "no bpfmasq filter seen on the renamed interface"; return 1; }
+	bmq detach "$WAN" || { fail "detach failed"; return 1; }
+	# Not nothing_attached: `ip -j` does not escape the control character.
+	[[ ! -e $(pins_dir) ]] || { fail "the pins are still there after detach"; return 1; }
+	if tc_ours ingress >/dev/null || tc_ours egress >/dev/null; then
+		fail "bpfmasq's filters are still there after detach"
+		return 1
+	fi
+}
+net_test json_names t_json_names

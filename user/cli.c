@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cli.c - the command and option tables, and `--help` printed from them. */
+#include <ctype.h>
+#include <string.h>
+
+#include "bpfmasq.h"
+#include "cli.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+#define ATTACH_RUN (CMD_BIT(CMD_ATTACH) | CMD_BIT(CMD_RUN))
+
+const struct cli_cmd cli_cmds[CMD_MAX] = {
+	{
+		.id = CMD_ATTACH,
+		.name = "attach",
+		.iface = IFACE_REQUIRED,
+		.summary = "attach the NAT to IFACE, or update the attached "
+			   "instance in place",
+	},
+	{
+		.id = CMD_RUN,
+		.name = "run",
+		.iface = IFACE_REQUIRED,
+		.summary = "attach if needed, then collect garbage and follow "
+			   "IFACE in the foreground",
+	},
+	{
+		.id = CMD_DETACH,
+		.name = "detach",
+		.iface = IFACE_REQUIRED,
+		.summary = "remove the programs, pins and state",
+	},
+	{
+		.id = CMD_STATUS,
+		.name = "status",
+		.iface = IFACE_OPTIONAL,
+		.summary = "show the configuration of IFACE, or of every "
+			   "attached interface",
+	},
+	{
+		.id = CMD_CONNS,
+		.name = "conns",
+		.iface = IFACE_REQUIRED,
+		.summary = "list the translated sessions, one row each",
+	},
+	{
+		.id = CMD_STATS,
+		.name = "stats",
+		.iface = IFACE_REQUIRED,
+		.summary = "show the data-path counters",
+	},
+	{
+		.id = CMD_FLUSH,
+		.name = "flush",
+		.iface = IFACE_REQUIRED,
+		.summary = "drop all translation state",
+	},
+	{
+		.id = CMD_GC,
+		.name = "gc",
+		.iface = IFACE_REQUIRED,
+		.summary = "run one garbage-collection pass",
+	},
+};
+
+#define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
+#define DEF_MAX_SESSIONS STR(BPFMASQ_DEFAULT_MAX_SESSIONS)
+
+const struct cli_opt cli_opts[] = {
+	{
+		.id = OPT_ADDRESS,
+		.name = "address",
+		.arg = "A.B.C.D",
+		.cmds = ATTACH_RUN,
+		.help = "Translate to this fixed address (default: the "
+			"interface's primary address, followed as it changes).",
+	},
+	{
+		.id = OPT_INTERNAL,
+		.name = "internal",
+		.arg = "CIDR",
+		.repeat = true,
+		.cmds = ATTACH_RUN,
+		.help = "Translate only sources in this prefix; may be "
+			"repeated, up to " DEF_MAX_INTERNAL " times (default: "
+			"every source but the gateway's own addresses).",
+	},
+	{
+		.id = OPT_PORTS,
+		.name = "ports",
+		.arg = "LO-HI",
+		.cmds = ATTACH_RUN,
+		.help = "External ports (and ICMP echo ids) to use, from 1 to "
+			"65535 (default: the larger range that "
+			"net.ipv4.ip_local_port_range leaves free); a range "
+			"overlapping ip_local_port_range is refused.",
+	},
+	{
+		.id = OPT_FILTERING,
+		.name = "filtering",
+		.arg = "dependent|independent",
+		.cmds = ATTACH_RUN,
+		.help = "Which inbound packets a mapping lets in: only from "
+			"the endpoints it sent to (dependent, the default) or "
+			"from any (independent).",
+	},
+	{
+		.id = OPT_MAX_SESSIONS,
+		.name = "max-sessions",
+		.arg = "N",
+		.cmds = ATTACH_RUN,
+		.help = "Size of the session table, from 16 to 16777216 "
+			"(default " DEF_MAX_SESSIONS "); cannot change while "
+			"attached.",
+	},
+#define TIMEOUT_ROW(tid, opt, key, dflt, what)                                \
+	{                                                                    \
+		.id = OPT_TIMEOUT_##tid,                                     \
+		.name = "timeout-" opt,                                      \
+		.arg = "S",                                                  \
+		.cmds = ATTACH_RUN,                                          \
+		.help = "Idle timeout of " what ", in seconds from 1 to "    \
+			"604800 (default " STR(dflt) ").",                   \
+	},
+	BPFMASQ_TIMEOUTS(TIMEOUT_ROW)
+#undef TIMEOUT_ROW
+	{
+		.id = OPT_MODE,
+		.name = "mode",
+		.arg = "native|generic|tc",
+		.cmds = ATTACH_RUN,
+		.help = "Where replies are translated: XDP in the driver, XDP "
+			"on the skb or TC ingress (default: native on physical "
+			"NICs, tc on veth and tap and where the driver has no "
+			"native XDP; a re-attach keeps the attached mode).",
+	},
+	{
+		.id = OPT_GC_INTERVAL,
+		.name = "gc-interval",
+		.arg = "S",
+		.cmds = CMD_BIT(CMD_RUN),
+		.help = "Seconds between garbage-collection passes, from 1 to "
+			"3600 (default 5).",
+	},
+	{
+		.id = OPT_JSON,
+		.name = "json",
+		.cmds = CMD_BIT(CMD_STATUS) | CMD_BIT(CMD_CONNS) |
+			CMD_BIT(CMD_STATS),
+		.help = "Print JSON instead of text.",
+	},
+	{
+		.id = OPT_BPFFS,
+		.name = "bpffs",
+		.arg = "DIR",
+		.cmds = CMDS_ALL,
+		.help = "The bpf filesystem to pin under (default: "
+			"$BPFMASQ_BPFFS, else /sys/fs/bpf); mounted when there "
+			"is none.",
+	},
+	{
+		.id = OPT_VERBOSE,
+		.name = "verbose",
+		.short_name = 'v',
+		.cmds = CMDS_ALL,
+		.help = "Show libbpf's and the verifier's log.",
+	},
+	{
+		.id = OPT_HELP,
+		.name = "help",
+		.short_name = 'h',
+		.cmds = CMDS_ALL,
+		.help = "Show the help, of COMMAND if given, on stdout and "
+			"exit.",
+	},
+};
+
+const unsigned int cli_n_opts = sizeof(cli_opts) / sizeof(cli_opts[0]);
+
+const struct cli_cmd *cli_cmd_find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < CMD_MAX; i++)
+		if (!strcmp(name, cli_cmds[i].name))
+			return &cli_cmds[i];
+	return NULL;
+}
+
+const char *cli_iface_arg(const struct cli_cmd *c)
+{
+	return c->iface == IFACE_OPTIONAL ? "[IFACE]" : "IFACE";
+}
+
+#define HELP_WIDTH 79
+#define HELP_COL 24
+
+/*
+ * Prints the words of @text (separated by @sep) joined by spaces, from
+ * column @col (the cursor is at @at), breaking lines between words before
+ * HELP_WIDTH; continuation lines start at @indent.
+ */
+static void wrap(FILE *f, const char *text, char sep, int at, int col,
+		 int indent)
+{
+	const char seps[2] = {sep, '\0'};
+	const char *p = text;
+
+	for (; at < col; at++)
+		fputc(' ', f);
+	while (*p) {
+		int n = strcspn(p, seps);
+
+		if (at > indent && at + 1 + n > HELP_WIDTH) {
+			fprintf(f, "\n%*s", indent, "");
+			at = indent;
+		} else if (p != text) {
+			fputc(' ', f);
+			at++;
+		}
+		fwrite(p, 1, n, f);
+		at += n;
+		p += n;
+		while (*p == sep)
+			p++;
+	}
+	fputc('\n', f);
+}
+
+/*
+ * "bpfmasq attach IFACE [--address A.B.C.D] ...", wrapped; the options
+ * every command takes are left out (listed once, under Options).
+ */
+static void synopsis(FILE *f, const char *prefix, const struct cli_cmd *c)
+{
+	char line[1024];
+	size_t len, n;
+	unsigned int i;
+
+	len = snprintf(line, sizeof(line), "%s\t%s", c->name, cli_iface_arg(c));
+	for (i = 0; i < cli_n_opts; i++) {
+		const struct cli_opt *o = &cli_opts[i];
+
+		if (!cli_takes(c, o) || o->cmds == CMDS_ALL)
+			continue;
+		n = snprintf(line + len, sizeof(line) - len, "\t[--%s%s%s]%s",
+			     o->name, o->arg ? " " : "", o->arg ? o->arg : "",
+			     o->repeat ? "..." : "");
+		if (n >= sizeof(line) - len)
+			break;
+		len += n;
+	}
+	fputs(prefix, f);
+	wrap(f, line, '\t', strlen(prefix), strlen(prefix),
+	     strlen(prefix) + strlen(c->name) + 1);
+}
+
+/* "  -v, --verbose" or "  --ports LO-HI", then the help from HELP_COL. */
+static void opt_help(FILE *f, const struct cli_opt *o)
+{
+	int at;
+
+	if (o->short_name)
+		at = fprintf(f, "  -%c, --%s", o->short_name, o->name);
+	else
+		at = fprintf(f, "  --%s", o->name);
+	if (o->arg)
+		at += fprintf(f, " %s", o->arg);
+	if (at >= HELP_COL) {
+		fputc('\n', f);
+		at = 0;
+	}
+	wrap(f, o->help, ' ', at, HELP_COL, HELP_COL);
+}
+
+void cli_help(FILE *f, const struct cli_cmd *c)
+{
+	unsigned int i;
+	int at;
+
+	if (c) {
+		synopsis(f, "usage: bpfmasq ", c);
+		fprintf(f, "\n%c%s.\n", toupper(c->summary[0]), c->summary + 1);
+		fputs("\nOptions:\n", f);
+		for (i = 0; i < cli_n_opts; i++)
+			if (cli_takes(c, &cli_opts[i]))
+				opt_help(f, &cli_opts[i]);
+		return;
+	}
+	fputs("usage: bpfmasq COMMAND [IFACE] [OPTIONS]\n\n", f);
+	for (i = 0; i < CMD_MAX; i++)
+		synopsis(f, "bpfmasq ", &cli_cmds[i]);
+	fputs("\nCommands:\n", f);
+	for (i = 0; i < CMD_MAX; i++) {
+		at = fprintf(f, "  %s %s", cli_cmds[i].name,
+			     cli_iface_arg(&cli_cmds[i]));
+		wrap(f, cli_cmds[i].summary, ' ', at, 18, 18);
+	}
+	fputs("\nOptions (every command takes", f);
+	for (i = 0, at = 0; i < cli_n_opts; i++)
+		if (cli_opts[i].cmds == CMDS_ALL)
+			fprintf(f, "%s --%s", at++ ? "," : "",
+				cli_opts[i].name);
+	fputs("):\n", f);
+	for (i = 0; i < cli_n_opts; i++)
+		opt_help(f, &cli_opts[i]);
+	fputs("\n'bpfmasq COMMAND --help' lists the options of one command.\n",
+	      f);
+}
