@@ -1,36 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
-/* main.c - the bpfmasq command: dispatch, and the `run` daemon loop. */
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
-#include <net/if.h>
-#include <signal.h>
+/*
+ * main.c - the bpfmasq command: parse (opts.c, from the table in cli.c),
+ * check privileges, dispatch to the command, map its result to the exit
+ * status (0 done, 1 failed, 2 bad usage).
+ */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <bpf/bpf.h>
 
-#include "bpffs.h"
 #include "cli.h"
 #include "clock.h"
+#include "daemon.h"
 #include "gc.h"
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
-#include "netif.h"
 #include "opts.h"
-#include "pools.h"
 #include "show.h"
 #include "state.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static int cmd_gc(const struct masq_opts *o)
 {
@@ -68,177 +55,10 @@ static int cmd_flush(const struct masq_opts *o)
 	return err;
 }
 
-/*
- * Masquerading follows the interface's address: on a change, the state
- * built on the old one is flushed. With no address, new outbound flows are
- * dropped (and counted) until one comes back.
- */
-static void follow_address(const struct masq_opts *o,
-			   const struct masq_maps *m)
-{
-	struct bpfmasq_instance inst;
-	struct bpfmasq_config cfg;
-	char a[INET_ADDRSTRLEN];
-	__be32 now_addr;
-	int err;
-
-	err = host_addrs_sync(m, o->ifname);
-	if (err)
-		pr_err("cannot update the gateway's addresses: %s",
-		       strerror(-err));
-	if (instance_read(m, &inst) || (inst.flags & BPFMASQ_INST_FIXED_ADDR) ||
-	    config_read(m, &cfg))
-		return;
-	now_addr = netif_primary_addr(o->ifname);
-	if (now_addr == cfg.ext_addr)
-		return;
-	pr_info("%s: address changed to %s: flushing translation state",
-		o->ifname,
-		now_addr ? inet_ntop(AF_INET, &now_addr, a, sizeof(a)) : "none");
-	pools_delete(m, cfg.ext_addr);
-	cfg.ext_addr = now_addr;
-	if (!config_write(m, &cfg))
-		state_flush(m);
-}
-
-static __u32 map_id(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
-/* The id of the config map pinned in @dir now, 0 if none. */
-static __u32 pinned_config_id(const char *dir)
-{
-	char path[PATH_MAX];
-	__u32 id;
-	int fd;
-
-	if (pin_path(path, sizeof(path), dir, "config"))
-		return 0;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	id = map_id(fd);
-	close(fd);
-	return id;
-}
-
-/*
- * Sleep up to @seconds, or until an IPv4 address changes (true then) or a
- * signal asks us to stop.
- */
-static bool wait_tick(int watch_fd, unsigned int seconds)
-{
-	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
-
-	if (watch_fd < 0) {
-		sleep(seconds);
-		return false;
-	}
-	if (poll(&pfd, 1, seconds * 1000) <= 0)
-		return false;
-	return netif_addr_watch_drain(watch_fd);
-}
-
-/*
- * The WAN interface was deleted and created again (a new ifindex): the
- * programs went with the old one, so attach again; the pinned maps, and
- * so the state, carry over.
- */
-static void follow_interface(const struct masq_opts *o,
-			     const struct masq_maps *m)
-{
-	struct bpfmasq_instance inst;
-	unsigned int ifindex = if_nametoindex(o->ifname);
-
-	if (!ifindex || instance_read(m, &inst) || inst.ifindex == ifindex)
-		return;
-	pr_info("%s: the interface was created again: attaching to it",
-		o->ifname);
-	instance_attach(o);
-}
-
-static int cmd_run(const struct masq_opts *o)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t next_gc = 0, interval;
-	__u32 config_id;
-	struct gc_result res;
-	char dir[PATH_MAX];
-	struct masq_maps m;
-	int err, watch_fd;
-
-	sigset_t stop_signals;
-
-	/* A stop request waits until attach has finished or undone itself. */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	err = instance_attach(o);
-	if (!err)
-		err = open_instance(o, &m);
-	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
-	if (err)
-		return err;
-	pin_dir(dir, sizeof(dir), o->bpffs, o->ifname);
-	config_id = map_id(m.config);
-	watch_fd = netif_addr_watch_open();
-	if (watch_fd < 0)
-		pr_err("cannot watch address changes (%s): polling every %us",
-		       strerror(-watch_fd), o->gc_interval);
-	pr_info("%s: attached; garbage collection every %us", o->ifname,
-		o->gc_interval);
-	follow_address(o, &m); /* a change before the watch began */
-
-	interval = o->gc_interval * 1000000000ull;
-	while (!stop_requested) {
-		/* Cut short by SIGTERM/SIGINT or an address change. */
-		bool changed = wait_tick(watch_fd, o->gc_interval);
-
-		if (stop_requested)
-			break;
-		if (!pin_dir_exists(dir)) {
-			pr_info("%s: detached: exiting", o->ifname);
-			break;
-		}
-		if (pinned_config_id(dir) != config_id) {
-			pr_info("%s: detached and attached again by another command: exiting",
-				o->ifname);
-			break;
-		}
-		/* Also on every tick: an attempt may fail while it settles. */
-		follow_interface(o, &m);
-		if (changed || watch_fd < 0)
-			follow_address(o, &m);
-		if (now_boot_ns() < next_gc)
-			continue;
-		next_gc = now_boot_ns() + interval;
-		err = gc_pass(&m, now_boot_ns(), &res);
-		if (err)
-			pr_err("garbage collection failed: %s", strerror(-err));
-		else if (res.sessions_expired || res.mappings_freed)
-			pr_debug("gc: %ld sessions expired, %ld live, %ld mappings freed",
-				 res.sessions_expired, res.sessions,
-				 res.mappings_freed);
-	}
-	if (watch_fd >= 0)
-		close(watch_fd);
-	maps_close(&m);
-	pr_info("%s: exiting; the data path and its state stay in place",
-		o->ifname);
-	return 0;
-}
-
 /* What runs each command of the table in cli.c. */
 static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
 	[CMD_ATTACH] = instance_attach,
-	[CMD_RUN] = cmd_run,
+	[CMD_RUN] = daemon_run,
 	[CMD_DETACH] = instance_detach,
 	[CMD_STATUS] = cmd_status,
 	[CMD_CONNS] = cmd_conns,
