@@ -17,22 +17,22 @@
 SEC("tc")
 int bpfmasq_egress(struct __sk_buff *skb)
 {
-	return nat_exit(nat_outbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT :
-								   TC_ACT_OK;
+	return nat_exit(nat_outbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT
+								: TC_ACT_OK;
 }
 
 SEC("xdp")
 int bpfmasq_ingress(struct xdp_md *ctx)
 {
-	return nat_exit(nat_inbound(ctx, CTX_XDP)) == NAT_DROP ? XDP_DROP :
-								  XDP_PASS;
+	return nat_exit(nat_inbound(ctx, CTX_XDP)) == NAT_DROP ? XDP_DROP
+							       : XDP_PASS;
 }
 
 SEC("tc")
 int bpfmasq_ingress_tc(struct __sk_buff *skb)
 {
-	return nat_exit(nat_inbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT :
-								  TC_ACT_OK;
+	return nat_exit(nat_inbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT
+							       : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

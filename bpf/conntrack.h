@@ -89,7 +89,8 @@ static __always_inline void tcp_track(struct bpfmasq_session *s, __u8 flags,
 		return;
 	}
 	if (flags & TCPF_FIN) {
-		if (state == BPFMASQ_TCP_RST_SEEN || state == BPFMASQ_TCP_CLOSED)
+		if (state == BPFMASQ_TCP_RST_SEEN ||
+		    state == BPFMASQ_TCP_CLOSED)
 			return;
 		s->flags |= out ? BPFMASQ_SESS_FIN_OUT : BPFMASQ_SESS_FIN_IN;
 		if ((s->flags & (BPFMASQ_SESS_FIN_OUT | BPFMASQ_SESS_FIN_IN)) ==

@@ -23,7 +23,7 @@ static __always_inline __u16 csum_fold32(__u32 sum)
 /* HC' = ~(~HC + ~m + m') for a 32-bit field m. */
 static __always_inline void csum_replace4(__sum16 *sum, __u32 from, __u32 to)
 {
-	__u32 s = (__u16)~*sum;
+	__u32 s = (__u16) ~*sum;
 
 	from = ~from;
 	s += (from >> 16) + (from & 0xffff);
@@ -33,7 +33,7 @@ static __always_inline void csum_replace4(__sum16 *sum, __u32 from, __u32 to)
 
 static __always_inline void csum_replace2(__sum16 *sum, __u32 from, __u32 to)
 {
-	__u32 s = (__u16)~*sum;
+	__u32 s = (__u16) ~*sum;
 
 	s += (__u16)~from;
 	s += (__u16)to;

@@ -99,8 +99,7 @@ static __always_inline int icmp_payload_store(void *ctx,
 {
 	__u16 to16 = to;
 
-	if (ctx_csum_replace(ctx, kind, p->l4_off + p->csum_off, from, to,
-			     len))
+	if (ctx_csum_replace(ctx, kind, p->l4_off + p->csum_off, from, to, len))
 		return -1;
 	return ctx_store(ctx, kind, off, len == 2 ? (void *)&to16 : &to, len);
 }
@@ -143,14 +142,11 @@ static __always_inline int icmp_quote_csum(void *ctx, const enum ctx_kind kind,
  * Rewrite one address of the outer header (@outer_off) and the same address
  * and its port in the quote (@addr_off, @port_off), from @from_* to @to_*.
  */
-static __always_inline int icmp_error_rewrite(void *ctx,
-					      const enum ctx_kind kind,
-					      const struct pkt *p,
-					      const struct icmp_quote *q,
-					      __u32 outer_off, __u32 addr_off,
-					      __u32 port_off, __be32 from_addr,
-					      __be32 to_addr, __be16 from_port,
-					      __be16 to_port)
+static __always_inline int
+icmp_error_rewrite(void *ctx, const enum ctx_kind kind, const struct pkt *p,
+		   const struct icmp_quote *q, __u32 outer_off, __u32 addr_off,
+		   __u32 port_off, __be32 from_addr, __be32 to_addr,
+		   __be16 from_port, __be16 to_port)
 {
 	__u32 ip_csum = q->ip_off + offsetof(struct iphdr, check);
 	bool pseudo = q->proto != IPPROTO_ICMP;
@@ -163,8 +159,8 @@ static __always_inline int icmp_error_rewrite(void *ctx,
 	     ctx_store(ctx, kind, outer_off, &to_addr, 4)))
 		return -1;
 	/* The quoted IP header: its checksum first, the ICMP one follows. */
-	if (icmp_quote_csum(ctx, kind, p, ip_csum, true, from_addr, to_addr,
-			    0, 0, 0) ||
+	if (icmp_quote_csum(ctx, kind, p, ip_csum, true, from_addr, to_addr, 0,
+			    0, 0) ||
 	    icmp_payload_store(ctx, kind, p, addr_off, from_addr, to_addr, 4))
 		return -1;
 	/* TCP and UDP checksums cover the address too, even if the port stays. */
@@ -273,18 +269,17 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 		goto unmatched;
 	endpoint_make(&inside, q.daddr, q.dport, q.proto);
 	m = bpf_map_lookup_elem(&mappings, &inside);
-	if (!m || !icmp_quote_has_session(&q, q.daddr, q.dport, q.saddr,
-					  q.sport))
+	if (!m ||
+	    !icmp_quote_has_session(&q, q.daddr, q.dport, q.saddr, q.sport))
 		goto unmatched;
 	ext_addr = m->ext_addr;
 	ext_port = m->ext_port;
-	if (icmp_error_rewrite(ctx, kind, p, &q,
-			       from_inside ?
-				       p->l3_off + offsetof(struct iphdr, saddr) :
-				       0,
-			       q.ip_off + offsetof(struct iphdr, daddr),
-			       quote_port_offset(&q, false), q.daddr, ext_addr,
-			       q.dport, ext_port))
+	if (icmp_error_rewrite(
+		    ctx, kind, p, &q,
+		    from_inside ? p->l3_off + offsetof(struct iphdr, saddr) : 0,
+		    q.ip_off + offsetof(struct iphdr, daddr),
+		    quote_port_offset(&q, false), q.daddr, ext_addr, q.dport,
+		    ext_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_OUT;
 unmatched:

@@ -35,11 +35,10 @@ static __always_inline __u32 nat_parse(void *ctx, const enum ctx_kind kind,
 }
 
 /* The mapping of @inside (found or made), then a session on it in *@s. */
-static __always_inline __u32
-nat_flow_bind(const struct bpfmasq_config *cfg,
-	      const struct bpfmasq_endpoint *inside,
-	      const struct bpfmasq_session_key *key, const struct pkt *p,
-	      __u64 now, struct bpfmasq_session **s)
+static __always_inline __u32 nat_flow_bind(
+	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
+	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
+	struct bpfmasq_session **s)
 {
 	struct bpfmasq_mapping *m;
 	bool created = false;
@@ -59,10 +58,9 @@ nat_flow_bind(const struct bpfmasq_config *cfg,
 }
 
 /* A new outbound flow: its mapping, then its session, in *@s. */
-static __always_inline __u32
-nat_new_flow_out(const struct bpfmasq_config *cfg,
-		 const struct bpfmasq_session_key *key, const struct pkt *p,
-		 __u64 now, struct bpfmasq_session **s)
+static __always_inline __u32 nat_new_flow_out(
+	const struct bpfmasq_config *cfg, const struct bpfmasq_session_key *key,
+	const struct pkt *p, __u64 now, struct bpfmasq_session **s)
 {
 	struct bpfmasq_endpoint inside;
 	__u32 reason;
@@ -104,8 +102,8 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	if (p.kind == PKT_ICMP_ERROR)
 		return nat_icmp_error_out(ctx, kind, &p, is_inside(p.saddr));
 	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST)
-		return is_inside(p.saddr) ? BPFMASQ_STAT_UNSUPPORTED :
-					    BPFMASQ_STAT_NOT_INSIDE;
+		return is_inside(p.saddr) ? BPFMASQ_STAT_UNSUPPORTED
+					  : BPFMASQ_STAT_NOT_INSIDE;
 
 	session_key_make(&key, p.saddr, p.sport, p.daddr, p.dport, p.proto);
 
@@ -133,10 +131,9 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
  * Under endpoint-independent filtering, a packet from a new remote to a
  * live mapping opens a session of its own (TCP and UDP only), in *@s.
  */
-static __always_inline __u32
-nat_new_flow_in(const struct bpfmasq_config *cfg,
-		const struct bpfmasq_session_key *key, const struct pkt *p,
-		__u64 now, struct bpfmasq_session **s)
+static __always_inline __u32 nat_new_flow_in(
+	const struct bpfmasq_config *cfg, const struct bpfmasq_session_key *key,
+	const struct pkt *p, __u64 now, struct bpfmasq_session **s)
 {
 	struct bpfmasq_endpoint inside;
 	struct bpfmasq_mapping *m;

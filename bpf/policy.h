@@ -30,8 +30,7 @@ static __always_inline bool is_inside(__be32 addr)
 {
 	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
 
-	if (is_special_source(addr) ||
-	    bpf_map_lookup_elem(&local_addrs, &addr))
+	if (is_special_source(addr) || bpf_map_lookup_elem(&local_addrs, &addr))
 		return false;
 	return bpf_map_lookup_elem(&internal_nets, &key) != NULL;
 }

@@ -52,8 +52,9 @@ static __always_inline void *pool_of(const struct bpfmasq_endpoint *ext)
  * again on release), so it goes back to the tail. Bounded: an unlucky run
  * fails one new flow, never an existing one.
  */
-static __always_inline long port_from_pool(struct bpfmasq_endpoint *ext,
-					   const struct bpfmasq_endpoint *inside)
+static __always_inline long
+port_from_pool(struct bpfmasq_endpoint *ext,
+	       const struct bpfmasq_endpoint *inside)
 {
 	void *pool = pool_of(ext);
 	__be16 port;
@@ -125,8 +126,8 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 
 	err = port_alloc(cfg, &ext, inside, &val.flags);
 	if (err)
-		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY :
-					BPFMASQ_STAT_TABLE_FULL;
+		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY
+				      : BPFMASQ_STAT_TABLE_FULL;
 	val.ext_port = ext.port;
 
 	err = bpf_map_update_elem(&mappings, inside, &val, BPF_NOEXIST);

@@ -19,8 +19,8 @@ enum nat_verdict {
 };
 
 /* The reasons whose verdict is DROP, one bit each, folded at compile time. */
-#define REASON_DROP_BIT(name, str, verdict)                                  \
-	| ((__u64)(BPFMASQ_VERDICT_##verdict == BPFMASQ_VERDICT_DROP)         \
+#define REASON_DROP_BIT(name, str, verdict)                                    \
+	| ((__u64)(BPFMASQ_VERDICT_##verdict == BPFMASQ_VERDICT_DROP)          \
 	   << BPFMASQ_STAT_##name)
 #define REASON_DROP_MASK (0 BPFMASQ_STATS(REASON_DROP_BIT))
 _Static_assert(BPFMASQ_STAT_MAX <= 64, "one bit per reason in a __u64");

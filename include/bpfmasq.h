@@ -27,18 +27,20 @@
  * JSON key, default seconds, what it applies to). The option is
  * --timeout-OPTION.
  */
-#define BPFMASQ_TIMEOUTS(X)                                                  \
-	X(TCP_EST, "tcp-est", "tcp_est", 7440,                               \
-	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)") \
-	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                          \
-	  "a TCP session that is opening or closing")                        \
-	X(UDP, "udp", "udp", 300,                                            \
-	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                  \
-	X(ICMP, "icmp", "icmp", 60,                                          \
+#define BPFMASQ_TIMEOUTS(X)                                                    \
+	X(TCP_EST, "tcp-est", "tcp_est", 7440,                                 \
+	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)")   \
+	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                            \
+	  "a TCP session that is opening or closing")                          \
+	X(UDP, "udp", "udp", 300,                                              \
+	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                    \
+	X(ICMP, "icmp", "icmp", 60,                                            \
 	  "an ICMP echo session (RFC 5508 REQ-1: at least 60 s)")
 
 #define BPFMASQ_TIMEOUT_ENUM(name, opt, key, dflt, what) BPFMASQ_TIMEOUT_##name,
-enum bpfmasq_timeout { BPFMASQ_TIMEOUTS(BPFMASQ_TIMEOUT_ENUM) BPFMASQ_TIMEOUT_MAX };
+enum bpfmasq_timeout {
+	BPFMASQ_TIMEOUTS(BPFMASQ_TIMEOUT_ENUM) BPFMASQ_TIMEOUT_MAX
+};
 #undef BPFMASQ_TIMEOUT_ENUM
 
 /*
@@ -229,22 +231,22 @@ enum bpfmasq_verdict {
  * counts it once and takes its hook's verdict from this row. EVENT rows
  * (new mappings and sessions) are counted on top. A new reason is one row.
  */
-#define BPFMASQ_STATS(X)                                                     \
-	X(TRANSLATED_OUT, "translated_out", PASS)                            \
-	X(TRANSLATED_IN, "translated_in", PASS)                              \
-	X(NEW_MAPPING, "new_mappings", EVENT)                                \
-	X(NEW_SESSION, "new_sessions", EVENT)                                \
-	X(PORT_POOL_EMPTY, "port_pool_empty", DROP)                          \
-	X(TABLE_FULL, "table_full", DROP)                                    \
-	X(MALFORMED, "malformed", DROP)                                      \
-	X(NOT_OURS, "not_ours", PASS)                                        \
-	X(UNSOLICITED, "unsolicited", DROP)                                  \
-	X(FILTERED, "filtered", PASS)                                        \
-	X(NOT_INSIDE, "not_inside", PASS)                                    \
-	X(NO_ADDRESS, "no_address", DROP)                                    \
-	X(UNSUPPORTED, "unsupported", DROP)                                  \
-	X(FRAGMENT, "fragment_unmatched", PASS)                              \
-	X(NON_IPV4, "non_ipv4", PASS)                                        \
+#define BPFMASQ_STATS(X)                                                       \
+	X(TRANSLATED_OUT, "translated_out", PASS)                              \
+	X(TRANSLATED_IN, "translated_in", PASS)                                \
+	X(NEW_MAPPING, "new_mappings", EVENT)                                  \
+	X(NEW_SESSION, "new_sessions", EVENT)                                  \
+	X(PORT_POOL_EMPTY, "port_pool_empty", DROP)                            \
+	X(TABLE_FULL, "table_full", DROP)                                      \
+	X(MALFORMED, "malformed", DROP)                                        \
+	X(NOT_OURS, "not_ours", PASS)                                          \
+	X(UNSOLICITED, "unsolicited", DROP)                                    \
+	X(FILTERED, "filtered", PASS)                                          \
+	X(NOT_INSIDE, "not_inside", PASS)                                      \
+	X(NO_ADDRESS, "no_address", DROP)                                      \
+	X(UNSUPPORTED, "unsupported", DROP)                                    \
+	X(FRAGMENT, "fragment_unmatched", PASS)                                \
+	X(NON_IPV4, "non_ipv4", PASS)                                          \
 	X(REWRITE_FAILED, "rewrite_failed", DROP)
 
 #define BPFMASQ_STAT_ENUM(name, str, verdict) BPFMASQ_STAT_##name,

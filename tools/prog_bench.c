@@ -50,9 +50,12 @@ static double run_ns(int prog_fd, const struct frame *f, __u32 runs)
 
 static struct pkt_spec udp_out(__be32 host, __u16 sport)
 {
-	return (struct pkt_spec){ .saddr = host, .daddr = REMOTE1,
-				  .sport = sport, .dport = 53,
-				  .proto = IPPROTO_UDP, .payload = payload,
+	return (struct pkt_spec){ .saddr = host,
+				  .daddr = REMOTE1,
+				  .sport = sport,
+				  .dport = 53,
+				  .proto = IPPROTO_UDP,
+				  .payload = payload,
 				  .payload_len = sizeof(payload) };
 }
 
@@ -111,9 +114,12 @@ int main(int argc, char **argv)
 
 	frame_build(&f, &s);
 	run_ns(egress, &f, 1); /* creates the flow; its port is preserved */
-	r = (struct pkt_spec){ .saddr = REMOTE1, .daddr = EXT_ADDR,
-			       .sport = 53, .dport = 40000,
-			       .proto = IPPROTO_UDP, .payload = payload,
+	r = (struct pkt_spec){ .saddr = REMOTE1,
+			       .daddr = EXT_ADDR,
+			       .sport = 53,
+			       .dport = 40000,
+			       .proto = IPPROTO_UDP,
+			       .payload = payload,
 			       .payload_len = sizeof(payload) };
 	frame_build(&reply, &r);
 	printf("existing_flow_out_tc %.1f ns\n", run_ns(egress, &f, repeat));

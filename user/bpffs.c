@@ -113,7 +113,8 @@ int pin_dir_remove(const char *dir)
 		if (de->d_name[0] == '.')
 			continue;
 		if ((pin_path(path, sizeof(path), dir, de->d_name) ||
-		     unlink(path)) && !err)
+		     unlink(path)) &&
+		    !err)
 			err = -errno;
 	}
 	closedir(d);

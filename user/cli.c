@@ -115,27 +115,27 @@ const struct cli_opt cli_opts[] = {
 			"(default " DEF_MAX_SESSIONS "); cannot change while "
 			"attached.",
 	},
-#define TIMEOUT_ROW(tid, opt, key, dflt, what)                                \
-	{                                                                    \
-		.id = OPT_TIMEOUT_##tid,                                     \
-		.name = "timeout-" opt,                                      \
-		.arg = "S",                                                  \
-		.cmds = ATTACH_RUN,                                          \
-		.help = "Idle timeout of " what ", in seconds from 1 to "    \
-			"604800 (default " STR(dflt) ").",                   \
+#define TIMEOUT_ROW(tid, opt, key, dflt, what)                                 \
+	{                                                                      \
+		.id = OPT_TIMEOUT_##tid,                                       \
+		.name = "timeout-" opt,                                        \
+		.arg = "S",                                                    \
+		.cmds = ATTACH_RUN,                                            \
+		.help = "Idle timeout of " what ", in seconds from 1 to "      \
+			"604800 (default " STR(dflt) ").",                     \
 	},
 	BPFMASQ_TIMEOUTS(TIMEOUT_ROW)
 #undef TIMEOUT_ROW
-	{
-		.id = OPT_MODE,
-		.name = "mode",
-		.arg = "native|generic|tc",
-		.cmds = ATTACH_RUN,
-		.help = "Where replies are translated: XDP in the driver, XDP "
-			"on the skb or TC ingress (default: native on physical "
-			"NICs, tc on veth and tap and where the driver has no "
-			"native XDP; a re-attach keeps the attached mode).",
-	},
+		{
+			.id = OPT_MODE,
+			.name = "mode",
+			.arg = "native|generic|tc",
+			.cmds = ATTACH_RUN,
+			.help = "Where replies are translated: XDP in the driver, XDP "
+				"on the skb or TC ingress (default: native on physical "
+				"NICs, tc on veth and tap and where the driver has no "
+				"native XDP; a re-attach keeps the attached mode).",
+		},
 	{
 		.id = OPT_GC_INTERVAL,
 		.name = "gc-interval",
@@ -205,7 +205,7 @@ const char *cli_iface_arg(const struct cli_cmd *c)
 static void wrap(FILE *f, const char *text, char sep, int at, int col,
 		 int indent)
 {
-	const char seps[2] = {sep, '\0'};
+	const char seps[2] = { sep, '\0' };
 	const char *p = text;
 
 	for (; at < col; at++)

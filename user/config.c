@@ -56,15 +56,14 @@ static int check_port_range(const struct bpfmasq_config *cfg)
  * instance's (@old_cfg and @old_inst, NULL on first attach) plus options.
  */
 int config_build(const struct masq_opts *o,
-			const struct bpfmasq_config *old_cfg,
-			const struct bpfmasq_instance *old_inst, int ifindex,
-			struct bpfmasq_config *cfg,
-			struct bpfmasq_instance *inst)
+		 const struct bpfmasq_config *old_cfg,
+		 const struct bpfmasq_instance *old_inst, int ifindex,
+		 struct bpfmasq_config *cfg, struct bpfmasq_instance *inst)
 {
-#define TIMEOUT_DEFAULT(name, opt, key, dflt, what) [BPFMASQ_TIMEOUT_##name] = dflt,
-	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = {
-		BPFMASQ_TIMEOUTS(TIMEOUT_DEFAULT)
-	};
+#define TIMEOUT_DEFAULT(name, opt, key, dflt, what)                            \
+	[BPFMASQ_TIMEOUT_##name] = dflt,
+	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = { BPFMASQ_TIMEOUTS(
+		TIMEOUT_DEFAULT) };
 #undef TIMEOUT_DEFAULT
 	int i, err;
 
@@ -125,8 +124,7 @@ int config_build(const struct masq_opts *o,
  * translated at TC ingress, where the kernel's checksum helpers know.
  * MODE_AUTO: native XDP, or TC ingress where the driver has none.
  */
-int pick_mode(const struct masq_opts *o,
-		     const struct bpfmasq_instance *old)
+int pick_mode(const struct masq_opts *o, const struct bpfmasq_instance *old)
 {
 	char driver[32];
 
@@ -139,4 +137,3 @@ int pick_mode(const struct masq_opts *o,
 		return BPFMASQ_INGRESS_TC;
 	return MODE_AUTO;
 }
-

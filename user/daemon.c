@@ -41,8 +41,7 @@ static void on_signal(int sig)
  * built on the old one is flushed. With no address, new outbound flows are
  * dropped (and counted) until one comes back.
  */
-static void follow_address(const struct masq_opts *o,
-			   const struct masq_maps *m)
+static void follow_address(const struct masq_opts *o, const struct masq_maps *m)
 {
 	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
@@ -62,7 +61,8 @@ static void follow_address(const struct masq_opts *o,
 		return;
 	pr_info("%s: address changed to %s: flushing translation state",
 		o->ifname,
-		now_addr ? inet_ntop(AF_INET, &now_addr, a, sizeof(a)) : "none");
+		now_addr ? inet_ntop(AF_INET, &now_addr, a, sizeof(a))
+			 : "none");
 	pools_delete(m, cfg.ext_addr);
 	cfg.ext_addr = now_addr;
 	if (!config_write(m, &cfg))
@@ -191,9 +191,10 @@ int daemon_run(const struct masq_opts *o)
 		if (err)
 			pr_err("garbage collection failed: %s", strerror(-err));
 		else if (res.sessions_expired || res.mappings_freed)
-			pr_debug("gc: %ld sessions expired, %ld live, %ld mappings freed",
-				 res.sessions_expired, res.sessions,
-				 res.mappings_freed);
+			pr_debug(
+				"gc: %ld sessions expired, %ld live, %ld mappings freed",
+				res.sessions_expired, res.sessions,
+				res.mappings_freed);
 	}
 	if (watch_fd >= 0)
 		close(watch_fd);

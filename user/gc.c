@@ -20,9 +20,9 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 {
 	switch (key->proto) {
 	case BPFMASQ_PROTO_TCP:
-		return inst->timeouts[s->tcp_state == BPFMASQ_TCP_ESTABLISHED ?
-					      BPFMASQ_TIMEOUT_TCP_EST :
-					      BPFMASQ_TIMEOUT_TCP_TRANS];
+		return inst->timeouts[s->tcp_state == BPFMASQ_TCP_ESTABLISHED
+					      ? BPFMASQ_TIMEOUT_TCP_EST
+					      : BPFMASQ_TIMEOUT_TCP_TRANS];
 	case BPFMASQ_PROTO_UDP:
 		return inst->timeouts[BPFMASQ_TIMEOUT_UDP];
 	default:
@@ -104,8 +104,8 @@ static int gc_sessions(const struct masq_maps *m,
 			continue;
 		}
 		res->sessions++;
-		ep_set_add(used, ep_pack(k->inside_addr, k->inside_port,
-					 k->proto));
+		ep_set_add(used,
+			   ep_pack(k->inside_addr, k->inside_port, k->proto));
 	}
 out:
 	free(keys);

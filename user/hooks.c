@@ -23,13 +23,12 @@
 #define XDP_LINK_PIN "xdp_link"
 
 int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd,
-		     bool *hook_created)
+	      bool *hook_created)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
-		    .priority = TC_PRIO, .flags = BPF_TC_F_REPLACE,
-		    .prog_fd = prog_fd);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+		    .flags = BPF_TC_F_REPLACE, .prog_fd = prog_fd);
 	const char *where = point == BPF_TC_EGRESS ? "egress" : "ingress";
 	int err;
 
@@ -207,9 +206,9 @@ int ingress_attach(int xdp_fd, int tc_fd, int ifindex, const char *dir,
 		if (!err) {
 			if (inst->ingress == BPFMASQ_INGRESS_TC)
 				tc_detach(ifindex, BPF_TC_INGRESS);
-			inst->ingress = mode == BPFMASQ_INGRESS_GENERIC ?
-						BPFMASQ_INGRESS_GENERIC :
-						BPFMASQ_INGRESS_NATIVE;
+			inst->ingress = mode == BPFMASQ_INGRESS_GENERIC
+						? BPFMASQ_INGRESS_GENERIC
+						: BPFMASQ_INGRESS_NATIVE;
 			return 0;
 		}
 		if (err == -EBUSY || err == -EEXIST) {
@@ -233,4 +232,3 @@ int ingress_attach(int xdp_fd, int tc_fd, int ifindex, const char *dir,
 	inst->ingress = BPFMASQ_INGRESS_TC;
 	return 0;
 }
-

@@ -66,8 +66,8 @@ static int state_setup(const struct masq_maps *m,
 		static const struct cidr any = { 0, 0 };
 
 		err = o->n_internal ? lpm_set(m->internal_nets, o->internal,
-					      o->n_internal) :
-				      lpm_set(m->internal_nets, &any, 1);
+					      o->n_internal)
+				    : lpm_set(m->internal_nets, &any, 1);
 		if (err)
 			goto fail;
 	}
@@ -81,8 +81,8 @@ fail:
 }
 
 /* Attach @prog_fd as our filter on @point (egress or ingress). */
-static int open_skel(struct bpfmasq **out,
-		     const struct bpfmasq_instance *inst, const char *dir)
+static int open_skel(struct bpfmasq **out, const struct bpfmasq_instance *inst,
+		     const char *dir)
 {
 	struct bpfmasq *skel = bpfmasq__open();
 	struct bpf_map *map;
@@ -98,7 +98,8 @@ static int open_skel(struct bpfmasq **out,
 	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
 	bpf_map__set_max_entries(skel->maps.port_owners, inst->max_sessions);
 	/* Pinned maps are reused at load; new ones are pinned there. */
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map(map, skel->obj)
+	{
 		if (bpf_map__is_internal(map))
 			continue;
 		err = pin_path(path, sizeof(path), dir, bpf_map__name(map));
@@ -110,7 +111,8 @@ static int open_skel(struct bpfmasq **out,
 	err = bpfmasq__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF programs: %s%s", strerror(-err),
-		       log_verbose ? "" : " (run with -v for the verifier's log)");
+		       log_verbose ? ""
+				   : " (run with -v for the verifier's log)");
 		goto fail;
 	}
 	*out = skel;

@@ -57,14 +57,10 @@ static int cmd_flush(const struct masq_opts *o)
 
 /* What runs each command of the table in cli.c. */
 static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
-	[CMD_ATTACH] = instance_attach,
-	[CMD_RUN] = daemon_run,
-	[CMD_DETACH] = instance_detach,
-	[CMD_STATUS] = cmd_status,
-	[CMD_CONNS] = cmd_conns,
-	[CMD_STATS] = cmd_stats,
-	[CMD_FLUSH] = cmd_flush,
-	[CMD_GC] = cmd_gc,
+	[CMD_ATTACH] = instance_attach, [CMD_RUN] = daemon_run,
+	[CMD_DETACH] = instance_detach, [CMD_STATUS] = cmd_status,
+	[CMD_CONNS] = cmd_conns,	[CMD_STATS] = cmd_stats,
+	[CMD_FLUSH] = cmd_flush,	[CMD_GC] = cmd_gc,
 };
 
 int main(int argc, char **argv)

@@ -26,11 +26,9 @@ const char *const ingress_names[BPFMASQ_INGRESS_MAX] = {
 };
 
 #define TIMEOUT_KEY(name, opt, key, dflt, what) [BPFMASQ_TIMEOUT_##name] = key,
-const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX] = {
-	BPFMASQ_TIMEOUTS(TIMEOUT_KEY)
-};
+const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX] = { BPFMASQ_TIMEOUTS(
+	TIMEOUT_KEY) };
 #undef TIMEOUT_KEY
-
 
 /* Every map of an instance: its name, its field and the sizes it must have. */
 static const struct map_desc {
@@ -39,7 +37,7 @@ static const struct map_desc {
 	__u32 key_size;
 	__u32 value_size;
 } map_descs[] = {
-#define MAP_DESC(name, ksz, vsz)                                             \
+#define MAP_DESC(name, ksz, vsz)                                               \
 	{ #name, offsetof(struct masq_maps, name), ksz, vsz },
 	MASQ_MAPS(MAP_DESC)
 #undef MAP_DESC
@@ -226,10 +224,9 @@ long map_dump(int fd, void **keys, void **vals)
 			}
 		}
 		count = chunk;
-		err = bpf_map_lookup_batch(fd, first ? NULL : in, out,
-					   k + n * info.key_size,
-					   v + n * info.value_size, &count,
-					   NULL);
+		err = bpf_map_lookup_batch(
+			fd, first ? NULL : in, out, k + n * info.key_size,
+			v + n * info.value_size, &count, NULL);
 		if (err && errno != ENOENT) {
 			err = -errno;
 			goto fail;

@@ -25,20 +25,20 @@ struct cidr {
  * struct masq_maps, the skeleton's map and the pinned file share the name.
  * The sizes are what a pinned map must have to be read.
  */
-#define MASQ_MAPS(X)                                                         \
-	X(config, sizeof(__u32), sizeof(struct bpfmasq_config))              \
-	X(instance, sizeof(__u32), sizeof(struct bpfmasq_instance))          \
-	X(stats, sizeof(__u32), sizeof(__u64))                               \
-	X(sessions, sizeof(struct bpfmasq_session_key),                      \
-	  sizeof(struct bpfmasq_session))                                    \
-	X(mappings, sizeof(struct bpfmasq_endpoint),                         \
-	  sizeof(struct bpfmasq_mapping))                                    \
-	X(port_owners, sizeof(struct bpfmasq_endpoint),                      \
-	  sizeof(struct bpfmasq_endpoint))                                   \
-	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32))        \
-	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))       \
-	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))            \
-	X(local_addrs, sizeof(__be32), sizeof(__u8))                         \
+#define MASQ_MAPS(X)                                                           \
+	X(config, sizeof(__u32), sizeof(struct bpfmasq_config))                \
+	X(instance, sizeof(__u32), sizeof(struct bpfmasq_instance))            \
+	X(stats, sizeof(__u32), sizeof(__u64))                                 \
+	X(sessions, sizeof(struct bpfmasq_session_key),                        \
+	  sizeof(struct bpfmasq_session))                                      \
+	X(mappings, sizeof(struct bpfmasq_endpoint),                           \
+	  sizeof(struct bpfmasq_mapping))                                      \
+	X(port_owners, sizeof(struct bpfmasq_endpoint),                        \
+	  sizeof(struct bpfmasq_endpoint))                                     \
+	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32))          \
+	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))         \
+	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))              \
+	X(local_addrs, sizeof(__be32), sizeof(__u8))                           \
 	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(__be32))
 
 struct masq_maps {

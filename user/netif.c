@@ -28,7 +28,8 @@ __be32 netif_primary_addr(const char *ifname)
 	for (i = ifa; i && !addr; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
 		    !strcmp(i->ifa_name, ifname))
-			addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+			addr = ((struct sockaddr_in *)i->ifa_addr)
+				       ->sin_addr.s_addr;
 	freeifaddrs(ifa);
 	return addr;
 }
@@ -42,8 +43,8 @@ int netif_local_addrs(__be32 *addrs, int max)
 		return -errno;
 	for (i = ifa; i && n < max; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
-			addrs[n++] =
-				((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+			addrs[n++] = ((struct sockaddr_in *)i->ifa_addr)
+					     ->sin_addr.s_addr;
 	freeifaddrs(ifa);
 	return n;
 }
@@ -127,8 +128,8 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 int netif_addr_watch_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups = RTMGRP_IPV4_IFADDR |
-						RTMGRP_LINK };
+				  .nl_groups =
+					  RTMGRP_IPV4_IFADDR | RTMGRP_LINK };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			NETLINK_ROUTE);
 

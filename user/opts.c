@@ -124,7 +124,7 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		return parse_u32(arg, "--max-sessions", 16, 1u << 24,
 				 &o->max_sessions);
 #define TIMEOUT_CASE(name, opt, key, dflt, what) case OPT_TIMEOUT_##name:
-	BPFMASQ_TIMEOUTS(TIMEOUT_CASE)
+		BPFMASQ_TIMEOUTS(TIMEOUT_CASE)
 #undef TIMEOUT_CASE
 		return parse_u32(arg, "timeout", 1, 7 * 24 * 3600,
 				 &o->timeout[c - OPT_TIMEOUT_TCP_EST]);
@@ -194,8 +194,8 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 	shorts[0] = '+';
 	for (i = 0; i < (int)cli_n_opts; i++) {
 		long_opts[i].name = cli_opts[i].name;
-		long_opts[i].has_arg = cli_opts[i].arg ? required_argument :
-							 no_argument;
+		long_opts[i].has_arg =
+			cli_opts[i].arg ? required_argument : no_argument;
 		long_opts[i].val = cli_opts[i].id;
 		if (cli_opts[i].short_name) {
 			shorts[len++] = cli_opts[i].short_name;

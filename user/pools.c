@@ -149,7 +149,8 @@ int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext)
 	int fd, err = 0;
 
 	if (bpf_map_lookup_elem(m->port_pools, &pk, &inner_id))
-		return errno == ENOENT ? 0 : -errno; /* pool gone: nothing owed */
+		return errno == ENOENT ? 0
+				       : -errno; /* pool gone: nothing owed */
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;

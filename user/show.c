@@ -58,7 +58,8 @@ static const char *addr_str(char *buf, __be32 addr)
 static const char *state_name(const struct bpfmasq_session_key *k,
 			      const struct bpfmasq_session *s)
 {
-	if (k->proto == BPFMASQ_PROTO_TCP && s->tcp_state < BPFMASQ_TCP_STATE_MAX)
+	if (k->proto == BPFMASQ_PROTO_TCP &&
+	    s->tcp_state < BPFMASQ_TCP_STATE_MAX)
 		return tcp_states[s->tcp_state];
 	return s->flags & BPFMASQ_SESS_REPLIED ? "replied" : "unreplied";
 }
@@ -68,7 +69,8 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		       const struct bpfmasq_session *s, uint64_t now)
 {
 	char in[32], out[32], rem[32];
-	uint64_t idle = now > s->last_ns ? (now - s->last_ns) / 1000000000ull : 0;
+	uint64_t idle =
+		now > s->last_ns ? (now - s->last_ns) / 1000000000ull : 0;
 	uint32_t timeout = session_timeout(inst, k, s);
 	__be16 remote_port = k->remote_port;
 
@@ -88,7 +90,8 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		json_kv_string(j, "direction",
 			       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out");
 		json_kv_uint(j, "idle_s", idle);
-		json_kv_uint(j, "expires_s", idle < timeout ? timeout - idle : 0);
+		json_kv_uint(j, "expires_s",
+			     idle < timeout ? timeout - idle : 0);
 		json_kv_uint(j, "packets", s->packets_out + s->packets_in);
 		json_kv_uint(j, "bytes", s->bytes_out + s->bytes_in);
 		json_kv_uint(j, "packets_out", s->packets_out);
@@ -132,8 +135,8 @@ int cmd_conns(const struct masq_opts *o)
 		json_array_begin(&j);
 	else
 		printf("%-5s %-21s %-21s %-21s %-11s %6s %8s %10s\n", "proto",
-		       "inside", "outside", "remote", "state", "idle", "packets",
-		       "bytes");
+		       "inside", "outside", "remote", "state", "idle",
+		       "packets", "bytes");
 	for (i = 0; i < n; i++)
 		print_conn(o->json ? &j : NULL, &inst, &keys[i], &vals[i], now);
 	if (o->json) {
@@ -205,8 +208,9 @@ static void print_internal(const struct masq_maps *m, struct json *j)
 /* Where replies are translated: native, generic or tc. */
 static const char *mode_name(const struct bpfmasq_instance *inst)
 {
-	return inst->ingress < BPFMASQ_INGRESS_MAX ? ingress_names[inst->ingress] :
-						     "?";
+	return inst->ingress < BPFMASQ_INGRESS_MAX
+		       ? ingress_names[inst->ingress]
+		       : "?";
 }
 
 static void status_json(struct json *j, const char *ifname, const char *dir,
@@ -224,8 +228,8 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_string(j, "pins", dir);
 	json_kv_string(j, "address", addr_str(a, cfg->ext_addr));
 	json_kv_string(j, "address_source",
-		       inst->flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
-							       "interface");
+		       inst->flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
+							     : "interface");
 	json_kv_string(j, "ports", ports);
 	json_kv_string(j, "filtering",
 		       cfg->filtering ? "independent" : "dependent");
@@ -267,16 +271,17 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		return err;
 	}
 	if (j) {
-		status_json(j, ifname, dir, &cfg, &inst, &m, sessions, mappings);
+		status_json(j, ifname, dir, &cfg, &inst, &m, sessions,
+			    mappings);
 	} else {
 		printf("%s:\n  address    %s (%s)\n  ports      %u-%u\n"
 		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ifname, addr_str(a, cfg.ext_addr),
-		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed" :
-							      "from interface",
+		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
+							    : "from interface",
 		       cfg.port_min, cfg.port_max,
-		       cfg.filtering ? "endpoint-independent" :
-				       "address-and-port-dependent",
+		       cfg.filtering ? "endpoint-independent"
+				     : "address-and-port-dependent",
 		       mode_name(&inst));
 		print_internal(&m, NULL);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",

@@ -80,7 +80,8 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (err) {
 		assert_fail(__FILE__, __LINE__,
 			    "cannot load the BPF programs: %s (-v shows the "
-			    "verifier log)", strerror(-err));
+			    "verifier log)",
+			    strerror(-err));
 		goto fail;
 	}
 	maps_from_skel(fx->skel, &fx->maps);
@@ -170,7 +171,8 @@ static int lookup(int fd, const void *key, void *val)
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
 	       struct bpfmasq_mapping *m)
 {
-	struct bpfmasq_endpoint key = { .addr = addr, .port = htons(port),
+	struct bpfmasq_endpoint key = { .addr = addr,
+					.port = htons(port),
 					.proto = proto };
 
 	return lookup(fx->maps.mappings, &key, m);
@@ -261,8 +263,7 @@ static const char *proto_name(__u8 proto)
 	return "L4";
 }
 
-bool assert_csums(struct frame *f, const char *what, const char *file,
-		  int line)
+bool assert_csums(struct frame *f, const char *what, const char *file, int line)
 {
 	struct iphdr *iph = frame_ip(f);
 	__u16 stored, want;

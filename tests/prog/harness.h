@@ -97,67 +97,67 @@ void test_ctx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void assert_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define ASSERT_EQ(actual, expected, what)                                    \
-	({                                                                   \
-		long long __a = (long long)(actual);                         \
-		long long __e = (long long)(expected);                       \
-		bool __ok = __a == __e;                                      \
-		if (!__ok)                                                   \
-			assert_fail(__FILE__, __LINE__,                      \
-				    "%s: expected %lld (0x%llx), got %lld "  \
-				    "(0x%llx)",                              \
-				    what, __e, (unsigned long long)__e, __a, \
-				    (unsigned long long)__a);                \
-		__ok;                                                        \
+#define ASSERT_EQ(actual, expected, what)                                      \
+	({                                                                     \
+		long long __a = (long long)(actual);                           \
+		long long __e = (long long)(expected);                         \
+		bool __ok = __a == __e;                                        \
+		if (!__ok)                                                     \
+			assert_fail(__FILE__, __LINE__,                        \
+				    "%s: expected %lld (0x%llx), got %lld "    \
+				    "(0x%llx)",                                \
+				    what, __e, (unsigned long long)__e, __a,   \
+				    (unsigned long long)__a);                  \
+		__ok;                                                          \
 	})
 
-#define ASSERT_NEQ(actual, unexpected, what)                                 \
-	({                                                                   \
-		long long __a = (long long)(actual);                         \
-		long long __u = (long long)(unexpected);                     \
-		bool __ok = __a != __u;                                      \
-		if (!__ok)                                                   \
-			assert_fail(__FILE__, __LINE__,                      \
+#define ASSERT_NEQ(actual, unexpected, what)                                   \
+	({                                                                     \
+		long long __a = (long long)(actual);                           \
+		long long __u = (long long)(unexpected);                       \
+		bool __ok = __a != __u;                                        \
+		if (!__ok)                                                     \
+			assert_fail(__FILE__, __LINE__,                        \
 				    "%s: expected anything but %lld (0x%llx)", \
-				    what, __u, (unsigned long long)__u);     \
-		__ok;                                                        \
+				    what, __u, (unsigned long long)__u);       \
+		__ok;                                                          \
 	})
 
-#define ASSERT_IN_RANGE(actual, lo, hi, what)                                \
-	({                                                                   \
-		long long __a = (long long)(actual);                         \
-		bool __ok = __a >= (long long)(lo) && __a <= (long long)(hi); \
-		if (!__ok)                                                   \
-			assert_fail(__FILE__, __LINE__,                      \
-				    "%s: expected in [%lld, %lld], got %lld", \
-				    what, (long long)(lo), (long long)(hi),  \
-				    __a);                                    \
-		__ok;                                                        \
+#define ASSERT_IN_RANGE(actual, lo, hi, what)                                  \
+	({                                                                     \
+		long long __a = (long long)(actual);                           \
+		bool __ok = __a >= (long long)(lo) && __a <= (long long)(hi);  \
+		if (!__ok)                                                     \
+			assert_fail(__FILE__, __LINE__,                        \
+				    "%s: expected in [%lld, %lld], got %lld",  \
+				    what, (long long)(lo), (long long)(hi),    \
+				    __a);                                      \
+		__ok;                                                          \
 	})
 
-#define ASSERT_TRUE(cond, what)                                              \
-	({                                                                   \
-		bool __ok = !!(cond);                                        \
-		if (!__ok)                                                   \
-			assert_fail(__FILE__, __LINE__, "%s: %s is false",   \
-				    what, #cond);                            \
-		__ok;                                                        \
+#define ASSERT_TRUE(cond, what)                                                \
+	({                                                                     \
+		bool __ok = !!(cond);                                          \
+		if (!__ok)                                                     \
+			assert_fail(__FILE__, __LINE__, "%s: %s is false",     \
+				    what, #cond);                              \
+		__ok;                                                          \
 	})
 
 /* err == 0, else print it as an errno. */
-#define ASSERT_OK(err, what)                                                 \
-	({                                                                   \
-		long long __err = (long long)(err);                          \
-		if (__err)                                                   \
-			assert_fail(__FILE__, __LINE__,                      \
-				    "%s: expected success, got %lld (%s)",   \
-				    what, __err,                             \
-				    strerror(__err < 0 ? -__err : __err));   \
-		!__err;                                                      \
+#define ASSERT_OK(err, what)                                                   \
+	({                                                                     \
+		long long __err = (long long)(err);                            \
+		if (__err)                                                     \
+			assert_fail(__FILE__, __LINE__,                        \
+				    "%s: expected success, got %lld (%s)",     \
+				    what, __err,                               \
+				    strerror(__err < 0 ? -__err : __err));     \
+		!__err;                                                        \
 	})
 
 /* Byte-exact frame comparison; prints the first difference. */
-#define ASSERT_FRAME_EQ(actual, expected, what)                              \
+#define ASSERT_FRAME_EQ(actual, expected, what)                                \
 	assert_frame_eq(actual, expected, what, __FILE__, __LINE__)
 bool assert_frame_eq(const struct frame *actual, const struct frame *expected,
 		     const char *what, const char *file, int line);
@@ -179,16 +179,19 @@ struct stat_val {
 	enum bpfmasq_stat id;
 	__u64 val;
 };
-#define STAT(name, v) { BPFMASQ_STAT_##name, v }
-#define ASSERT_STATS(fx, ...)                                                \
-	assert_stats(fx,                                                     \
-		     (const struct stat_val[]){ __VA_ARGS__,                 \
-						{ BPFMASQ_STAT_MAX, 0 } },   \
+#define STAT(name, v)                                                          \
+	{                                                                      \
+		BPFMASQ_STAT_##name, v                                         \
+	}
+#define ASSERT_STATS(fx, ...)                                                  \
+	assert_stats(fx,                                                       \
+		     (const struct stat_val[]){ __VA_ARGS__,                   \
+						{ BPFMASQ_STAT_MAX, 0 } },     \
 		     __FILE__, __LINE__)
 bool assert_stats(struct fixture *fx, const struct stat_val *expected,
 		  const char *file, int line);
 
-#define ASSERT_STAT(fx, id, expected)                                        \
+#define ASSERT_STAT(fx, id, expected)                                          \
 	ASSERT_EQ(fx_stat(fx, id), expected, "counter " #id)
 
 #endif /* PROG_TEST_HARNESS_H */

@@ -204,7 +204,8 @@ void frame_build_icmp_error(struct frame *f, const struct icmp_error_spec *e,
 			    const struct frame *quoted)
 {
 	const struct iphdr *qiph = (const void *)(quoted->data + ETH_HLEN);
-	const struct pkt_spec s = { .saddr = e->saddr, .daddr = e->daddr,
+	const struct pkt_spec s = { .saddr = e->saddr,
+				    .daddr = e->daddr,
 				    .proto = IPPROTO_ICMP,
 				    .pad_to = e->pad_to };
 	size_t qlen = e->quote_len ? e->quote_len : ntohs(qiph->tot_len);
@@ -227,20 +228,21 @@ void frame_build_ethertype(struct frame *f, __u16 ethertype)
 {
 	/* IPv6 UDP 2001:db8::2.40000 > 2001:db8::9.53, length 4. */
 	static const __u8 ipv6_udp[] = {
-		0x60, 0, 0, 0, 0, 12, IPPROTO_UDP, 64,
-		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
-		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9,
-		0x9c, 0x40, 0, 53, 0, 12, 0x12, 0x34, 'p', 'i', 'n', 'g',
+		0x60, 0,    0,	  0,   0,    12,   IPPROTO_UDP, 64,   0x20,
+		0x01, 0x0d, 0xb8, 0,   0,    0,	   0,		0,    0,
+		0,    0,    0,	  0,   0,    2,	   0x20,	0x01, 0x0d,
+		0xb8, 0,    0,	  0,   0,    0,	   0,		0,    0,
+		0,    0,    0,	  9,   0x9c, 0x40, 0,		53,   0,
+		12,   0x12, 0x34, 'p', 'i',  'n',  'g',
 	};
 	/* ARP who-has 10.0.0.1 tell 10.0.0.2. */
 	static const __u8 arp_request[] = {
-		0, 1, 0x08, 0x00, 6, 4, 0, 1,
-		0x02, 0, 0, 0, 0, 0x02, 10, 0, 0, 2,
-		0, 0, 0, 0, 0, 0, 10, 0, 0, 1,
+		0,  1, 0x08, 0x00, 6, 4, 0, 1, 0x02, 0, 0,  0, 0, 0x02,
+		10, 0, 0,    2,	   0, 0, 0, 0, 0,    0, 10, 0, 0, 1,
 	};
 	const __u8 *body = ethertype == ETH_P_IPV6 ? ipv6_udp : arp_request;
-	size_t len = ethertype == ETH_P_IPV6 ? sizeof(ipv6_udp) :
-					       sizeof(arp_request);
+	size_t len = ethertype == ETH_P_IPV6 ? sizeof(ipv6_udp)
+					     : sizeof(arp_request);
 
 	memset(f, 0, sizeof(*f));
 	eth_build(f, ethertype);

@@ -18,11 +18,11 @@
 
 /* A constant-expression htonl, usable in static tables. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define IP4(a, b, c, d)                                                      \
-	((__be32)__builtin_bswap32(((__u32)(a) << 24) | ((b) << 16) |        \
+#define IP4(a, b, c, d)                                                        \
+	((__be32)__builtin_bswap32(((__u32)(a) << 24) | ((b) << 16) |          \
 				   ((c) << 8) | (d)))
 #else
-#define IP4(a, b, c, d)                                                      \
+#define IP4(a, b, c, d)                                                        \
 	((__be32)(((__u32)(a) << 24) | ((b) << 16) | ((c) << 8) | (d)))
 #endif
 

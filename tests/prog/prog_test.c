@@ -42,7 +42,7 @@ struct prog_test {
 };
 
 static const struct prog_test tests[] = {
-#define PROG_TEST_ENTRY(name, flags) {#name, test_##name, flags},
+#define PROG_TEST_ENTRY(name, flags) { #name, test_##name, flags },
 #include "prog_tests.h"
 #undef PROG_TEST_ENTRY
 };

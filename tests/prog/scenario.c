@@ -11,35 +11,35 @@ const char answer[] = "dns answer: 192.0.2.80";
 struct pkt_spec tcp_spec(__be32 saddr, __u16 sport, __be32 daddr, __u16 dport,
 			 __u8 flags)
 {
-	return (struct pkt_spec){.saddr = saddr,
-				 .daddr = daddr,
-				 .sport = sport,
-				 .dport = dport,
-				 .proto = IPPROTO_TCP,
-				 .tcp_flags = flags};
+	return (struct pkt_spec){ .saddr = saddr,
+				  .daddr = daddr,
+				  .sport = sport,
+				  .dport = dport,
+				  .proto = IPPROTO_TCP,
+				  .tcp_flags = flags };
 }
 
 struct pkt_spec udp_spec(__be32 saddr, __u16 sport, __be32 daddr, __u16 dport,
 			 const char *payload)
 {
-	return (struct pkt_spec){.saddr = saddr,
-				 .daddr = daddr,
-				 .sport = sport,
-				 .dport = dport,
-				 .proto = IPPROTO_UDP,
-				 .payload = payload,
-				 .payload_len = strlen(payload)};
+	return (struct pkt_spec){ .saddr = saddr,
+				  .daddr = daddr,
+				  .sport = sport,
+				  .dport = dport,
+				  .proto = IPPROTO_UDP,
+				  .payload = payload,
+				  .payload_len = strlen(payload) };
 }
 
 struct pkt_spec echo_spec(__be32 saddr, __be32 daddr, __u8 type, __u16 id)
 {
-	return (struct pkt_spec){.saddr = saddr,
-				 .daddr = daddr,
-				 .sport = id,
-				 .proto = IPPROTO_ICMP,
-				 .icmp_type = type,
-				 .payload = "ping",
-				 .payload_len = 4};
+	return (struct pkt_spec){ .saddr = saddr,
+				  .daddr = daddr,
+				  .sport = id,
+				  .proto = IPPROTO_ICMP,
+				  .icmp_type = type,
+				  .payload = "ping",
+				  .payload_len = 4 };
 }
 
 /* Source port, or ICMP echo id, of an unfragmented frame. */
@@ -140,7 +140,7 @@ void expect_ignored_fresh(const struct fx_opts *opts, bool outbound,
 		return;
 	expect_untouched(&fx, outbound, f, verdict);
 	ASSERT_TABLES(&fx, 0, 0);
-	ASSERT_STATS(&fx, {stat, 1});
+	ASSERT_STATS(&fx, { stat, 1 });
 	fx_teardown(&fx);
 }
 
@@ -166,7 +166,7 @@ void expect_ignored(struct fixture *fx, bool outbound, const struct frame *f,
 	expect_untouched(fx, outbound, f, verdict);
 	ASSERT_TABLES(fx, 1, 1);
 	ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
-		     STAT(NEW_SESSION, 1), {stat, 1});
+		     STAT(NEW_SESSION, 1), { stat, 1 });
 }
 
 void expect_ignored_spec(struct fixture *fx, bool outbound,

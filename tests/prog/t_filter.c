@@ -11,8 +11,8 @@ static const struct {
 	__be32 addr;
 	__u16 port;
 } strangers[] = {
-	{"other address", STRANGER, 53},
-	{"same address, other port", REMOTE1, 5353},
+	{ "other address", STRANGER, 53 },
+	{ "same address, other port", REMOTE1, 5353 },
 };
 
 PROG_TEST(filter_dependent, TEST_REPLIES | TEST_SUBTESTS)
@@ -39,7 +39,7 @@ PROG_TEST(filter_dependent, TEST_REPLIES | TEST_SUBTESTS)
 
 PROG_TEST(filter_independent, TEST_REPLIES | TEST_SUBTESTS)
 {
-	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
+	const struct fx_opts opts = { .filtering = BPFMASQ_FILTER_INDEPENDENT };
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct bpfmasq_session s;
 	struct pkt_spec a;
@@ -79,8 +79,8 @@ PROG_TEST(filter_independent, TEST_REPLIES | TEST_SUBTESTS)
 /* Echo replies are let in only from the host that was pinged. */
 PROG_TEST(filter_icmp, TEST_REPLIES | TEST_SUBTESTS)
 {
-	static const __u8 modes[] = {BPFMASQ_FILTER_DEPENDENT,
-				     BPFMASQ_FILTER_INDEPENDENT};
+	static const __u8 modes[] = { BPFMASQ_FILTER_DEPENDENT,
+				      BPFMASQ_FILTER_INDEPENDENT };
 	struct pkt_spec req = echo_spec(HOST1, REMOTE1, ICMP_ECHO, 0x1234);
 	struct fx_opts opts = {};
 	struct pkt_spec rep;
@@ -110,11 +110,11 @@ PROG_TEST(filter_icmp, TEST_REPLIES | TEST_SUBTESTS)
  */
 PROG_TEST(filter_independent_tcp, TEST_REPLIES | TEST_SUBTESTS)
 {
-	const struct fx_opts opts = {.filtering = BPFMASQ_FILTER_INDEPENDENT};
+	const struct fx_opts opts = { .filtering = BPFMASQ_FILTER_INDEPENDENT };
 	const struct pkt_spec syn =
 		tcp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
-	static const __u8 stray[] = {PKT_TCP_ACK, PKT_TCP_RST,
-				     PKT_TCP_SYN | PKT_TCP_ACK};
+	static const __u8 stray[] = { PKT_TCP_ACK, PKT_TCP_RST,
+				      PKT_TCP_SYN | PKT_TCP_ACK };
 	struct pkt_spec a;
 	struct fixture fx;
 	__u16 port;
@@ -150,8 +150,8 @@ PROG_TEST(unsolicited_in, TEST_REPLIES | TEST_SUBTESTS)
 		/* A live port of another protocol is not this one's. */
 		udp_spec(REMOTE1, 80, EXT_ADDR, IN_RANGE_PORT, answer),
 	};
-	static const char *const names[] = {"TCP", "UDP", "echo reply",
-					    "UDP to a live TCP port"};
+	static const char *const names[] = { "TCP", "UDP", "echo reply",
+					     "UDP to a live TCP port" };
 	struct pkt_spec syn =
 		tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80, PKT_TCP_SYN);
 	struct fixture fx;
@@ -180,7 +180,7 @@ PROG_TEST(unsolicited_to_lan, TEST_REPLIES | TEST_SUBTESTS)
 		udp_spec(STRANGER, 53, HOST1, OUT_RANGE_PORT, answer),
 		echo_spec(STRANGER, HOST2, ICMP_ECHO, 7),
 	};
-	static const char *const names[] = {"TCP", "UDP", "echo request"};
+	static const char *const names[] = { "TCP", "UDP", "echo request" };
 	/* The gateway's own LAN address is its own: the stack decides. */
 	const struct pkt_spec to_gw =
 		tcp_spec(STRANGER, 4444, GW_LAN_ADDR, 22, PKT_TCP_SYN);

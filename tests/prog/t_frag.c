@@ -10,11 +10,11 @@ static const __u8 frag_data[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
 /* A later fragment from inside: only the source address changes. */
 PROG_TEST(frag_out_later, 0)
 {
-	struct pkt_spec s = {.saddr = HOST1,
-			     .daddr = REMOTE1,
-			     .proto = IPPROTO_UDP,
-			     .frag = 3,
-			     .ip_id = 0x5151};
+	struct pkt_spec s = { .saddr = HOST1,
+			      .daddr = REMOTE1,
+			      .proto = IPPROTO_UDP,
+			      .frag = 3,
+			      .ip_id = 0x5151 };
 	struct frame in, out, exp;
 	struct fixture fx;
 
@@ -168,8 +168,8 @@ PROG_TEST(frag_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 		__be32 saddr;
 		__u16 ip_id;
 	} rows[] = {
-		{"no first fragment", REMOTE1, 0x9999},
-		{"other source, same id", REMOTE2, 0x7777},
+		{ "no first fragment", REMOTE1, 0x9999 },
+		{ "other source, same id", REMOTE2, 0x7777 },
 	};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct pkt_spec a;

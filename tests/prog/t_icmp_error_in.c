@@ -19,16 +19,16 @@ PROG_TEST(icmp_error_in_udp, TEST_REPLIES | TEST_SUBTESTS)
 		__u8 ttl; /* as the router got it; 0: as sent */
 		__u8 ihl; /* of the flow's packets; 0: 5 */
 	} rows[] = {
-		{"port unreachable", REMOTE1, ICMP_DEST_UNREACH,
-		 ICMP_PORT_UNREACH, 0, 0, 0, 0},
-		{"fragmentation needed, MTU 1400", ROUTER, ICMP_DEST_UNREACH,
-		 ICMP_FRAG_NEEDED, 1400, 0, 0, 0},
-		{"time exceeded, 8 bytes quoted", ROUTER, ICMP_TIME_EXCEEDED,
-		 ICMP_EXC_TTL, 0, 8, 1, 0},
-		{"parameter problem, pointer 8", ROUTER, ICMP_PARAMETERPROB, 0,
-		 8 << 24, 8, 0, 0},
-		{"port unreachable, quoted IP options", REMOTE1,
-		 ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, 8, 0, 8},
+		{ "port unreachable", REMOTE1, ICMP_DEST_UNREACH,
+		  ICMP_PORT_UNREACH, 0, 0, 0, 0 },
+		{ "fragmentation needed, MTU 1400", ROUTER, ICMP_DEST_UNREACH,
+		  ICMP_FRAG_NEEDED, 1400, 0, 0, 0 },
+		{ "time exceeded, 8 bytes quoted", ROUTER, ICMP_TIME_EXCEEDED,
+		  ICMP_EXC_TTL, 0, 8, 1, 0 },
+		{ "parameter problem, pointer 8", ROUTER, ICMP_PARAMETERPROB, 0,
+		  8 << 24, 8, 0, 0 },
+		{ "port unreachable, quoted IP options", REMOTE1,
+		  ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, 8, 0, 8 },
 	};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct bpfmasq_session before;
@@ -85,11 +85,11 @@ PROG_TEST(icmp_error_in_udp_no_csum, TEST_REPLIES)
 	memcpy(&check, (__u8 *)frame_l4(&orig) + 6, 2);
 	if (!ASSERT_EQ(check, 0, "original UDP checksum"))
 		goto out;
-	e = (struct icmp_error_spec){.saddr = REMOTE1,
-				     .daddr = EXT_ADDR,
-				     .type = ICMP_DEST_UNREACH,
-				     .code = ICMP_PORT_UNREACH,
-				     .quote_len = quote_len(&sent, 8)};
+	e = (struct icmp_error_spec){ .saddr = REMOTE1,
+				      .daddr = EXT_ADDR,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = ICMP_PORT_UNREACH,
+				      .quote_len = quote_len(&sent, 8) };
 	if (!send_error(&fx, false, &e, &sent, &orig))
 		goto out;
 	expect_flow_after_error(&fx, &q, &before);
@@ -115,10 +115,10 @@ PROG_TEST(icmp_error_in_tcp, TEST_REPLIES | TEST_SUBTESTS)
 		__u16 l4_quoted; /* 0: the whole segment */
 		__u16 pad_to;
 	} rows[] = {
-		{"8 bytes quoted", 8, 0},
-		{"8 bytes quoted, frame trailer past them", 8, 128},
-		{"20 bytes quoted", 20, 0},
-		{"whole segment quoted", 0, 0},
+		{ "8 bytes quoted", 8, 0 },
+		{ "8 bytes quoted, frame trailer past them", 8, 128 },
+		{ "20 bytes quoted", 20, 0 },
+		{ "whole segment quoted", 0, 0 },
 	};
 	struct pkt_spec syn =
 		tcp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 443, PKT_TCP_SYN);
@@ -181,10 +181,10 @@ PROG_TEST(icmp_error_in_preserved_port, TEST_REPLIES | TEST_SUBTESTS)
 		    !ASSERT_EQ(port, IN_RANGE_PORT, "external port"))
 			goto next;
 		frame_build(&orig, &flows[i]);
-		e = (struct icmp_error_spec){.saddr = ROUTER,
-					     .daddr = EXT_ADDR,
-					     .type = ICMP_DEST_UNREACH,
-					     .code = ICMP_HOST_UNREACH};
+		e = (struct icmp_error_spec){ .saddr = ROUTER,
+					      .daddr = EXT_ADDR,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_HOST_UNREACH };
 		if (!send_error(&fx, false, &e, &sent, &orig))
 			goto next;
 		expect_flow_after_error(&fx, &flows[i], &before);
@@ -200,9 +200,9 @@ PROG_TEST(icmp_error_in_echo, TEST_REPLIES | TEST_SUBTESTS)
 		__u16 id;
 		__u16 l4_quoted; /* 0: the whole request */
 	} rows[] = {
-		{0x1234, 0}, /* from the ICMP pool */
-		{0x1234, 8},
-		{40500, 0}, /* preserved */
+		{ 0x1234, 0 }, /* from the ICMP pool */
+		{ 0x1234, 8 },
+		{ 40500, 0 }, /* preserved */
 	};
 	struct bpfmasq_session before;
 	struct icmp_error_spec e;
@@ -256,22 +256,22 @@ PROG_TEST(icmp_error_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 		bool later_fragment;
 		enum bpfmasq_stat stat;
 	} rows[] = {
-		{"no port owner", EXT_ADDR, IPPROTO_UDP, EXT_ADDR, PORT_MAX + 1,
-		 REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS},
-		{"the port is another protocol's", EXT_ADDR, IPPROTO_TCP,
-		 EXT_ADDR, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS},
-		{"spoofed, naming another remote", EXT_ADDR, IPPROTO_UDP,
-		 EXT_ADDR, 0, STRANGER, 53, false, BPFMASQ_STAT_FILTERED},
-		{"same remote, another port", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
-		 0, REMOTE1, 5353, false, BPFMASQ_STAT_FILTERED},
-		{"quoted source is another address", EXT_ADDR, IPPROTO_UDP,
-		 OUTSIDER, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS},
+		{ "no port owner", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  PORT_MAX + 1, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
+		{ "the port is another protocol's", EXT_ADDR, IPPROTO_TCP,
+		  EXT_ADDR, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
+		{ "spoofed, naming another remote", EXT_ADDR, IPPROTO_UDP,
+		  EXT_ADDR, 0, STRANGER, 53, false, BPFMASQ_STAT_FILTERED },
+		{ "same remote, another port", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  0, REMOTE1, 5353, false, BPFMASQ_STAT_FILTERED },
+		{ "quoted source is another address", EXT_ADDR, IPPROTO_UDP,
+		  OUTSIDER, 0, REMOTE1, 53, false, BPFMASQ_STAT_NOT_OURS },
 		/* Quotes the live flow, but is addressed to someone else. */
-		{"outer destination is not the quoted source", OUTSIDER,
-		 IPPROTO_UDP, EXT_ADDR, 0, REMOTE1, 53, false,
-		 BPFMASQ_STAT_NOT_OURS},
-		{"quoted non-first fragment", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
-		 0, REMOTE1, 53, true, BPFMASQ_STAT_NOT_OURS},
+		{ "outer destination is not the quoted source", OUTSIDER,
+		  IPPROTO_UDP, EXT_ADDR, 0, REMOTE1, 53, false,
+		  BPFMASQ_STAT_NOT_OURS },
+		{ "quoted non-first fragment", EXT_ADDR, IPPROTO_UDP, EXT_ADDR,
+		  0, REMOTE1, 53, true, BPFMASQ_STAT_NOT_OURS },
 	};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct bpfmasq_session before;
@@ -305,10 +305,10 @@ PROG_TEST(icmp_error_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 		} else {
 			frame_build(&quoted, &s);
 		}
-		e = (struct icmp_error_spec){.saddr = ROUTER,
-					     .daddr = rows[i].to,
-					     .type = ICMP_DEST_UNREACH,
-					     .code = ICMP_HOST_UNREACH};
+		e = (struct icmp_error_spec){ .saddr = ROUTER,
+					      .daddr = rows[i].to,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_HOST_UNREACH };
 		frame_build_icmp_error(&in, &e, &quoted);
 		expect_ignored(&fx, false, &in, XDP_VERDICT_PASS, rows[i].stat);
 		expect_session_unchanged(&fx, &q, &before);
@@ -326,11 +326,11 @@ PROG_TEST(icmp_error_in_truncated, TEST_REPLIES | TEST_SUBTESTS)
 		__u16 quote_len;
 		__u16 pad_to;
 	} rows[] = {
-		{"IP header cut short", 0, 12, 0},
-		{"IP header only", 0, 20, 0},
-		{"4 bytes of UDP", 0, 24, 0},
-		{"4 bytes of UDP, frame trailer past them", 0, 24, 128},
-		{"IP options, 8 bytes past the fixed header", 6, 28, 0},
+		{ "IP header cut short", 0, 12, 0 },
+		{ "IP header only", 0, 20, 0 },
+		{ "4 bytes of UDP", 0, 24, 0 },
+		{ "4 bytes of UDP, frame trailer past them", 0, 24, 128 },
+		{ "IP options, 8 bytes past the fixed header", 6, 28, 0 },
 	};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct bpfmasq_session before;
@@ -347,12 +347,12 @@ PROG_TEST(icmp_error_in_truncated, TEST_REPLIES | TEST_SUBTESTS)
 		q.ihl = rows[i].ihl;
 		if (!open_flow(&fx, &q, &sent, NULL, &before))
 			goto next;
-		e = (struct icmp_error_spec){.saddr = REMOTE1,
-					     .daddr = EXT_ADDR,
-					     .type = ICMP_DEST_UNREACH,
-					     .code = ICMP_PORT_UNREACH,
-					     .quote_len = rows[i].quote_len,
-					     .pad_to = rows[i].pad_to};
+		e = (struct icmp_error_spec){ .saddr = REMOTE1,
+					      .daddr = EXT_ADDR,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH,
+					      .quote_len = rows[i].quote_len,
+					      .pad_to = rows[i].pad_to };
 		frame_build_icmp_error(&in, &e, &sent);
 		expect_ignored(&fx, false, &in, XDP_VERDICT_DROP,
 			       BPFMASQ_STAT_MALFORMED);

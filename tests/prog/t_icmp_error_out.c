@@ -35,12 +35,12 @@ static void run_error_out(__u16 inside_port, __u16 l4_quoted, __be32 from,
 	a.daddr = HOST1;
 	a.dport = inside_port;
 	frame_build(&received, &a);
-	e = (struct icmp_error_spec){.saddr = from,
-				     .daddr = REMOTE1,
-				     .type = ICMP_DEST_UNREACH,
-				     .code = code,
-				     .quote_len =
-					     quote_len(&received, l4_quoted)};
+	e = (struct icmp_error_spec){ .saddr = from,
+				      .daddr = REMOTE1,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = code,
+				      .quote_len =
+					      quote_len(&received, l4_quoted) };
 	if (!send_error(&fx, true, &e, &received, &orig))
 		goto out;
 	expect_session_unchanged(&fx, &q, &before);
@@ -87,19 +87,19 @@ PROG_TEST(icmp_error_out_unmatched, TEST_SUBTESTS)
 		__u16 dport;
 		bool later_fragment;
 	} rows[] = {
-		{"no mapping for the quoted destination", HOST1, IPPROTO_UDP,
-		 REMOTE1, 53, HOST1, OUT_RANGE_PORT + 1, false},
-		{"the port is another protocol's", HOST1, IPPROTO_TCP, REMOTE1,
-		 53, HOST1, OUT_RANGE_PORT, false},
-		{"no session with the quoted source", HOST1, IPPROTO_UDP,
-		 STRANGER, 53, HOST1, OUT_RANGE_PORT, false},
-		{"same remote, another port", HOST1, IPPROTO_UDP, REMOTE1, 5353,
-		 HOST1, OUT_RANGE_PORT, false},
+		{ "no mapping for the quoted destination", HOST1, IPPROTO_UDP,
+		  REMOTE1, 53, HOST1, OUT_RANGE_PORT + 1, false },
+		{ "the port is another protocol's", HOST1, IPPROTO_TCP, REMOTE1,
+		  53, HOST1, OUT_RANGE_PORT, false },
+		{ "no session with the quoted source", HOST1, IPPROTO_UDP,
+		  STRANGER, 53, HOST1, OUT_RANGE_PORT, false },
+		{ "same remote, another port", HOST1, IPPROTO_UDP, REMOTE1,
+		  5353, HOST1, OUT_RANGE_PORT, false },
 		/* Quotes the live flow, but another inside host sends it. */
-		{"quoted destination is not the sender", HOST2, IPPROTO_UDP,
-		 REMOTE1, 53, HOST1, OUT_RANGE_PORT, false},
-		{"quoted non-first fragment", HOST1, IPPROTO_UDP, REMOTE1, 53,
-		 HOST1, OUT_RANGE_PORT, true},
+		{ "quoted destination is not the sender", HOST2, IPPROTO_UDP,
+		  REMOTE1, 53, HOST1, OUT_RANGE_PORT, false },
+		{ "quoted non-first fragment", HOST1, IPPROTO_UDP, REMOTE1, 53,
+		  HOST1, OUT_RANGE_PORT, true },
 	};
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct bpfmasq_session before;
@@ -131,10 +131,10 @@ PROG_TEST(icmp_error_out_unmatched, TEST_SUBTESTS)
 		} else {
 			frame_build(&quoted, &s);
 		}
-		e = (struct icmp_error_spec){.saddr = rows[i].from,
-					     .daddr = rows[i].saddr,
-					     .type = ICMP_DEST_UNREACH,
-					     .code = ICMP_PORT_UNREACH};
+		e = (struct icmp_error_spec){ .saddr = rows[i].from,
+					      .daddr = rows[i].saddr,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH };
 		frame_build_icmp_error(&in, &e, &quoted);
 		expect_ignored(&fx, true, &in, TC_SHOT,
 			       BPFMASQ_STAT_UNSUPPORTED);
@@ -152,10 +152,10 @@ PROG_TEST(icmp_error_out_not_inside, TEST_SUBTESTS)
 		bool inside_any;
 		__be32 saddr;
 	} rows[] = {
-		{"gateway's external address", false, EXT_ADDR},
-		{"gateway's external address, inside 0/0", true, EXT_ADDR},
-		{"gateway's LAN address, inside 0/0", true, GW_LAN_ADDR},
-		{"outside the prefixes", false, OUTSIDER},
+		{ "gateway's external address", false, EXT_ADDR },
+		{ "gateway's external address, inside 0/0", true, EXT_ADDR },
+		{ "gateway's LAN address, inside 0/0", true, GW_LAN_ADDR },
+		{ "outside the prefixes", false, OUTSIDER },
 	};
 	struct icmp_error_spec e;
 	struct fx_opts opts = {};
@@ -169,10 +169,10 @@ PROG_TEST(icmp_error_out_not_inside, TEST_SUBTESTS)
 		opts.inside_any = rows[i].inside_any;
 		s = udp_spec(REMOTE1, 53, rows[i].saddr, PORT_MAX + 1, answer);
 		frame_build(&quoted, &s);
-		e = (struct icmp_error_spec){.saddr = rows[i].saddr,
-					     .daddr = REMOTE1,
-					     .type = ICMP_DEST_UNREACH,
-					     .code = ICMP_PORT_UNREACH};
+		e = (struct icmp_error_spec){ .saddr = rows[i].saddr,
+					      .daddr = REMOTE1,
+					      .type = ICMP_DEST_UNREACH,
+					      .code = ICMP_PORT_UNREACH };
 		frame_build_icmp_error(&in, &e, &quoted);
 		expect_ignored_fresh(&opts, true, &in, TC_OK,
 				     BPFMASQ_STAT_NOT_INSIDE);

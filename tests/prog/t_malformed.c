@@ -90,20 +90,22 @@ static const struct malformed_case {
 	void (*mangle)(struct frame *f);
 	bool in_only;
 } malformed_cases[] = {
-	{"truncated IP header", IPPROTO_TCP, mangle_trunc_ip, true},
-	{"IHL 4", IPPROTO_TCP, mangle_ihl_4, false},
-	{"IHL past the end", IPPROTO_UDP, mangle_ihl_past_end, false},
-	{"IP version 6", IPPROTO_UDP, mangle_version_6, false},
-	{"total length past the frame", IPPROTO_TCP, mangle_tot_len_long,
-	 false},
-	{"total length below IHL", IPPROTO_UDP, mangle_tot_len_short, false},
-	{"truncated TCP header", IPPROTO_TCP, mangle_trunc_tcp, false},
-	{"TCP doff 4", IPPROTO_TCP, mangle_tcp_doff_4, false},
-	{"TCP doff past the segment", IPPROTO_TCP, mangle_tcp_doff_long, false},
-	{"truncated UDP header", IPPROTO_UDP, mangle_trunc_l4, false},
-	{"UDP length 4", IPPROTO_UDP, mangle_udp_len_4, false},
-	{"UDP length past the packet", IPPROTO_UDP, mangle_udp_len_long, false},
-	{"truncated ICMP header", IPPROTO_ICMP, mangle_trunc_l4, false},
+	{ "truncated IP header", IPPROTO_TCP, mangle_trunc_ip, true },
+	{ "IHL 4", IPPROTO_TCP, mangle_ihl_4, false },
+	{ "IHL past the end", IPPROTO_UDP, mangle_ihl_past_end, false },
+	{ "IP version 6", IPPROTO_UDP, mangle_version_6, false },
+	{ "total length past the frame", IPPROTO_TCP, mangle_tot_len_long,
+	  false },
+	{ "total length below IHL", IPPROTO_UDP, mangle_tot_len_short, false },
+	{ "truncated TCP header", IPPROTO_TCP, mangle_trunc_tcp, false },
+	{ "TCP doff 4", IPPROTO_TCP, mangle_tcp_doff_4, false },
+	{ "TCP doff past the segment", IPPROTO_TCP, mangle_tcp_doff_long,
+	  false },
+	{ "truncated UDP header", IPPROTO_UDP, mangle_trunc_l4, false },
+	{ "UDP length 4", IPPROTO_UDP, mangle_udp_len_4, false },
+	{ "UDP length past the packet", IPPROTO_UDP, mangle_udp_len_long,
+	  false },
+	{ "truncated ICMP header", IPPROTO_ICMP, mangle_trunc_l4, false },
 };
 
 PROG_TEST(malformed_out, TEST_SUBTESTS)

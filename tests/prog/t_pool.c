@@ -39,7 +39,7 @@ out:
 /* Two hosts, same source port: two external ports, in- or out-of-range. */
 PROG_TEST(pool_distinct_hosts, TEST_SUBTESTS)
 {
-	static const __u16 ports[] = {OUT_RANGE_PORT, IN_RANGE_PORT};
+	static const __u16 ports[] = { OUT_RANGE_PORT, IN_RANGE_PORT };
 	struct bpfmasq_mapping m;
 	struct pkt_spec syn;
 	struct fixture fx;
@@ -100,8 +100,8 @@ out:
 
 PROG_TEST(pool_exhausted, 0)
 {
-	const struct fx_opts opts = {.port_min = 41000, .port_max = 41001};
-	const __be32 hosts[] = {HOST1, HOST2, HOST3};
+	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
+	const __be32 hosts[] = { HOST1, HOST2, HOST3 };
 	struct bpfmasq_mapping m;
 	struct pkt_spec q[3];
 	struct frame in, out;
@@ -146,7 +146,7 @@ out:
  */
 PROG_TEST(pool_skips_preserved, 0)
 {
-	const struct fx_opts opts = {.port_min = 41000, .port_max = 41003};
+	const struct fx_opts opts = { .port_min = 41000, .port_max = 41003 };
 	struct pkt_spec q;
 	struct frame in, out;
 	struct fixture fx;
@@ -191,8 +191,8 @@ out:
 
 PROG_TEST(session_table_full, 0)
 {
-	const struct fx_opts opts = {.max_sessions = 2};
-	const __be32 hosts[] = {HOST1, HOST2, HOST3};
+	const struct fx_opts opts = { .max_sessions = 2 };
+	const __be32 hosts[] = { HOST1, HOST2, HOST3 };
 	struct pkt_spec q[3];
 	struct frame in, out;
 	struct fixture fx;
@@ -245,8 +245,8 @@ static long queue_len(int fd)
 /* A port popped for a flow the full port-owner table refused goes back. */
 PROG_TEST(pool_kept_when_table_full, 0)
 {
-	const struct fx_opts opts = {.max_owners = 4};
-	struct bpfmasq_pool_key pk = {.addr = EXT_ADDR, .proto = IPPROTO_UDP};
+	const struct fx_opts opts = { .max_owners = 4 };
+	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR, .proto = IPPROTO_UDP };
 	long before = -1, after = -2;
 	struct frame in, out;
 	struct fixture fx;
@@ -258,12 +258,12 @@ PROG_TEST(pool_kept_when_table_full, 0)
 		return;
 	/* Fill port_owners behind the data path's back. */
 	for (i = 0; i < 4; i++) {
-		struct bpfmasq_endpoint ext = {.addr = EXT_ADDR,
-					       .port = htons(PORT_MIN + i),
-					       .proto = IPPROTO_TCP};
-		struct bpfmasq_endpoint held = {.addr = HOST5,
-						.port = htons(1000 + i),
-						.proto = IPPROTO_TCP};
+		struct bpfmasq_endpoint ext = { .addr = EXT_ADDR,
+						.port = htons(PORT_MIN + i),
+						.proto = IPPROTO_TCP };
+		struct bpfmasq_endpoint held = { .addr = HOST5,
+						 .port = htons(1000 + i),
+						 .proto = IPPROTO_TCP };
 
 		ASSERT_OK(bpf_map_update_elem(fx.maps.port_owners, &ext, &held,
 					      BPF_NOEXIST)

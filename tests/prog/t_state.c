@@ -14,20 +14,20 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 		__u8 flags;
 		__u8 state;
 	} steps[] = {
-		{true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT},
-		{false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED},
-		{true, PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED},
-		{true, PKT_TCP_PSH | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED},
-		{true, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN},
-		{false, PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN},
-		{false, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_CLOSED},
-		{true, PKT_TCP_ACK, BPFMASQ_TCP_CLOSED},
+		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
+		{ false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_PSH | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN },
+		{ false, PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN },
+		{ false, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_CLOSED },
+		{ true, PKT_TCP_ACK, BPFMASQ_TCP_CLOSED },
 		/* A new connection on the same tuple. */
-		{true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT},
-		{false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED},
-		{false, PKT_TCP_RST, BPFMASQ_TCP_RST_SEEN},
-		{true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT},
-		{true, PKT_TCP_RST | PKT_TCP_ACK, BPFMASQ_TCP_RST_SEEN},
+		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
+		{ false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
+		{ false, PKT_TCP_RST, BPFMASQ_TCP_RST_SEEN },
+		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
+		{ true, PKT_TCP_RST | PKT_TCP_ACK, BPFMASQ_TCP_RST_SEEN },
 	};
 	struct bpfmasq_session s;
 	struct pkt_spec p;
@@ -69,8 +69,8 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 
 PROG_TEST(state_flush, 0)
 {
-	const struct fx_opts opts = {.port_min = 41000, .port_max = 41001};
-	const __be32 hosts[] = {HOST1, HOST2, HOST3};
+	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
+	const __be32 hosts[] = { HOST1, HOST2, HOST3 };
 	struct pkt_spec q[3];
 	struct frame in, out;
 	struct fixture fx;

@@ -241,8 +241,8 @@ PROG_TEST(icmp_echo, TEST_REPLIES | TEST_SUBTESTS)
 		__u16 id;
 		bool preserved;
 	} rows[] = {
-		{0x1234, false}, /* out of range: from the ICMP pool */
-		{40500, true},
+		{ 0x1234, false }, /* out of range: from the ICMP pool */
+		{ 40500, true },
 	};
 	struct bpfmasq_session s;
 	struct bpfmasq_mapping m;
@@ -309,7 +309,7 @@ out:
 
 PROG_TEST(ip_options, TEST_REPLIES | TEST_SUBTESTS)
 {
-	static const __u8 ihls[] = {6, 8, 15};
+	static const __u8 ihls[] = { 6, 8, 15 };
 	struct pkt_spec out, in;
 	struct fixture fx;
 	__u16 port;
