@@ -24,12 +24,14 @@ static __always_inline struct bpfmasq_frag_key frag_key(const struct pkt *p)
 					  .proto = p->proto };
 }
 
-/* A first fragment was translated to @inside: the rest follow it. */
-static __always_inline void frag_remember(const struct pkt *p, __be32 inside)
+/* A first fragment was translated to @inside at @now: the rest follow it. */
+static __always_inline void frag_remember(const struct pkt *p, __be32 inside,
+					  __u64 now)
 {
 	struct bpfmasq_frag_key fk = frag_key(p);
+	struct bpfmasq_frag f = { .inside_addr = inside, .seen_ns = now };
 
-	bpf_map_update_elem(&frags, &fk, &inside, BPF_ANY);
+	bpf_map_update_elem(&frags, &fk, &f, BPF_ANY);
 }
 
 /* A non-first fragment from inside: only the source address changes. */
@@ -53,11 +55,13 @@ static __always_inline __u32 nat_fragment_in(void *ctx,
 					     const struct pkt *p)
 {
 	struct bpfmasq_frag_key fk = frag_key(p);
-	__be32 *inside = bpf_map_lookup_elem(&frags, &fk);
+	struct bpfmasq_frag *f = bpf_map_lookup_elem(&frags, &fk);
 
-	if (!inside)
+	/* The first fragment's state expires as the kernel's reassembly does. */
+	if (!f || bpf_ktime_get_boot_ns() - f->seen_ns >
+			  BPFMASQ_FRAG_TIMEOUT_S * 1000000000ull)
 		return inbound_unmatched(p, BPFMASQ_STAT_FRAGMENT);
-	if (nat_rewrite_dst(ctx, kind, p, *inside, 0))
+	if (nat_rewrite_dst(ctx, kind, p, f->inside_addr, 0))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_IN;
 }

@@ -101,12 +101,12 @@ struct {
 	__type(value, __u8);
 } local_addrs SEC(".maps");
 
-/* Inbound first fragment's (src, dst, proto, id) -> inside address. */
+/* Inbound first fragment's (src, dst, proto, id) -> inside address, time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BPFMASQ_MAX_FRAGS);
 	__type(key, struct bpfmasq_frag_key);
-	__type(value, __be32);
+	__type(value, struct bpfmasq_frag);
 } frags SEC(".maps");
 
 static __always_inline const struct bpfmasq_config *config_get(void)

@@ -203,7 +203,7 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 	if (nat_rewrite_dst(ctx, kind, &p, key.inside_addr, key.inside_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	if (p.first_fragment)
-		frag_remember(&p, key.inside_addr);
+		frag_remember(&p, key.inside_addr, now);
 	return BPFMASQ_STAT_TRANSLATED_IN;
 
 not_ours:

@@ -38,13 +38,16 @@ static __always_inline bool is_inside(__be32 addr)
 /*
  * A reply that was translated already: while a re-attach switches modes,
  * XDP and TC ingress are both attached for a moment, and TC sees what XDP
- * translated. It belongs to a session, which a stranger's packet cannot.
+ * translated. It belongs to a session, which a stranger's packet cannot;
+ * and only then: at other times nothing reaches an inside address directly.
  */
-static __always_inline bool translated_already(const struct pkt *p)
+static __always_inline bool translated_already(const struct bpfmasq_config *cfg,
+					       const struct pkt *p)
 {
 	struct bpfmasq_session_key key;
 
-	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY)
+	if (!cfg || !(cfg->flags & BPFMASQ_CFG_SWITCHING) ||
+	    (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY))
 		return false;
 	session_key_make(&key, p->daddr, p->dport, p->saddr, p->sport,
 			 p->proto);
@@ -53,7 +56,8 @@ static __always_inline bool translated_already(const struct pkt *p)
 
 /*
  * An inbound packet that matches no state: left to the gateway's stack
- * (@pass_reason), unless it is addressed to a LAN behind the gateway, where
+ * (@pass_reason), unless it is addressed inside (lan_nets: the connected
+ * LANs, the networks routed through them, the --internal prefixes), where
  * the stack would forward it: nothing unsolicited gets in.
  */
 static __always_inline __u32 inbound_unmatched(const struct pkt *p,
@@ -67,7 +71,7 @@ static __always_inline __u32 inbound_unmatched(const struct pkt *p,
 		return pass_reason;
 	if (bpf_map_lookup_elem(&lan_nets, &key) &&
 	    !bpf_map_lookup_elem(&local_addrs, &p->daddr) &&
-	    !translated_already(p))
+	    !translated_already(cfg, p))
 		return BPFMASQ_STAT_UNSOLICITED;
 	return pass_reason;
 }

@@ -150,6 +150,21 @@ struct bpfmasq_frag_key {
 };
 _Static_assert(sizeof(struct bpfmasq_frag_key) == 12, "frag key layout");
 
+/* Value of the fragment table. */
+struct bpfmasq_frag {
+	__be32 inside_addr;
+	__u32 pad;
+	__u64 seen_ns; /* boot-time ns of the first fragment */
+};
+_Static_assert(sizeof(struct bpfmasq_frag) == 16, "frag layout");
+
+/*
+ * How long the fragments of a datagram may follow its first one: the
+ * kernel's own reassembly timeout (net.ipv4.ipfrag_time). Past it, an IP id
+ * used again by another datagram must not reach the first one's host.
+ */
+#define BPFMASQ_FRAG_TIMEOUT_S 30
+
 #define BPFMASQ_MAX_FRAGS 8192
 
 /* Key of the inside-prefix LPM trie. */
@@ -175,9 +190,19 @@ struct bpfmasq_config {
 	__u16 port_min; /* host order, inclusive */
 	__u16 port_max;
 	__u8 filtering; /* enum bpfmasq_filtering */
-	__u8 pad[3];
+	__u8 flags; /* BPFMASQ_CFG_* */
+	__u8 pad[2];
 };
 _Static_assert(sizeof(struct bpfmasq_config) == 12, "config layout");
+
+/* config.flags */
+enum {
+	/*
+	 * A re-attach is swapping the ingress hooks: for a moment both XDP
+	 * and TC ingress may see a reply, and TC one that XDP translated.
+	 */
+	BPFMASQ_CFG_SWITCHING = 1 << 0,
+};
 
 /*
  * Version of the pinned layout: every change of a pinned map's key, value

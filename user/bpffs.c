@@ -6,10 +6,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -18,6 +20,10 @@
 #include "bpffs.h"
 #include "bpfmasq.h"
 #include "log.h"
+
+/* How long a command waits for another one: 10 s. */
+#define BPFFS_LOCK_WAIT_US 50000
+#define BPFFS_LOCK_TRIES 200
 
 /* True for an empty or missing directory. */
 static bool dir_is_empty(const char *path)
@@ -56,6 +62,35 @@ int bpffs_ensure(const char *root)
 		return -errno;
 	}
 	return 0;
+}
+
+int bpffs_lock(const char *root)
+{
+	int fd, tries;
+
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("cannot open %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	/* Bounded: a command that hangs must not hang every other one. */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB); tries++) {
+		if (errno != EWOULDBLOCK || tries == BPFFS_LOCK_TRIES) {
+			pr_err("another bpfmasq command holds %s: %s", root,
+			       errno == EWOULDBLOCK ? "gave up waiting"
+						    : strerror(errno));
+			close(fd);
+			return -EBUSY;
+		}
+		usleep(BPFFS_LOCK_WAIT_US);
+	}
+	return fd;
+}
+
+void bpffs_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the lock */
 }
 
 int pin_base(char *buf, size_t len, const char *root)

@@ -8,6 +8,13 @@
 
 /* Mount a bpf filesystem on @root unless one is there. */
 int bpffs_ensure(const char *root);
+/*
+ * Commands that change an instance's state (attach, detach, flush, gc and
+ * each tick of run) take this lock on @root, one at a time. Returns the fd
+ * that holds it, or -errno with a message printed.
+ */
+int bpffs_lock(const char *root);
+void bpffs_unlock(int fd);
 /* <dir>/<name> into @buf; -ENAMETOOLONG if it does not fit. */
 int pin_path(char *buf, size_t len, const char *dir, const char *name);
 /* <root>/bpfmasq/<ifname> into @buf. */

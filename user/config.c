@@ -51,6 +51,20 @@ static int check_port_range(const struct bpfmasq_config *cfg)
 	return 0;
 }
 
+void instance_defaults(struct bpfmasq_instance *inst)
+{
+#define TIMEOUT_DEFAULT(name, opt, key, dflt, what)                            \
+	[BPFMASQ_TIMEOUT_##name] = dflt,
+	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = { BPFMASQ_TIMEOUTS(
+		TIMEOUT_DEFAULT) };
+#undef TIMEOUT_DEFAULT
+
+	memset(inst, 0, sizeof(*inst));
+	inst->layout_version = BPFMASQ_LAYOUT_VERSION;
+	inst->max_sessions = BPFMASQ_DEFAULT_MAX_SESSIONS;
+	memcpy(inst->timeouts, defaults, sizeof(defaults));
+}
+
 /*
  * The data-path config and the instance record to run with: the attached
  * instance's (@old_cfg and @old_inst, NULL on first attach) plus options.
@@ -60,11 +74,6 @@ int config_build(const struct masq_opts *o,
 		 const struct bpfmasq_instance *old_inst, int ifindex,
 		 struct bpfmasq_config *cfg, struct bpfmasq_instance *inst)
 {
-#define TIMEOUT_DEFAULT(name, opt, key, dflt, what)                            \
-	[BPFMASQ_TIMEOUT_##name] = dflt,
-	static const __u32 defaults[BPFMASQ_TIMEOUT_MAX] = { BPFMASQ_TIMEOUTS(
-		TIMEOUT_DEFAULT) };
-#undef TIMEOUT_DEFAULT
 	int i, err;
 
 	if (old_cfg) {
@@ -72,10 +81,7 @@ int config_build(const struct masq_opts *o,
 		*inst = *old_inst;
 	} else {
 		memset(cfg, 0, sizeof(*cfg));
-		memset(inst, 0, sizeof(*inst));
-		inst->layout_version = BPFMASQ_LAYOUT_VERSION;
-		inst->max_sessions = BPFMASQ_DEFAULT_MAX_SESSIONS;
-		memcpy(inst->timeouts, defaults, sizeof(defaults));
+		instance_defaults(inst);
 		err = default_port_range(cfg);
 		if (err)
 			return err;

@@ -6,6 +6,8 @@
 #include "bpfmasq.h"
 #include "opts.h"
 
+/* A new instance's record: this layout, the default size and timeouts. */
+void instance_defaults(struct bpfmasq_instance *inst);
 /*
  * The data-path config and the instance record to run with: the attached
  * instance's (@old_cfg and @old_inst, NULL on first attach) plus options.

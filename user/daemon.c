@@ -129,13 +129,46 @@ static void follow_interface(const struct masq_opts *o,
 	instance_attach(o);
 }
 
+/*
+ * What a tick changes, under the lock the other commands take: follow the
+ * address (@follow) and collect garbage (@gc), unless the instance went
+ * while we waited for the lock.
+ */
+static void daemon_tick(const struct masq_opts *o, const struct masq_maps *m,
+			const char *dir, __u32 config_id, bool follow, bool gc)
+{
+	struct gc_result res;
+	int lock, err;
+
+	if (!follow && !gc)
+		return;
+	lock = bpffs_lock(o->bpffs);
+	if (lock < 0)
+		return;
+	if (!pin_dir_exists(dir) || pinned_config_id(dir) != config_id)
+		goto out;
+	if (follow)
+		follow_address(o, m);
+	if (!gc)
+		goto out;
+	err = gc_pass(m, now_boot_ns(), &res);
+	if (err)
+		pr_err("garbage collection failed: %s", strerror(-err));
+	else if (res.sessions_expired || res.mappings_freed)
+		pr_debug(
+			"gc: %ld sessions expired, %ld live, %ld mappings freed",
+			res.sessions_expired, res.sessions, res.mappings_freed);
+out:
+	bpffs_unlock(lock);
+}
+
 int daemon_run(const struct masq_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t next_gc = 0, interval;
 	__u32 config_id;
-	struct gc_result res;
 	char dir[PATH_MAX];
+	bool gc_due;
 	struct masq_maps m;
 	int err, watch_fd;
 
@@ -162,7 +195,8 @@ int daemon_run(const struct masq_opts *o)
 		       strerror(-watch_fd), o->gc_interval);
 	pr_info("%s: attached; garbage collection every %us", o->ifname,
 		o->gc_interval);
-	follow_address(o, &m); /* a change before the watch began */
+	/* A change before the watch began. */
+	daemon_tick(o, &m, dir, config_id, true, false);
 
 	interval = o->gc_interval * 1000000000ull;
 	while (!stop_requested) {
@@ -182,19 +216,11 @@ int daemon_run(const struct masq_opts *o)
 		}
 		/* Also on every tick: an attempt may fail while it settles. */
 		follow_interface(o, &m);
-		if (changed || watch_fd < 0)
-			follow_address(o, &m);
-		if (now_boot_ns() < next_gc)
-			continue;
-		next_gc = now_boot_ns() + interval;
-		err = gc_pass(&m, now_boot_ns(), &res);
-		if (err)
-			pr_err("garbage collection failed: %s", strerror(-err));
-		else if (res.sessions_expired || res.mappings_freed)
-			pr_debug(
-				"gc: %ld sessions expired, %ld live, %ld mappings freed",
-				res.sessions_expired, res.sessions,
-				res.mappings_freed);
+		gc_due = now_boot_ns() >= next_gc;
+		if (gc_due)
+			next_gc = now_boot_ns() + interval;
+		daemon_tick(o, &m, dir, config_id, changed || watch_fd < 0,
+			    gc_due);
 	}
 	if (watch_fd >= 0)
 		close(watch_fd);

@@ -163,6 +163,28 @@ static int gc_mappings(const struct masq_maps *m, uint64_t now,
 	return err;
 }
 
+/* Forget inbound first fragments older than the reassembly timeout. */
+static int gc_frags(const struct masq_maps *m, uint64_t now,
+		    struct gc_result *res)
+{
+	struct bpfmasq_frag_key *keys;
+	struct bpfmasq_frag *vals, cur;
+	long n, i;
+
+	n = map_dump(m->frags, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (expired(vals[i].seen_ns, BPFMASQ_FRAG_TIMEOUT_S, now) &&
+		    !bpf_map_lookup_elem(m->frags, &keys[i], &cur) &&
+		    expired(cur.seen_ns, BPFMASQ_FRAG_TIMEOUT_S, now) &&
+		    !bpf_map_delete_elem(m->frags, &keys[i]))
+			res->frags_expired++;
+	free(keys);
+	free(vals);
+	return 0;
+}
+
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 {
 	struct bpfmasq_instance inst;
@@ -175,6 +197,8 @@ int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 		err = gc_sessions(m, &inst, now, &used, res);
 	if (!err)
 		err = gc_mappings(m, now, &used, res);
+	if (!err)
+		err = gc_frags(m, now, res);
 	free(used.slots);
 	return err;
 }

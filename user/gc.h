@@ -12,6 +12,7 @@ struct gc_result {
 	long sessions_expired;
 	long mappings_freed;
 	long ports_returned;
+	long frags_expired;
 };
 
 /* Idle timeout of a session in seconds, by protocol and TCP state. */
@@ -21,7 +22,8 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 
 /*
  * One pass at time @now (boot-time ns): delete expired sessions, then the
- * mappings no session uses any more, returning their ports to the pools.
+ * mappings no session uses any more, returning their ports to the pools,
+ * then the fragment entries past the reassembly timeout.
  */
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res);
 

@@ -122,6 +122,44 @@ fail:
 	return err;
 }
 
+/*
+ * Attach the ingress program. On a re-attach (@swap) the old hook may stay
+ * a moment beside the new one, and the data path must know (config flag
+ * BPFMASQ_CFG_SWITCHING) to let a reply translated by the first pass the
+ * second; at any other time a packet to an inside address that matches no
+ * state is dropped.
+ */
+static int ingress_switch(const struct masq_maps *m, struct bpfmasq_config *cfg,
+			  bool swap, struct bpfmasq_instance *inst,
+			  bool *xdp_created, bool *hook_created,
+			  const struct bpfmasq *skel, int ifindex,
+			  const char *dir, int mode)
+{
+	int err;
+
+	if (swap) {
+		cfg->flags |= BPFMASQ_CFG_SWITCHING;
+		err = config_write(m, cfg);
+		if (err) {
+			pr_err("cannot write the config: %s", strerror(-err));
+			return err;
+		}
+	}
+	err = ingress_attach(bpf_program__fd(skel->progs.bpfmasq_ingress),
+			     bpf_program__fd(skel->progs.bpfmasq_ingress_tc),
+			     ifindex, dir, mode, inst, xdp_created,
+			     hook_created);
+	cfg->flags &= ~BPFMASQ_CFG_SWITCHING;
+	if (swap) {
+		int werr = config_write(m, cfg);
+
+		if (werr)
+			pr_err("cannot end the switch of ingress hooks: %s",
+			       strerror(-werr));
+	}
+	return err;
+}
+
 /* What the instance pinned in @dir runs with. */
 static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
 		       struct bpfmasq_instance *inst)
@@ -139,7 +177,7 @@ static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
 	return err;
 }
 
-int instance_attach(const struct masq_opts *o)
+static int attach_locked(const struct masq_opts *o)
 {
 	bool fresh, egress_hook = false, ingress_hook = false, xdp_created;
 	struct bpfmasq_instance old_inst, inst;
@@ -161,9 +199,6 @@ int instance_attach(const struct masq_opts *o)
 		       o->ifname);
 		return -EPROTONOSUPPORT;
 	}
-	err = bpffs_ensure(o->bpffs);
-	if (err)
-		return err;
 	if (pin_base(base, sizeof(base), o->bpffs) ||
 	    pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
 		return -ENAMETOOLONG;
@@ -202,10 +237,8 @@ int instance_attach(const struct masq_opts *o)
 	/* A re-attach keeps the ownership recorded when it was created. */
 	if (fresh && egress_hook)
 		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
-	err = ingress_attach(bpf_program__fd(skel->progs.bpfmasq_ingress),
-			     bpf_program__fd(skel->progs.bpfmasq_ingress_tc),
-			     ifindex, dir, mode, &inst, &xdp_created,
-			     &ingress_hook);
+	err = ingress_switch(&m, &cfg, !fresh, &inst, &xdp_created,
+			     &ingress_hook, skel, ifindex, dir, mode);
 	if (err) {
 		/* A failed switch may have left TC ingress in place: say so. */
 		if (!fresh)
@@ -240,7 +273,7 @@ out_unpin:
 	return err;
 }
 
-int instance_detach(const struct masq_opts *o)
+static int detach_locked(const struct masq_opts *o)
 {
 	struct bpfmasq_instance inst;
 	char dir[PATH_MAX];
@@ -266,6 +299,35 @@ int instance_detach(const struct masq_opts *o)
 	if (err)
 		pr_err("cannot remove %s: %s", dir, strerror(-err));
 	return err;
+}
+
+int instance_locked(const struct masq_opts *o,
+		    int (*fn)(const struct masq_opts *o))
+{
+	int lock = bpffs_lock(o->bpffs), err;
+
+	if (lock < 0)
+		return lock;
+	err = fn(o);
+	bpffs_unlock(lock);
+	return err;
+}
+
+int instance_attach(const struct masq_opts *o)
+{
+	int err = bpffs_ensure(o->bpffs);
+
+	return err ? err : instance_locked(o, attach_locked);
+}
+
+int instance_detach(const struct masq_opts *o)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	/* Not attached: say so without waiting for anyone. */
+	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
+	return err ? err : instance_locked(o, detach_locked);
 }
 
 int open_instance(const struct masq_opts *o, struct masq_maps *m)

@@ -13,6 +13,12 @@
  */
 int instance_attach(const struct masq_opts *o);
 int instance_detach(const struct masq_opts *o);
+/*
+ * Run @fn under the lock that serialises the commands changing state (see
+ * bpffs_lock()); attach and detach take it themselves.
+ */
+int instance_locked(const struct masq_opts *o,
+		    int (*fn)(const struct masq_opts *o));
 /* Open the pinned maps of o->ifname; message and -errno if not attached. */
 int open_instance(const struct masq_opts *o, struct masq_maps *m);
 

@@ -19,7 +19,7 @@
 #include "show.h"
 #include "state.h"
 
-static int cmd_gc(const struct masq_opts *o)
+static int gc_locked(const struct masq_opts *o)
 {
 	struct gc_result res;
 	struct masq_maps m;
@@ -34,13 +34,13 @@ static int cmd_gc(const struct masq_opts *o)
 		pr_err("garbage collection failed: %s", strerror(-err));
 		return err;
 	}
-	printf("%ld sessions expired, %ld live; %ld mappings freed, %ld ports returned\n",
+	printf("%ld sessions expired, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired\n",
 	       res.sessions_expired, res.sessions, res.mappings_freed,
-	       res.ports_returned);
+	       res.ports_returned, res.frags_expired);
 	return 0;
 }
 
-static int cmd_flush(const struct masq_opts *o)
+static int flush_locked(const struct masq_opts *o)
 {
 	struct masq_maps m;
 	int err;
@@ -53,6 +53,16 @@ static int cmd_flush(const struct masq_opts *o)
 	if (err)
 		pr_err("flush failed: %s", strerror(-err));
 	return err;
+}
+
+static int cmd_gc(const struct masq_opts *o)
+{
+	return instance_locked(o, gc_locked);
+}
+
+static int cmd_flush(const struct masq_opts *o)
+{
+	return instance_locked(o, flush_locked);
 }
 
 /* What runs each command of the table in cli.c. */

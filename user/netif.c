@@ -92,6 +92,80 @@ int netif_lan_prefixes(const char *wan, struct cidr *out, int max)
 	return n;
 }
 
+/* Send an RTM_GETROUTE dump request for IPv4 on @fd. */
+static int route_dump_request(int fd)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req),
+			.nlmsg_type = RTM_GETROUTE,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 1 },
+		.rt = { .rtm_family = AF_INET },
+	};
+
+	return send(fd, &req, sizeof(req), 0) < 0 ? -errno : 0;
+}
+
+/* A route of the main table through @wan_ifindex's others, into @c. */
+static bool route_prefix(struct nlmsghdr *nh, int wan_ifindex, struct cidr *c)
+{
+	struct rtmsg *rt = NLMSG_DATA(nh);
+	int len = RTM_PAYLOAD(nh), oif = 0;
+	struct rtattr *a;
+	__be32 dst = 0;
+
+	if (rt->rtm_family != AF_INET || rt->rtm_table != RT_TABLE_MAIN ||
+	    rt->rtm_type != RTN_UNICAST || !rt->rtm_dst_len)
+		return false;
+	for (a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_DST && RTA_PAYLOAD(a) == 4)
+			memcpy(&dst, RTA_DATA(a), 4);
+		else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == 4)
+			memcpy(&oif, RTA_DATA(a), 4);
+	}
+	if (!oif || oif == wan_ifindex)
+		return false;
+	c->addr = dst;
+	c->plen = rt->rtm_dst_len;
+	return true;
+}
+
+int netif_lan_routes(const char *wan, struct cidr *out, int max)
+{
+	int wan_ifindex = if_nametoindex(wan), n = 0, err, fd;
+	char buf[16384];
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	err = route_dump_request(fd);
+	while (!err) {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+
+		if (len < 0) {
+			err = -errno;
+			break;
+		}
+		for (; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+			if (nh->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				err = -EIO;
+				break;
+			}
+			if (n < max && route_prefix(nh, wan_ifindex, &out[n]))
+				n++;
+		}
+	}
+out:
+	close(fd);
+	return err ? err : n;
+}
+
 bool netif_is_ether(const char *ifname)
 {
 	struct ifreq ifr = {};
@@ -128,8 +202,9 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 int netif_addr_watch_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups =
-					  RTMGRP_IPV4_IFADDR | RTMGRP_LINK };
+				  .nl_groups = RTMGRP_IPV4_IFADDR |
+					       RTMGRP_LINK |
+					       RTMGRP_IPV4_ROUTE };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			NETLINK_ROUTE);
 

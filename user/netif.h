@@ -22,12 +22,17 @@ int netif_local_addrs(__be32 *addrs, int max);
  * behind the gateway. Returns the count.
  */
 int netif_lan_prefixes(const char *wan, struct cidr *out, int max);
+/*
+ * The destinations of the main table's routes through any interface but
+ * @wan (LANs behind a router or a tunnel). Returns the count.
+ */
+int netif_lan_routes(const char *wan, struct cidr *out, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */
 int netif_local_port_range(__u16 *lo, __u16 *hi);
 
 /*
- * A netlink socket that becomes readable when an IPv4 address or a link
- * changes anywhere in this network namespace; -errno on failure.
+ * A netlink socket that becomes readable when an IPv4 address, route or a
+ * link changes anywhere in this network namespace; -errno on failure.
  */
 int netif_addr_watch_open(void);
 /* Drain pending notifications; true if there were any. */

@@ -75,18 +75,50 @@ int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n)
 	return 0;
 }
 
+/*
+ * The inside prefixes given with --internal: a host in one is never reached
+ * unsolicited either. The default, everything (0.0.0.0/0), is no prefix.
+ */
+static int internal_prefixes(const struct masq_maps *m, struct cidr *out,
+			     int max)
+{
+	struct bpfmasq_lpm_key key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (n < max &&
+	       !bpf_map_get_next_key(m->internal_nets, prev, &next)) {
+		if (next.prefixlen) {
+			out[n].addr = next.addr;
+			out[n].plen = next.prefixlen;
+			n++;
+		}
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
 int host_addrs_sync(const struct masq_maps *m, const char *wan)
 {
 	__be32 addrs[BPFMASQ_MAX_LOCAL_ADDRS];
 	struct cidr lans[BPFMASQ_MAX_INTERNAL];
-	int n, err;
+	int n, k, err;
 
 	n = netif_local_addrs(addrs, BPFMASQ_MAX_LOCAL_ADDRS);
 	err = n < 0 ? n : local_addrs_set(m, addrs, n);
 	if (err)
 		return err;
+	/* Connected LANs, the networks routed through them, --internal. */
 	n = netif_lan_prefixes(wan, lans, BPFMASQ_MAX_INTERNAL);
-	return n < 0 ? n : lpm_set(m->lan_nets, lans, n);
+	if (n < 0)
+		return n;
+	k = netif_lan_routes(wan, lans + n, BPFMASQ_MAX_INTERNAL - n);
+	if (k < 0)
+		return k;
+	n += k;
+	n += internal_prefixes(m, lans + n, BPFMASQ_MAX_INTERNAL - n);
+	return lpm_set(m->lan_nets, lans, n);
 }
 
 int state_flush(const struct masq_maps *m)

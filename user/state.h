@@ -15,7 +15,9 @@ int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
 
 /*
  * Refresh what the data path knows of the gateway's own addresses (never
- * translated) and of the LAN prefixes behind it (never reached unsolicited).
+ * translated) and of the prefixes behind it (never reached unsolicited):
+ * its other interfaces' prefixes, the routes through them and the inside
+ * prefixes given with --internal (already in internal_nets).
  */
 int host_addrs_sync(const struct masq_maps *m, const char *wan);
 

@@ -140,3 +140,42 @@ net_test filter_tcp.tc.dependent in_mode tc t_filter_tcp dependent
 net_test filter_tcp.tc.independent in_mode tc t_filter_tcp independent
 net_test filter_tcp.xdp.dependent in_mode xdp t_filter_tcp dependent
 net_test filter_tcp.xdp.independent in_mode xdp t_filter_tcp independent
+
+# t_unsolicited_routed: a network behind lan1, reached through a route on
+# the gateway (as behind a tunnel or a downstream router), is inside too:
+# the server, which routes it to the gateway, cannot reach it, and the
+# drop is counted; the prefix is in lan_nets although it is neither
+# connected nor given with --internal (attached without --internal: every
+# source is inside, no prefix is given).
+t_unsolicited_routed() {
+	local out before after far=10.88.0.1
+	ip -n "$NS_LAN1" addr add "$far/32" dev lo || { fail "address on lan1"; return 1; }
+	ip -n "$NS_GW" route add 10.88.0.0/16 via "$TOPO_LAN1_ADDR" ||
+		{ fail "route to 10.88.0.0/16 on the gateway"; return 1; }
+	ip -n "$NS_WAN" route add 10.88.0.0/16 via "$TOPO_WAN_GW" ||
+		{ fail "route to 10.88.0.0/16 on the server"; return 1; }
+	NAT_DEFAULTS=1 nat_attach || return 1
+	bpftool map dump pinned "$(pins_dir)/lan_nets" | grep -q '"prefixlen": 16' ||
+		{ fail "lan_nets lacks the routed prefix"; return 1; }
+	: >"$TOPO_TMP/rec"
+	tcp_recorder "$NS_LAN1" 2222 "$TOPO_TMP/rec" || return 1
+	before=$(nat_stat unsolicited) || return 1
+	if out=$(tcp_call "$NS_WAN" "$far" 2222 knock); then
+		fail "server -> $far:2222/tcp connected (got '$out')"
+		return 1
+	fi
+	if timeout 3 ip netns exec "$NS_WAN" ping -c 1 -W 1 "$far" >/dev/null; then
+		fail "server pinged $far"
+		return 1
+	fi
+	if [[ -s $TOPO_TMP/rec ]]; then
+		fail "traffic reached lan1's routed network: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
+		return 1
+	fi
+	after=$(nat_stat unsolicited) || return 1
+	((after > before)) ||
+		{ fail "unsolicited counter did not move ($before -> $after)"; return 1; }
+	note "nothing reached $far; unsolicited $before -> $after"
+}
+net_test unsolicited_routed.tc in_mode tc t_unsolicited_routed
+net_test unsolicited_routed.xdp in_mode xdp t_unsolicited_routed

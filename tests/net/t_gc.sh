@@ -71,3 +71,26 @@ t_gc() {
 	ping_check "$NS_LAN1" 2
 }
 net_test gc t_gc
+
+# t_gc_serialised: commands that change the state wait for one another (a
+# lock on the bpffs): while another holder keeps it for 2 s, `gc` waits and
+# then runs; `status`, which only reads, does not wait.
+t_gc_serialised() {
+	local holder t0 t1 ms
+	nat_attach || return 1
+	flock -x "$BPFMASQ_BPFFS" sleep 2 &
+	holder=$!
+	sleep 0.3
+	t0=$(date +%s%N)
+	bmq status "$WAN" >/dev/null || { fail "status while locked"; kill "$holder"; return 1; }
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	((ms < 1000)) || { fail "status waited ${ms} ms for the lock"; kill "$holder"; return 1; }
+	bmq gc "$WAN" >/dev/null || { fail "gc after the lock was released"; return 1; }
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	wait "$holder"
+	((ms >= 1200)) || { fail "gc did not wait for the lock (${ms} ms)"; return 1; }
+	note "status did not wait; gc waited ${ms} ms for the lock"
+}
+net_test gc_serialised t_gc_serialised

@@ -57,6 +57,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	static const struct fx_opts defaults;
 	const __be32 local[] = { EXT_ADDR, GW_LAN_ADDR };
 	const struct cidr lan = { IP4(10, 0, 0, 0), 8 }, any = { 0, 0 };
+	struct bpfmasq_instance inst;
 	int err;
 
 	if (!opts)
@@ -86,6 +87,12 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	}
 	maps_from_skel(fx->skel, &fx->maps);
 
+	/* The record attach writes, with the default timeouts. */
+	instance_defaults(&inst);
+	if (opts->max_sessions)
+		inst.max_sessions = opts->max_sessions;
+	inst.ingress =
+		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	fx->cfg = (struct bpfmasq_config){
 		.ext_addr = opts->no_ext_addr ? 0 : EXT_ADDR,
 		.port_min = opts->port_min ? opts->port_min : PORT_MIN,
@@ -93,6 +100,8 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		.filtering = opts->filtering,
 	};
 	err = config_write(&fx->maps, &fx->cfg);
+	if (!err)
+		err = instance_write(&fx->maps, &inst);
 	if (!err)
 		err = lpm_set(fx->maps.internal_nets,
 			      opts->inside_any ? &any : &lan, 1);

@@ -14,6 +14,9 @@
 #include <linux/types.h>
 
 #include "bpfmasq.h"
+#include "clock.h"
+#include "config.h"
+#include "gc.h"
 #include "maps.h"
 #include "pools.h"
 #include "state.h"

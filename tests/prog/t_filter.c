@@ -197,3 +197,40 @@ PROG_TEST(unsolicited_to_lan, TEST_REPLIES | TEST_SUBTESTS)
 		expect_ignored_fresh_spec(NULL, false, &to_gw, XDP_VERDICT_PASS,
 					  BPFMASQ_STAT_NOT_OURS);
 }
+
+/*
+ * A reply sent straight to the inside host, on the tuple of a live flow:
+ * dropped like any stranger's packet, except while a re-attach swaps the
+ * ingress hooks (BPFMASQ_CFG_SWITCHING), when it may be one that XDP has
+ * translated already on its way to TC ingress.
+ */
+PROG_TEST(known_tuple_to_lan, TEST_REPLIES | TEST_SUBTESTS)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct pkt_spec direct =
+		udp_spec(REMOTE1, 53, HOST1, OUT_RANGE_PORT, answer);
+	struct fixture fx;
+	__u16 port;
+	int switching;
+
+	for (switching = 0; switching <= 1; switching++) {
+		if (!test_subtest("%s", switching ? "while switching"
+						  : "at other times"))
+			continue;
+		if (!setup_flow(&fx, NULL, &q, &port))
+			goto next;
+		if (switching) {
+			fx.cfg.flags |= BPFMASQ_CFG_SWITCHING;
+			if (!ASSERT_OK(config_write(&fx.maps, &fx.cfg),
+				       "config"))
+				goto next;
+		}
+		expect_ignored_spec(&fx, false, &direct,
+				    switching ? XDP_VERDICT_PASS
+					      : XDP_VERDICT_DROP,
+				    switching ? BPFMASQ_STAT_NOT_OURS
+					      : BPFMASQ_STAT_UNSOLICITED);
+	next:
+		fx_teardown(&fx);
+	}
+}

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * t_frag.c - IP fragments: later fragments out, a datagram in two fragments
- * each way, and later fragments whose first one was not seen.
+ * each way, later fragments whose first one was not seen or is too old, and
+ * the collection of old first fragments.
  */
+#include <bpf/bpf.h>
+
 #include "scenario.h"
 
 static const __u8 frag_data[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -160,17 +163,44 @@ out:
 	fx_teardown(&fx);
 }
 
-/* Later fragments whose first fragment was not seen are left alone. */
+/* Make the remembered first fragment of @fk @age_s seconds old. */
+static bool frag_age(struct fixture *fx, const struct bpfmasq_frag_key *fk,
+		     __u64 age_s)
+{
+	struct bpfmasq_frag f;
+
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx->maps.frags, fk, &f) ? -errno : 0,
+		       "frags entry"))
+		return false;
+	f.seen_ns -= age_s * 1000000000ull;
+	return ASSERT_OK(bpf_map_update_elem(fx->maps.frags, fk, &f, BPF_EXIST)
+				 ? -errno
+				 : 0,
+			 "aging the frags entry");
+}
+
+/*
+ * Later fragments whose first fragment was not seen are left alone; so are
+ * those that come after the kernel's reassembly timeout: by then the id may
+ * belong to another datagram.
+ */
 PROG_TEST(frag_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 {
 	static const struct {
 		const char *name;
 		__be32 saddr;
 		__u16 ip_id;
+		__u64 age_s; /* of the first fragment */
 	} rows[] = {
-		{ "no first fragment", REMOTE1, 0x9999 },
-		{ "other source, same id", REMOTE2, 0x7777 },
+		{ "no first fragment", REMOTE1, 0x9999, 0 },
+		{ "other source, same id", REMOTE2, 0x7777, 0 },
+		{ "first fragment past the reassembly timeout", REMOTE1, 0x7777,
+		  BPFMASQ_FRAG_TIMEOUT_S + 1 },
 	};
+	struct bpfmasq_frag_key fk = { .saddr = REMOTE1,
+				       .daddr = EXT_ADDR,
+				       .id = htons(0x7777),
+				       .proto = IPPROTO_UDP };
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct pkt_spec a;
 	struct frame first, out, later;
@@ -196,6 +226,8 @@ PROG_TEST(frag_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 		    !ASSERT_EQ(ntohl(frame_ip(&out)->daddr), ntohl(HOST1),
 			       "first fragment destination"))
 			goto next;
+		if (rows[i].age_s && !frag_age(&fx, &fk, rows[i].age_s))
+			goto next;
 
 		a.saddr = rows[i].saddr;
 		a.ip_id = rows[i].ip_id;
@@ -208,4 +240,50 @@ PROG_TEST(frag_in_unmatched, TEST_REPLIES | TEST_SUBTESTS)
 	next:
 		fx_teardown(&fx);
 	}
+}
+
+/*
+ * The daemon forgets first fragments past the reassembly timeout, and only
+ * those: the flow and a recent datagram's fragments stay.
+ */
+PROG_TEST(frag_gc, 0)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct bpfmasq_frag_key fk = { .saddr = REMOTE1,
+				       .daddr = EXT_ADDR,
+				       .proto = IPPROTO_UDP };
+	struct bpfmasq_frag f;
+	struct gc_result res;
+	struct frame in, out;
+	struct fixture fx;
+	struct pkt_spec a;
+	__u8 l4[FRAME_MAX];
+	__u16 port, id;
+
+	if (!setup_flow(&fx, NULL, &q, &port))
+		goto out;
+	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, (const char *)frag_data);
+	a.frag = PKT_IP_MF;
+	l4_build(&a, l4);
+	for (id = 1; id <= 2; id++) {
+		a.ip_id = id;
+		frame_wrap(&in, &a, l4, 24);
+		if (!ASSERT_EQ(fx_ingress(&fx, &in, &out), XDP_VERDICT_PASS,
+			       "first fragment verdict"))
+			goto out;
+	}
+	fk.id = htons(1);
+	if (!frag_age(&fx, &fk, BPFMASQ_FRAG_TIMEOUT_S))
+		goto out;
+	if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
+		goto out;
+	ASSERT_EQ(res.frags_expired, 1, "fragment entries expired");
+	ASSERT_EQ(res.sessions_expired, 0, "sessions expired");
+	ASSERT_EQ(map_count(fx.maps.frags), 1, "frags entries left");
+	fk.id = htons(2);
+	ASSERT_OK(bpf_map_lookup_elem(fx.maps.frags, &fk, &f) ? -errno : 0,
+		  "the recent datagram's entry");
+	ASSERT_TABLES(&fx, 1, 1);
+out:
+	fx_teardown(&fx);
 }
