@@ -83,3 +83,68 @@ t_check_cli() {
 	expect_eq "exit status of check --ports" "$?" 2
 }
 net_test check_cli t_check_cli
+
+# _udp_churn NS SECS: new UDP flows (a fresh source port each) to the
+# server's port 9000, back to back, for SECS seconds.
+_udp_churn() {
+	timeout $(($2 + 5)) ip netns exec "$1" python3 -c '
+import socket, sys, time
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.02)
+    s.sendto(b"churn", (sys.argv[1], 9000))
+    try:
+        s.recv(100)
+    except OSError:
+        pass
+    s.close()
+' "$TOPO_WAN_ADDR" "$2"
+}
+
+# t_check_traffic: check reports no violation on a healthy instance under
+# traffic, while the collector (bpfmasq run, 1 s timeouts) releases mappings
+# and returns their ports as fast as new flows take them. One violation
+# is known to happen here: a session left without its mapping when the
+# collector releases a mapping in the instant a new flow is set up on it
+# (between its last look at the mapping and its delete; see README,
+# "Invariants"). It is noted, not failed, until that race is fixed; any
+# other violation fails. Once the traffic stops and those sessions have
+# expired, the state must be whole again.
+t_check_traffic() {
+	local i ns out rc=0 seen=0 n raced=0
+	udp_server "$NS_WAN" 9000 || return 1
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" \
+		--ports 20000-24095 --timeout-udp 1 --timeout-icmp 1 \
+		--gc-interval 1 || return 1
+	for ns in "$NS_LAN1" "$NS_LAN2"; do
+		_udp_churn "$ns" 8 &
+		echo $! >>"$TOPO_TMP/pids"
+	done
+	TOPO_BG_LOG=/dev/null topo_bg "$NS_LAN1" timeout 8 ping -q -i 0.2 "$TOPO_WAN_ADDR"
+	sleep 1
+	for ((i = 0; i < 12; i++)); do
+		if ! out=$(bmq check "$WAN" 2>&1); then
+			indent_log <<<"$out"
+			if grep '^violation: ' <<<"$out" | grep -vq '^violation: session_unmapped: '; then
+				fail "check reported a violation under traffic (pass $i)"
+				rc=1
+			elif grep -q '^violation: ' <<<"$out"; then
+				note "pass $i: a session without its mapping (the known collector race)"
+				raced=$((raced + 1))
+			else
+				fail "check could not read the state under traffic (pass $i)"
+				rc=1
+			fi
+		fi
+		n=$(sed -n 's/.*, \([0-9]*\) sessions checked.*/\1/p' <<<"$out")
+		((seen += ${n:-0}))
+		sleep 0.5
+	done
+	note "12 checks under traffic: $seen sessions seen in all, $raced with the known race; new_mappings $(nat_stat new_mappings), port_pool_empty $(nat_stat port_pool_empty)"
+	((seen > 0)) || { fail "no session was ever seen: no traffic to check"; rc=1; }
+	wait_until 15 bmq check "$WAN" ||
+		{ bmq check "$WAN" | indent_log; fail "the state is not whole 15 s after the traffic stopped"; rc=1; }
+	return $rc
+}
+net_test check_traffic t_check_traffic
