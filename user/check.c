@@ -89,6 +89,44 @@ static struct bpfmasq_endpoint ep_make(__be32 addr, __be16 port, __u8 proto)
 	return ep;
 }
 
+/*
+ * Is the entry a finding is about still what the dump said? Looked up
+ * again after the map it disagrees with, so that an entry deleted (or
+ * made anew) in between, by a collection pass or a new flow, is not taken
+ * for one that disagrees.
+ */
+static bool mapping_still(const struct masq_maps *m,
+			  const struct bpfmasq_endpoint *in,
+			  const struct bpfmasq_mapping *mp)
+{
+	struct bpfmasq_mapping cur;
+
+	return !bpf_map_lookup_elem(m->mappings, in, &cur) &&
+	       cur.ext_addr == mp->ext_addr && cur.ext_port == mp->ext_port &&
+	       cur.flags == mp->flags;
+}
+
+static bool owner_still(const struct masq_maps *m,
+			const struct bpfmasq_endpoint *ext,
+			const struct bpfmasq_endpoint *in)
+{
+	struct bpfmasq_endpoint cur;
+
+	return !bpf_map_lookup_elem(m->port_owners, ext, &cur) &&
+	       ep_eq(&cur, in);
+}
+
+static bool session_still(const struct masq_maps *m,
+			  const struct bpfmasq_session_key *k,
+			  const struct bpfmasq_session *s)
+{
+	struct bpfmasq_session cur;
+
+	return !bpf_map_lookup_elem(m->sessions, k, &cur) &&
+	       cur.created_ns == s->created_ns && cur.ext_addr == s->ext_addr &&
+	       cur.ext_port == s->ext_port;
+}
+
 __attribute__((format(printf, 6, 7))) static int
 add(struct pass *p, enum check_kind kind, const struct bpfmasq_endpoint *inside,
     const struct bpfmasq_endpoint *ext, const struct bpfmasq_session_key *sk,
@@ -177,12 +215,12 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 		if (bpf_map_lookup_elem(p->m->port_owners, &ext, &owner)) {
 			if (errno != ENOENT)
 				err = -errno;
-			else
+			else if (mapping_still(p->m, in, mp))
 				err = add(
 					p, CHECK_OWNER_MISSING, in, &ext, NULL,
 					"mapping %s %s -> %s: %s has no owner",
 					what, ins, out, out);
-		} else if (!ep_eq(&owner, in)) {
+		} else if (!ep_eq(&owner, in) && mapping_still(p->m, in, mp)) {
 			err = add(p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
 				  "mapping %s %s -> %s: %s is owned by %s %s",
 				  what, ins, out, out, proto_str(owner.proto),
@@ -237,22 +275,28 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 
 		if (bsearch(&packed, exts, n_exts, sizeof(*exts), u64_cmp))
 			continue;
-		if (in->proto != ext->proto)
-			err = add(p, CHECK_OWNER_ORPHAN, in, ext, NULL,
-				  "owner %s %s -> %s: names a %s endpoint",
-				  what, out, ins, proto_str(in->proto));
-		else if (bpf_map_lookup_elem(p->m->mappings, in, &mp))
-			err = errno != ENOENT
-				      ? -errno
-				      : add(p, CHECK_OWNER_ORPHAN, in, ext,
-					    NULL,
-					    "owner %s %s -> %s: %s has no mapping",
-					    what, out, ins, ins);
-		else if (mp.ext_addr != ext->addr || mp.ext_port != ext->port)
+		if (in->proto != ext->proto) {
+			if (owner_still(p->m, ext, in))
+				err = add(
+					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
+					"owner %s %s -> %s: names a %s endpoint",
+					what, out, ins, proto_str(in->proto));
+		} else if (bpf_map_lookup_elem(p->m->mappings, in, &mp)) {
+			if (errno != ENOENT)
+				err = -errno;
+			else if (owner_still(p->m, ext, in))
+				err = add(
+					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
+					"owner %s %s -> %s: %s has no mapping",
+					what, out, ins, ins);
+		} else if ((mp.ext_addr != ext->addr ||
+			    mp.ext_port != ext->port) &&
+			   owner_still(p->m, ext, in)) {
 			err = add(p, CHECK_OWNER_ORPHAN, in, ext, NULL,
 				  "owner %s %s -> %s: the mapping of %s is %s",
 				  what, out, ins, ins,
 				  ep_str(mp.ext_addr, mp.ext_port));
+		}
 	}
 	free(keys);
 	free(vals);
@@ -294,20 +338,23 @@ static int check_sessions(struct pass *p)
 				p, CHECK_STALE_SESSION, &in, &ext, k,
 				"session %s %s <-> %s via %s: of an old address",
 				what, ins, rem, out);
-		else if (bpf_map_lookup_elem(p->m->mappings, &in, &mp))
-			err = errno != ENOENT
-				      ? -errno
-				      : add(p, CHECK_SESSION_UNMAPPED, &in,
-					    &ext, k,
-					    "session %s %s <-> %s via %s: %s has no mapping",
-					    what, ins, rem, out, ins);
-		else if (mp.ext_addr != s->ext_addr ||
-			 mp.ext_port != s->ext_port)
+		else if (bpf_map_lookup_elem(p->m->mappings, &in, &mp)) {
+			if (errno != ENOENT)
+				err = -errno;
+			else if (session_still(p->m, k, s))
+				err = add(
+					p, CHECK_SESSION_UNMAPPED, &in, &ext, k,
+					"session %s %s <-> %s via %s: %s has no mapping",
+					what, ins, rem, out, ins);
+		} else if ((mp.ext_addr != s->ext_addr ||
+			    mp.ext_port != s->ext_port) &&
+			   session_still(p->m, k, s)) {
 			err = add(
 				p, CHECK_SESSION_MISMATCH, &in, &ext, k,
 				"session %s %s <-> %s via %s: the mapping of %s is %s",
 				what, ins, rem, out, ins,
 				ep_str(mp.ext_addr, mp.ext_port));
+		}
 	}
 	free(keys);
 	free(vals);
