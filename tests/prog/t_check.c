@@ -3,8 +3,10 @@
  * t_check.c - the state checker (user/check.c): after real traffic it finds
  * nothing; after one corruption of the maps by hand, it finds exactly that.
  */
-#include <bpf/bpf.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 #include "check.h"
 #include "scenario.h"
@@ -332,4 +334,54 @@ PROG_TEST(check_finds, TEST_SUBTESTS)
 		check_result_free(&res);
 		fx_teardown(&fx);
 	}
+}
+
+struct repair {
+	struct fixture *fx;
+	struct bpfmasq_endpoint ext, in;
+};
+
+/* Put the owner back 5 ms from now: while the checker's passes run. */
+static void *repair_owner(void *arg)
+{
+	const struct timespec delay = { 0, 5 * 1000000L };
+	struct repair *r = arg;
+
+	nanosleep(&delay, NULL);
+	bpf_map_update_elem(r->fx->maps.port_owners, &r->ext, &r->in,
+			    BPF_NOEXIST);
+	return NULL;
+}
+
+/*
+ * A state seen between two steps of the data path or the collector is no
+ * violation: an owner missing for a moment, put back before the checker's
+ * next pass, is not reported.
+ */
+PROG_TEST(check_transient, 0)
+{
+	struct check_result res = {};
+	struct fixture fx;
+	struct flows fl;
+	struct repair r;
+	pthread_t t;
+
+	if (!check_setup(&fx, &fl))
+		goto out;
+	r.fx = &fx;
+	r.ext = ep(EXT_ADDR, fl.tcp_port, IPPROTO_TCP);
+	r.in = ep(HOST1, IN_RANGE_PORT, IPPROTO_TCP);
+	if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.port_owners, &r.ext),
+		       "delete the owner") ||
+	    !ASSERT_OK(pthread_create(&t, NULL, repair_owner, &r),
+		       "pthread_create"))
+		goto out;
+	ASSERT_OK(run_check(&fx, &res), "check_run");
+	pthread_join(t, NULL);
+	ASSERT_EQ(res.n_violations, 0, "violations");
+	ASSERT_OK(fx_owner(&fx, EXT_ADDR, fl.tcp_port, IPPROTO_TCP, &r.in),
+		  "the owner is back");
+out:
+	check_result_free(&res);
+	fx_teardown(&fx);
 }
