@@ -63,6 +63,13 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 		.iface = IFACE_REQUIRED,
 		.summary = "run one garbage-collection pass",
 	},
+	{
+		.id = CMD_CHECK,
+		.name = "check",
+		.iface = IFACE_REQUIRED,
+		.summary = "check that the translation state is consistent; "
+			   "exit 1 on a violation",
+	},
 };
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
@@ -145,10 +152,18 @@ const struct cli_opt cli_opts[] = {
 			"3600 (default 5).",
 	},
 	{
+		.id = OPT_POOLS,
+		.name = "pools",
+		.cmds = CMD_BIT(CMD_CHECK),
+		.help = "Check the free-port pools too: each is emptied and "
+			"filled again, so a new flow in that instant may find "
+			"no port; run it on a quiet instance.",
+	},
+	{
 		.id = OPT_JSON,
 		.name = "json",
 		.cmds = CMD_BIT(CMD_STATUS) | CMD_BIT(CMD_CONNS) |
-			CMD_BIT(CMD_STATS),
+			CMD_BIT(CMD_STATS) | CMD_BIT(CMD_CHECK),
 		.help = "Print JSON instead of text.",
 	},
 	{

@@ -23,6 +23,7 @@ enum cli_cmd_id {
 	CMD_STATS,
 	CMD_FLUSH,
 	CMD_GC,
+	CMD_CHECK,
 	CMD_MAX,
 };
 
@@ -53,6 +54,7 @@ enum cli_opt_id {
 #undef OPT_TIMEOUT_ID
 	OPT_MODE,
 	OPT_GC_INTERVAL,
+	OPT_POOLS,
 	OPT_JSON,
 	OPT_BPFFS,
 	OPT_VERBOSE,

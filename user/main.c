@@ -71,6 +71,7 @@ static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
 	[CMD_DETACH] = instance_detach, [CMD_STATUS] = cmd_status,
 	[CMD_CONNS] = cmd_conns,	[CMD_STATS] = cmd_stats,
 	[CMD_FLUSH] = cmd_flush,	[CMD_GC] = cmd_gc,
+	[CMD_CHECK] = cmd_check,
 };
 
 int main(int argc, char **argv)

@@ -143,6 +143,9 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_GC_INTERVAL:
 		return parse_u32(arg, "--gc-interval", 1, 3600,
 				 &o->gc_interval);
+	case OPT_POOLS:
+		o->pools = true;
+		return 0;
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;

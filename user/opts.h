@@ -29,6 +29,7 @@ struct masq_opts {
 	__u32 timeout[BPFMASQ_TIMEOUT_MAX]; /* 0: unset */
 	int mode; /* enum bpfmasq_ingress, or MODE_AUTO */
 	unsigned int gc_interval; /* seconds, run only */
+	bool pools; /* check: read the port pools too */
 };
 
 /*

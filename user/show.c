@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "bpffs.h"
+#include "check.h"
 #include "clock.h"
 #include "gc.h"
 #include "instance.h"
@@ -340,5 +341,75 @@ int cmd_status(const struct masq_opts *o)
 	} else if (none && !err) {
 		printf("no interface attached (looked in %s)\n", base);
 	}
+	return err;
+}
+
+static void print_finding(struct json *j, const struct check_finding *f)
+{
+	json_object_begin(j);
+	json_kv_string(j, "kind", check_kind_names[f->kind]);
+	json_kv_string(j, "message", f->msg);
+	json_object_end(j);
+}
+
+/* Exit status 1 (through -EBADMSG) when a violation was found. */
+int cmd_check(const struct masq_opts *o)
+{
+	const struct check_opts co = { .pools = o->pools };
+	struct check_result res = {};
+	struct masq_maps m;
+	struct json j;
+	long i;
+	int err;
+
+	err = open_instance(o, &m);
+	if (err)
+		return err;
+	err = check_run(&m, &co, &res);
+	maps_close(&m);
+	if (err) {
+		pr_err("cannot read the state: %s", strerror(-err));
+		check_result_free(&res);
+		return err;
+	}
+	if (o->json) {
+		json_init(&j, stdout);
+		json_object_begin(&j);
+		json_kv_int(&j, "mappings", res.mappings);
+		json_kv_int(&j, "owners", res.owners);
+		json_kv_int(&j, "sessions", res.sessions);
+		json_kv_bool(&j, "pools", o->pools);
+		json_kv_int(&j, "ports_queued", res.ports_queued);
+		json_kv_int(&j, "violation_count", res.n_violations);
+		json_key(&j, "violations");
+		json_array_begin(&j);
+		for (i = 0; i < res.n_violations; i++)
+			print_finding(&j, &res.violations[i]);
+		json_array_end(&j);
+		json_key(&j, "stale");
+		json_array_begin(&j);
+		for (i = 0; i < res.n_stale; i++)
+			print_finding(&j, &res.stale[i]);
+		json_array_end(&j);
+		json_object_end(&j);
+		json_finish(&j);
+	} else {
+		for (i = 0; i < res.n_violations; i++)
+			printf("violation: %s: %s\n",
+			       check_kind_names[res.violations[i].kind],
+			       res.violations[i].msg);
+		for (i = 0; i < res.n_stale; i++)
+			printf("stale: %s\n", res.stale[i].msg);
+		printf("%ld mappings, %ld owners, %ld sessions", res.mappings,
+		       res.owners, res.sessions);
+		if (o->pools)
+			printf(", %ld queued ports", res.ports_queued);
+		printf(" checked: %ld violations", res.n_violations);
+		if (res.n_stale)
+			printf(", %ld stale sessions", res.n_stale);
+		printf("\n");
+	}
+	err = res.n_violations ? -EBADMSG : 0;
+	check_result_free(&res);
 	return err;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* show.h - status, conns and stats, as text tables or JSON. */
+/* show.h - status, conns, stats and check, as text or JSON. */
 #ifndef BPFMASQ_USER_SHOW_H
 #define BPFMASQ_USER_SHOW_H
 
@@ -8,5 +8,7 @@
 int cmd_status(const struct masq_opts *o);
 int cmd_conns(const struct masq_opts *o);
 int cmd_stats(const struct masq_opts *o);
+/* The state checker (check.c): 1 on a violation. */
+int cmd_check(const struct masq_opts *o);
 
 #endif /* BPFMASQ_USER_SHOW_H */

@@ -387,6 +387,32 @@ nothing_attached() {
 	return $rc
 }
 
+# ---- the state checker ---------------------------------------------------
+
+# check_attached: `bpfmasq check IFACE --pools` on every instance still
+# pinned when a scenario ends (most detach; the scenario has stopped
+# sending, so the pools can be read). Fails on any violation, printing the
+# checker's report; pins the checker cannot read at all (another layout,
+# left so on purpose) are only noted.
+check_attached() {
+	local dir ifc out rc=0
+	[[ -n ${BPFMASQ_BPFFS:-} && -d $BPFMASQ_BPFFS/bpfmasq ]] || return 0
+	for dir in "$BPFMASQ_BPFFS"/bpfmasq/*/; do
+		[[ -e ${dir}config ]] || continue
+		ifc=$(basename "$dir")
+		if out=$(bmq check "$ifc" --pools 2>&1); then
+			note "check $ifc: $(tail -n 1 <<<"$out")"
+		elif grep -q '^violation: ' <<<"$out"; then
+			indent_log <<<"$out"
+			fail "bpfmasq check $ifc --pools: the state left by the scenario is inconsistent"
+			rc=1
+		else
+			note "check $ifc could not read the state: $out"
+		fi
+	done
+	return $rc
+}
+
 # ---- a long-lived TCP connection -------------------------------------------
 
 # conn_open NS: one TCP connection from NS to the server's wan:8080 (a

@@ -11,6 +11,8 @@
 # and NAME.xdp[.VARIANT]).
 # NET_VERBOSE=1 prints every scenario's log, not only the failed ones'.
 #
+# After a scenario, `bpfmasq check --pools` runs on every instance still
+# attached (check_attached in lib.sh); a violation fails the scenario.
 # Each scenario's topology is torn down by the scenario process's EXIT trap,
 # and again by this runner afterwards (the names are known in advance), so
 # nothing is left behind even when a scenario hangs and has to be killed.
@@ -50,7 +52,10 @@ if [[ ${1:-} == --one ]]; then
 			exit 1
 		}
 		"${words[@]:1}"
-		exit $?
+		rc=$?
+		# Whatever the scenario left attached must be consistent.
+		check_attached || rc=1
+		exit $rc
 	done
 	echo "no such scenario: $name" >&2
 	exit 1

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * check.c - the state checker. One pass reads the mappings, the port
+ * owners and the sessions (and, when asked, the port pools) and holds each
+ * entry against the maps it must agree with, looked up as they are now.
+ *
+ * The data path and the garbage collector change a flow's maps one after
+ * the other (an owner is claimed before its mapping is stored, a mapping
+ * is deleted before its owner, a port is pushed back after both), so a
+ * pass may catch a flow between two steps. Such a state lasts a few
+ * instructions of a program or a few system calls of the collector: a
+ * finding counts as a violation only when every one of CHECK_PASSES
+ * passes, CHECK_PASS_GAP_MS apart, finds it in the same words.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "check.h"
+
+#define CHECK_PASSES 3
+#define CHECK_PASS_GAP_MS 50
+
+#define CHECK_KIND_NAME(name, str) [CHECK_##name] = str,
+const char *const check_kind_names[CHECK_KIND_MAX] = { CHECK_KINDS(
+	CHECK_KIND_NAME) };
+#undef CHECK_KIND_NAME
+
+static const __u8 pool_protos[] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP,
+				    BPFMASQ_PROTO_ICMP };
+
+/* One pass: what it found and the configuration it held things against. */
+struct pass {
+	const struct masq_maps *m;
+	struct bpfmasq_config cfg;
+	struct check_result *res;
+};
+
+static const char *proto_str(__u8 proto)
+{
+	switch (proto) {
+	case BPFMASQ_PROTO_TCP:
+		return "tcp";
+	case BPFMASQ_PROTO_UDP:
+		return "udp";
+	case BPFMASQ_PROTO_ICMP:
+		return "icmp";
+	}
+	return "proto?";
+}
+
+/* "A.B.C.D:PORT", in one of eight rotating buffers (for one message). */
+static const char *ep_str(__be32 addr, __be16 port)
+{
+	static char bufs[8][INET_ADDRSTRLEN + 6];
+	static int next;
+	char a[INET_ADDRSTRLEN], *b = bufs[next++ & 7];
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	snprintf(b, sizeof(bufs[0]), "%s:%u", a, ntohs(port));
+	return b;
+}
+
+static const char *addr_str(__be32 addr)
+{
+	static char buf[INET_ADDRSTRLEN];
+
+	return inet_ntop(AF_INET, &addr, buf, sizeof(buf));
+}
+
+static bool ep_eq(const struct bpfmasq_endpoint *a,
+		  const struct bpfmasq_endpoint *b)
+{
+	return a->addr == b->addr && a->port == b->port && a->proto == b->proto;
+}
+
+static struct bpfmasq_endpoint ep_make(__be32 addr, __be16 port, __u8 proto)
+{
+	struct bpfmasq_endpoint ep = { .addr = addr,
+				       .port = port,
+				       .proto = proto };
+
+	return ep;
+}
+
+/*
+ * Is the entry a finding is about still what the dump said? Looked up
+ * again after the map it disagrees with, so that an entry deleted (or
+ * made anew) in between, by a collection pass or a new flow, is not taken
+ * for one that disagrees.
+ */
+static bool mapping_still(const struct masq_maps *m,
+			  const struct bpfmasq_endpoint *in,
+			  const struct bpfmasq_mapping *mp)
+{
+	struct bpfmasq_mapping cur;
+
+	return !bpf_map_lookup_elem(m->mappings, in, &cur) &&
+	       cur.ext_addr == mp->ext_addr && cur.ext_port == mp->ext_port &&
+	       cur.flags == mp->flags;
+}
+
+static bool owner_still(const struct masq_maps *m,
+			const struct bpfmasq_endpoint *ext,
+			const struct bpfmasq_endpoint *in)
+{
+	struct bpfmasq_endpoint cur;
+
+	return !bpf_map_lookup_elem(m->port_owners, ext, &cur) &&
+	       ep_eq(&cur, in);
+}
+
+static bool session_still(const struct masq_maps *m,
+			  const struct bpfmasq_session_key *k,
+			  const struct bpfmasq_session *s)
+{
+	struct bpfmasq_session cur;
+
+	return !bpf_map_lookup_elem(m->sessions, k, &cur) &&
+	       cur.created_ns == s->created_ns && cur.ext_addr == s->ext_addr &&
+	       cur.ext_port == s->ext_port;
+}
+
+__attribute__((format(printf, 6, 7))) static int
+add(struct pass *p, enum check_kind kind, const struct bpfmasq_endpoint *inside,
+    const struct bpfmasq_endpoint *ext, const struct bpfmasq_session_key *sk,
+    const char *fmt, ...)
+{
+	struct check_result *r = p->res;
+	struct check_finding *f, **list;
+	long *n;
+	va_list ap;
+
+	list = kind == CHECK_STALE_SESSION ? &r->stale : &r->violations;
+	n = kind == CHECK_STALE_SESSION ? &r->n_stale : &r->n_violations;
+	/* Grown by powers of two from 16. */
+	if (*n >= 16 && !(*n & (*n - 1))) {
+		f = realloc(*list, *n * 2 * sizeof(**list));
+		if (!f)
+			return -ENOMEM;
+		*list = f;
+	} else if (!*list) {
+		*list = malloc(16 * sizeof(**list));
+		if (!*list)
+			return -ENOMEM;
+	}
+	f = &(*list)[(*n)++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	if (inside)
+		f->inside = *inside;
+	if (ext)
+		f->ext = *ext;
+	if (sk) {
+		f->remote_addr = sk->remote_addr;
+		f->remote_port = sk->remote_port;
+	}
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static uint64_t ep_pack(const struct bpfmasq_endpoint *ep)
+{
+	return (uint64_t)ep->addr << 32 | (uint64_t)ep->port << 16 | ep->proto;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Invariants 1 and 3, from the mapping side: its owner points back at it;
+ * its port is in range, on the configured address, and the inside port
+ * when not from the pool. The external endpoints seen go to @exts, sorted.
+ */
+static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
+{
+	const struct bpfmasq_config *cfg = &p->cfg;
+	struct bpfmasq_endpoint *keys, owner;
+	struct bpfmasq_mapping *vals;
+	long n, i;
+	int err = 0;
+
+	n = map_dump(p->m->mappings, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	p->res->mappings = n;
+	*exts = malloc((n ? n : 1) * sizeof(**exts));
+	if (!*exts) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && !err; i++) {
+		const struct bpfmasq_endpoint *in = &keys[i];
+		const struct bpfmasq_mapping *mp = &vals[i];
+		struct bpfmasq_endpoint ext =
+			ep_make(mp->ext_addr, mp->ext_port, in->proto);
+		__u16 port = ntohs(mp->ext_port);
+		const char *what = proto_str(in->proto),
+			   *ins = ep_str(in->addr, in->port),
+			   *out = ep_str(mp->ext_addr, mp->ext_port);
+
+		(*exts)[i] = ep_pack(&ext);
+		if (bpf_map_lookup_elem(p->m->port_owners, &ext, &owner)) {
+			if (errno != ENOENT)
+				err = -errno;
+			else if (mapping_still(p->m, in, mp))
+				err = add(
+					p, CHECK_OWNER_MISSING, in, &ext, NULL,
+					"mapping %s %s -> %s: %s has no owner",
+					what, ins, out, out);
+		} else if (!ep_eq(&owner, in) && mapping_still(p->m, in, mp)) {
+			err = add(p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
+				  "mapping %s %s -> %s: %s is owned by %s %s",
+				  what, ins, out, out, proto_str(owner.proto),
+				  ep_str(owner.addr, owner.port));
+		}
+		if (!err && mp->ext_addr != cfg->ext_addr)
+			err = add(
+				p, CHECK_MAPPING_ADDRESS, in, &ext, NULL,
+				"mapping %s %s -> %s: not on the external address %s",
+				what, ins, out, addr_str(cfg->ext_addr));
+		if (!err && (port < cfg->port_min || port > cfg->port_max))
+			err = add(p, CHECK_PORT_RANGE, in, &ext, NULL,
+				  "mapping %s %s -> %s: port outside %u-%u",
+				  what, ins, out, cfg->port_min, cfg->port_max);
+		if (!err && !(mp->flags & BPFMASQ_MAP_FROM_POOL) &&
+		    mp->ext_port != in->port)
+			err = add(
+				p, CHECK_PORT_NOT_PRESERVED, in, &ext, NULL,
+				"mapping %s %s -> %s: not from the pool, yet not the inside port",
+				what, ins, out);
+	}
+	qsort(*exts, n, sizeof(**exts), u64_cmp);
+	*n_exts = n;
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
+ * Invariant 1, from the owner side: the inside endpoint an owner names has
+ * a mapping with that external endpoint. Owners of an external endpoint
+ * that a mapping names were checked from the mapping.
+ */
+static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
+{
+	struct bpfmasq_endpoint *keys, *vals;
+	struct bpfmasq_mapping mp;
+	long n, i;
+	int err = 0;
+
+	n = map_dump(p->m->port_owners, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	p->res->owners = n;
+	for (i = 0; i < n && !err; i++) {
+		const struct bpfmasq_endpoint *ext = &keys[i], *in = &vals[i];
+		uint64_t packed = ep_pack(ext);
+		const char *what = proto_str(ext->proto),
+			   *out = ep_str(ext->addr, ext->port),
+			   *ins = ep_str(in->addr, in->port);
+
+		if (bsearch(&packed, exts, n_exts, sizeof(*exts), u64_cmp))
+			continue;
+		if (in->proto != ext->proto) {
+			if (owner_still(p->m, ext, in))
+				err = add(
+					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
+					"owner %s %s -> %s: names a %s endpoint",
+					what, out, ins, proto_str(in->proto));
+		} else if (bpf_map_lookup_elem(p->m->mappings, in, &mp)) {
+			if (errno != ENOENT)
+				err = -errno;
+			else if (owner_still(p->m, ext, in))
+				err = add(
+					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
+					"owner %s %s -> %s: %s has no mapping",
+					what, out, ins, ins);
+		} else if ((mp.ext_addr != ext->addr ||
+			    mp.ext_port != ext->port) &&
+			   owner_still(p->m, ext, in)) {
+			err = add(p, CHECK_OWNER_ORPHAN, in, ext, NULL,
+				  "owner %s %s -> %s: the mapping of %s is %s",
+				  what, out, ins, ins,
+				  ep_str(mp.ext_addr, mp.ext_port));
+		}
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
+ * Invariant 2: a session translates to its inside endpoint's mapping. A
+ * session on another address than the configured one is stale, not a
+ * violation: it was made before an address change reached the data path,
+ * whose next outbound packet on it starts the flow anew.
+ */
+static int check_sessions(struct pass *p)
+{
+	struct bpfmasq_session_key *keys;
+	struct bpfmasq_session *vals;
+	struct bpfmasq_mapping mp;
+	long n, i;
+	int err = 0;
+
+	n = map_dump(p->m->sessions, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	p->res->sessions = n;
+	for (i = 0; i < n && !err; i++) {
+		const struct bpfmasq_session_key *k = &keys[i];
+		const struct bpfmasq_session *s = &vals[i];
+		struct bpfmasq_endpoint in =
+			ep_make(k->inside_addr, k->inside_port, k->proto);
+		struct bpfmasq_endpoint ext =
+			ep_make(s->ext_addr, s->ext_port, k->proto);
+		const char *what = proto_str(k->proto),
+			   *ins = ep_str(k->inside_addr, k->inside_port),
+			   *rem = ep_str(k->remote_addr, k->remote_port),
+			   *out = ep_str(s->ext_addr, s->ext_port);
+
+		if (s->ext_addr != p->cfg.ext_addr)
+			err = add(
+				p, CHECK_STALE_SESSION, &in, &ext, k,
+				"session %s %s <-> %s via %s: of an old address",
+				what, ins, rem, out);
+		else if (bpf_map_lookup_elem(p->m->mappings, &in, &mp)) {
+			if (errno != ENOENT)
+				err = -errno;
+			else if (session_still(p->m, k, s))
+				err = add(
+					p, CHECK_SESSION_UNMAPPED, &in, &ext, k,
+					"session %s %s <-> %s via %s: %s has no mapping",
+					what, ins, rem, out, ins);
+		} else if ((mp.ext_addr != s->ext_addr ||
+			    mp.ext_port != s->ext_port) &&
+			   session_still(p->m, k, s)) {
+			err = add(
+				p, CHECK_SESSION_MISMATCH, &in, &ext, k,
+				"session %s %s <-> %s via %s: the mapping of %s is %s",
+				what, ins, rem, out, ins,
+				ep_str(mp.ext_addr, mp.ext_port));
+		}
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
+ * The ports queued in pool @pk, in *@ports (their number returned), or
+ * -ENOENT when there is no such pool. A queue can only be read by popping
+ * it: every port is popped, then pushed back in the same order.
+ */
+static long pool_read(const struct masq_maps *m,
+		      const struct bpfmasq_pool_key *pk, __be16 **ports)
+{
+	struct bpf_map_info info = {};
+	__u32 id, info_len = sizeof(info);
+	long n = 0, i;
+	int fd, err = 0;
+
+	if (bpf_map_lookup_elem(m->port_pools, pk, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len)) {
+		err = -errno;
+		goto out;
+	}
+	/* Room for what the collector may push meanwhile. */
+	*ports = malloc((info.max_entries + 64) * sizeof(**ports));
+	if (!*ports) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (n < info.max_entries + 64 &&
+	       !bpf_map_lookup_and_delete_elem(fd, NULL, &(*ports)[n]))
+		n++;
+	if (errno != ENOENT && n < info.max_entries + 64)
+		err = -errno;
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, NULL, &(*ports)[i], BPF_ANY) &&
+		    !err)
+			err = -errno;
+out:
+	close(fd);
+	return err ? err : n;
+}
+
+/* The mapping that owns @ext and names it, in @mp; false if none. */
+static bool owned_by(const struct masq_maps *m,
+		     const struct bpfmasq_endpoint *ext,
+		     struct bpfmasq_endpoint *in, struct bpfmasq_mapping *mp)
+{
+	return !bpf_map_lookup_elem(m->port_owners, ext, in) &&
+	       !bpf_map_lookup_elem(m->mappings, in, mp) &&
+	       mp->ext_addr == ext->addr && mp->ext_port == ext->port;
+}
+
+/*
+ * Invariant 4, for the pool of (@cfg's address, @proto): a port is queued
+ * once at most, is in range and is not held by a mapping from the pool;
+ * every port of the range is queued or held by a mapping from the pool (a
+ * preserved port never leaves its pool).
+ */
+static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
+{
+	const struct bpfmasq_config *cfg = &p->cfg;
+	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
+	struct bpfmasq_endpoint ext, in;
+	struct bpfmasq_mapping mp;
+	const char *what = proto_str(proto);
+	__be16 *ports = NULL;
+	long n, i;
+	int err = 0, port;
+
+	n = pool_read(p->m, &pk, &ports);
+	if (n == -ENOENT)
+		return add(p, CHECK_POOL_MISSING, NULL, NULL, NULL,
+			   "pool %s %s: missing", what,
+			   addr_str(cfg->ext_addr));
+	if (n < 0)
+		return n;
+	p->res->ports_queued += n;
+	memset(queued, 0, 65536);
+	for (i = 0; i < n; i++) {
+		port = ntohs(ports[i]);
+		if (queued[port] < 255)
+			queued[port]++;
+	}
+	free(ports);
+	for (port = 0; port < 65536 && !err; port++) {
+		bool in_range = port >= cfg->port_min && port <= cfg->port_max;
+		bool owned;
+
+		if (!queued[port] && !in_range)
+			continue;
+		ext = ep_make(cfg->ext_addr, htons(port), proto);
+		owned = owned_by(p->m, &ext, &in, &mp);
+		if (queued[port] && !in_range)
+			err = add(p, CHECK_PORT_QUEUED_OUT_OF_RANGE, NULL, &ext,
+				  NULL, "pool %s %s: port %d outside %u-%u",
+				  what, addr_str(cfg->ext_addr), port,
+				  cfg->port_min, cfg->port_max);
+		else if (queued[port] > 1)
+			err = add(p, CHECK_PORT_QUEUED_TWICE, NULL, &ext, NULL,
+				  "pool %s %s: port %d queued %u times", what,
+				  addr_str(cfg->ext_addr), port, queued[port]);
+		if (err)
+			break;
+		if (queued[port] && owned && (mp.flags & BPFMASQ_MAP_FROM_POOL))
+			err = add(
+				p, CHECK_PORT_QUEUED_OWNED, &in, &ext, NULL,
+				"pool %s %s: port %d queued, yet held by %s from the pool",
+				what, addr_str(cfg->ext_addr), port,
+				ep_str(in.addr, in.port));
+		else if (!queued[port] && !owned &&
+			 bpf_map_lookup_elem(p->m->port_owners, &ext, &in))
+			err = add(
+				p, CHECK_PORT_LOST, NULL, &ext, NULL,
+				"pool %s %s: port %d neither queued nor owned",
+				what, addr_str(cfg->ext_addr), port);
+		else if (!queued[port] && owned &&
+			 !(mp.flags & BPFMASQ_MAP_FROM_POOL))
+			err = add(
+				p, CHECK_PORT_LOST, &in, &ext, NULL,
+				"pool %s %s: port %d not queued, yet held by %s as its preserved port: lost when released",
+				what, addr_str(cfg->ext_addr), port,
+				ep_str(in.addr, in.port));
+	}
+	return err;
+}
+
+static int check_pass(const struct masq_maps *m, const struct check_opts *o,
+		      struct check_result *res)
+{
+	struct pass p = { .m = m, .res = res };
+	uint64_t *exts = NULL;
+	uint8_t *queued = NULL;
+	long n_exts = 0;
+	size_t i;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = config_read(m, &p.cfg);
+	if (!err)
+		err = check_mappings(&p, &exts, &n_exts);
+	if (!err)
+		err = check_owners(&p, exts, n_exts);
+	if (!err)
+		err = check_sessions(&p);
+	if (!err && o->pools && p.cfg.ext_addr) {
+		queued = malloc(65536);
+		if (!queued)
+			err = -ENOMEM;
+		for (i = 0; i < sizeof(pool_protos) && !err; i++)
+			err = check_pool(&p, pool_protos[i], queued);
+	}
+	free(queued);
+	free(exts);
+	return err;
+}
+
+static bool found_in(const struct check_finding *f,
+		     const struct check_result *r)
+{
+	long i;
+
+	for (i = 0; i < r->n_violations; i++)
+		if (r->violations[i].kind == f->kind &&
+		    !strcmp(r->violations[i].msg, f->msg))
+			return true;
+	return false;
+}
+
+int check_run(const struct masq_maps *m, const struct check_opts *o,
+	      struct check_result *res)
+{
+	const struct timespec gap = { 0, CHECK_PASS_GAP_MS * 1000000L };
+	struct check_result again;
+	long i, kept;
+	int pass, err;
+
+	err = check_pass(m, o, res);
+	for (pass = 1; pass < CHECK_PASSES && !err && res->n_violations;
+	     pass++) {
+		nanosleep(&gap, NULL);
+		err = check_pass(m, o, &again);
+		for (i = 0, kept = 0; !err && i < res->n_violations; i++)
+			if (found_in(&res->violations[i], &again))
+				res->violations[kept++] = res->violations[i];
+		if (!err)
+			res->n_violations = kept;
+		check_result_free(&again);
+	}
+	return err;
+}
+
+void check_result_free(struct check_result *res)
+{
+	free(res->violations);
+	free(res->stale);
+	res->violations = res->stale = NULL;
+	res->n_violations = res->n_stale = 0;
+}
