@@ -359,13 +359,22 @@ int cmd_check(const struct masq_opts *o)
 	struct check_result res = {};
 	struct masq_maps m;
 	struct json j;
+	int err, lock = -1;
 	long i;
-	int err;
 
 	err = open_instance(o, &m);
 	if (err)
 		return err;
+	/* Reading the pools empties them a moment: not beside a GC pass. */
+	if (o->pools) {
+		lock = bpffs_lock(o->bpffs);
+		if (lock < 0) {
+			maps_close(&m);
+			return lock;
+		}
+	}
 	err = check_run(&m, &co, &res);
+	bpffs_unlock(lock);
 	maps_close(&m);
 	if (err) {
 		pr_err("cannot read the state: %s", strerror(-err));
