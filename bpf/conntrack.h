@@ -141,14 +141,10 @@ static __always_inline void tcp_syn(struct bpfmasq_session *s,
 }
 
 /*
- * Advance the TCP state. Plain segments of an established connection, the
- * common case, only note what their sender acknowledges and offers when
- * it moved: the data sender's segments write nothing. A RST or FIN outside
- * the window (a blind spoof, or a stale one) is still translated, for the
- * end host to judge (and answer with a challenge ACK, RFC 5961), but
- * moves nothing and is counted.
+ * Everything but a plain segment of an established connection: opening,
+ * closing, picking up. Not inlined: each path carries one copy.
  */
-static __always_inline void tcp_track(struct bpfmasq_session *s,
+static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 				      const struct pkt *p, bool out)
 {
 	const int from = out ? TCP_INSIDE : TCP_REMOTE;
@@ -157,11 +153,8 @@ static __always_inline void tcp_track(struct bpfmasq_session *s,
 	__u8 flags = p->tcp_flags;
 
 	if (!(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
-		if ((flags & TCPF_ACK) &&
-		    (p->tcp_ack != me->ack || p->tcp_win != me->win))
+		if (flags & TCPF_ACK)
 			tcp_learn(me, p);
-		if (state == BPFMASQ_TCP_ESTABLISHED)
-			return;
 		/* An ACK from the other side completes a (simultaneous) open. */
 		if (state == BPFMASQ_TCP_SYN_SENT && (flags & TCPF_ACK) &&
 		    (s->flags & BPFMASQ_SESS_REPLIED))
@@ -220,6 +213,29 @@ static __always_inline void tcp_track(struct bpfmasq_session *s,
 
 out_of_window:
 	stat_inc(BPFMASQ_STAT_TCP_OUT_OF_WINDOW);
+}
+
+/*
+ * Advance the TCP state. Plain segments of an established connection, the
+ * common case, only note what their sender acknowledges and offers when
+ * it moved: the data sender's segments write nothing. A RST or FIN outside
+ * the window (a blind spoof, or a stale one) is still translated, for the
+ * end host to judge (and answer with a challenge ACK, RFC 5961), but
+ * moves nothing and is counted.
+ */
+static __always_inline void tcp_track(struct bpfmasq_session *s,
+				      const struct pkt *p, bool out)
+{
+	struct bpfmasq_tcp_peer *me = &s->tcp[out ? TCP_INSIDE : TCP_REMOTE];
+
+	if (!(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
+	    s->tcp_state == BPFMASQ_TCP_ESTABLISHED) {
+		if ((p->tcp_flags & TCPF_ACK) &&
+		    (p->tcp_ack != me->ack || p->tcp_win != me->win))
+			tcp_learn(me, p);
+		return;
+	}
+	tcp_track_slow(s, p, out);
 }
 
 /* Account one packet to a session; @out is the direction from inside. */
