@@ -27,17 +27,16 @@
  * JSON key, default seconds, what it applies to). The option is
  * --timeout-OPTION.
  */
-#define BPFMASQ_TIMEOUTS(X)                                                     \
-	X(TCP_EST, "tcp-est", "tcp_est", 7440,                                  \
-	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)")    \
-	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                             \
-	  "a TCP session that is opening, closing (one FIN seen) or picked up " \
-	  "mid-stream")                                                         \
-	X(TCP_CLOSE, "tcp-close", "tcp_close", 10,                              \
-	  "a TCP session that has closed (both FINs or a RST seen)")            \
-	X(UDP, "udp", "udp", 300,                                               \
-	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                     \
-	X(ICMP, "icmp", "icmp", 60,                                             \
+#define BPFMASQ_TIMEOUTS(X)                                                    \
+	X(TCP_EST, "tcp-est", "tcp_est", 7440,                                 \
+	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)")   \
+	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                            \
+	  "a TCP session opening, half closed or picked up mid-stream")        \
+	X(TCP_CLOSE, "tcp-close", "tcp_close", 10,                             \
+	  "a TCP session that has closed (both FINs or a RST seen)")           \
+	X(UDP, "udp", "udp", 300,                                              \
+	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                    \
+	X(ICMP, "icmp", "icmp", 60,                                            \
 	  "an ICMP echo session (RFC 5508 REQ-1: at least 60 s)")
 
 #define BPFMASQ_TIMEOUT_ENUM(name, opt, key, dflt, what) BPFMASQ_TIMEOUT_##name,
@@ -109,8 +108,7 @@ enum bpfmasq_tcp_state {
 	BPFMASQ_TCP_FIN_SEEN,
 	BPFMASQ_TCP_RST_SEEN,
 	BPFMASQ_TCP_CLOSED, /* a FIN from each side */
-	/* Opened by a segment that is no SYN (after a flush): the remote has
-	 * not answered yet. */
+	/* Opened by a segment that is no SYN (a flush): no answer yet. */
 	BPFMASQ_TCP_PICKED_UP,
 	BPFMASQ_TCP_STATE_MAX,
 };
