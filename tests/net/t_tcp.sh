@@ -4,7 +4,8 @@
 # TCP state that spoofing cannot move: an off-path host that knows the
 # server's endpoint and the gateway's external port, but not the sequence
 # numbers, forges a RST and a FIN from the server; the session stays
-# established and the connection outlives the short timeouts.
+# established and the connection outlives the short timeouts. Real
+# connections closed by their hosts are seen closing.
 
 # _sess_peer SIDE FIELD: a field of the long-lived connection's per-side
 # TCP state (SIDE 0: the inside host, 1: the server), from the pinned
@@ -77,3 +78,29 @@ t_tcp_spoof() {
 }
 net_test tcp_spoof t_tcp_spoof
 net_test tcp_spoof_xdp in_mode xdp t_tcp_spoof
+
+# _tcp_states: the states of every TCP session, sorted, one line.
+_tcp_states() { conns_json | pyjson "' '.join(sorted(c['state'] for c in d if c['proto'] == 'tcp'))"; }
+_tcp_states_are() { [[ $(_tcp_states) == "$1" ]]; }
+
+# t_tcp_close: real connections, closed by their hosts, are seen closing
+# from within their windows (window scaling, timestamps and all): a short
+# exchange and a 4 MB download each end "closed", nothing is out of
+# window, and the close timeout collects them.
+t_tcp_close() {
+	local data=$TOPO_TMP/close.data n
+	nat_attach --timeout-tcp-close 1 || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	tcp_check "$NS_LAN1" hello >/dev/null || return 1
+	head -c 4M /dev/urandom >"$data" || return 1
+	tcp_download "$NS_WAN" "$TOPO_WAN_ADDR" 5001 "$data" 30 || return 1
+	wait_until 5 _tcp_states_are "closed closed" ||
+		{ fail "TCP session states: '$(_tcp_states)', expected 'closed closed'"; return 1; }
+	n=$(nat_stat tcp_out_of_window) || return 1
+	expect_eq "tcp_out_of_window after two clean closes" "$n" 0 || return 1
+	sleep 2
+	bmq gc "$WAN" >/dev/null || { fail "bpfmasq gc failed"; return 1; }
+	expect_eq "TCP sessions 2 s after closing (close timeout 1 s)" "$(_tcp_states)" ""
+}
+net_test tcp_close t_tcp_close
+net_test tcp_close_xdp in_mode xdp t_tcp_close
