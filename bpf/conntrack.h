@@ -2,7 +2,8 @@
 /*
  * conntrack.h - sessions: one per (inside endpoint, remote endpoint), with
  * last-seen time, counters and a TCP state good enough to pick the RFC 5382
- * timeouts. The garbage collector in userspace expires them.
+ * timeouts, which RSTs and FINs move only from within the window each side
+ * offered. The garbage collector in userspace expires them.
  */
 #ifndef BPFMASQ_CONNTRACK_H
 #define BPFMASQ_CONNTRACK_H
@@ -53,24 +54,121 @@ static __always_inline __u8 tcp_initial_state(__u8 flags)
 		return BPFMASQ_TCP_SYN_SENT;
 	if (flags & TCPF_FIN)
 		return BPFMASQ_TCP_FIN_SEEN;
-	/* Picked up mid-stream, e.g. after a flush: keep it working. */
-	return BPFMASQ_TCP_ESTABLISHED;
+	/*
+	 * Picked up mid-stream, e.g. after a flush: keep it working, but
+	 * transitory until the remote answers, so that stray segments do
+	 * not hold the table for the established timeout.
+	 */
+	return BPFMASQ_TCP_PICKED_UP;
+}
+
+/* Index of the sides in session.tcp. */
+#define TCP_INSIDE 0
+#define TCP_REMOTE 1
+
+/* A side of which nothing is known: any window, up to the largest scale. */
+#define TCP_PEER_UNSEEN                                                        \
+	((struct bpfmasq_tcp_peer){ .wscale = BPFMASQ_WSCALE_MAX })
+
+/*
+ * Could a RST or FIN with this sequence number come from side @from? It
+ * must lie in the window the other side offered (RFC 5961 3.2, 4.2; an
+ * end host challenges what is in the window and not exact, so the NAT
+ * takes the whole window). Before that side has sent anything, a RST must
+ * acknowledge its SYN (RFC 9293 3.10.7.3). When nothing at all is known
+ * (a session picked up from this side's own segments), there is nothing
+ * to check: it is taken.
+ */
+static __always_inline bool tcp_plausible(const struct bpfmasq_session *s,
+					  const struct pkt *p, int from)
+{
+	const struct bpfmasq_tcp_peer *snd = &s->tcp[from];
+	const struct bpfmasq_tcp_peer *rcv = &s->tcp[!from];
+
+	if (rcv->flags & (BPFMASQ_PEER_KNOWN | BPFMASQ_PEER_EXPECT))
+		return p->tcp_seq - rcv->ack <= (__u32)rcv->win
+							<< (rcv->wscale & 15);
+	if (snd->flags & BPFMASQ_PEER_EXPECT)
+		return (p->tcp_flags & TCPF_ACK) && p->tcp_ack == snd->ack;
+	return true;
+}
+
+/* What side @me acknowledges and offers, from a segment it sent with ACK. */
+static __always_inline void tcp_learn(struct bpfmasq_tcp_peer *me,
+				      const struct pkt *p)
+{
+	/* A late, reordered segment does not take the window back. */
+	if ((me->flags & BPFMASQ_PEER_KNOWN) &&
+	    (__s32)(p->tcp_ack - me->ack) < 0)
+		return;
+	me->ack = p->tcp_ack;
+	me->win = p->tcp_win;
+	me->flags = (me->flags & ~BPFMASQ_PEER_EXPECT) | BPFMASQ_PEER_KNOWN;
 }
 
 /*
- * Advance the TCP state. Plain segments of an established connection, the
- * common case, write nothing.
+ * A SYN from side @from: its window scale (in effect only if both SYNs
+ * offer one, RFC 7323 2.2), its window if it acknowledges the other's SYN
+ * (never scaled in a SYN), and the acknowledgment the other side owes it.
  */
-static __always_inline void tcp_track(struct bpfmasq_session *s, __u8 flags,
-				      bool out)
+static __always_inline void tcp_syn(struct bpfmasq_session *s,
+				    const struct pkt *p, int from)
 {
-	__u8 state = s->tcp_state;
+	struct bpfmasq_tcp_peer *me = &s->tcp[from];
+	struct bpfmasq_tcp_peer *other = &s->tcp[!from];
+	__u32 unit;
 
-	if (!(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
-	    state == BPFMASQ_TCP_ESTABLISHED)
+	if (p->tcp_wscale == PKT_WSCALE_NONE) {
+		me->wscale = 0;
+		other->wscale = 0;
+		me->flags |= BPFMASQ_PEER_NO_WSCALE;
+	} else if (!(other->flags & BPFMASQ_PEER_NO_WSCALE)) {
+		me->wscale = p->tcp_wscale;
+	}
+	if (p->tcp_flags & TCPF_ACK) {
+		/* Rounded up: the window is never taken smaller than it is. */
+		unit = (1u << (me->wscale & 15)) - 1;
+		me->ack = p->tcp_ack;
+		me->win = (p->tcp_win + unit) >> (me->wscale & 15);
+		me->flags =
+			(me->flags & ~BPFMASQ_PEER_EXPECT) | BPFMASQ_PEER_KNOWN;
+	}
+	if (!(other->flags & BPFMASQ_PEER_KNOWN)) {
+		other->ack = p->tcp_seq + 1;
+		other->win = 0;
+		other->flags |= BPFMASQ_PEER_EXPECT;
+	}
+}
+
+/*
+ * Everything but a plain segment of an established connection: opening,
+ * closing, picking up. Not inlined: each path carries one copy.
+ */
+static __noinline void tcp_track_slow(struct bpfmasq_session *s,
+				      const struct pkt *p, bool out)
+{
+	const int from = out ? TCP_INSIDE : TCP_REMOTE;
+	struct bpfmasq_tcp_peer *me = &s->tcp[from];
+	__u8 state = s->tcp_state;
+	__u8 flags = p->tcp_flags;
+
+	if (!(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
+		if (flags & TCPF_ACK)
+			tcp_learn(me, p);
+		/* An ACK from the other side completes a (simultaneous) open. */
+		if (state == BPFMASQ_TCP_SYN_SENT && (flags & TCPF_ACK) &&
+		    (s->flags & BPFMASQ_SESS_REPLIED))
+			s->tcp_state = BPFMASQ_TCP_ESTABLISHED;
+		/* The remote answers a connection picked up mid-stream. */
+		else if (state == BPFMASQ_TCP_PICKED_UP && !out &&
+			 tcp_plausible(s, p, from))
+			s->tcp_state = BPFMASQ_TCP_ESTABLISHED;
 		return;
+	}
 
 	if (flags & TCPF_RST) {
+		if (!tcp_plausible(s, p, from))
+			goto out_of_window;
 		s->tcp_state = BPFMASQ_TCP_RST_SEEN;
 		return;
 	}
@@ -81,29 +179,63 @@ static __always_inline void tcp_track(struct bpfmasq_session *s, __u8 flags,
 				s->tcp_state = BPFMASQ_TCP_SYN_SENT;
 				s->flags &= ~(BPFMASQ_SESS_FIN_OUT |
 					      BPFMASQ_SESS_FIN_IN);
+				s->tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
+				s->tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
+			} else if (state != BPFMASQ_TCP_SYN_SENT) {
+				return;
 			}
+			tcp_syn(s, p, from);
 			return;
 		}
-		if (state == BPFMASQ_TCP_SYN_SENT)
+		/* The other side's SYN-ACK of a simultaneous open comes late. */
+		if (state == BPFMASQ_TCP_SYN_SENT ||
+		    (state == BPFMASQ_TCP_ESTABLISHED &&
+		     !(me->flags & BPFMASQ_PEER_KNOWN))) {
+			tcp_syn(s, p, from);
 			s->tcp_state = BPFMASQ_TCP_ESTABLISHED;
+		}
 		return;
 	}
-	if (flags & TCPF_FIN) {
-		if (state == BPFMASQ_TCP_RST_SEEN ||
-		    state == BPFMASQ_TCP_CLOSED)
-			return;
-		s->flags |= out ? BPFMASQ_SESS_FIN_OUT : BPFMASQ_SESS_FIN_IN;
-		if ((s->flags & (BPFMASQ_SESS_FIN_OUT | BPFMASQ_SESS_FIN_IN)) ==
-		    (BPFMASQ_SESS_FIN_OUT | BPFMASQ_SESS_FIN_IN))
-			s->tcp_state = BPFMASQ_TCP_CLOSED;
-		else
-			s->tcp_state = BPFMASQ_TCP_FIN_SEEN;
+	/* A FIN. */
+	if (!tcp_plausible(s, p, from))
+		goto out_of_window;
+	if (flags & TCPF_ACK)
+		tcp_learn(me, p);
+	if (state == BPFMASQ_TCP_RST_SEEN || state == BPFMASQ_TCP_CLOSED)
+		return;
+	s->flags |= out ? BPFMASQ_SESS_FIN_OUT : BPFMASQ_SESS_FIN_IN;
+	if ((s->flags & (BPFMASQ_SESS_FIN_OUT | BPFMASQ_SESS_FIN_IN)) ==
+	    (BPFMASQ_SESS_FIN_OUT | BPFMASQ_SESS_FIN_IN))
+		s->tcp_state = BPFMASQ_TCP_CLOSED;
+	else
+		s->tcp_state = BPFMASQ_TCP_FIN_SEEN;
+	return;
+
+out_of_window:
+	stat_inc(BPFMASQ_STAT_TCP_OUT_OF_WINDOW);
+}
+
+/*
+ * Advance the TCP state. Plain segments of an established connection, the
+ * common case, only note what their sender acknowledges and offers when
+ * it moved: the data sender's segments write nothing. A RST or FIN outside
+ * the window (a blind spoof, or a stale one) is still translated, for the
+ * end host to judge (and answer with a challenge ACK, RFC 5961), but
+ * moves nothing and is counted.
+ */
+static __always_inline void tcp_track(struct bpfmasq_session *s,
+				      const struct pkt *p, bool out)
+{
+	struct bpfmasq_tcp_peer *me = &s->tcp[out ? TCP_INSIDE : TCP_REMOTE];
+
+	if (!(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
+	    s->tcp_state == BPFMASQ_TCP_ESTABLISHED) {
+		if ((p->tcp_flags & TCPF_ACK) &&
+		    (p->tcp_ack != me->ack || p->tcp_win != me->win))
+			tcp_learn(me, p);
 		return;
 	}
-	/* An ACK from the other side completes a (simultaneous) open. */
-	if (state == BPFMASQ_TCP_SYN_SENT && (flags & TCPF_ACK) &&
-	    (s->flags & BPFMASQ_SESS_REPLIED))
-		s->tcp_state = BPFMASQ_TCP_ESTABLISHED;
+	tcp_track_slow(s, p, out);
 }
 
 /* Account one packet to a session; @out is the direction from inside. */
@@ -122,7 +254,7 @@ static __always_inline void session_touch(struct bpfmasq_session *s,
 			s->flags |= BPFMASQ_SESS_REPLIED;
 	}
 	if (p->proto == IPPROTO_TCP)
-		tcp_track(s, p->tcp_flags, out);
+		tcp_track(s, p, out);
 }
 
 /*
@@ -142,8 +274,11 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 	};
 	long err;
 
-	if (p->proto == IPPROTO_TCP)
+	if (p->proto == IPPROTO_TCP) {
 		val.tcp_state = tcp_initial_state(p->tcp_flags);
+		val.tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
+		val.tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
+	}
 	err = bpf_map_update_elem(&sessions, key, &val, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		return NULL;

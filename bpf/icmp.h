@@ -49,7 +49,7 @@ static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 	data = ctx_data(ctx, kind);
 	end = ctx_data_end(ctx, kind);
 	q->ip_off = p->l4_off + sizeof(struct icmphdr);
-	iph = data + q->ip_off;
+	iph = data + ctx_off(q->ip_off);
 	if ((void *)(iph + 1) > end)
 		return PARSE_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
@@ -57,7 +57,7 @@ static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 		return PARSE_NOT_IPV4;
 	q->l4_off = q->ip_off + iph->ihl * 4;
-	l4 = data + q->l4_off;
+	l4 = data + ctx_off(q->l4_off);
 	if ((void *)(l4 + 8) > end || q->l4_off + 8 > p->l3_off + p->ip_len)
 		return PARSE_MALFORMED;
 	q->saddr = iph->saddr;

@@ -16,6 +16,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 
+#include "bpfmasq.h"
 #include "ctx.h"
 
 #define IP_MF 0x2000
@@ -52,7 +53,15 @@ struct pkt {
 	__u8 first_fragment; /* MF set, offset 0: L4 header present */
 	__u8 csum_off; /* of the L4 checksum, from l4_off */
 	__u8 csum_flags; /* BPF_F_MARK_MANGLED_0 for UDP */
+	/* SYN only: its window scale option, PKT_WSCALE_NONE without one. */
+	__u8 tcp_wscale;
+	__u8 tcp_opt_len; /* bytes of TCP options */
+	__u16 tcp_win; /* host order, as on the wire (unscaled) */
+	__u32 tcp_seq; /* host order */
+	__u32 tcp_ack; /* host order; meaningful with ACK */
 };
+
+#define PKT_WSCALE_NONE 0xff
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
@@ -61,6 +70,89 @@ struct pkt {
 
 /* Headers bpfmasq reads: Ethernet, IPv4 with options, TCP without options. */
 #define PARSE_PULL_LEN (ETH_HLEN + 60 + sizeof(struct tcphdr))
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_WINDOW 3
+#define TCP_OPTS_MAX 40
+
+/* The options of a SYN, copied out, and where reading them has got. */
+struct wscale_ctx {
+	__u8 opt[64]; /* TCP_OPTS_MAX, and room for what the verifier sees */
+	__u32 len;
+	__u32 off;
+	__u8 wscale;
+};
+
+/* One option; a bpf_loop() callback, so the verifier walks it once. */
+static long wscale_step(__u32 i, void *data)
+{
+	struct wscale_ctx *c = data;
+	__u32 off = c->off;
+	__u8 kind, len;
+
+	if (off >= c->len) {
+		c->wscale = PKT_WSCALE_NONE;
+		return 1;
+	}
+	if (off >= TCP_OPTS_MAX)
+		return 1;
+	kind = c->opt[off];
+	if (kind == TCPOPT_EOL) {
+		c->wscale = PKT_WSCALE_NONE;
+		return 1;
+	}
+	if (kind == TCPOPT_NOP) {
+		c->off = off + 1;
+		return 0;
+	}
+	if (off + 1 >= c->len || off + 1 >= TCP_OPTS_MAX)
+		return 1; /* malformed: the largest scale stays */
+	len = c->opt[off + 1];
+	if (len < 2 || off + len > c->len)
+		return 1;
+	if (kind == TCPOPT_WINDOW) {
+		if (len == 3 && off + 2 < TCP_OPTS_MAX)
+			c->wscale = c->opt[off + 2] < BPFMASQ_WSCALE_MAX
+					    ? c->opt[off + 2]
+					    : BPFMASQ_WSCALE_MAX;
+		return 1;
+	}
+	c->off = off + len;
+	return 0;
+}
+
+/*
+ * The window scale option of a SYN (RFC 7323), capped at 14, or
+ * PKT_WSCALE_NONE. Options that cannot be read (malformed, or a failed
+ * copy) might hold one: they give the largest scale, so that no window is
+ * taken smaller than it is.
+ */
+static __noinline __u8 parse_wscale(void *ctx, const enum ctx_kind kind,
+				    __u32 off, __u32 len)
+{
+	struct wscale_ctx c = { .wscale = BPFMASQ_WSCALE_MAX };
+	long err;
+	__u64 n;
+
+	if (len < 1)
+		return PKT_WSCALE_NONE;
+	if (len > TCP_OPTS_MAX)
+		return BPFMASQ_WSCALE_MAX;
+	c.len = len;
+	/* 1 to 64, where the verifier sees it, as for ctx_off(). */
+	n = len - 1;
+	asm volatile("%0 &= 63" : "+r"(n));
+	n++;
+	if (kind == CTX_XDP)
+		err = bpf_xdp_load_bytes(ctx, off, c.opt, n);
+	else
+		err = bpf_skb_load_bytes(ctx, off, c.opt, n);
+	if (err)
+		return BPFMASQ_WSCALE_MAX;
+	bpf_loop(TCP_OPTS_MAX, wscale_step, &c, 0);
+	return c.wscale;
+}
 
 static __always_inline int parse_l4(void *data, void *end, struct pkt *p)
 {
@@ -78,6 +170,11 @@ static __always_inline int parse_l4(void *data, void *end, struct pkt *p)
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
+		p->tcp_seq = bpf_ntohl(th->seq);
+		p->tcp_ack = bpf_ntohl(th->ack_seq);
+		p->tcp_win = bpf_ntohs(th->window);
+		/* parse_packet() reads a SYN's options. */
+		p->tcp_opt_len = th->doff * 4 - sizeof(*th);
 		p->csum_off = offsetof(struct tcphdr, check);
 		p->kind = PKT_PORTS;
 		return PARSE_OK;
@@ -162,6 +259,8 @@ static __always_inline int parse_packet(void *ctx, const enum ctx_kind kind,
 	p->sport = 0;
 	p->dport = 0;
 	p->tcp_flags = 0;
+	p->tcp_wscale = PKT_WSCALE_NONE;
+	p->tcp_opt_len = 0;
 	p->csum_off = 0;
 	p->csum_flags = 0;
 	p->kind = PKT_OTHER;
@@ -172,7 +271,13 @@ static __always_inline int parse_packet(void *ctx, const enum ctx_kind kind,
 		p->kind = PKT_LATER_FRAGMENT;
 		return PARSE_OK;
 	}
-	return parse_l4(data, end, p);
+	if (parse_l4(data, end, p) != PARSE_OK)
+		return PARSE_MALFORMED;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & TCPF_SYN))
+		p->tcp_wscale = parse_wscale(ctx, kind,
+					     p->l4_off + sizeof(struct tcphdr),
+					     p->tcp_opt_len);
+	return PARSE_OK;
 }
 
 #endif /* BPFMASQ_PARSE_H */

@@ -31,7 +31,9 @@
 	X(TCP_EST, "tcp-est", "tcp_est", 7440,                                 \
 	  "an established TCP session (RFC 5382 REQ-5: at least 2 h 4 min)")   \
 	X(TCP_TRANS, "tcp-trans", "tcp_trans", 240,                            \
-	  "a TCP session that is opening or closing")                          \
+	  "a TCP session opening, half closed or picked up mid-stream")        \
+	X(TCP_CLOSE, "tcp-close", "tcp_close", 10,                             \
+	  "a TCP session that has closed (both FINs or a RST seen)")           \
 	X(UDP, "udp", "udp", 300,                                              \
 	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                    \
 	X(ICMP, "icmp", "icmp", 60,                                            \
@@ -95,14 +97,19 @@ struct bpfmasq_session_key {
 };
 _Static_assert(sizeof(struct bpfmasq_session_key) == 16, "session key layout");
 
-/* TCP session states; the GC picks the timeout from the state. */
+/*
+ * TCP session states; the GC picks the timeout from the state: tcp-est for
+ * ESTABLISHED, tcp-close for RST_SEEN and CLOSED, tcp-trans for the rest.
+ */
 enum bpfmasq_tcp_state {
 	BPFMASQ_TCP_NONE = 0, /* not TCP */
 	BPFMASQ_TCP_SYN_SENT,
 	BPFMASQ_TCP_ESTABLISHED,
 	BPFMASQ_TCP_FIN_SEEN,
 	BPFMASQ_TCP_RST_SEEN,
-	BPFMASQ_TCP_CLOSED,
+	BPFMASQ_TCP_CLOSED, /* a FIN from each side */
+	/* Opened by a segment that is no SYN (a flush): no answer yet. */
+	BPFMASQ_TCP_PICKED_UP,
 	BPFMASQ_TCP_STATE_MAX,
 };
 
@@ -113,6 +120,36 @@ enum {
 	BPFMASQ_SESS_INBOUND = 1 << 2, /* opened from outside (EIF filtering) */
 	BPFMASQ_SESS_REPLIED = 1 << 3, /* the remote has answered */
 };
+
+/* tcp_peer.flags */
+enum {
+	/* ack and win are this side's own, from a segment it sent. */
+	BPFMASQ_PEER_KNOWN = 1 << 0,
+	/*
+	 * ack is the one this side must send (the other side's SYN + 1) and
+	 * the only sequence number it accepts; it has sent nothing yet.
+	 */
+	BPFMASQ_PEER_EXPECT = 1 << 1,
+	/* Its SYN carried no window scale option: scaling is off. */
+	BPFMASQ_PEER_NO_WSCALE = 1 << 2,
+};
+
+/* The most a window is scaled by (RFC 7323); also the guess when unknown. */
+#define BPFMASQ_WSCALE_MAX 14
+
+/*
+ * What one side of a TCP connection has acknowledged and offered: the
+ * sequence numbers it accepts from the other side, [ack, ack + (win <<
+ * wscale)]. A RST or FIN from the other side moves the session's state only
+ * when its sequence number lies in there.
+ */
+struct bpfmasq_tcp_peer {
+	__u32 ack; /* host order: the latest acknowledgment number it sent */
+	__u16 win; /* host order: the window field it sent, unscaled */
+	__u8 wscale; /* shift of win: from the SYNs, or the maximum if unseen */
+	__u8 flags; /* BPFMASQ_PEER_* */
+};
+_Static_assert(sizeof(struct bpfmasq_tcp_peer) == 8, "tcp peer layout");
 
 /* Value of the session table. */
 struct bpfmasq_session {
@@ -126,8 +163,10 @@ struct bpfmasq_session {
 	__be16 ext_port;
 	__u8 tcp_state; /* enum bpfmasq_tcp_state */
 	__u8 flags;
+	/* TCP only: [0] the inside host, [1] the remote. */
+	struct bpfmasq_tcp_peer tcp[2];
 };
-_Static_assert(sizeof(struct bpfmasq_session) == 56, "session layout");
+_Static_assert(sizeof(struct bpfmasq_session) == 72, "session layout");
 
 /* Key of the port-pool map of maps: one free-port queue per pair. */
 struct bpfmasq_pool_key {
@@ -240,7 +279,7 @@ struct bpfmasq_instance {
 	__u16 pad;
 	__u32 timeouts[BPFMASQ_TIMEOUT_MAX]; /* seconds */
 };
-_Static_assert(sizeof(struct bpfmasq_instance) == 32, "instance layout");
+_Static_assert(sizeof(struct bpfmasq_instance) == 36, "instance layout");
 
 /* What a hook does with a packet, as the reasons table below says. */
 enum bpfmasq_verdict {
@@ -254,13 +293,15 @@ enum bpfmasq_verdict {
  * Every packet either program sees ends under exactly one reason (a row
  * whose verdict is PASS or DROP): the NAT code returns it, the entry point
  * counts it once and takes its hook's verdict from this row. EVENT rows
- * (new mappings and sessions) are counted on top. A new reason is one row.
+ * (new mappings and sessions, TCP RSTs and FINs outside the window, which
+ * are still translated) are counted on top. A new reason is one row.
  */
 #define BPFMASQ_STATS(X)                                                       \
 	X(TRANSLATED_OUT, "translated_out", PASS)                              \
 	X(TRANSLATED_IN, "translated_in", PASS)                                \
 	X(NEW_MAPPING, "new_mappings", EVENT)                                  \
 	X(NEW_SESSION, "new_sessions", EVENT)                                  \
+	X(TCP_OUT_OF_WINDOW, "tcp_out_of_window", EVENT)                       \
 	X(PORT_POOL_EMPTY, "port_pool_empty", DROP)                            \
 	X(TABLE_FULL, "table_full", DROP)                                      \
 	X(MALFORMED, "malformed", DROP)                                        \

@@ -20,9 +20,14 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 {
 	switch (key->proto) {
 	case BPFMASQ_PROTO_TCP:
-		return inst->timeouts[s->tcp_state == BPFMASQ_TCP_ESTABLISHED
-					      ? BPFMASQ_TIMEOUT_TCP_EST
-					      : BPFMASQ_TIMEOUT_TCP_TRANS];
+		switch (s->tcp_state) {
+		case BPFMASQ_TCP_ESTABLISHED:
+			return inst->timeouts[BPFMASQ_TIMEOUT_TCP_EST];
+		case BPFMASQ_TCP_RST_SEEN:
+		case BPFMASQ_TCP_CLOSED:
+			return inst->timeouts[BPFMASQ_TIMEOUT_TCP_CLOSE];
+		}
+		return inst->timeouts[BPFMASQ_TIMEOUT_TCP_TRANS];
 	case BPFMASQ_PROTO_UDP:
 		return inst->timeouts[BPFMASQ_TIMEOUT_UDP];
 	default:

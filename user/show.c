@@ -26,6 +26,7 @@ static const char *const tcp_states[BPFMASQ_TCP_STATE_MAX] = {
 	[BPFMASQ_TCP_FIN_SEEN] = "fin_seen",
 	[BPFMASQ_TCP_RST_SEEN] = "rst_seen",
 	[BPFMASQ_TCP_CLOSED] = "closed",
+	[BPFMASQ_TCP_PICKED_UP] = "picked_up",
 };
 
 static const char *proto_name(__u8 proto)

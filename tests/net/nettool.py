@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Small UDP probes for the network tests, where socat's timing is too loose.
+"""Small probes for the network tests, where socat's timing is too loose.
 
   udp-server --port R [--also-from Q] [--log FILE] [--lifetime S]
       Answer every datagram from port R with "reply <peer-ip>:<peer-port> <data>".
@@ -16,12 +16,47 @@
       socket is connected, so an ICMP error about the flow ends it: prints
       "refused" (port unreachable) or "error <reason>", exit status 2.
 
+  tcp-spoof --src IP:PORT --dst IP:PORT --flags R|F|RA|FA --seq N [--ack N]
+      Send one TCP segment with those flags and numbers from a raw socket,
+      as an off-path host forging its source would.
+
 Every loop is bounded in time.
 """
 import argparse
 import socket
+import struct
 import sys
 import time
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def tcp_spoof(args):
+    sip, sport = args.src.rsplit(":", 1)
+    dip, dport = args.dst.rsplit(":", 1)
+    bits = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+    flags = 0
+    for c in args.flags:
+        flags |= bits[c]
+    hdr = struct.pack("!HHIIBBHHH", int(sport), int(dport), args.seq & 0xffffffff,
+                      args.ack & 0xffffffff, 5 << 4, flags, args.win, 0, 0)
+    pseudo = struct.pack("!4s4sBBH", socket.inet_aton(sip), socket.inet_aton(dip),
+                         0, socket.IPPROTO_TCP, len(hdr))
+    hdr = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
+    # IP_HDRINCL on: the source address is ours to forge.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(hdr), 0x4242, 0, 64,
+                     socket.IPPROTO_TCP, 0, socket.inet_aton(sip), socket.inet_aton(dip))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    sock.sendto(ip + hdr, (dip, 0))
+    return 0
 
 
 def udp_server(args):
@@ -110,7 +145,16 @@ def main():
     c.add_argument("--wait", type=float, default=2)
     c.add_argument("--first", action="store_true")
     c.add_argument("--connect", action="store_true")
+    t = sub.add_parser("tcp-spoof")
+    t.add_argument("--src", required=True)
+    t.add_argument("--dst", required=True)
+    t.add_argument("--flags", required=True)
+    t.add_argument("--seq", type=int, required=True)
+    t.add_argument("--ack", type=int, default=0)
+    t.add_argument("--win", type=int, default=502)
     args = ap.parse_args()
+    if args.cmd == "tcp-spoof":
+        return tcp_spoof(args)
     if args.cmd == "udp-server":
         return udp_server(args)
     return udp_client(args)

@@ -228,7 +228,7 @@ t_json() {
 		    check(len(i) == 1, "conns: want one icmp %s -> %s, got %r" % (lan1, srv, i))
 
 		names = ("translated_out translated_in new_mappings new_sessions "
-		         "port_pool_empty table_full malformed not_ours filtered "
+		         "tcp_out_of_window port_pool_empty table_full malformed not_ours filtered "
 		         "not_inside no_address unsupported fragment_unmatched non_ipv4").split()
 		if stats is not None:
 		    check(isinstance(stats, dict), "stats: not an object")
@@ -349,7 +349,7 @@ _omits() {
 t_cli_help() {
 	local rc=0 help cmd opt page warn man
 	local -a opts attach_opts=(address internal ports filtering max-sessions
-		timeout-tcp-est timeout-tcp-trans timeout-udp timeout-icmp mode)
+		timeout-tcp-est timeout-tcp-trans timeout-tcp-close timeout-udp timeout-icmp mode)
 	local -a global=(bpffs verbose help)
 
 	_help --help || return 1

@@ -98,12 +98,14 @@ static size_t l4_header_build(const struct pkt_spec *s, __u8 *l4)
 		memset(th, 0, sizeof(*th));
 		th->source = htons(s->sport);
 		th->dest = htons(s->dport);
-		th->seq = htonl(0x01020304);
-		if (s->tcp_flags & PKT_TCP_ACK)
+		th->seq = htonl(s->tcp_numbers ? s->tcp_seq : 0x01020304);
+		if (s->tcp_numbers)
+			th->ack_seq = htonl(s->tcp_ack);
+		else if (s->tcp_flags & PKT_TCP_ACK)
 			th->ack_seq = htonl(0x0a0b0c0d);
 		th->doff = (sizeof(*th) + s->tcp_opts_len) / 4;
 		l4[13] = s->tcp_flags;
-		th->window = htons(64240);
+		th->window = htons(s->tcp_numbers ? s->tcp_win : 64240);
 		if (s->tcp_opts_len)
 			memcpy(l4 + sizeof(*th), s->tcp_opts, s->tcp_opts_len);
 		return sizeof(*th) + s->tcp_opts_len;

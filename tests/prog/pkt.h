@@ -64,6 +64,15 @@ struct pkt_spec {
 	__u16 frag; /* host order: PKT_IP_MF | offset in 8-byte units */
 	__u16 ip_id;
 	bool udp_no_csum; /* send UDP with a zero (absent) checksum */
+	/*
+	 * TCP sequence and acknowledgment numbers and window, host order,
+	 * when tcp_numbers is set; else fixed ones (ack only with ACK) and
+	 * a window of 64240.
+	 */
+	bool tcp_numbers;
+	__u32 tcp_seq;
+	__u32 tcp_ack;
+	__u16 tcp_win;
 	const void *tcp_opts; /* a multiple of 4 bytes, up to 40 */
 	__u8 tcp_opts_len;
 	__u16 pad_to; /* trailing Ethernet padding up to this frame length */

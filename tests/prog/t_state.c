@@ -9,25 +9,36 @@
 
 PROG_TEST(tcp_states, TEST_REPLIES)
 {
+	/*
+	 * Sequence numbers as the hosts would send them: RSTs and FINs move
+	 * the state only from within the window.
+	 */
 	static const struct {
 		bool out;
 		__u8 flags;
+		__u32 seq, ack;
 		__u8 state;
 	} steps[] = {
-		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
-		{ false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
-		{ true, PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
-		{ true, PKT_TCP_PSH | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
-		{ true, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN },
-		{ false, PKT_TCP_ACK, BPFMASQ_TCP_FIN_SEEN },
-		{ false, PKT_TCP_FIN | PKT_TCP_ACK, BPFMASQ_TCP_CLOSED },
-		{ true, PKT_TCP_ACK, BPFMASQ_TCP_CLOSED },
+		{ true, PKT_TCP_SYN, 1000, 0, BPFMASQ_TCP_SYN_SENT },
+		{ false, PKT_TCP_SYN | PKT_TCP_ACK, 50000, 1001,
+		  BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_ACK, 1001, 50001, BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_PSH | PKT_TCP_ACK, 1001, 50001,
+		  BPFMASQ_TCP_ESTABLISHED },
+		{ true, PKT_TCP_FIN | PKT_TCP_ACK, 1001, 50001,
+		  BPFMASQ_TCP_FIN_SEEN },
+		{ false, PKT_TCP_ACK, 50001, 1002, BPFMASQ_TCP_FIN_SEEN },
+		{ false, PKT_TCP_FIN | PKT_TCP_ACK, 50001, 1002,
+		  BPFMASQ_TCP_CLOSED },
+		{ true, PKT_TCP_ACK, 1002, 50002, BPFMASQ_TCP_CLOSED },
 		/* A new connection on the same tuple. */
-		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
-		{ false, PKT_TCP_SYN | PKT_TCP_ACK, BPFMASQ_TCP_ESTABLISHED },
-		{ false, PKT_TCP_RST, BPFMASQ_TCP_RST_SEEN },
-		{ true, PKT_TCP_SYN, BPFMASQ_TCP_SYN_SENT },
-		{ true, PKT_TCP_RST | PKT_TCP_ACK, BPFMASQ_TCP_RST_SEEN },
+		{ true, PKT_TCP_SYN, 9000, 0, BPFMASQ_TCP_SYN_SENT },
+		{ false, PKT_TCP_SYN | PKT_TCP_ACK, 70000, 9001,
+		  BPFMASQ_TCP_ESTABLISHED },
+		{ false, PKT_TCP_RST, 70001, 0, BPFMASQ_TCP_RST_SEEN },
+		{ true, PKT_TCP_SYN, 12000, 0, BPFMASQ_TCP_SYN_SENT },
+		{ true, PKT_TCP_RST | PKT_TCP_ACK, 12001, 0,
+		  BPFMASQ_TCP_RST_SEEN },
 	};
 	struct bpfmasq_session s;
 	struct pkt_spec p;
@@ -42,14 +53,17 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 		if (steps[i].out) {
 			p = tcp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 80,
 				     steps[i].flags);
-			if (!send_out(&fx, &p, NULL))
-				break;
 		} else {
 			p = tcp_spec(REMOTE1, 80, EXT_ADDR, IN_RANGE_PORT,
 				     steps[i].flags);
-			if (!send_in(&fx, &p, HOST1, IN_RANGE_PORT))
-				break;
 		}
+		p.tcp_numbers = true;
+		p.tcp_seq = steps[i].seq;
+		p.tcp_ack = steps[i].ack;
+		p.tcp_win = 64240;
+		if (steps[i].out ? !send_out(&fx, &p, NULL)
+				 : !send_in(&fx, &p, HOST1, IN_RANGE_PORT))
+			break;
 		if (!ASSERT_OK(fx_session(&fx, HOST1, IN_RANGE_PORT, REMOTE1,
 					  80, IPPROTO_TCP, &s),
 			       "session"))
@@ -64,6 +78,7 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 	}
 	test_ctx(NULL);
 	ASSERT_TABLES(&fx, 1, 1);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 0);
 	fx_teardown(&fx);
 }
 
