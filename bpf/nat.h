@@ -153,6 +153,15 @@ static __always_inline __u32 nat_new_flow_in(
 	m = bpf_map_lookup_elem(&mappings, &inside);
 	if (m)
 		m->last_ns = now;
+	/*
+	 * The collector may have released the mapping since its owner was
+	 * found: then the port may be another host's soon, and the session
+	 * must not outlive it.
+	 */
+	if (!mapping_holds(&inside, *s)) {
+		bpf_map_delete_elem(&sessions, key);
+		return BPFMASQ_STAT_FILTERED;
+	}
 	return NAT_CONTINUE;
 }
 

@@ -3,6 +3,8 @@
  * t_filter.c - inbound filtering: endpoint-dependent and -independent, echo
  * replies, and unsolicited packets to the external address or to a LAN.
  */
+#include <bpf/bpf.h>
+
 #include "scenario.h"
 
 /* Unknown remotes of a live mapping: a new address, or a new port. */
@@ -131,14 +133,40 @@ PROG_TEST(filter_independent_tcp, TEST_REPLIES | TEST_SUBTESTS)
 	next:
 		fx_teardown(&fx);
 	}
-	if (!test_subtest("SYN from a stranger") || !fx_setup(&fx, &opts))
-		return;
-	if (send_out(&fx, &syn, &port)) {
-		a = tcp_spec(STRANGER, 4444, EXT_ADDR, port, PKT_TCP_SYN);
-		if (send_in(&fx, &a, HOST1, OUT_RANGE_PORT))
-			ASSERT_TABLES(&fx, 1, 2);
+	if (test_subtest("SYN from a stranger") && fx_setup(&fx, &opts)) {
+		if (send_out(&fx, &syn, &port)) {
+			a = tcp_spec(STRANGER, 4444, EXT_ADDR, port,
+				     PKT_TCP_SYN);
+			if (send_in(&fx, &a, HOST1, OUT_RANGE_PORT))
+				ASSERT_TABLES(&fx, 1, 2);
+		}
+		fx_teardown(&fx);
 	}
-	fx_teardown(&fx);
+	/*
+	 * The mapping released (by the collector) after the owner was found:
+	 * the SYN opens nothing, and is not delivered.
+	 */
+	if (test_subtest("SYN to a mapping just released") &&
+	    setup_flow(&fx, &opts, &syn, &port)) {
+		const struct bpfmasq_endpoint inside = {
+			.addr = HOST1,
+			.port = htons(OUT_RANGE_PORT),
+			.proto = IPPROTO_TCP,
+		};
+
+		if (ASSERT_OK(bpf_map_delete_elem(fx.maps.mappings, &inside)
+				      ? -errno
+				      : 0,
+			      "releasing the mapping")) {
+			a = tcp_spec(STRANGER, 4444, EXT_ADDR, port,
+				     PKT_TCP_SYN);
+			expect_untouched_spec(&fx, false, &a, XDP_VERDICT_PASS);
+			ASSERT_EQ(map_count(fx.maps.sessions), 1,
+				  "sessions entries (the flow's only)");
+			ASSERT_STAT(&fx, BPFMASQ_STAT_FILTERED, 1);
+		}
+		fx_teardown(&fx);
+	}
 }
 
 PROG_TEST(unsolicited_in, TEST_REPLIES | TEST_SUBTESTS)
