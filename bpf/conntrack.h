@@ -267,7 +267,6 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 {
 	struct bpfmasq_session val = {
 		.last_ns = now,
-		.created_ns = now,
 		.ext_addr = ext_addr,
 		.ext_port = ext_port,
 		.flags = flags,

@@ -154,7 +154,6 @@ _Static_assert(sizeof(struct bpfmasq_tcp_peer) == 8, "tcp peer layout");
 /* Value of the session table. */
 struct bpfmasq_session {
 	__u64 last_ns; /* boot-time ns of the last packet */
-	__u64 created_ns;
 	__u64 packets_out;
 	__u64 bytes_out;
 	__u64 packets_in;
@@ -166,7 +165,7 @@ struct bpfmasq_session {
 	/* TCP only: [0] the inside host, [1] the remote. */
 	struct bpfmasq_tcp_peer tcp[2];
 };
-_Static_assert(sizeof(struct bpfmasq_session) == 72, "session layout");
+_Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 
 /* Key of the port-pool map of maps: one free-port queue per pair. */
 struct bpfmasq_pool_key {

@@ -123,8 +123,7 @@ static bool session_still(const struct masq_maps *m,
 	struct bpfmasq_session cur;
 
 	return !bpf_map_lookup_elem(m->sessions, k, &cur) &&
-	       cur.created_ns == s->created_ns && cur.ext_addr == s->ext_addr &&
-	       cur.ext_port == s->ext_port;
+	       cur.ext_addr == s->ext_addr && cur.ext_port == s->ext_port;
 }
 
 __attribute__((format(printf, 6, 7))) static int

@@ -60,7 +60,7 @@ PROG_TEST(tcp_syn_out, 0)
 		ASSERT_EQ(s.bytes_out, 40, "bytes_out");
 		ASSERT_EQ(s.packets_in, 0, "packets_in");
 		ASSERT_EQ(s.flags, 0, "session flags");
-		ASSERT_NEQ(s.created_ns, 0, "created_ns");
+		ASSERT_NEQ(s.last_ns, 0, "last_ns");
 	}
 	ASSERT_TABLES(&fx, 1, 1);
 	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
