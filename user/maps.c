@@ -87,6 +87,7 @@ static int map_check(int fd, const struct map_desc *d, const char *path)
 
 int maps_open_pinned(const char *dir, struct masq_maps *m)
 {
+	struct bpfmasq_instance inst;
 	char path[PATH_MAX];
 	size_t i;
 	int err, *fd;
@@ -108,6 +109,14 @@ int maps_open_pinned(const char *dir, struct masq_maps *m)
 		err = map_check(*fd, &map_descs[i], path);
 		if (err)
 			goto fail;
+	}
+	/* Sizes can match across layouts: the record says which it is. */
+	err = instance_read(m, &inst);
+	if (err) {
+		if (err != -EPROTO)
+			pr_err("cannot read the instance record in %s: %s", dir,
+			       strerror(-err));
+		goto fail;
 	}
 	return 0;
 fail:

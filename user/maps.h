@@ -48,7 +48,11 @@ struct masq_maps {
 };
 
 void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
-/* Opens the pinned maps in @dir; -errno, with a message printed, if not. */
+/*
+ * Opens the pinned maps in @dir, checking that each has this build's key
+ * and value size and that the instance record is of this layout; -errno,
+ * with one message printed, if not.
+ */
 int maps_open_pinned(const char *dir, struct masq_maps *m);
 void maps_close(struct masq_maps *m);
 
