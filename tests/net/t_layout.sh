@@ -5,9 +5,9 @@
 # instance record of another layout version, is refused by every command
 # with one line on stderr and exit 1, before anything is read or changed.
 
-# _refused WHAT CMD...: CMD fails with exit 1 and one line on stderr that
+# _layout_refused WHAT CMD...: CMD fails with exit 1 and one line on stderr that
 # says why.
-_refused() {
+_layout_refused() {
 	local what=$1 err rc
 	shift
 	err=$(bmq "$@" 2>&1 >/dev/null)
@@ -25,7 +25,7 @@ t_layout_size() {
 	bpftool map create "$dir/config" type array key 4 value 40 entries 1 \
 		name config || { fail "bpftool map create"; return 1; }
 	for cmd in status stats conns gc flush check attach detach; do
-		_refused "another version" "$cmd" "$WAN" || return 1
+		_layout_refused "another version" "$cmd" "$WAN" || return 1
 	done
 	[[ -e $dir/config ]] || { fail "the foreign pin was removed"; return 1; }
 	[[ $(xdp_kind "$WAN") == none && -z $(tc_ours egress "$WAN") ]] ||
@@ -48,7 +48,7 @@ t_layout_version() {
 		$(cut -d' ' -f5- <<<"$old") ||
 		{ fail "bpftool map update ($len bytes)"; return 1; }
 	for cmd in status gc flush attach detach; do
-		_refused "layout 1" "$cmd" "$WAN" || return 1
+		_layout_refused "layout 1" "$cmd" "$WAN" || return 1
 	done
 	# shellcheck disable=SC2086
 	bpftool map update pinned "$rec" key 0 0 0 0 value $old ||
