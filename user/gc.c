@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gc.c - expire sessions and release mappings. Maps are read with batch
- * lookups; every entry is looked up again just before it is deleted, so a
- * packet that refreshed it meanwhile keeps it alive.
+ * gc.c - expire sessions, make room when the table is nearly full, and
+ * release mappings. Maps are read with batch lookups; every entry is looked
+ * up again just before it is deleted, so a packet that refreshed it
+ * meanwhile keeps it alive.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -81,22 +83,105 @@ static bool expired(uint64_t last_ns, uint32_t timeout_s, uint64_t now)
 	return now > last_ns && now - last_ns >= timeout_s * NS_PER_S;
 }
 
-/* Delete expired sessions; record the inside endpoints still in use. */
+/*
+ * Room under pressure (RFC 6888 REQ-11): past this share of the table, the
+ * sessions that give way are removed, oldest first, down to the second.
+ */
+#define PRESSURE_HIGH_PCT 90
+#define PRESSURE_LOW_PCT 80
+
+/*
+ * A session that never saw a reply, or a TCP connection that is closed or
+ * reset, gives way first; an answered one is never evicted.
+ */
+static bool gives_way(const struct bpfmasq_session_key *k,
+		      const struct bpfmasq_session *s)
+{
+	if (!(s->flags & BPFMASQ_SESS_REPLIED))
+		return true;
+	return k->proto == BPFMASQ_PROTO_TCP &&
+	       (s->tcp_state == BPFMASQ_TCP_CLOSED ||
+		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
+}
+
+struct victim {
+	uint64_t last_ns;
+	long idx;
+};
+
+static int victim_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns;
+}
+
+/*
+ * With @live[0..@n) the sessions left after expiry, make room if the table
+ * is nearly full: delete those that give way, oldest first, unless a packet
+ * refreshed them since they were read. Marks the deleted in @gone.
+ */
+static long gc_pressure(const struct masq_maps *m,
+			const struct bpfmasq_instance *inst,
+			const struct bpfmasq_session_key *keys,
+			const struct bpfmasq_session *vals, const long *live,
+			long n, bool *gone)
+{
+	long high = (long)inst->max_sessions * PRESSURE_HIGH_PCT / 100;
+	long low = (long)inst->max_sessions * PRESSURE_LOW_PCT / 100;
+	struct bpfmasq_session cur;
+	struct victim *v;
+	long nv = 0, i, evicted = 0;
+
+	if (n <= high)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (gives_way(&keys[live[i]], &vals[live[i]]))
+			v[nv++] = (struct victim){ vals[live[i]].last_ns,
+						   live[i] };
+	qsort(v, nv, sizeof(*v), victim_cmp);
+	for (i = 0; i < nv && n - evicted > low; i++) {
+		const struct bpfmasq_session_key *k = &keys[v[i].idx];
+
+		if (bpf_map_lookup_elem(m->sessions, k, &cur) ||
+		    cur.last_ns != v[i].last_ns || !gives_way(k, &cur) ||
+		    bpf_map_delete_elem(m->sessions, k))
+			continue;
+		gone[v[i].idx] = true;
+		evicted++;
+	}
+	free(v);
+	return evicted;
+}
+
+/*
+ * Delete expired sessions, then make room if the table is nearly full;
+ * record the inside endpoints still in use.
+ */
 static int gc_sessions(const struct masq_maps *m,
 		       const struct bpfmasq_instance *inst, uint64_t now,
 		       struct ep_set *used, struct gc_result *res)
 {
 	struct bpfmasq_session_key *keys;
 	struct bpfmasq_session *vals, cur;
-	long n, i;
+	long n, i, nlive = 0, evicted;
+	bool *gone = NULL;
+	long *live = NULL;
 	int err;
 
 	n = map_dump(m->sessions, (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
 	err = ep_set_init(used, n);
-	if (err)
+	live = calloc(n + 1, sizeof(*live));
+	gone = calloc(n + 1, sizeof(*gone));
+	if (err || !live || !gone) {
+		err = -ENOMEM;
 		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 
@@ -108,11 +193,26 @@ static int gc_sessions(const struct masq_maps *m,
 			res->sessions_expired++;
 			continue;
 		}
+		live[nlive++] = i;
+	}
+	evicted = gc_pressure(m, inst, keys, vals, live, nlive, gone);
+	if (evicted < 0) {
+		err = evicted;
+		goto out;
+	}
+	res->sessions_evicted = evicted;
+	for (i = 0; i < nlive; i++) {
+		const struct bpfmasq_session_key *k = &keys[live[i]];
+
+		if (gone[live[i]])
+			continue;
 		res->sessions++;
 		ep_set_add(used,
 			   ep_pack(k->inside_addr, k->inside_port, k->proto));
 	}
 out:
+	free(live);
+	free(gone);
 	free(keys);
 	free(vals);
 	return err;

@@ -10,6 +10,7 @@
 struct gc_result {
 	long sessions; /* live after the pass */
 	long sessions_expired;
+	long sessions_evicted; /* made room for: never answered, or closed */
 	long mappings_freed;
 	long ports_returned;
 	long frags_expired;
@@ -21,7 +22,9 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 			 const struct bpfmasq_session *s);
 
 /*
- * One pass at time @now (boot-time ns): delete expired sessions, then the
+ * One pass at time @now (boot-time ns): delete expired sessions (and, past
+ * 90% of the table, those that never saw a reply or are closed, oldest
+ * first, down to 80%), then the
  * mappings no session uses any more, returning their ports to the pools,
  * then the fragment entries past the reassembly timeout.
  */

@@ -59,3 +59,40 @@ t_table_full() {
 	udp_check "$NS_LAN1" 40024 after-flush >/dev/null
 }
 net_test table_full t_table_full
+
+# t_table_pressure: room under pressure. With a 32-session table, lan2
+# holds an answered TCP connection; lan1 floods UDP from 60 source ports to
+# a port nobody answers on, filling the table. The collector's pass then
+# removes the unanswered sessions, oldest first, down to 80%: lan2 opens a
+# new connection and its first one keeps working, untouched.
+t_table_pressure() {
+	local n ev
+	nat_attach --max-sessions 32 || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	conn_open "$NS_LAN2" || return 1
+	conn_say before || return 1
+	nsx "$NS_LAN1" python3 -c '
+import socket
+for p in range(41000, 41060):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", p))
+    s.sendto(b"x", ("'"$TOPO_WAN_ADDR"'", 9))
+    s.close()
+' || { fail "the UDP flood"; return 1; }
+	n=$(nat_stat table_full) || return 1
+	((n >= 1)) || { fail "the flood did not fill the table (table_full $n)"; return 1; }
+	if tcp_check "$NS_LAN2" full >/dev/null 2>&1; then
+		fail "a new connection got into a full table"
+		return 1
+	fi
+	ev=$(bmq gc "$WAN") || { fail "gc"; return 1; }
+	note "gc: $ev"
+	{ [[ $ev =~ expired,\ ([0-9]+)\ evicted ]] && ((BASH_REMATCH[1] >= 1)); } ||
+		{ fail "gc evicted nothing: $ev"; return 1; }
+	n=$(conns_json | pyjson 'len(d)') || return 1
+	((n <= 26)) || { fail "$n sessions after the pass, expected at most 80% of 32"; return 1; }
+	tcp_check "$NS_LAN2" after >/dev/null || { fail "no new connection after the pass"; return 1; }
+	conn_say still-here
+}
+net_test table_pressure t_table_pressure
