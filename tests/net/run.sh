@@ -27,6 +27,14 @@ for f in "$here"/t_*.sh; do
 	# shellcheck source=/dev/null
 	source "$f"
 done
+# All of them share one shell: a function defined twice would silently
+# replace the first one's.
+dup_fns=$(grep -ho '^[a-zA-Z_][a-zA-Z0-9_]*()' "$here"/lib.sh "$here"/t_*.sh \
+	"$REPO_DIR/tools/topo.sh" | sort | uniq -d)
+if [[ -n $dup_fns ]]; then
+	echo "tests/net: functions defined in more than one file: $dup_fns" >&2
+	exit 2
+fi
 
 if [[ $# -lt 1 ]]; then
 	echo "usage: $0 BUILD_DIR [PATTERN...]" >&2
