@@ -43,37 +43,44 @@ net_test unsolicited.tc.independent in_mode tc t_unsolicited independent
 net_test unsolicited.xdp.dependent in_mode xdp t_unsolicited dependent
 net_test unsolicited.xdp.independent in_mode xdp t_unsolicited independent
 
-# t_unsolicited_direct: a server that does route the inside prefix to the
-# gateway sends straight to lan1's address: the gateway would forward it,
-# so bpfmasq drops it (counted "unsolicited"); lan1 records nothing.
-t_unsolicited_direct() {
-	local out before after
-	nat_attach || return 1
-	ip -n "$NS_WAN" route add 10.77.0.0/16 via "$TOPO_WAN_GW" ||
-		{ fail "route to the LAN on the server"; return 1; }
+# _unreachable_from_wan ADDR: the server, which routes ADDR to the gateway,
+# cannot reach lan1 there by TCP, UDP or ping; lan1 records nothing and
+# the drops are counted "unsolicited".
+_unreachable_from_wan() {
+	local addr=$1 out before after
 	: >"$TOPO_TMP/rec"
 	tcp_recorder "$NS_LAN1" 2222 "$TOPO_TMP/rec" || return 1
 	udp_server "$NS_LAN1" 20053 --log "$TOPO_TMP/rec" || return 1
 	before=$(nat_stat unsolicited) || return 1
-	if out=$(tcp_call "$NS_WAN" "$TOPO_LAN1_ADDR" 2222 knock); then
-		fail "server -> $TOPO_LAN1_ADDR:2222/tcp connected (got '$out')"
+	if out=$(tcp_call "$NS_WAN" "$addr" 2222 knock); then
+		fail "server -> $addr:2222/tcp connected (got '$out')"
 		return 1
 	fi
 	timeout 5 ip netns exec "$NS_WAN" python3 "$NETTOOL" udp-client \
-		--to "$TOPO_LAN1_ADDR:20053" --send knock --wait 1 >/dev/null
-	if timeout 3 ip netns exec "$NS_WAN" ping -c 1 -W 1 "$TOPO_LAN1_ADDR" >/dev/null; then
-		fail "server pinged $TOPO_LAN1_ADDR"
+		--to "$addr:20053" --send knock --wait 1 >/dev/null
+	if timeout 3 ip netns exec "$NS_WAN" ping -c 1 -W 1 "$addr" >/dev/null; then
+		fail "server pinged $addr"
 		return 1
 	fi
 	sleep 0.5
 	if [[ -s $TOPO_TMP/rec ]]; then
-		fail "traffic reached lan1 directly from: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
+		fail "traffic reached lan1 at $addr from: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
 		return 1
 	fi
 	after=$(nat_stat unsolicited) || return 1
 	((after > before)) ||
 		{ fail "unsolicited counter did not move ($before -> $after)"; return 1; }
-	note "nothing reached lan1; unsolicited $before -> $after"
+	note "nothing reached $addr; unsolicited $before -> $after"
+}
+
+# t_unsolicited_direct: a server that does route the inside prefix to the
+# gateway sends straight to lan1's address: the gateway would forward it,
+# so bpfmasq drops it (counted "unsolicited"); lan1 records nothing.
+t_unsolicited_direct() {
+	nat_attach || return 1
+	ip -n "$NS_WAN" route add 10.77.0.0/16 via "$TOPO_WAN_GW" ||
+		{ fail "route to the LAN on the server"; return 1; }
+	_unreachable_from_wan "$TOPO_LAN1_ADDR"
 }
 net_test unsolicited_direct.tc in_mode tc t_unsolicited_direct
 net_test unsolicited_direct.xdp in_mode xdp t_unsolicited_direct
@@ -148,7 +155,7 @@ net_test filter_tcp.xdp.independent in_mode xdp t_filter_tcp independent
 # connected nor given with --internal (attached without --internal: every
 # source is inside, no prefix is given).
 t_unsolicited_routed() {
-	local out before after far=10.88.0.1
+	local far=10.88.0.1
 	ip -n "$NS_LAN1" addr add "$far/32" dev lo || { fail "address on lan1"; return 1; }
 	ip -n "$NS_GW" route add 10.88.0.0/16 via "$TOPO_LAN1_ADDR" ||
 		{ fail "route to 10.88.0.0/16 on the gateway"; return 1; }
@@ -157,25 +164,7 @@ t_unsolicited_routed() {
 	NAT_DEFAULTS=1 nat_attach || return 1
 	bpftool map dump pinned "$(pins_dir)/lan_nets" | grep -q '"prefixlen": 16' ||
 		{ fail "lan_nets lacks the routed prefix"; return 1; }
-	: >"$TOPO_TMP/rec"
-	tcp_recorder "$NS_LAN1" 2222 "$TOPO_TMP/rec" || return 1
-	before=$(nat_stat unsolicited) || return 1
-	if out=$(tcp_call "$NS_WAN" "$far" 2222 knock); then
-		fail "server -> $far:2222/tcp connected (got '$out')"
-		return 1
-	fi
-	if timeout 3 ip netns exec "$NS_WAN" ping -c 1 -W 1 "$far" >/dev/null; then
-		fail "server pinged $far"
-		return 1
-	fi
-	if [[ -s $TOPO_TMP/rec ]]; then
-		fail "traffic reached lan1's routed network: $(tr '\n' ' ' <"$TOPO_TMP/rec")"
-		return 1
-	fi
-	after=$(nat_stat unsolicited) || return 1
-	((after > before)) ||
-		{ fail "unsolicited counter did not move ($before -> $after)"; return 1; }
-	note "nothing reached $far; unsolicited $before -> $after"
+	_unreachable_from_wan "$far"
 }
 net_test unsolicited_routed.tc in_mode tc t_unsolicited_routed
 net_test unsolicited_routed.xdp in_mode xdp t_unsolicited_routed
