@@ -154,7 +154,10 @@ static void daemon_tick(const struct masq_opts *o, const struct masq_maps *m,
 	err = gc_pass(m, now_boot_ns(), &res);
 	if (err)
 		pr_err("garbage collection failed: %s", strerror(-err));
-	else if (res.sessions_evicted)
+	if (!err && res.owners_repaired)
+		pr_info("%s: %ld port owners left without their mapping (by a pass that was killed) removed",
+			o->ifname, res.owners_repaired);
+	if (!err && res.sessions_evicted)
 		pr_info("%s: session table nearly full: %ld sessions that never saw a reply or are closed made room",
 			o->ifname, res.sessions_evicted);
 	if (!err && (res.sessions_expired || res.mappings_freed))

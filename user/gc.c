@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "gc.h"
@@ -290,6 +291,59 @@ static int gc_frags(const struct masq_maps *m, uint64_t now,
 	return 0;
 }
 
+/*
+ * How long an owner without its mapping must stay so before it is taken
+ * for a leftover: the data path claims the owner an instant before it
+ * inserts the mapping.
+ */
+#define ORPHAN_SETTLE_US 20000
+
+/* Does @ext's owner @inside lack the mapping that names @ext? */
+static bool owner_orphaned(const struct masq_maps *m,
+			   const struct bpfmasq_endpoint *ext,
+			   const struct bpfmasq_endpoint *inside)
+{
+	struct bpfmasq_mapping map;
+
+	return bpf_map_lookup_elem(m->mappings, inside, &map) ||
+	       map.ext_addr != ext->addr || map.ext_port != ext->port;
+}
+
+/*
+ * Owners whose mapping is gone: what a pass killed between deleting a
+ * mapping and its owner leaves. Still so a moment later, the owner goes
+ * and its port returns to the pool, unless it was the inside port kept
+ * (a preserved port never leaves its pool).
+ */
+static int gc_owners(const struct masq_maps *m, struct gc_result *res)
+{
+	struct bpfmasq_endpoint *ext, *inside, cur;
+	long n, i, suspects = 0;
+	int err = 0;
+
+	n = map_dump(m->port_owners, (void **)&ext, (void **)&inside);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (owner_orphaned(m, &ext[i], &inside[i]))
+			ext[suspects] = ext[i], inside[suspects++] = inside[i];
+	if (suspects)
+		usleep(ORPHAN_SETTLE_US);
+	for (i = 0; i < suspects && !err; i++) {
+		if (bpf_map_lookup_elem(m->port_owners, &ext[i], &cur) ||
+		    memcmp(&cur, &inside[i], sizeof(cur)) ||
+		    !owner_orphaned(m, &ext[i], &inside[i]) ||
+		    bpf_map_delete_elem(m->port_owners, &ext[i]))
+			continue;
+		res->owners_repaired++;
+		if (ext[i].port != inside[i].port)
+			err = pool_push(m, &ext[i]);
+	}
+	free(ext);
+	free(inside);
+	return err;
+}
+
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 {
 	struct bpfmasq_instance inst;
@@ -304,6 +358,8 @@ int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 		err = gc_mappings(m, now, &used, res);
 	if (!err)
 		err = gc_frags(m, now, res);
+	if (!err)
+		err = gc_owners(m, res);
 	free(used.slots);
 	return err;
 }

@@ -14,6 +14,7 @@ struct gc_result {
 	long mappings_freed;
 	long ports_returned;
 	long frags_expired;
+	long owners_repaired; /* left without their mapping by a killed pass */
 };
 
 /* Idle timeout of a session in seconds, by protocol and TCP state. */
@@ -26,7 +27,8 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
  * 90% of the table, those that never saw a reply or are closed, oldest
  * first, down to 80%), then the
  * mappings no session uses any more, returning their ports to the pools,
- * then the fragment entries past the reassembly timeout.
+ * then the fragment entries past the reassembly timeout, and owners left
+ * without their mapping (a pass killed half-way) with their ports.
  */
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res);
 

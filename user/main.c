@@ -34,9 +34,10 @@ static int gc_locked(const struct masq_opts *o)
 		pr_err("garbage collection failed: %s", strerror(-err));
 		return err;
 	}
-	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired\n",
+	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired; %ld orphaned owners repaired\n",
 	       res.sessions_expired, res.sessions_evicted, res.sessions,
-	       res.mappings_freed, res.ports_returned, res.frags_expired);
+	       res.mappings_freed, res.ports_returned, res.frags_expired,
+	       res.owners_repaired);
 	return 0;
 }
 

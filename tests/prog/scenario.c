@@ -3,6 +3,8 @@
  * scenario.c - shapes shared by the program tests: packet shorthands,
  * send-and-check in each direction, flows, and ICMP errors about them.
  */
+#include <bpf/bpf.h>
+
 #include "scenario.h"
 
 const char query[] = "dns query for example"; /* odd length */
@@ -368,4 +370,18 @@ void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 	ASSERT_TABLES(fx, 1, 1);
 	ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(TRANSLATED_IN, 1),
 		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
+}
+
+/* Elements in a queue map; they are popped and pushed back in order. */
+long queue_len(int fd)
+{
+	__be16 ports[65536];
+	long n = 0, i;
+
+	while (n < 65536 &&
+	       !bpf_map_lookup_and_delete_elem(fd, NULL, &ports[n]))
+		n++;
+	for (i = 0; i < n; i++)
+		bpf_map_update_elem(fd, NULL, &ports[i], BPF_ANY);
+	return n;
 }

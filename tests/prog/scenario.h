@@ -138,4 +138,7 @@ bool send_error(struct fixture *fx, bool outbound,
 void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 			     const struct bpfmasq_session *before);
 
+/* Elements in a queue map (a port pool); popped and pushed back in order. */
+long queue_len(int fd);
+
 #endif /* PROG_TEST_SCENARIO_H */

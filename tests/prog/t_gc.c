@@ -2,8 +2,14 @@
 /*
  * t_gc.c - the collector making room: with the session table nearly full,
  * sessions that never saw a reply give way, oldest first, and answered
- * ones are never evicted (RFC 6888 REQ-11).
+ * ones are never evicted (RFC 6888 REQ-11); and repairing what a pass
+ * killed half-way leaves.
  */
+#include <errno.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "check.h"
 #include "scenario.h"
 
 #define TABLE 20 /* sessions: 90% is 18, 80% is 16 */
@@ -84,6 +90,94 @@ PROG_TEST(gc_pressure, TEST_REPLIES | TEST_SUBTESTS)
 			ASSERT_EQ(map_count(fx.maps.sessions), 19,
 				  "sessions entries");
 		}
+		fx_teardown(&fx);
+	}
+}
+
+/* Free ports in the UDP pool of the external address. */
+static long udp_pool_len(struct fixture *fx)
+{
+	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR, .proto = IPPROTO_UDP };
+	__u32 id;
+	long n;
+	int fd;
+
+	if (bpf_map_lookup_elem(fx->maps.port_pools, &pk, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	n = queue_len(fd);
+	close(fd);
+	return n;
+}
+
+/*
+ * A pass killed between deleting a mapping (and its session) and its
+ * owner leaves the owner behind: the next pass removes it and returns a
+ * pool port to its pool (a preserved port never left it), and the state
+ * checks clean; an owner whose mapping is there is left alone.
+ */
+PROG_TEST(gc_orphan_owner, TEST_SUBTESTS)
+{
+	static const struct {
+		const char *name;
+		__u16 inside_port;
+		bool kill; /* leave the owner without its mapping */
+		long repaired, returned;
+	} rows[] = {
+		{ "pool port", OUT_RANGE_PORT, true, 1, 1 },
+		{ "preserved port", IN_RANGE_PORT, true, 1, 0 },
+		{ "mapping there", OUT_RANGE_PORT, false, 0, 0 },
+	};
+	const struct check_opts co = { .pools = true };
+	struct bpfmasq_endpoint inside, ext;
+	struct check_result chk = {};
+	struct gc_result res;
+	struct fixture fx;
+	struct pkt_spec q;
+	long before;
+	__u16 port;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		if (!test_subtest("%s", rows[i].name))
+			continue;
+		q = udp_spec(HOST1, rows[i].inside_port, REMOTE1, 53, query);
+		if (!setup_flow(&fx, NULL, &q, &port))
+			goto next;
+		inside = (struct bpfmasq_endpoint){ .addr = HOST1,
+						    .port = htons(q.sport),
+						    .proto = IPPROTO_UDP };
+		ext = (struct bpfmasq_endpoint){ .addr = EXT_ADDR,
+						 .port = htons(port),
+						 .proto = IPPROTO_UDP };
+		if (rows[i].kill &&
+		    (!ASSERT_OK(map_clear(fx.maps.sessions) == 1 ? 0 : -EIO,
+				"deleting the session") ||
+		     !ASSERT_OK(bpf_map_delete_elem(fx.maps.mappings, &inside)
+					? -errno
+					: 0,
+				"deleting the mapping")))
+			goto next;
+		before = udp_pool_len(&fx);
+		if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res),
+			       "gc_pass"))
+			goto next;
+		ASSERT_EQ(res.owners_repaired, rows[i].repaired,
+			  "owners repaired");
+		ASSERT_EQ(udp_pool_len(&fx) - before, rows[i].returned,
+			  "ports returned to the pool");
+		ASSERT_EQ(
+			bpf_map_lookup_elem(fx.maps.port_owners, &ext, &inside)
+				? -errno
+				: 0,
+			rows[i].kill ? -ENOENT : 0, "the owner");
+		if (ASSERT_OK(check_run(&fx.maps, &co, &chk), "check_run"))
+			ASSERT_EQ(chk.n_violations, 0, "violations found");
+		check_result_free(&chk);
+		memset(&chk, 0, sizeof(chk));
+	next:
 		fx_teardown(&fx);
 	}
 }

@@ -228,20 +228,6 @@ out:
 	fx_teardown(&fx);
 }
 
-/* Elements in a queue map; they are popped and pushed back in order. */
-static long queue_len(int fd)
-{
-	__be16 ports[65536];
-	long n = 0, i;
-
-	while (n < 65536 &&
-	       !bpf_map_lookup_and_delete_elem(fd, NULL, &ports[n]))
-		n++;
-	for (i = 0; i < n; i++)
-		bpf_map_update_elem(fd, NULL, &ports[i], BPF_ANY);
-	return n;
-}
-
 /* A port popped for a flow the full port-owner table refused goes back. */
 PROG_TEST(pool_kept_when_table_full, 0)
 {
