@@ -18,6 +18,7 @@
 #include "log.h"
 #include "maps.h"
 #include "show.h"
+#include "state.h"
 
 static const char *const tcp_states[BPFMASQ_TCP_STATE_MAX] = {
 	[BPFMASQ_TCP_NONE] = "none",
@@ -185,23 +186,19 @@ int cmd_stats(const struct masq_opts *o)
 /* The inside prefixes, as "a/b, c/d" (a JSON array of strings with @j). */
 static void print_internal(const struct masq_maps *m, struct json *j)
 {
-	struct bpfmasq_lpm_key key, next;
+	struct cidr c[BPFMASQ_MAX_INTERNAL];
 	char a[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN + 4];
-	void *prev = NULL;
-	bool first = true;
+	int n = lpm_get(m->internal_nets, c, BPFMASQ_MAX_INTERNAL), i;
 
 	if (j)
 		json_array_begin(j);
-	while (!bpf_map_get_next_key(m->internal_nets, prev, &next)) {
-		snprintf(p, sizeof(p), "%s/%u", addr_str(a, next.addr),
-			 next.prefixlen);
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%s/%u", addr_str(a, c[i].addr),
+			 c[i].plen);
 		if (j)
 			json_string(j, p);
 		else
-			printf("%s%s", first ? "" : ", ", p);
-		first = false;
-		key = next;
-		prev = &key;
+			printf("%s%s", i ? ", " : "", p);
 	}
 	if (j)
 		json_array_end(j);

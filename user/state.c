@@ -75,6 +75,22 @@ int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n)
 	return 0;
 }
 
+int lpm_get(int fd, struct cidr *out, int max)
+{
+	struct bpfmasq_lpm_key key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
+		out[n].addr = next.addr;
+		out[n].plen = next.prefixlen;
+		n++;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
 /*
  * The inside prefixes given with --internal: a host in one is never reached
  * unsolicited either. The default, everything (0.0.0.0/0), is no prefix.
@@ -82,21 +98,12 @@ int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n)
 static int internal_prefixes(const struct masq_maps *m, struct cidr *out,
 			     int max)
 {
-	struct bpfmasq_lpm_key key, next;
-	void *prev = NULL;
-	int n = 0;
+	int n = lpm_get(m->internal_nets, out, max), i, k = 0;
 
-	while (n < max &&
-	       !bpf_map_get_next_key(m->internal_nets, prev, &next)) {
-		if (next.prefixlen) {
-			out[n].addr = next.addr;
-			out[n].plen = next.prefixlen;
-			n++;
-		}
-		key = next;
-		prev = &key;
-	}
-	return n;
+	for (i = 0; i < n; i++)
+		if (out[i].plen)
+			out[k++] = out[i];
+	return k;
 }
 
 int host_addrs_sync(const struct masq_maps *m, const char *wan)

@@ -13,6 +13,8 @@ int lpm_set(int fd, const struct cidr *cidrs, int n);
 /* Make local_addrs hold exactly @addrs. */
 int local_addrs_set(const struct masq_maps *m, const __be32 *addrs, int n);
 
+/* The prefixes in the LPM trie @fd, at most @max; returns the count. */
+int lpm_get(int fd, struct cidr *out, int max);
 /*
  * Refresh what the data path knows of the gateway's own addresses (never
  * translated) and of the prefixes behind it (never reached unsolicited):
