@@ -11,7 +11,7 @@ BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
-BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser -I$(OUTPUT)
@@ -33,8 +33,10 @@ TEST_LIB_OBJS := $(OUTPUT)/tests/harness.o $(OUTPUT)/tests/pkt.o
 PROG_TEST_SRCS := $(sort $(wildcard tests/prog/t_*.c))
 PROG_TESTS_H := $(OUTPUT)/tests/prog_tests.h
 
+# The data path, and the control program the collector runs (ctl.bpf.c).
 BPF_OBJ := $(OUTPUT)/bpfmasq.bpf.o
-SKEL := $(OUTPUT)/bpfmasq.skel.h
+CTL_OBJ := $(OUTPUT)/ctl.bpf.o
+SKEL := $(OUTPUT)/bpfmasq.skel.h $(OUTPUT)/ctl.skel.h
 BIN := $(OUTPUT)/bpfmasq
 PROG_TEST := $(OUTPUT)/prog_test
 PROG_BENCH := $(OUTPUT)/prog_bench
@@ -67,11 +69,11 @@ $(DEPS_STAMPS): $(OUTPUT)/.deps-%: tools/packages.txt tools/deps.sh | $(OUTPUT)
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
 	@mkdir -p $@
 
-$(BPF_OBJ): bpf/bpfmasq.bpf.c | $(DEPS_STAMP) $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(DEPS_STAMP) $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -MD -MF $@.d -c $< -o $@
 
-$(SKEL): $(BPF_OBJ)
-	$(BPFTOOL) gen skeleton $< name bpfmasq > $@.tmp && mv $@.tmp $@
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
 $(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
 	$(CC) $(CFLAGS) -MD -c $< -o $@

@@ -8,6 +8,8 @@
 #ifndef BPFMASQ_CONNTRACK_H
 #define BPFMASQ_CONNTRACK_H
 
+#include <stdbool.h>
+
 #include "maps.h"
 #include "parse.h"
 
@@ -250,20 +252,24 @@ static __always_inline void session_touch(struct bpfmasq_session *s,
 	} else {
 		__sync_fetch_and_add(&s->packets_in, 1);
 		__sync_fetch_and_add(&s->bytes_in, p->ip_len);
-		if (!(s->flags & BPFMASQ_SESS_REPLIED))
-			s->flags |= BPFMASQ_SESS_REPLIED;
 	}
+	/* The side that did not open the session answers. */
+	if (!out == !(s->flags & BPFMASQ_SESS_INBOUND) &&
+	    !(s->flags & BPFMASQ_SESS_REPLIED))
+		s->flags |= BPFMASQ_SESS_REPLIED;
 	if (p->proto == IPPROTO_TCP)
 		tcp_track(s, p, out);
 }
 
 /*
- * Insert a new session; if another CPU inserted the same one first, use
- * theirs. Returns NULL when the table is full (TABLE_FULL to the caller).
+ * Insert a new session (then *@created is set); if another CPU inserted
+ * the same one first, use theirs. Returns NULL when the table is full
+ * (TABLE_FULL to the caller).
  */
 static __always_inline struct bpfmasq_session *
 session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
-	       __be16 ext_port, const struct pkt *p, __u8 flags, __u64 now)
+	       __be16 ext_port, const struct pkt *p, __u8 flags, __u64 now,
+	       bool *created)
 {
 	struct bpfmasq_session val = {
 		.last_ns = now,
@@ -281,8 +287,10 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 	err = bpf_map_update_elem(&sessions, key, &val, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		return NULL;
-	if (!err)
+	if (!err) {
 		stat_inc(BPFMASQ_STAT_NEW_SESSION);
+		*created = true;
+	}
 	return bpf_map_lookup_elem(&sessions, key);
 }
 

@@ -15,6 +15,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy.h"
+#include "ports.h"
 #include "verdict.h"
 
 /* The packet quoted in an ICMP error. */
@@ -206,7 +207,6 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 					       const enum ctx_kind kind,
 					       const struct pkt *p)
 {
-	const struct bpfmasq_endpoint *owner;
 	struct bpfmasq_endpoint ext, inside;
 	struct icmp_quote q;
 
@@ -219,10 +219,8 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 	if (q.saddr != p->daddr)
 		goto not_ours;
 	endpoint_make(&ext, q.saddr, q.sport, q.proto);
-	owner = bpf_map_lookup_elem(&port_owners, &ext);
-	if (!owner)
+	if (!port_owner(&ext, &inside))
 		goto not_ours;
-	inside = *owner;
 	if (!icmp_quote_has_session(&q, inside.addr, inside.port, q.daddr,
 				    q.dport))
 		return BPFMASQ_STAT_FILTERED;

@@ -43,12 +43,15 @@ struct {
 	__type(value, struct bpfmasq_mapping);
 } mappings SEC(".maps");
 
-/* External endpoint -> inside endpoint; BPF_NOEXIST inserts claim ports. */
+/*
+ * External endpoint -> its owner, or its quarantine; BPF_NOEXIST inserts
+ * claim ports. A port with no entry is free, in its pool's queue.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BPFMASQ_DEFAULT_MAX_SESSIONS);
 	__type(key, struct bpfmasq_endpoint);
-	__type(value, struct bpfmasq_endpoint);
+	__type(value, struct bpfmasq_owner);
 } port_owners SEC(".maps");
 
 struct {
@@ -58,7 +61,10 @@ struct {
 	__type(value, struct bpfmasq_session);
 } sessions SEC(".maps");
 
-/* Free external ports of one (address, protocol), in random order. */
+/*
+ * The free external ports of one (address, protocol), in random order:
+ * exactly those with no entry in port_owners.
+ */
 struct pool_queue {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
 	__uint(max_entries, 1);

@@ -41,19 +41,20 @@ static __always_inline __u32 nat_flow_bind(
 	struct bpfmasq_session **s)
 {
 	struct bpfmasq_mapping *m;
-	bool created = false;
+	bool created = false, fresh = false;
 	__u32 reason;
 
 	reason = mapping_get(cfg, inside, now, &created, &m);
+	if (reason == NAT_CONTINUE)
+		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
-	*s = session_create(key, m->ext_addr, m->ext_port, p, 0, now);
-	if (*s) {
-		m->last_ns = now;
+	*s = session_create(key, m->ext_addr, m->ext_port, p, 0, now, &fresh);
+	if (*s)
 		return NAT_CONTINUE;
-	}
+	/* No room for the session: a mapping made for it goes again. */
 	if (created)
-		mapping_drop(inside, m);
+		mapping_release(inside, m, mapping_clock(now), true, now);
 	return BPFMASQ_STAT_TABLE_FULL;
 }
 
@@ -63,16 +64,12 @@ static __always_inline __u32 nat_new_flow_out(
 	const struct pkt *p, __u64 now, struct bpfmasq_session **s)
 {
 	struct bpfmasq_endpoint inside;
-	__u32 reason;
 
 	if (!cfg->ext_addr)
 		return BPFMASQ_STAT_NO_ADDRESS;
+	if (cfg->flags & BPFMASQ_CFG_FLUSHING)
+		return BPFMASQ_STAT_FLUSHING;
 	endpoint_make(&inside, p->saddr, p->sport, p->proto);
-	reason = nat_flow_bind(cfg, &inside, key, p, now, s);
-	if (reason != NAT_CONTINUE || mapping_holds(&inside, *s))
-		return reason;
-	/* Lost that race: start over on a fresh mapping. */
-	bpf_map_delete_elem(&sessions, key);
 	return nat_flow_bind(cfg, &inside, key, p, now, s);
 }
 
@@ -128,15 +125,18 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 }
 
 /*
- * Under endpoint-independent filtering, a packet from a new remote to a
- * live mapping opens a session of its own (TCP and UDP only), in *@s.
+ * Under endpoint-independent filtering, a packet from a new remote to the
+ * live mapping of @inside opens a session of its own (TCP and UDP only),
+ * in *@s; at most cfg->max_inbound per mapping.
  */
 static __always_inline __u32 nat_new_flow_in(
-	const struct bpfmasq_config *cfg, const struct bpfmasq_session_key *key,
-	const struct pkt *p, __u64 now, struct bpfmasq_session **s)
+	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
+	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
+	struct bpfmasq_session **s)
 {
-	struct bpfmasq_endpoint inside;
 	struct bpfmasq_mapping *m;
+	bool created = false;
+	__u32 reason;
 
 	/* Only a TCP open may start one: stray segments would fill the table. */
 	if (cfg->filtering != BPFMASQ_FILTER_INDEPENDENT ||
@@ -144,24 +144,22 @@ static __always_inline __u32 nat_new_flow_in(
 	    (p->proto == IPPROTO_TCP &&
 	     (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN))
 		return BPFMASQ_STAT_FILTERED;
+	if (cfg->flags & BPFMASQ_CFG_FLUSHING)
+		return BPFMASQ_STAT_FLUSHING;
+	m = bpf_map_lookup_elem(&mappings, inside);
+	if (!m || m->ext_addr != p->daddr || m->ext_port != p->dport)
+		return BPFMASQ_STAT_FILTERED;
+	if (m->inbound >= cfg->max_inbound)
+		return BPFMASQ_STAT_INBOUND_LIMIT;
+	reason = mapping_use(inside, m, now);
+	if (reason != NAT_CONTINUE)
+		return reason;
 	*s = session_create(key, p->daddr, p->dport, p, BPFMASQ_SESS_INBOUND,
-			    now);
+			    now, &created);
 	if (!*s)
 		return BPFMASQ_STAT_TABLE_FULL;
-	/* As for an outbound session: the mapping is in use again. */
-	endpoint_make(&inside, key->inside_addr, key->inside_port, p->proto);
-	m = bpf_map_lookup_elem(&mappings, &inside);
-	if (m)
-		m->last_ns = now;
-	/*
-	 * The collector may have released the mapping since its owner was
-	 * found: then the port may be another host's soon, and the session
-	 * must not outlive it.
-	 */
-	if (!mapping_holds(&inside, *s)) {
-		bpf_map_delete_elem(&sessions, key);
-		return BPFMASQ_STAT_FILTERED;
-	}
+	if (created)
+		__sync_fetch_and_add(&m->inbound, 1);
 	return NAT_CONTINUE;
 }
 
@@ -171,10 +169,9 @@ static __always_inline __u32 nat_new_flow_in(
  */
 static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 {
-	const struct bpfmasq_endpoint *inside;
 	const struct bpfmasq_config *cfg;
 	struct bpfmasq_session_key key;
-	struct bpfmasq_endpoint ext;
+	struct bpfmasq_endpoint ext, inside;
 	struct bpfmasq_session *s;
 	struct pkt p;
 	__u32 reason;
@@ -191,11 +188,10 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 		goto not_ours;
 
 	endpoint_make(&ext, p.daddr, p.dport, p.proto);
-	inside = bpf_map_lookup_elem(&port_owners, &ext);
-	if (!inside)
+	if (!port_owner(&ext, &inside))
 		goto not_ours;
 
-	session_key_make(&key, inside->addr, inside->port, p.saddr, p.sport,
+	session_key_make(&key, inside.addr, inside.port, p.saddr, p.sport,
 			 p.proto);
 
 	now = bpf_ktime_get_boot_ns();
@@ -204,7 +200,7 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */
-		reason = nat_new_flow_in(cfg, &key, &p, now, &s);
+		reason = nat_new_flow_in(cfg, &inside, &key, &p, now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;
 	}

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * ports.h - endpoint-independent mappings (RFC 4787 REQ-1) and the external
- * ports behind them: a port is claimed in port_owners with BPF_NOEXIST,
- * the atomic step that makes allocation on several CPUs safe; the inside
- * port is kept when it is in range and free, else one comes from the
- * per-(address, protocol) free-port queue.
+ * ports behind them. Each port of a pool is exactly one of: free (in its
+ * pool's queue, no port_owners entry), owned by one mapping, or quarantined
+ * after its release (RFC 6888 REQ-8). A port is claimed with a BPF_NOEXIST
+ * insert into port_owners, the atomic step that makes allocation on
+ * several CPUs safe. A mapping's used_ms changes by compare-and-swap only:
+ * a session starts on a mapping after swapping its time in, the collector
+ * releases one after swapping the time it saw for DYING (ctl.bpf.c), so
+ * one of the two always loses.
  */
 #ifndef BPFMASQ_PORTS_H
 #define BPFMASQ_PORTS_H
@@ -15,27 +19,50 @@
 #include "maps.h"
 #include "verdict.h"
 
+#ifndef EBUSY
+#define EBUSY 16
+#endif
+#ifndef ENOENT
+#define ENOENT 2
+#endif
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+
+/* A mapping's clock: boot-time ms, modulo 2^32, never DYING. */
+static __always_inline __u32 mapping_clock(__u64 now)
+{
+	__u32 ms = now / NS_PER_MS;
+
+	return ms == BPFMASQ_MAPPING_DYING ? ms - 1 : ms;
+}
+
+/* The inside endpoint that owns @ext, into @inside; false if none does. */
+static __always_inline bool port_owner(const struct bpfmasq_endpoint *ext,
+				       struct bpfmasq_endpoint *inside)
+{
+	const struct bpfmasq_owner *o = bpf_map_lookup_elem(&port_owners, ext);
+
+	if (!o || o->state != BPFMASQ_PORT_OWNED)
+		return false;
+	endpoint_make(inside, o->addr, o->port, o->proto);
+	return true;
+}
+
 /*
  * Claim an external port for @inside: atomic across CPUs. 0 when claimed,
- * -EEXIST when someone holds it, another error when the table is full.
+ * -EEXIST when it is owned or quarantined, another error when the table
+ * is full.
  */
 static __always_inline long port_claim(const struct bpfmasq_endpoint *ext,
 				       const struct bpfmasq_endpoint *inside)
 {
-	return bpf_map_update_elem(&port_owners, ext, inside, BPF_NOEXIST);
-}
+	struct bpfmasq_owner o = { .addr = inside->addr,
+				   .port = inside->port,
+				   .proto = inside->proto,
+				   .state = BPFMASQ_PORT_OWNED };
 
-/* Keep the inside port when it is in range and nobody holds it. */
-static __always_inline long port_preserve(const struct bpfmasq_config *cfg,
-					  struct bpfmasq_endpoint *ext,
-					  const struct bpfmasq_endpoint *inside)
-{
-	__u16 port = bpf_ntohs(inside->port);
-
-	if (port < cfg->port_min || port > cfg->port_max)
-		return -EEXIST;
-	ext->port = inside->port;
-	return port_claim(ext, inside);
+	return bpf_map_update_elem(&port_owners, ext, &o, BPF_NOEXIST);
 }
 
 /* The free-port queue of @ext's (address, protocol), or NULL. */
@@ -47,14 +74,13 @@ static __always_inline void *pool_of(const struct bpfmasq_endpoint *ext)
 }
 
 /*
- * Take a port from the pool. A popped port may be held by a mapping that
- * preserved it: preserved ports never leave the pool (they are not pushed
- * again on release), so it goes back to the tail. Bounded: an unlucky run
- * fails one new flow, never an existing one.
+ * Take a free port from the pool into @ext and claim it for @inside. An
+ * empty pool costs one pop. A popped port that has an owner entry was a
+ * stray second copy (a queue holds free ports only): it is dropped, and
+ * one more is tried.
  */
-static __always_inline long
-port_from_pool(struct bpfmasq_endpoint *ext,
-	       const struct bpfmasq_endpoint *inside)
+static __always_inline long port_take(struct bpfmasq_endpoint *ext,
+				      const struct bpfmasq_endpoint *inside)
 {
 	void *pool = pool_of(ext);
 	__be16 port;
@@ -68,41 +94,40 @@ port_from_pool(struct bpfmasq_endpoint *ext,
 			return -ENOSPC;
 		ext->port = port;
 		err = port_claim(ext, inside);
-		if (!err)
-			return 0;
-		bpf_map_push_elem(pool, &port, 0);
-		if (err != -EEXIST)
-			return err; /* table full: the port stays free */
+		if (err != -EEXIST) {
+			if (err) /* table full: the port stays free */
+				bpf_map_push_elem(pool, &port, 0);
+			return err;
+		}
 	}
 	return -ENOSPC;
 }
 
-static __always_inline void port_release(const struct bpfmasq_endpoint *ext,
-					 __u8 flags)
+/*
+ * Make @ext free again: its owner entry goes, the port back to its pool
+ * (none when the address has changed: that pool is gone). For a port that
+ * never carried a packet, and for a quarantine that is over.
+ */
+static __always_inline void port_return(const struct bpfmasq_endpoint *ext)
 {
 	__be16 port = ext->port;
 	void *pool;
 
-	bpf_map_delete_elem(&port_owners, ext);
-	if (!(flags & BPFMASQ_MAP_FROM_POOL))
+	if (bpf_map_delete_elem(&port_owners, ext))
 		return;
 	pool = pool_of(ext);
 	if (pool)
 		bpf_map_push_elem(pool, &port, 0);
 }
 
-/* An external port for @inside, in @ext; the mapping flags in @flags. */
-static __always_inline long port_alloc(const struct bpfmasq_config *cfg,
-				       struct bpfmasq_endpoint *ext,
-				       const struct bpfmasq_endpoint *inside,
-				       __u8 *flags)
+/* Quarantine @ext's port, owned until now: it names no one from now on. */
+static __always_inline void port_quarantine(const struct bpfmasq_endpoint *ext,
+					    __u64 now)
 {
-	long err = port_preserve(cfg, ext, inside);
+	struct bpfmasq_owner q = { .released_s = now / NS_PER_S,
+				   .state = BPFMASQ_PORT_QUARANTINED };
 
-	if (err != -EEXIST)
-		return err;
-	*flags = BPFMASQ_MAP_FROM_POOL;
-	return port_from_pool(ext, inside);
+	bpf_map_update_elem(&port_owners, ext, &q, BPF_EXIST);
 }
 
 /*
@@ -117,14 +142,14 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr,
 					.proto = inside->proto };
 	struct bpfmasq_mapping val = { .ext_addr = cfg->ext_addr,
-				       .last_ns = now };
+				       .used_ms = mapping_clock(now) };
 	long err;
 
 	*m = bpf_map_lookup_elem(&mappings, inside);
 	if (*m)
 		return NAT_CONTINUE;
 
-	err = port_alloc(cfg, &ext, inside, &val.flags);
+	err = port_take(&ext, inside);
 	if (err)
 		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY
 				      : BPFMASQ_STAT_TABLE_FULL;
@@ -133,7 +158,7 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	err = bpf_map_update_elem(&mappings, inside, &val, BPF_NOEXIST);
 	if (err) {
 		/* Lost a race for the same inside endpoint, or table full. */
-		port_release(&ext, val.flags);
+		port_return(&ext);
 		if (err != -EEXIST)
 			return BPFMASQ_STAT_TABLE_FULL;
 	} else {
@@ -144,32 +169,57 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	return *m ? NAT_CONTINUE : BPFMASQ_STAT_TABLE_FULL;
 }
 
-/* Undo a mapping made for a flow that could not get a session. */
-static __always_inline void mapping_drop(const struct bpfmasq_endpoint *inside,
-					 const struct bpfmasq_mapping *m)
+/*
+ * Before a session starts on mapping @m of @inside: swap the time in,
+ * unless the collector has claimed the mapping. Then it must still be
+ * @inside's: a preallocated hash map hands a deleted element out again at
+ * once. NAT_CONTINUE, or MAPPING_RELEASED.
+ */
+static __always_inline __u32 mapping_use(const struct bpfmasq_endpoint *inside,
+					 struct bpfmasq_mapping *m, __u64 now)
 {
-	struct bpfmasq_endpoint ext = { .addr = m->ext_addr,
-					.port = m->ext_port,
-					.proto = inside->proto };
-	__u8 flags = m->flags;
+	__be32 addr = m->ext_addr;
+	__be16 port = m->ext_port;
+	__u32 seen = *(volatile __u32 *)&m->used_ms;
 
-	if (bpf_map_delete_elem(&mappings, inside) == 0)
-		port_release(&ext, flags);
+	if (seen == BPFMASQ_MAPPING_DYING ||
+	    __sync_val_compare_and_swap(&m->used_ms, seen,
+					mapping_clock(now)) ==
+		    BPFMASQ_MAPPING_DYING)
+		return BPFMASQ_STAT_MAPPING_RELEASED;
+	if (bpf_map_lookup_elem(&mappings, inside) != m ||
+	    m->ext_addr != addr || m->ext_port != port)
+		return BPFMASQ_STAT_MAPPING_RELEASED;
+	return NAT_CONTINUE;
 }
 
 /*
- * Is the session's mapping still there? The garbage collector releases a
- * mapping no session uses; one may have been released between our finding
- * it and storing the session. (It re-checks last_ns, which we set, just
- * before it deletes, so the window left after this check is a few
- * instructions of its own.)
+ * Release mapping @m of @inside if its used_ms is still @stamp (DYING too:
+ * a release to finish). Its port goes to quarantine, or straight back to
+ * the pool when it never carried a packet (@unused). 0, or -EBUSY when a
+ * session started on it meanwhile.
  */
-static __always_inline bool mapping_holds(const struct bpfmasq_endpoint *inside,
-					  const struct bpfmasq_session *s)
+static __always_inline long
+mapping_release(const struct bpfmasq_endpoint *inside,
+		struct bpfmasq_mapping *m, __u32 stamp, bool unused, __u64 now)
 {
-	struct bpfmasq_mapping *m = bpf_map_lookup_elem(&mappings, inside);
+	struct bpfmasq_endpoint ext, owner;
+	__u32 old;
 
-	return m && m->ext_addr == s->ext_addr && m->ext_port == s->ext_port;
+	old = __sync_val_compare_and_swap(&m->used_ms, stamp,
+					  BPFMASQ_MAPPING_DYING);
+	if (old != stamp)
+		return -EBUSY;
+	endpoint_make(&ext, m->ext_addr, m->ext_port, inside->proto);
+	if (port_owner(&ext, &owner) && owner.addr == inside->addr &&
+	    owner.port == inside->port) {
+		if (unused)
+			port_return(&ext);
+		else
+			port_quarantine(&ext, now);
+	}
+	bpf_map_delete_elem(&mappings, inside);
+	return 0;
 }
 
 #endif /* BPFMASQ_PORTS_H */

@@ -19,8 +19,25 @@
 #define BPFMASQ_MAX_INTERNAL 256
 #define BPFMASQ_MAX_LOCAL_ADDRS 256
 
-/* Pool allocation gives up after this many pops (see nat.h). */
-#define BPFMASQ_POOL_TRIES 8
+/*
+ * A free-port queue holds exactly the free ports of its pool, so the first
+ * pop is a free port; a second try only covers a port a corrupted queue
+ * held twice (ports.h).
+ */
+#define BPFMASQ_POOL_TRIES 2
+
+/*
+ * A released external port is not handed out again before this many
+ * seconds (RFC 6888 REQ-8): late packets of the old flow must not reach the
+ * next owner.
+ */
+#define BPFMASQ_PORT_QUARANTINE_S 120
+
+/*
+ * Under endpoint-independent filtering, at most this many sessions opened
+ * from outside per mapping, by default (--max-inbound).
+ */
+#define BPFMASQ_DEFAULT_MAX_INBOUND 256
 
 /*
  * Idle timeouts of sessions, by protocol and TCP state: X(name, option,
@@ -47,8 +64,9 @@ enum bpfmasq_timeout {
 
 /*
  * A mapping with no session is kept at least this long after its last
- * session was created, so the garbage collector never races a flow that is
- * just being set up on it.
+ * session was started, so the garbage collector never races a flow that is
+ * just being set up on it (the data path stamps the mapping, then inserts
+ * the session, within microseconds).
  */
 #define BPFMASQ_MAPPING_GRACE_S 1
 
@@ -70,21 +88,55 @@ struct bpfmasq_endpoint {
 };
 _Static_assert(sizeof(struct bpfmasq_endpoint) == 8, "endpoint layout");
 
-/* mapping.flags */
-enum {
-	/* The external port came from the free-port pool and returns to it. */
-	BPFMASQ_MAP_FROM_POOL = 1 << 0,
-};
+/*
+ * mapping.used_ms once the collector has claimed the mapping for release:
+ * the data path no longer starts sessions on it.
+ */
+#define BPFMASQ_MAPPING_DYING 0xffffffffu
 
-/* Value of the mapping table: endpoint-independent (RFC 4787 REQ-1). */
+/*
+ * Value of the mapping table: endpoint-independent (RFC 4787 REQ-1). The
+ * external port always comes from the pool of (ext_addr, protocol).
+ */
 struct bpfmasq_mapping {
 	__be32 ext_addr;
 	__be16 ext_port;
-	__u8 flags;
+	__u8 flags; /* none yet */
 	__u8 pad;
-	__u64 last_ns; /* boot-time ns when the last session was created */
+	/*
+	 * Boot-time milliseconds (modulo 2^32) when a session last started
+	 * on it, or BPFMASQ_MAPPING_DYING. Compare-and-swap only: a session
+	 * starts after swapping in its time, the collector releases after
+	 * swapping the time it saw for DYING, so one of them loses.
+	 */
+	__u32 used_ms;
+	/* Sessions opened from outside on it (endpoint-independent). */
+	__u32 inbound;
 };
 _Static_assert(sizeof(struct bpfmasq_mapping) == 16, "mapping layout");
+
+/* What an external port is, as its entry in port_owners says. */
+enum bpfmasq_port_state {
+	BPFMASQ_PORT_FREE = 0, /* no entry: the port is in its pool's queue */
+	BPFMASQ_PORT_OWNED = 1, /* a mapping holds it */
+	BPFMASQ_PORT_QUARANTINED = 2, /* released; not handed out yet */
+};
+
+/*
+ * Value of the port-owner table (key: the external endpoint). An owned
+ * port names the inside endpoint whose mapping holds it; a quarantined one
+ * names no one and carries the time it was released.
+ */
+struct bpfmasq_owner {
+	union {
+		__be32 addr; /* OWNED: the inside address */
+		__u32 released_s; /* QUARANTINED: boot-time seconds */
+	};
+	__be16 port; /* OWNED: the inside port (or echo id); else 0 */
+	__u8 proto; /* OWNED: the inside protocol; else 0 */
+	__u8 state; /* enum bpfmasq_port_state */
+};
+_Static_assert(sizeof(struct bpfmasq_owner) == 8, "owner layout");
 
 /* Key of the session table: one per (inside endpoint, remote endpoint). */
 struct bpfmasq_session_key {
@@ -229,7 +281,7 @@ struct bpfmasq_config {
 	__u16 port_max;
 	__u8 filtering; /* enum bpfmasq_filtering */
 	__u8 flags; /* BPFMASQ_CFG_* */
-	__u8 pad[2];
+	__u16 max_inbound; /* per mapping, endpoint-independent filtering */
 };
 _Static_assert(sizeof(struct bpfmasq_config) == 12, "config layout");
 
@@ -240,13 +292,20 @@ enum {
 	 * and TC ingress may see a reply, and TC one that XDP translated.
 	 */
 	BPFMASQ_CFG_SWITCHING = 1 << 0,
+	/*
+	 * A flush is emptying the tables: no mapping or session is made
+	 * until it is over. Left set by a flush that was killed, the next
+	 * collector pass finishes it.
+	 */
+	BPFMASQ_CFG_FLUSHING = 1 << 1,
 };
 
 /*
  * Version of the pinned layout: every change of a pinned map's key, value
- * or meaning moves it. 1 was the first release's (no instance record).
+ * or meaning moves it. 1 was the first release's (no instance record); 3
+ * made every port come from the pool, with owner states and quarantine.
  */
-#define BPFMASQ_LAYOUT_VERSION 2
+#define BPFMASQ_LAYOUT_VERSION 3
 
 /* Where replies are translated back. */
 enum bpfmasq_ingress {
@@ -303,6 +362,9 @@ enum bpfmasq_verdict {
 	X(TCP_OUT_OF_WINDOW, "tcp_out_of_window", EVENT)                       \
 	X(PORT_POOL_EMPTY, "port_pool_empty", DROP)                            \
 	X(TABLE_FULL, "table_full", DROP)                                      \
+	X(INBOUND_LIMIT, "inbound_limit", DROP)                                \
+	X(MAPPING_RELEASED, "mapping_released", DROP)                          \
+	X(FLUSHING, "flushing", DROP)                                          \
 	X(MALFORMED, "malformed", DROP)                                        \
 	X(NOT_OURS, "not_ours", PASS)                                          \
 	X(UNSOLICITED, "unsolicited", DROP)                                    \
@@ -317,5 +379,41 @@ enum bpfmasq_verdict {
 #define BPFMASQ_STAT_ENUM(name, str, verdict) BPFMASQ_STAT_##name,
 enum bpfmasq_stat { BPFMASQ_STATS(BPFMASQ_STAT_ENUM) BPFMASQ_STAT_MAX };
 #undef BPFMASQ_STAT_ENUM
+
+/*
+ * The collector's atomic steps: the daemon runs the control program
+ * (bpf/ctl.bpf.c) with BPF_PROG_TEST_RUN and one of these, so that a check
+ * and the change it allows happen in one run, which nothing can interrupt,
+ * with the same compare-and-swap rules as the data path.
+ */
+enum bpfmasq_ctl_op {
+	/* Delete session @session if its last_ns is still @stamp. */
+	BPFMASQ_CTL_SESSION_EXPIRE,
+	/*
+	 * Release the mapping of inside endpoint @ep if its used_ms is
+	 * still @stamp (or DYING): its port goes to quarantine.
+	 */
+	BPFMASQ_CTL_MAPPING_RELEASE,
+	/*
+	 * Free external port @ep if it is quarantined since @stamp: back to
+	 * its pool.
+	 */
+	BPFMASQ_CTL_PORT_FREE,
+	/* Quarantine port @ep if its owner still lacks the mapping. */
+	BPFMASQ_CTL_OWNER_REPAIR,
+	BPFMASQ_CTL_OP_MAX,
+};
+
+struct bpfmasq_ctl_args {
+	__u32 op; /* enum bpfmasq_ctl_op */
+	__s32 ret; /* out: 0 done, -ENOENT gone, -EBUSY changed meanwhile */
+	__u64 stamp;
+	__u64 now_ns; /* the collector's clock (boot time) */
+	union {
+		struct bpfmasq_session_key session;
+		struct bpfmasq_endpoint ep;
+	};
+};
+_Static_assert(sizeof(struct bpfmasq_ctl_args) == 40, "ctl args layout");
 
 #endif /* BPFMASQ_H */

@@ -108,12 +108,26 @@ static bool mapping_still(const struct masq_maps *m,
 
 static bool owner_still(const struct masq_maps *m,
 			const struct bpfmasq_endpoint *ext,
-			const struct bpfmasq_endpoint *in)
+			const struct bpfmasq_owner *o)
 {
-	struct bpfmasq_endpoint cur;
+	struct bpfmasq_owner cur;
 
 	return !bpf_map_lookup_elem(m->port_owners, ext, &cur) &&
-	       ep_eq(&cur, in);
+	       !memcmp(&cur, o, sizeof(cur));
+}
+
+/* The inside endpoint an owned port's entry names. */
+static struct bpfmasq_endpoint owner_ep(const struct bpfmasq_owner *o)
+{
+	return ep_make(o->addr, o->port, o->proto);
+}
+
+static bool owner_names(const struct bpfmasq_owner *o,
+			const struct bpfmasq_endpoint *in)
+{
+	struct bpfmasq_endpoint named = owner_ep(o);
+
+	return ep_eq(&named, in);
 }
 
 static bool session_still(const struct masq_maps *m,
@@ -186,8 +200,9 @@ static int u64_cmp(const void *a, const void *b)
 static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 {
 	const struct bpfmasq_config *cfg = &p->cfg;
-	struct bpfmasq_endpoint *keys, owner;
+	struct bpfmasq_endpoint *keys;
 	struct bpfmasq_mapping *vals;
+	struct bpfmasq_owner owner;
 	long n, i;
 	int err = 0;
 
@@ -219,7 +234,14 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 					p, CHECK_OWNER_MISSING, in, &ext, NULL,
 					"mapping %s %s -> %s: %s has no owner",
 					what, ins, out, out);
-		} else if (!ep_eq(&owner, in) && mapping_still(p->m, in, mp)) {
+		} else if (owner.state != BPFMASQ_PORT_OWNED) {
+			if (mapping_still(p->m, in, mp))
+				err = add(
+					p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
+					"mapping %s %s -> %s: %s is not owned (state %u)",
+					what, ins, out, out, owner.state);
+		} else if (!owner_names(&owner, in) &&
+			   mapping_still(p->m, in, mp)) {
 			err = add(p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
 				  "mapping %s %s -> %s: %s is owned by %s %s",
 				  what, ins, out, out, proto_str(owner.proto),
@@ -234,12 +256,6 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 			err = add(p, CHECK_PORT_RANGE, in, &ext, NULL,
 				  "mapping %s %s -> %s: port outside %u-%u",
 				  what, ins, out, cfg->port_min, cfg->port_max);
-		if (!err && !(mp->flags & BPFMASQ_MAP_FROM_POOL) &&
-		    mp->ext_port != in->port)
-			err = add(
-				p, CHECK_PORT_NOT_PRESERVED, in, &ext, NULL,
-				"mapping %s %s -> %s: not from the pool, yet not the inside port",
-				what, ins, out);
 	}
 	qsort(*exts, n, sizeof(**exts), u64_cmp);
 	*n_exts = n;
@@ -256,7 +272,8 @@ out:
  */
 static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 {
-	struct bpfmasq_endpoint *keys, *vals;
+	struct bpfmasq_endpoint *keys, inside;
+	struct bpfmasq_owner *vals;
 	struct bpfmasq_mapping mp;
 	long n, i;
 	int err = 0;
@@ -266,16 +283,30 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 		return n;
 	p->res->owners = n;
 	for (i = 0; i < n && !err; i++) {
-		const struct bpfmasq_endpoint *ext = &keys[i], *in = &vals[i];
+		const struct bpfmasq_endpoint *ext = &keys[i], *in = &inside;
+		const struct bpfmasq_owner *o = &vals[i];
 		uint64_t packed = ep_pack(ext);
 		const char *what = proto_str(ext->proto),
-			   *out = ep_str(ext->addr, ext->port),
-			   *ins = ep_str(in->addr, in->port);
+			   *out = ep_str(ext->addr, ext->port), *ins;
 
+		inside = owner_ep(o);
+		ins = ep_str(in->addr, in->port);
+		if (o->state == BPFMASQ_PORT_QUARANTINED && !o->port &&
+		    !o->proto)
+			continue; /* names no one: valid on its own */
+		if (o->state != BPFMASQ_PORT_OWNED) {
+			if (owner_still(p->m, ext, o))
+				err = add(
+					p, CHECK_OWNER_STATE, NULL, ext, NULL,
+					"owner %s %s: state %u, port %u, protocol %u",
+					what, out, o->state, ntohs(o->port),
+					o->proto);
+			continue;
+		}
 		if (bsearch(&packed, exts, n_exts, sizeof(*exts), u64_cmp))
 			continue;
 		if (in->proto != ext->proto) {
-			if (owner_still(p->m, ext, in))
+			if (owner_still(p->m, ext, o))
 				err = add(
 					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
 					"owner %s %s -> %s: names a %s endpoint",
@@ -283,14 +314,14 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 		} else if (bpf_map_lookup_elem(p->m->mappings, in, &mp)) {
 			if (errno != ENOENT)
 				err = -errno;
-			else if (owner_still(p->m, ext, in))
+			else if (owner_still(p->m, ext, o))
 				err = add(
 					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
 					"owner %s %s -> %s: %s has no mapping",
 					what, out, ins, ins);
 		} else if ((mp.ext_addr != ext->addr ||
 			    mp.ext_port != ext->port) &&
-			   owner_still(p->m, ext, in)) {
+			   owner_still(p->m, ext, o)) {
 			err = add(p, CHECK_OWNER_ORPHAN, in, ext, NULL,
 				  "owner %s %s -> %s: the mapping of %s is %s",
 				  what, out, ins, ins,
@@ -402,28 +433,36 @@ out:
 	return err ? err : n;
 }
 
-/* The mapping that owns @ext and names it, in @mp; false if none. */
-static bool owned_by(const struct masq_maps *m,
-		     const struct bpfmasq_endpoint *ext,
-		     struct bpfmasq_endpoint *in, struct bpfmasq_mapping *mp)
+/* What port_owners says of @ext, in @o: false when it is free. */
+static bool held(const struct masq_maps *m, const struct bpfmasq_endpoint *ext,
+		 struct bpfmasq_owner *o)
 {
-	return !bpf_map_lookup_elem(m->port_owners, ext, in) &&
-	       !bpf_map_lookup_elem(m->mappings, in, mp) &&
-	       mp->ext_addr == ext->addr && mp->ext_port == ext->port;
+	return !bpf_map_lookup_elem(m->port_owners, ext, o);
+}
+
+/* "owned by tcp 10.0.0.1:80" or "quarantined", for @o. */
+static const char *held_str(const struct bpfmasq_owner *o)
+{
+	static char buf[80];
+
+	if (o->state != BPFMASQ_PORT_OWNED)
+		return "quarantined";
+	snprintf(buf, sizeof(buf), "owned by %s %s", proto_str(o->proto),
+		 ep_str(o->addr, o->port));
+	return buf;
 }
 
 /*
  * Invariant 4, for the pool of (@cfg's address, @proto): a port is queued
- * once at most, is in range and is not held by a mapping from the pool;
- * every port of the range is queued or held by a mapping from the pool (a
- * preserved port never leaves its pool).
+ * once at most, is in range and has no owner entry; every port of the
+ * range is queued, owned or quarantined.
  */
 static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 {
 	const struct bpfmasq_config *cfg = &p->cfg;
 	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
-	struct bpfmasq_endpoint ext, in;
-	struct bpfmasq_mapping mp;
+	struct bpfmasq_endpoint ext;
+	struct bpfmasq_owner o;
 	const char *what = proto_str(proto);
 	__be16 *ports = NULL;
 	long n, i;
@@ -446,12 +485,12 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	free(ports);
 	for (port = 0; port < 65536 && !err; port++) {
 		bool in_range = port >= cfg->port_min && port <= cfg->port_max;
-		bool owned;
+		bool taken;
 
 		if (!queued[port] && !in_range)
 			continue;
 		ext = ep_make(cfg->ext_addr, htons(port), proto);
-		owned = owned_by(p->m, &ext, &in, &mp);
+		taken = held(p->m, &ext, &o);
 		if (queued[port] && !in_range)
 			err = add(p, CHECK_PORT_QUEUED_OUT_OF_RANGE, NULL, &ext,
 				  NULL, "pool %s %s: port %d outside %u-%u",
@@ -461,27 +500,15 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 			err = add(p, CHECK_PORT_QUEUED_TWICE, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued %u times", what,
 				  addr_str(cfg->ext_addr), port, queued[port]);
-		if (err)
-			break;
-		if (queued[port] && owned && (mp.flags & BPFMASQ_MAP_FROM_POOL))
-			err = add(
-				p, CHECK_PORT_QUEUED_OWNED, &in, &ext, NULL,
-				"pool %s %s: port %d queued, yet held by %s from the pool",
-				what, addr_str(cfg->ext_addr), port,
-				ep_str(in.addr, in.port));
-		else if (!queued[port] && !owned &&
-			 bpf_map_lookup_elem(p->m->port_owners, &ext, &in))
+		else if (queued[port] && taken)
+			err = add(p, CHECK_PORT_QUEUED_OWNED, NULL, &ext, NULL,
+				  "pool %s %s: port %d queued, yet %s", what,
+				  addr_str(cfg->ext_addr), port, held_str(&o));
+		else if (!queued[port] && !taken)
 			err = add(
 				p, CHECK_PORT_LOST, NULL, &ext, NULL,
-				"pool %s %s: port %d neither queued nor owned",
+				"pool %s %s: port %d neither queued, owned nor quarantined",
 				what, addr_str(cfg->ext_addr), port);
-		else if (!queued[port] && owned &&
-			 !(mp.flags & BPFMASQ_MAP_FROM_POOL))
-			err = add(
-				p, CHECK_PORT_LOST, &in, &ext, NULL,
-				"pool %s %s: port %d not queued, yet held by %s as its preserved port: lost when released",
-				what, addr_str(cfg->ext_addr), port,
-				ep_str(in.addr, in.port));
 	}
 	return err;
 }

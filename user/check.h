@@ -17,7 +17,7 @@
 	X(OWNER_ORPHAN, "owner_orphan")                                        \
 	X(MAPPING_ADDRESS, "mapping_address")                                  \
 	X(PORT_RANGE, "port_range")                                            \
-	X(PORT_NOT_PRESERVED, "port_not_preserved")                            \
+	X(OWNER_STATE, "owner_state")                                          \
 	X(SESSION_UNMAPPED, "session_unmapped")                                \
 	X(SESSION_MISMATCH, "session_mismatch")                                \
 	X(POOL_MISSING, "pool_missing")                                        \

@@ -74,6 +74,7 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
 #define DEF_MAX_SESSIONS STR(BPFMASQ_DEFAULT_MAX_SESSIONS)
+#define DEF_MAX_INBOUND STR(BPFMASQ_DEFAULT_MAX_INBOUND)
 
 const struct cli_opt cli_opts[] = {
 	{
@@ -121,6 +122,15 @@ const struct cli_opt cli_opts[] = {
 		.help = "Size of the session table, from 16 to 16777216 "
 			"(default " DEF_MAX_SESSIONS "); cannot change while "
 			"attached.",
+	},
+	{
+		.id = OPT_MAX_INBOUND,
+		.name = "max-inbound",
+		.arg = "N",
+		.cmds = ATTACH_RUN,
+		.help = "Under --filtering independent, the most sessions "
+			"remotes may open to one mapping, from 1 to 65535 "
+			"(default " DEF_MAX_INBOUND ").",
 	},
 #define TIMEOUT_ROW(tid, opt, key, dflt, what)                                 \
 	{                                                                      \

@@ -81,6 +81,7 @@ int config_build(const struct masq_opts *o,
 		*inst = *old_inst;
 	} else {
 		memset(cfg, 0, sizeof(*cfg));
+		cfg->max_inbound = BPFMASQ_DEFAULT_MAX_INBOUND;
 		instance_defaults(inst);
 		err = default_port_range(cfg);
 		if (err)
@@ -101,6 +102,8 @@ int config_build(const struct masq_opts *o,
 			inst->timeouts[i] = o->timeout[i];
 	if (o->filtering >= 0)
 		cfg->filtering = o->filtering;
+	if (o->max_inbound)
+		cfg->max_inbound = o->max_inbound;
 	if (o->have_ports) {
 		cfg->port_min = o->port_min;
 		cfg->port_max = o->port_max;

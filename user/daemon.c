@@ -46,7 +46,7 @@ static void follow_address(const struct masq_opts *o, const struct masq_maps *m)
 	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
-	__be32 now_addr;
+	__be32 now_addr, old_addr;
 	int err;
 
 	err = host_addrs_sync(m, o->ifname);
@@ -63,10 +63,12 @@ static void follow_address(const struct masq_opts *o, const struct masq_maps *m)
 		o->ifname,
 		now_addr ? inet_ntop(AF_INET, &now_addr, a, sizeof(a))
 			 : "none");
-	pools_delete(m, cfg.ext_addr);
+	old_addr = cfg.ext_addr;
 	cfg.ext_addr = now_addr;
-	if (!config_write(m, &cfg))
-		state_flush(m);
+	err = state_reset(m, &cfg, old_addr);
+	if (err)
+		pr_err("cannot flush the translation state: %s",
+		       strerror(-err));
 }
 
 static __u32 map_id(int fd)

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gc.c - expire sessions, make room when the table is nearly full, and
- * release mappings. Maps are read with batch lookups; every entry is looked
- * up again just before it is deleted, so a packet that refreshed it
- * meanwhile keeps it alive.
+ * gc.c - expire sessions, make room when the table is nearly full, release
+ * mappings, end the quarantine of ports. Maps are read with batch lookups;
+ * every change is made by the control program (ctl.bpf.c), which deletes
+ * an entry only if it is still as it was read: a packet that refreshed it
+ * meanwhile keeps it alive, and no pass can be cut between the check and
+ * the change.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -12,10 +14,34 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "gc.h"
-#include "pools.h"
+#include "state.h"
 
-#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+
+/* Delete session @k if it is still as last seen (last_ns @stamp). */
+static int session_expire(const struct masq_maps *m,
+			  const struct bpfmasq_session_key *k, uint64_t stamp)
+{
+	struct bpfmasq_ctl_args a = { .op = BPFMASQ_CTL_SESSION_EXPIRE,
+				      .stamp = stamp,
+				      .session = *k };
+
+	return ctl_run(m, &a);
+}
+
+/* Run @op on endpoint @ep with @stamp at @now. */
+static int ctl_ep(const struct masq_maps *m, enum bpfmasq_ctl_op op,
+		  const struct bpfmasq_endpoint *ep, uint64_t stamp,
+		  uint64_t now)
+{
+	struct bpfmasq_ctl_args a = {
+		.op = op, .stamp = stamp, .now_ns = now, .ep = *ep
+	};
+
+	return ctl_run(m, &a);
+}
 
 uint32_t session_timeout(const struct bpfmasq_instance *inst,
 			 const struct bpfmasq_session_key *key,
@@ -130,7 +156,6 @@ static long gc_pressure(const struct masq_maps *m,
 {
 	long high = (long)inst->max_sessions * PRESSURE_HIGH_PCT / 100;
 	long low = (long)inst->max_sessions * PRESSURE_LOW_PCT / 100;
-	struct bpfmasq_session cur;
 	struct victim *v;
 	long nv = 0, i, evicted = 0;
 
@@ -147,9 +172,8 @@ static long gc_pressure(const struct masq_maps *m,
 	for (i = 0; i < nv && n - evicted > low; i++) {
 		const struct bpfmasq_session_key *k = &keys[v[i].idx];
 
-		if (bpf_map_lookup_elem(m->sessions, k, &cur) ||
-		    cur.last_ns != v[i].last_ns || !gives_way(k, &cur) ||
-		    bpf_map_delete_elem(m->sessions, k))
+		/* Not refreshed since it was read: it still gives way. */
+		if (session_expire(m, k, v[i].last_ns))
 			continue;
 		gone[v[i].idx] = true;
 		evicted++;
@@ -167,7 +191,7 @@ static int gc_sessions(const struct masq_maps *m,
 		       struct ep_set *used, struct gc_result *res)
 {
 	struct bpfmasq_session_key *keys;
-	struct bpfmasq_session *vals, cur;
+	struct bpfmasq_session *vals;
 	long n, i, nlive = 0, evicted;
 	bool *gone = NULL;
 	long *live = NULL;
@@ -187,15 +211,16 @@ static int gc_sessions(const struct masq_maps *m,
 		const struct bpfmasq_session_key *k = &keys[i];
 
 		if (expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
-			    now) &&
-		    !bpf_map_lookup_elem(m->sessions, k, &cur) &&
-		    expired(cur.last_ns, session_timeout(inst, k, &cur), now) &&
-		    !bpf_map_delete_elem(m->sessions, k)) {
-			res->sessions_expired++;
-			continue;
+			    now)) {
+			err = session_expire(m, k, vals[i].last_ns);
+			if (!err)
+				res->sessions_expired++;
+			if (err != -EBUSY)
+				continue;
 		}
 		live[nlive++] = i;
 	}
+	err = 0;
 	evicted = gc_pressure(m, inst, keys, vals, live, nlive, gone);
 	if (evicted < 0) {
 		err = evicted;
@@ -219,54 +244,46 @@ out:
 	return err;
 }
 
-/* Release a mapping: forget it, free its port, return the port to its pool. */
-static int mapping_release(const struct masq_maps *m,
-			   const struct bpfmasq_endpoint *inside,
-			   const struct bpfmasq_mapping *map,
-			   struct gc_result *res)
+/* Has @used_ms, a mapping's clock, been still for the grace period? */
+static bool mapping_idle(__u32 used_ms, uint64_t now)
 {
-	struct bpfmasq_endpoint ext = { .addr = map->ext_addr,
-					.port = map->ext_port,
-					.proto = inside->proto };
-
-	if (bpf_map_delete_elem(m->mappings, inside))
-		return errno == ENOENT ? 0 : -errno;
-	res->mappings_freed++;
-	bpf_map_delete_elem(m->port_owners, &ext);
-	if (!(map->flags & BPFMASQ_MAP_FROM_POOL))
-		return 0; /* a preserved port never left its pool */
-	if (pool_push(m, &ext))
-		return -errno;
-	res->ports_returned++;
-	return 0;
+	return (uint32_t)(now / NS_PER_MS - used_ms) >=
+	       BPFMASQ_MAPPING_GRACE_S * 1000;
 }
 
+/*
+ * Release the mappings no session uses, unless one has started on it since
+ * they were read: their ports go to quarantine.
+ */
 static int gc_mappings(const struct masq_maps *m, uint64_t now,
 		       const struct ep_set *used, struct gc_result *res)
 {
 	struct bpfmasq_endpoint *keys;
-	struct bpfmasq_mapping *vals, cur;
+	struct bpfmasq_mapping *vals;
 	long n, i;
 	int err = 0;
 
 	n = map_dump(m->mappings, (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n && !err; i++) {
+	for (i = 0; i < n && err >= 0; i++) {
 		const struct bpfmasq_endpoint *k = &keys[i];
 
-		if (ep_set_has(used, ep_pack(k->addr, k->port, k->proto)))
+		/* A release begun (DYING) is finished, whatever uses it. */
+		if (vals[i].used_ms != BPFMASQ_MAPPING_DYING &&
+		    (ep_set_has(used, ep_pack(k->addr, k->port, k->proto)) ||
+		     !mapping_idle(vals[i].used_ms, now)))
 			continue;
-		/* A session may be on its way: the mapping's clock says so. */
-		if (!expired(vals[i].last_ns, BPFMASQ_MAPPING_GRACE_S, now) ||
-		    bpf_map_lookup_elem(m->mappings, k, &cur) ||
-		    !expired(cur.last_ns, BPFMASQ_MAPPING_GRACE_S, now))
-			continue;
-		err = mapping_release(m, k, &cur, res);
+		err = ctl_ep(m, BPFMASQ_CTL_MAPPING_RELEASE, k, vals[i].used_ms,
+			     now);
+		if (!err)
+			res->mappings_freed++;
+		else if (err == -EBUSY || err == -ENOENT)
+			err = 0;
 	}
 	free(keys);
 	free(vals);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 /* Forget inbound first fragments older than the reassembly timeout. */
@@ -298,68 +315,97 @@ static int gc_frags(const struct masq_maps *m, uint64_t now,
  */
 #define ORPHAN_SETTLE_US 20000
 
-/* Does @ext's owner @inside lack the mapping that names @ext? */
+/* Does owned port @ext's owner @o lack the mapping that names @ext? */
 static bool owner_orphaned(const struct masq_maps *m,
 			   const struct bpfmasq_endpoint *ext,
-			   const struct bpfmasq_endpoint *inside)
+			   const struct bpfmasq_owner *o)
 {
+	struct bpfmasq_endpoint inside = { .addr = o->addr,
+					   .port = o->port,
+					   .proto = o->proto };
 	struct bpfmasq_mapping map;
 
-	return bpf_map_lookup_elem(m->mappings, inside, &map) ||
+	return bpf_map_lookup_elem(m->mappings, &inside, &map) ||
 	       map.ext_addr != ext->addr || map.ext_port != ext->port;
 }
 
-/*
- * Owners whose mapping is gone: what a pass killed between deleting a
- * mapping and its owner leaves. Still so a moment later, the owner goes
- * and its port returns to the pool, unless it was the inside port kept
- * (a preserved port never leaves its pool).
- */
-static int gc_owners(const struct masq_maps *m, struct gc_result *res)
+static bool quarantine_over(const struct bpfmasq_owner *o, uint64_t now)
 {
-	struct bpfmasq_endpoint *ext, *inside, cur;
+	return now / NS_PER_S >=
+	       (uint64_t)o->released_s + BPFMASQ_PORT_QUARANTINE_S;
+}
+
+/*
+ * Ports whose quarantine is over go back to their pools. Owned ports whose
+ * mapping is gone (left by hand, or by an older version), still so a
+ * moment later, go to quarantine.
+ */
+static int gc_owners(const struct masq_maps *m, uint64_t now,
+		     struct gc_result *res)
+{
+	struct bpfmasq_endpoint *ext;
+	struct bpfmasq_owner *own;
 	long n, i, suspects = 0;
 	int err = 0;
 
-	n = map_dump(m->port_owners, (void **)&ext, (void **)&inside);
+	n = map_dump(m->port_owners, (void **)&ext, (void **)&own);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n; i++)
-		if (owner_orphaned(m, &ext[i], &inside[i]))
-			ext[suspects] = ext[i], inside[suspects++] = inside[i];
-	if (suspects)
-		usleep(ORPHAN_SETTLE_US);
-	for (i = 0; i < suspects && !err; i++) {
-		if (bpf_map_lookup_elem(m->port_owners, &ext[i], &cur) ||
-		    memcmp(&cur, &inside[i], sizeof(cur)) ||
-		    !owner_orphaned(m, &ext[i], &inside[i]) ||
-		    bpf_map_delete_elem(m->port_owners, &ext[i]))
+	for (i = 0; i < n && err >= 0; i++) {
+		if (own[i].state == BPFMASQ_PORT_OWNED) {
+			if (owner_orphaned(m, &ext[i], &own[i]))
+				ext[suspects++] = ext[i];
 			continue;
-		res->owners_repaired++;
-		if (ext[i].port != inside[i].port)
-			err = pool_push(m, &ext[i]);
+		}
+		if (own[i].state != BPFMASQ_PORT_QUARANTINED ||
+		    !quarantine_over(&own[i], now))
+			continue;
+		err = ctl_ep(m, BPFMASQ_CTL_PORT_FREE, &ext[i],
+			     own[i].released_s, now);
+		if (!err)
+			res->ports_returned++;
+		else if (err == -EBUSY || err == -ENOENT)
+			err = 0;
+	}
+	if (suspects && err >= 0)
+		usleep(ORPHAN_SETTLE_US);
+	for (i = 0; i < suspects && err >= 0; i++) {
+		err = ctl_ep(m, BPFMASQ_CTL_OWNER_REPAIR, &ext[i], 0, now);
+		if (!err)
+			res->owners_repaired++;
+		else if (err == -EBUSY || err == -ENOENT)
+			err = 0;
 	}
 	free(ext);
-	free(inside);
-	return err;
+	free(own);
+	return err < 0 ? err : 0;
 }
 
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 {
 	struct bpfmasq_instance inst;
+	struct bpfmasq_config cfg;
 	struct ep_set used = {};
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	err = instance_read(m, &inst);
 	if (!err)
-		err = gc_sessions(m, &inst, now, &used, res);
+		err = config_read(m, &cfg);
+	if (err)
+		return err;
+	if (cfg.flags & BPFMASQ_CFG_FLUSHING) {
+		/* A flush was killed half-way: it is finished first. */
+		res->flush_finished = true;
+		return state_flush(m);
+	}
+	err = gc_sessions(m, &inst, now, &used, res);
 	if (!err)
 		err = gc_mappings(m, now, &used, res);
 	if (!err)
 		err = gc_frags(m, now, res);
 	if (!err)
-		err = gc_owners(m, res);
+		err = gc_owners(m, now, res);
 	free(used.slots);
 	return err;
 }

@@ -3,6 +3,7 @@
 #ifndef BPFMASQ_USER_GC_H
 #define BPFMASQ_USER_GC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "maps.h"
@@ -11,10 +12,11 @@ struct gc_result {
 	long sessions; /* live after the pass */
 	long sessions_expired;
 	long sessions_evicted; /* made room for: never answered, or closed */
-	long mappings_freed;
-	long ports_returned;
+	long mappings_freed; /* their ports went to quarantine */
+	long ports_returned; /* quarantine over: back in the pool */
 	long frags_expired;
-	long owners_repaired; /* left without their mapping by a killed pass */
+	long owners_repaired; /* owned ports without their mapping */
+	bool flush_finished; /* a flush had been killed: the pass ran it */
 };
 
 /* Idle timeout of a session in seconds, by protocol and TCP state. */
@@ -25,10 +27,11 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 /*
  * One pass at time @now (boot-time ns): delete expired sessions (and, past
  * 90% of the table, those that never saw a reply or are closed, oldest
- * first, down to 80%), then the
- * mappings no session uses any more, returning their ports to the pools,
- * then the fragment entries past the reassembly timeout, and owners left
- * without their mapping (a pass killed half-way) with their ports.
+ * first, down to 80%), then release the mappings no session uses any more
+ * (their ports go to quarantine), forget the fragment entries past the
+ * reassembly timeout, return the ports whose quarantine is over to their
+ * pools and quarantine owned ports left without a mapping. A flush that
+ * was killed half-way (config flag FLUSHING) is finished instead.
  */
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res);
 

@@ -44,23 +44,24 @@ static int state_setup(const struct masq_maps *m,
 	int err;
 
 	err = instance_write(m, inst);
-	if (!err)
-		err = config_write(m, cfg);
 	if (err)
 		goto fail;
-	if (rebuild) {
-		if (old) {
-			pr_info("%s: address or port range changed: flushing translation state",
-				o->ifname);
-			err = pools_delete(m, old->ext_addr);
-			if (!err)
-				err = state_flush(m);
-		} else {
+	if (!old) {
+		err = config_write(m, cfg);
+		if (!err)
 			err = pools_create(m, cfg);
-		}
-		if (err)
-			goto fail;
+	} else if (rebuild) {
+		pr_info("%s: address or port range changed: flushing translation state",
+			o->ifname);
+		err = state_reset(m, cfg, old->ext_addr);
+	} else if (old->flags & BPFMASQ_CFG_FLUSHING) {
+		err = state_reset(m, cfg,
+				  0); /* finish a flush left unfinished */
+	} else {
+		err = config_write(m, cfg);
 	}
+	if (err)
+		goto fail;
 	if (o->n_internal || !old) {
 		/* By default every source that is not the gateway's own. */
 		static const struct cidr any = { 0, 0 };
@@ -224,7 +225,10 @@ static int attach_locked(const struct masq_opts *o)
 	err = open_skel(&skel, &inst, dir);
 	if (err)
 		goto out_unpin;
-	maps_from_skel(skel, &m);
+	m.ctl = -1;
+	err = maps_from_skel(skel, &m);
+	if (err)
+		goto out_destroy;
 	err = state_setup(&m, fresh ? NULL : &old, &cfg, &inst, o);
 	if (err)
 		goto out_destroy;
@@ -250,6 +254,7 @@ static int attach_locked(const struct masq_opts *o)
 		pr_err("cannot write the instance record: %s", strerror(-err));
 		goto out_ingress;
 	}
+	close(m.ctl);
 	bpfmasq__destroy(skel);
 	return 0;
 
@@ -264,6 +269,8 @@ out_egress:
 			tc_hook_destroy(ifindex);
 	}
 out_destroy:
+	if (m.ctl >= 0)
+		close(m.ctl);
 	bpfmasq__destroy(skel);
 out_unpin:
 	if (fresh) {

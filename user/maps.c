@@ -12,6 +12,7 @@
 
 #include "bpffs.h"
 #include "bpfmasq.skel.h"
+#include "ctl.skel.h"
 #include "log.h"
 #include "maps.h"
 
@@ -58,11 +59,69 @@ static int *map_fd(struct masq_maps *m, const struct map_desc *d)
 	return (int *)((char *)m + d->field);
 }
 
-void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m)
+/* The fd in @m of the map called @name, or -1. */
+static int map_fd_by_name(struct masq_maps *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_MAPS; i++)
+		if (!strcmp(map_descs[i].name, name))
+			return *map_fd(m, &map_descs[i]);
+	return -1;
+}
+
+/* Load the control program on the maps of @m, into m->ctl. */
+static int ctl_load(struct masq_maps *m)
+{
+	struct ctl *skel = ctl__open();
+	struct bpf_map *map;
+	int err = 0, fd;
+
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the control program: %s", strerror(errno));
+		return err;
+	}
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		fd = map_fd_by_name(m, bpf_map__name(map));
+		if (fd < 0 || bpf_map__reuse_fd(map, fd)) {
+			err = fd < 0 ? -ENOENT : -errno;
+			pr_err("cannot give map %s to the control program: %s",
+			       bpf_map__name(map), strerror(-err));
+			goto out;
+		}
+	}
+	err = ctl__load(skel);
+	if (err) {
+		pr_err("cannot load the control program: %s", strerror(-err));
+		goto out;
+	}
+	m->ctl = dup(bpf_program__fd(skel->progs.bpfmasq_ctl));
+	if (m->ctl < 0)
+		err = -errno;
+out:
+	ctl__destroy(skel);
+	return err;
+}
+
+int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m)
 {
 #define FROM_SKEL(name, ksz, vsz) m->name = bpf_map__fd(skel->maps.name);
 	MASQ_MAPS(FROM_SKEL)
 #undef FROM_SKEL
+	m->ctl = -1;
+	return ctl_load(m);
+}
+
+int ctl_run(const struct masq_maps *m, struct bpfmasq_ctl_args *a)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = a,
+		    .ctx_size_in = sizeof(*a));
+
+	if (bpf_prog_test_run_opts(m->ctl, &opts))
+		return -errno;
+	return a->ret;
 }
 
 /* A pinned map must have the key and value this build reads and writes. */
@@ -94,6 +153,7 @@ int maps_open_pinned(const char *dir, struct masq_maps *m)
 
 	for (i = 0; i < N_MAPS; i++)
 		*map_fd(m, &map_descs[i]) = -1;
+	m->ctl = -1;
 	for (i = 0; i < N_MAPS; i++) {
 		fd = map_fd(m, &map_descs[i]);
 		err = pin_path(path, sizeof(path), dir, map_descs[i].name);
@@ -118,6 +178,9 @@ int maps_open_pinned(const char *dir, struct masq_maps *m)
 			       strerror(-err));
 		goto fail;
 	}
+	err = ctl_load(m);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	maps_close(m);
@@ -135,6 +198,9 @@ void maps_close(struct masq_maps *m)
 			close(*fd);
 		*fd = -1;
 	}
+	if (m->ctl >= 0)
+		close(m->ctl);
+	m->ctl = -1;
 }
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg)

@@ -34,7 +34,7 @@ struct cidr {
 	X(mappings, sizeof(struct bpfmasq_endpoint),                           \
 	  sizeof(struct bpfmasq_mapping))                                      \
 	X(port_owners, sizeof(struct bpfmasq_endpoint),                        \
-	  sizeof(struct bpfmasq_endpoint))                                     \
+	  sizeof(struct bpfmasq_owner))                                        \
 	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32))          \
 	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))         \
 	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))              \
@@ -45,9 +45,11 @@ struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size) int name;
 	MASQ_MAPS(MASQ_MAP_FIELD)
 #undef MASQ_MAP_FIELD
+	int ctl; /* the control program over these maps (bpf/ctl.bpf.c) */
 };
 
-void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
+/* The maps of a loaded skeleton, and the control program loaded on them. */
+int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
 /*
  * Opens the pinned maps in @dir, checking that each has this build's key
  * and value size and that the instance record is of this layout; -errno,
@@ -55,6 +57,12 @@ void maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
  */
 int maps_open_pinned(const char *dir, struct masq_maps *m);
 void maps_close(struct masq_maps *m);
+
+/*
+ * Run one of the collector's atomic steps (enum bpfmasq_ctl_op) through
+ * the control program: its result (a->ret), or -errno if it could not run.
+ */
+int ctl_run(const struct masq_maps *m, struct bpfmasq_ctl_args *a);
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg);
 int config_write(const struct masq_maps *m, const struct bpfmasq_config *cfg);

@@ -89,6 +89,8 @@ bad:
 static int parse_opt(int c, const char *arg, struct masq_opts *o)
 {
 	struct in_addr a;
+	__u32 v;
+	int err;
 
 	switch (c) {
 	case OPT_ADDRESS:
@@ -123,6 +125,10 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_MAX_SESSIONS:
 		return parse_u32(arg, "--max-sessions", 16, 1u << 24,
 				 &o->max_sessions);
+	case OPT_MAX_INBOUND:
+		err = parse_u32(arg, "--max-inbound", 1, 65535, &v);
+		o->max_inbound = v;
+		return err;
 #define TIMEOUT_CASE(name, opt, key, dflt, what) case OPT_TIMEOUT_##name:
 		BPFMASQ_TIMEOUTS(TIMEOUT_CASE)
 #undef TIMEOUT_CASE

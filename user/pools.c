@@ -2,7 +2,10 @@
 /*
  * pools.c - the free-port pools: one queue map per (external address,
  * protocol), filled with the port range in random order (RFC 6056) minus
- * the ports live mappings hold, installed in the port_pools map of maps.
+ * the ports that are owned or quarantined, installed in the port_pools map
+ * of maps. Only the loader builds one, for an address no program allocates
+ * from yet or under a flush (state.c): the data path takes ports from a
+ * pool, the collector's control program returns them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,28 +33,22 @@ static uint32_t random_below(uint32_t n)
 }
 
 /*
- * Ports of pool (@addr, @proto) that mappings took out of it: not free.
- * Preserved ports never leave their pool (nat.h), so they stay in.
+ * Ports of pool (@addr, @proto) that are not free: owned or quarantined,
+ * as port_owners says.
  */
 static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
 		      uint8_t *held)
 {
-	struct bpfmasq_endpoint *ext, *inside;
-	struct bpfmasq_mapping map;
+	struct bpfmasq_endpoint *ext;
 	long n, i;
 
-	n = map_dump(m->port_owners, (void **)&ext, (void **)&inside);
+	n = map_dump(m->port_owners, (void **)&ext, NULL);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n; i++) {
-		if (ext[i].addr != addr || ext[i].proto != proto ||
-		    bpf_map_lookup_elem(m->mappings, &inside[i], &map) ||
-		    !(map.flags & BPFMASQ_MAP_FROM_POOL))
-			continue;
-		held[ntohs(ext[i].port)] = 1;
-	}
+	for (i = 0; i < n; i++)
+		if (ext[i].addr == addr && ext[i].proto == proto)
+			held[ntohs(ext[i].port)] = 1;
 	free(ext);
-	free(inside);
 	return 0;
 }
 
@@ -140,22 +137,4 @@ int pools_delete(const struct masq_maps *m, __be32 addr)
 			return -errno;
 	}
 	return 0;
-}
-
-int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext)
-{
-	struct bpfmasq_pool_key pk = { .addr = ext->addr, .proto = ext->proto };
-	__u32 inner_id;
-	int fd, err = 0;
-
-	if (bpf_map_lookup_elem(m->port_pools, &pk, &inner_id))
-		return errno == ENOENT ? 0
-				       : -errno; /* pool gone: nothing owed */
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_update_elem(fd, NULL, &ext->port, BPF_ANY))
-		err = -errno;
-	close(fd);
-	return err;
 }

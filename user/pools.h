@@ -8,12 +8,11 @@
 /*
  * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
  * holding cfg->port_min..port_max in random order (RFC 6056), minus the
- * ports that live mappings hold.
+ * ports port_owners holds (owned or quarantined). Never while the data
+ * path may allocate from a pool of @addr (see state_reset).
  */
 int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
 /* Remove the pools of @addr (after an address change or on flush). */
 int pools_delete(const struct masq_maps *m, __be32 addr);
-/* Return one port to its pool. */
-int pool_push(const struct masq_maps *m, const struct bpfmasq_endpoint *ext);
 
 #endif /* BPFMASQ_USER_POOLS_H */

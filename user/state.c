@@ -5,6 +5,7 @@
  * translation state.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "maps.h"
@@ -128,24 +129,48 @@ int host_addrs_sync(const struct masq_maps *m, const char *wan)
 	return lpm_set(m->lan_nets, lans, n);
 }
 
-int state_flush(const struct masq_maps *m)
+/*
+ * How long a program that read the config before it was changed may still
+ * be running: a BPF run is a few microseconds and cannot sleep.
+ */
+#define SETTLE_US 20000
+
+int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
+		__be32 old_addr)
 {
 	int fds[] = { m->sessions, m->mappings, m->port_owners, m->frags };
-	struct bpfmasq_config cfg;
+	struct bpfmasq_config c = *cfg;
 	size_t i;
 	long n;
 	int err;
 
-	/* The pools come back even if a table could not be emptied. */
-	for (i = 0, err = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+	/* First nothing new is made; then nothing is half made. */
+	c.flags |= BPFMASQ_CFG_FLUSHING;
+	err = config_write(m, &c);
+	if (err)
+		return err;
+	usleep(SETTLE_US);
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		n = map_clear(fds[i]);
-		if (n < 0 && !err)
-			err = n;
+		if (n < 0)
+			return n;
 	}
-	if (config_read(m, &cfg) == 0) {
-		int perr = pools_create(m, &cfg);
+	if (old_addr && old_addr != cfg->ext_addr) {
+		err = pools_delete(m, old_addr);
+		if (err)
+			return err;
+	}
+	err = pools_create(m, cfg);
+	if (err)
+		return err;
+	c.flags &= ~BPFMASQ_CFG_FLUSHING;
+	return config_write(m, &c);
+}
 
-		err = err ? err : perr;
-	}
-	return err;
+int state_flush(const struct masq_maps *m)
+{
+	struct bpfmasq_config cfg;
+	int err = config_read(m, &cfg);
+
+	return err ? err : state_reset(m, &cfg, 0);
 }

@@ -23,7 +23,16 @@ int lpm_get(int fd, struct cidr *out, int max);
  */
 int host_addrs_sync(const struct masq_maps *m, const char *wan);
 
-/* Drop all translation state and refill the pools. */
+/*
+ * Drop all translation state and start over with @cfg (a new address or
+ * port range; the pools of @old_addr go): config flag FLUSHING stops the
+ * data path from making mappings and sessions, the tables are emptied,
+ * the pools refilled, then the flag is cleared. Killed in between, the
+ * flag stays and the next collector pass runs it again.
+ */
+int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
+		__be32 old_addr);
+/* state_reset() with the config as it is. */
 int state_flush(const struct masq_maps *m);
 
 #endif /* BPFMASQ_USER_STATE_H */

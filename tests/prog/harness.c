@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -52,6 +53,9 @@ void assert_fail(const char *file, int line, const char *fmt, ...)
 	putchar('\n');
 }
 
+const struct fx_opts fx_one_port = { .port_min = IN_RANGE_PORT,
+				     .port_max = IN_RANGE_PORT };
+
 bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 {
 	static const struct fx_opts defaults;
@@ -63,6 +67,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (!opts)
 		opts = &defaults;
 	memset(fx, 0, sizeof(*fx));
+	fx->maps.ctl = -1;
 	fx->ingress_tc = ingress_tc_default;
 	fx->skel = bpfmasq__open();
 	if (!fx->skel) {
@@ -85,7 +90,13 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 			    strerror(-err));
 		goto fail;
 	}
-	maps_from_skel(fx->skel, &fx->maps);
+	err = maps_from_skel(fx->skel, &fx->maps);
+	if (err) {
+		assert_fail(__FILE__, __LINE__,
+			    "cannot load the control program: %s",
+			    strerror(-err));
+		goto fail;
+	}
 
 	/* The record attach writes, with the default timeouts. */
 	instance_defaults(&inst);
@@ -98,6 +109,8 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		.port_min = opts->port_min ? opts->port_min : PORT_MIN,
 		.port_max = opts->port_max ? opts->port_max : PORT_MAX,
 		.filtering = opts->filtering,
+		.max_inbound = opts->max_inbound ? opts->max_inbound
+						 : BPFMASQ_DEFAULT_MAX_INBOUND,
 	};
 	err = config_write(&fx->maps, &fx->cfg);
 	if (!err)
@@ -118,6 +131,8 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	}
 	return true;
 fail:
+	if (fx->maps.ctl >= 0)
+		close(fx->maps.ctl);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
 	return false;
@@ -125,6 +140,8 @@ fail:
 
 void fx_teardown(struct fixture *fx)
 {
+	if (fx->skel && fx->maps.ctl >= 0)
+		close(fx->maps.ctl);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
 	test_ctx(NULL);
@@ -194,7 +211,29 @@ int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
 					.port = htons(ext_port),
 					.proto = proto };
 
-	return lookup(fx->maps.port_owners, &key, inside);
+	struct bpfmasq_owner o;
+	int err = lookup(fx->maps.port_owners, &key, &o);
+
+	if (err)
+		return err;
+	if (o.state != BPFMASQ_PORT_OWNED)
+		return -EBUSY; /* quarantined */
+	*inside = (struct bpfmasq_endpoint){ .addr = o.addr,
+					     .port = o.port,
+					     .proto = o.proto };
+	return 0;
+}
+
+int fx_port_state(struct fixture *fx, __be32 ext_addr, __u16 ext_port,
+		  __u8 proto, struct bpfmasq_owner *o)
+{
+	struct bpfmasq_endpoint key = { .addr = ext_addr,
+					.port = htons(ext_port),
+					.proto = proto };
+
+	if (lookup(fx->maps.port_owners, &key, o))
+		return BPFMASQ_PORT_FREE;
+	return o->state;
 }
 
 int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,

@@ -36,7 +36,10 @@
 #define ROUTER IP4(198, 51, 100, 1) /* a hop on the way to the remotes */
 #define OUTSIDER IP4(192, 0, 2, 5) /* neither inside nor local */
 
-/* Default port range; IN_RANGE_PORT is preserved, OUT_RANGE_PORT is not. */
+/*
+ * Default port range. IN_RANGE_PORT is in it, OUT_RANGE_PORT is not; every
+ * external port comes from the pool, at random.
+ */
 #define PORT_MIN 40000
 #define PORT_MAX 40999
 #define IN_RANGE_PORT 40000
@@ -56,6 +59,7 @@ struct fx_opts {
 	bool no_ext_addr; /* config without an external address */
 	__u32 max_sessions; /* sessions map size */
 	__u32 max_owners; /* port_owners map size */
+	__u16 max_inbound; /* per mapping; 0: the default */
 	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
 };
 
@@ -68,6 +72,11 @@ struct fixture {
 
 /* Open, size, load and configure; false (with a message) on failure. */
 bool fx_setup(struct fixture *fx, const struct fx_opts *opts);
+/*
+ * A pool of one port, IN_RANGE_PORT: the first flow's external port is
+ * known ahead, for tests that spell out both directions.
+ */
+extern const struct fx_opts fx_one_port;
 void fx_teardown(struct fixture *fx);
 
 /* Run one frame through a program; the verdict, or -1 if the run failed. */
@@ -83,8 +92,12 @@ bool fx_ingress_tc(void);
 /* Map look-ups by key; 0 when found, -ENOENT when not. */
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
 	       struct bpfmasq_mapping *m);
+/* The inside endpoint owning an external port; -EBUSY if quarantined. */
 int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
 	     struct bpfmasq_endpoint *inside);
+/* enum bpfmasq_port_state of an external port, its entry in @o. */
+int fx_port_state(struct fixture *fx, __be32 ext_addr, __u16 ext_port,
+		  __u8 proto, struct bpfmasq_owner *o);
 int fx_session(struct fixture *fx, __be32 inside_addr, __u16 inside_port,
 	       __be32 remote_addr, __u16 remote_port, __u8 proto,
 	       struct bpfmasq_session *s);

@@ -5,6 +5,7 @@
  */
 #include <bpf/bpf.h>
 
+#include "check.h"
 #include "scenario.h"
 
 const char query[] = "dns query for example"; /* odd length */
@@ -384,4 +385,22 @@ long queue_len(int fd)
 	for (i = 0; i < n; i++)
 		bpf_map_update_elem(fd, NULL, &ports[i], BPF_ANY);
 	return n;
+}
+
+bool expect_check_clean(struct fixture *fx)
+{
+	const struct check_opts o = { .pools = true };
+	struct check_result res = {};
+	bool ok = false;
+	long i;
+
+	if (ASSERT_OK(check_run(&fx->maps, &o, &res), "check_run")) {
+		for (i = 0; i < res.n_violations; i++)
+			printf("  violation %s: %s\n",
+			       check_kind_names[res.violations[i].kind],
+			       res.violations[i].msg);
+		ok = ASSERT_EQ(res.n_violations, 0, "violations");
+	}
+	check_result_free(&res);
+	return ok;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "pkt.h"
 #include "prog_test.h"
@@ -140,5 +141,8 @@ void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 
 /* Elements in a queue map (a port pool); popped and pushed back in order. */
 long queue_len(int fd);
+
+/* The state checker, pools included, finds nothing (else it prints it). */
+bool expect_check_clean(struct fixture *fx);
 
 #endif /* PROG_TEST_SCENARIO_H */

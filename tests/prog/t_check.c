@@ -15,12 +15,12 @@
 
 /* What the traffic of check_setup() left, for a corruption to act on. */
 struct flows {
-	__u16 tcp_port; /* HOST1:IN_RANGE_PORT, preserved */
+	__u16 tcp_port; /* HOST1:IN_RANGE_PORT's, from the pool */
 	__u16 udp_port; /* HOST2:OUT_RANGE_PORT, from the pool */
 	__u16 echo_id; /* HOST3's echo id 0x1234, from the pool */
 };
 
-/* A TCP connection (preserved port), a UDP query and a ping, answered. */
+/* A TCP connection, a UDP query and a ping, answered. */
 static bool check_setup(struct fixture *fx, struct flows *fl)
 {
 	struct pkt_spec s;
@@ -54,6 +54,17 @@ static struct bpfmasq_endpoint ep(__be32 addr, __u16 port, __u8 proto)
 				      .proto = proto };
 
 	return e;
+}
+
+/* The port_owners value that says @in owns a port. */
+static struct bpfmasq_owner owned_by(const struct bpfmasq_endpoint *in)
+{
+	struct bpfmasq_owner o = { .addr = in->addr,
+				   .port = in->port,
+				   .proto = in->proto,
+				   .state = BPFMASQ_PORT_OWNED };
+
+	return o;
 }
 
 /* The queue of pool (EXT_ADDR, @proto), as a new fd. */
@@ -94,17 +105,16 @@ static int pool_pop_port(struct fixture *fx, __u8 proto, __u16 *port)
 }
 
 /* A mapping of HOST5:7000/udp with its owner, consistent between them. */
-static int add_flow(struct fixture *fx, __be32 ext_addr, __u16 ext_port,
-		    __u8 flags)
+static int add_flow(struct fixture *fx, __be32 ext_addr, __u16 ext_port)
 {
 	struct bpfmasq_endpoint in = ep(HOST5, 7000, IPPROTO_UDP),
 				ext = ep(ext_addr, ext_port, IPPROTO_UDP);
 	struct bpfmasq_mapping m = { .ext_addr = ext_addr,
-				     .ext_port = htons(ext_port),
-				     .flags = flags };
+				     .ext_port = htons(ext_port) };
+	struct bpfmasq_owner o = owned_by(&in);
 
 	if (bpf_map_update_elem(fx->maps.mappings, &in, &m, BPF_NOEXIST) ||
-	    bpf_map_update_elem(fx->maps.port_owners, &ext, &in, BPF_NOEXIST))
+	    bpf_map_update_elem(fx->maps.port_owners, &ext, &o, BPF_NOEXIST))
 		return -errno;
 	return 0;
 }
@@ -150,8 +160,8 @@ PROG_TEST(check_healthy, 0)
 		ASSERT_EQ(res.mappings, 3, "mappings checked");
 		ASSERT_EQ(res.owners, 3, "owners checked");
 		ASSERT_EQ(res.sessions, 3, "sessions checked");
-		/* Full TCP pool (preserved ports stay), one out of the others. */
-		ASSERT_EQ(res.ports_queued, 3 * (PORT_MAX - PORT_MIN + 1) - 2,
+		/* One port out of each pool. */
+		ASSERT_EQ(res.ports_queued, 3 * (PORT_MAX - PORT_MIN + 1) - 3,
 			  "ports queued");
 	}
 	check_result_free(&res);
@@ -166,7 +176,7 @@ enum corruption {
 	SESSION_WITHOUT_MAPPING,
 	MAPPING_OTHER_ADDRESS,
 	MAPPING_OUT_OF_RANGE,
-	MAPPING_NOT_PRESERVED,
+	OWNER_BAD_STATE,
 	PUSH_OWNED_PORT,
 	QUEUE_TWICE,
 	QUEUE_OUT_OF_RANGE,
@@ -180,6 +190,7 @@ static int corrupt(struct fixture *fx, const struct flows *fl,
 		   enum corruption c, struct bpfmasq_endpoint *want)
 {
 	struct bpfmasq_endpoint ext, in = ep(HOST4, 1234, IPPROTO_TCP);
+	struct bpfmasq_owner o = owned_by(&in);
 	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR,
 				       .proto = IPPROTO_ICMP };
 	struct bpfmasq_session_key sk;
@@ -196,13 +207,13 @@ static int corrupt(struct fixture *fx, const struct flows *fl,
 	case OWNER_OTHER_HOST:
 		*want = ep(HOST1, IN_RANGE_PORT, IPPROTO_TCP);
 		ext = ep(EXT_ADDR, fl->tcp_port, IPPROTO_TCP);
-		return bpf_map_update_elem(fx->maps.port_owners, &ext, &in,
+		return bpf_map_update_elem(fx->maps.port_owners, &ext, &o,
 					   BPF_EXIST)
 			       ? -errno
 			       : 0;
 	case OWNER_WITHOUT_MAPPING:
 		*want = ep(EXT_ADDR, 40500, IPPROTO_TCP);
-		return bpf_map_update_elem(fx->maps.port_owners, want, &in,
+		return bpf_map_update_elem(fx->maps.port_owners, want, &o,
 					   BPF_NOEXIST)
 			       ? -errno
 			       : 0;
@@ -227,14 +238,17 @@ static int corrupt(struct fixture *fx, const struct flows *fl,
 		return add_session(fx, EXT_ADDR);
 	case MAPPING_OTHER_ADDRESS:
 		*want = ep(HOST5, 7000, IPPROTO_UDP);
-		return add_flow(fx, OTHER_ADDR, 40100, BPFMASQ_MAP_FROM_POOL);
+		return add_flow(fx, OTHER_ADDR, 40100);
 	case MAPPING_OUT_OF_RANGE:
 		*want = ep(HOST5, 7000, IPPROTO_UDP);
-		return add_flow(fx, EXT_ADDR, PORT_MAX + 1,
-				BPFMASQ_MAP_FROM_POOL);
-	case MAPPING_NOT_PRESERVED:
-		*want = ep(HOST5, 7000, IPPROTO_UDP);
-		return add_flow(fx, EXT_ADDR, 40100, 0);
+		return add_flow(fx, EXT_ADDR, PORT_MAX + 1);
+	case OWNER_BAD_STATE:
+		*want = ep(EXT_ADDR, 40600, IPPROTO_TCP);
+		o.state = 7;
+		return bpf_map_update_elem(fx->maps.port_owners, want, &o,
+					   BPF_NOEXIST)
+			       ? -errno
+			       : 0;
 	case PUSH_OWNED_PORT:
 		*want = ep(EXT_ADDR, fl->udp_port, IPPROTO_UDP);
 		return pool_push_port(fx, IPPROTO_UDP, fl->udp_port);
@@ -271,31 +285,35 @@ PROG_TEST(check_finds, TEST_SUBTESTS)
 		enum corruption c;
 		enum check_kind kind;
 		bool ext; /* the finding names the external endpoint */
+		/* What the pool check finds besides, or 0 for nothing. */
+		enum check_kind also;
 	} rows[] = {
-		{ "delete an owner", DELETE_OWNER, CHECK_OWNER_MISSING, false },
+		{ "delete an owner", DELETE_OWNER, CHECK_OWNER_MISSING, false,
+		  CHECK_PORT_LOST },
 		{ "owner at another host", OWNER_OTHER_HOST,
-		  CHECK_OWNER_MISMATCH, false },
+		  CHECK_OWNER_MISMATCH, false, 0 },
 		{ "owner without mapping", OWNER_WITHOUT_MAPPING,
-		  CHECK_OWNER_ORPHAN, true },
+		  CHECK_OWNER_ORPHAN, true, CHECK_PORT_QUEUED_OWNED },
 		{ "session ext port", SESSION_PORT, CHECK_SESSION_MISMATCH,
-		  false },
+		  false, 0 },
 		{ "session without mapping", SESSION_WITHOUT_MAPPING,
-		  CHECK_SESSION_UNMAPPED, false },
+		  CHECK_SESSION_UNMAPPED, false, 0 },
 		{ "mapping other address", MAPPING_OTHER_ADDRESS,
-		  CHECK_MAPPING_ADDRESS, false },
+		  CHECK_MAPPING_ADDRESS, false, 0 },
 		{ "mapping out of range", MAPPING_OUT_OF_RANGE,
-		  CHECK_PORT_RANGE, false },
-		{ "mapping not preserved", MAPPING_NOT_PRESERVED,
-		  CHECK_PORT_NOT_PRESERVED, false },
+		  CHECK_PORT_RANGE, false, 0 },
+		{ "owner in no state", OWNER_BAD_STATE, CHECK_OWNER_STATE, true,
+		  CHECK_PORT_QUEUED_OWNED },
 		{ "push an owned port", PUSH_OWNED_PORT,
-		  CHECK_PORT_QUEUED_OWNED, true },
+		  CHECK_PORT_QUEUED_OWNED, true, 0 },
 		{ "queue a port twice", QUEUE_TWICE, CHECK_PORT_QUEUED_TWICE,
-		  true },
+		  true, 0 },
 		{ "queue a port out of range", QUEUE_OUT_OF_RANGE,
-		  CHECK_PORT_QUEUED_OUT_OF_RANGE, true },
-		{ "lose a port", LOSE_PORT, CHECK_PORT_LOST, true },
-		{ "delete a pool", DELETE_POOL, CHECK_POOL_MISSING, true },
-		{ "stale session", STALE_SESSION, CHECK_STALE_SESSION, false },
+		  CHECK_PORT_QUEUED_OUT_OF_RANGE, true, 0 },
+		{ "lose a port", LOSE_PORT, CHECK_PORT_LOST, true, 0 },
+		{ "delete a pool", DELETE_POOL, CHECK_POOL_MISSING, true, 0 },
+		{ "stale session", STALE_SESSION, CHECK_STALE_SESSION, false,
+		  0 },
 	};
 	struct bpfmasq_endpoint want, got;
 	struct check_finding *f;
@@ -321,11 +339,14 @@ PROG_TEST(check_finds, TEST_SUBTESTS)
 			       check_kind_names[res.violations[j].kind],
 			       res.violations[j].msg);
 		/* A stale session is reported, but not as a violation. */
-		if (!ASSERT_EQ(res.n_violations, !stale, "violations") ||
+		if (!ASSERT_EQ(res.n_violations, !stale + !!rows[i].also,
+			       "violations") ||
 		    !ASSERT_EQ(res.n_stale, stale, "stale sessions"))
 			goto next;
 		f = stale ? res.stale : res.violations;
 		ASSERT_EQ(f->kind, rows[i].kind, "kind");
+		if (rows[i].also)
+			ASSERT_EQ(f[1].kind, rows[i].also, "second kind");
 		got = rows[i].ext ? f->ext : f->inside;
 		ASSERT_EQ(got.addr, want.addr, "address");
 		ASSERT_EQ(ntohs(got.port), ntohs(want.port), "port");
@@ -339,6 +360,7 @@ PROG_TEST(check_finds, TEST_SUBTESTS)
 struct repair {
 	struct fixture *fx;
 	struct bpfmasq_endpoint ext, in;
+	struct bpfmasq_owner o;
 };
 
 /* Put the owner back 5 ms from now: while the checker's passes run. */
@@ -348,7 +370,7 @@ static void *repair_owner(void *arg)
 	struct repair *r = arg;
 
 	nanosleep(&delay, NULL);
-	bpf_map_update_elem(r->fx->maps.port_owners, &r->ext, &r->in,
+	bpf_map_update_elem(r->fx->maps.port_owners, &r->ext, &r->o,
 			    BPF_NOEXIST);
 	return NULL;
 }
@@ -371,6 +393,7 @@ PROG_TEST(check_transient, 0)
 	r.fx = &fx;
 	r.ext = ep(EXT_ADDR, fl.tcp_port, IPPROTO_TCP);
 	r.in = ep(HOST1, IN_RANGE_PORT, IPPROTO_TCP);
+	r.o = owned_by(&r.in);
 	if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.port_owners, &r.ext),
 		       "delete the owner") ||
 	    !ASSERT_OK(pthread_create(&t, NULL, repair_owner, &r),

@@ -155,10 +155,11 @@ PROG_TEST(icmp_error_in_tcp, TEST_REPLIES | TEST_SUBTESTS)
 }
 
 /*
- * A preserved port does not change back, but the quoted TCP/UDP checksum
- * still covers the quoted source address through its pseudo-header.
+ * An external port equal to the inside one (a pool of that one port) does
+ * not change back, but the quoted TCP/UDP checksum still covers the quoted
+ * source address through its pseudo-header.
  */
-PROG_TEST(icmp_error_in_preserved_port, TEST_REPLIES | TEST_SUBTESTS)
+PROG_TEST(icmp_error_in_same_port, TEST_REPLIES | TEST_SUBTESTS)
 {
 	const struct pkt_spec flows[] = {
 		udp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 53, query),
@@ -175,7 +176,7 @@ PROG_TEST(icmp_error_in_preserved_port, TEST_REPLIES | TEST_SUBTESTS)
 		if (!test_subtest("%s", flows[i].proto == IPPROTO_TCP ? "TCP"
 								      : "UDP"))
 			continue;
-		if (!fx_setup(&fx, NULL))
+		if (!fx_setup(&fx, &fx_one_port))
 			return;
 		if (!open_flow(&fx, &flows[i], &sent, &port, &before) ||
 		    !ASSERT_EQ(port, IN_RANGE_PORT, "external port"))

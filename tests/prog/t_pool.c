@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * t_pool.c - pools and allocation: ports from the pool, endpoint-independent
- * mapping, an exhausted pool, preserved ports the pool skips, and full
- * session and port-owner tables.
+ * mapping, an exhausted pool, each port handed out once, and full session
+ * and port-owner tables.
  */
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -24,7 +24,8 @@ PROG_TEST(port_from_pool, 0)
 	if (ASSERT_OK(fx_mapping(&fx, HOST1, OUT_RANGE_PORT, IPPROTO_TCP, &m),
 		      "mapping lookup")) {
 		ASSERT_EQ(ntohs(m.ext_port), port, "mapping ext_port");
-		ASSERT_EQ(m.flags, BPFMASQ_MAP_FROM_POOL, "mapping flags");
+		ASSERT_NEQ(m.used_ms, 0, "mapping used_ms");
+		ASSERT_EQ(m.inbound, 0, "mapping inbound");
 	}
 	if (ASSERT_OK(fx_owner(&fx, EXT_ADDR, port, IPPROTO_TCP, &owner),
 		      "port_owners lookup")) {
@@ -40,7 +41,6 @@ out:
 PROG_TEST(pool_distinct_hosts, TEST_SUBTESTS)
 {
 	static const __u16 ports[] = { OUT_RANGE_PORT, IN_RANGE_PORT };
-	struct bpfmasq_mapping m;
 	struct pkt_spec syn;
 	struct fixture fx;
 	__u16 p1, p2;
@@ -60,11 +60,6 @@ PROG_TEST(pool_distinct_hosts, TEST_SUBTESTS)
 		ASSERT_NEQ(p2, p1, "second host's external port");
 		ASSERT_IN_RANGE(p1, PORT_MIN, PORT_MAX, "first port");
 		ASSERT_IN_RANGE(p2, PORT_MIN, PORT_MAX, "second port");
-		/* The second one cannot have preserved a port already held. */
-		if (ASSERT_OK(fx_mapping(&fx, HOST2, ports[i], IPPROTO_TCP, &m),
-			      "second mapping"))
-			ASSERT_EQ(m.flags, BPFMASQ_MAP_FROM_POOL,
-				  "second mapping flags");
 		ASSERT_TABLES(&fx, 2, 2);
 	next:
 		fx_teardown(&fx);
@@ -139,53 +134,102 @@ out:
 	fx_teardown(&fx);
 }
 
+/* The UDP queue of EXT_ADDR, as a new fd (-1 if none). */
+static int udp_pool_fd(struct fixture *fx)
+{
+	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR, .proto = IPPROTO_UDP };
+	__u32 id;
+
+	if (bpf_map_lookup_elem(fx->maps.port_pools, &pk, &id))
+		return -1;
+	return bpf_map_get_fd_by_id(id);
+}
+
 /*
- * A preserved port stays in the pool (it is not removed when preserved);
- * allocation must skip it, and preservation must not take a pooled port
- * someone holds: four ports, four distinct mappings, then a clean failure.
+ * Every port comes from the pool, even an inside port in range: four hosts
+ * on port 41001 take the four ports of 41000-41003, once each, and leave
+ * the queue empty; the fifth flow fails at once.
  */
-PROG_TEST(pool_skips_preserved, 0)
+PROG_TEST(pool_gives_each_port_once, 0)
 {
 	const struct fx_opts opts = { .port_min = 41000, .port_max = 41003 };
-	struct pkt_spec q;
 	struct frame in, out;
 	struct fixture fx;
+	struct pkt_spec q;
 	__u16 got[4];
-	int i, j;
+	int i, j, fd;
 
 	if (!fx_setup(&fx, &opts))
 		return;
-	test_ctx("preserving host");
-	q = udp_spec(HOST1, 41001, REMOTE1, 53, query);
-	if (!send_out(&fx, &q, &got[0]) ||
-	    !ASSERT_EQ(got[0], 41001, "preserved port"))
-		goto out;
-	for (i = 1; i < 3; i++) {
-		test_ctx("pool host %d", i);
-		q = udp_spec(i == 1 ? HOST2 : HOST3, OUT_RANGE_PORT, REMOTE1,
-			     53, query);
+	for (i = 0; i < 4; i++) {
+		test_ctx("host %d", i + 1);
+		q = udp_spec(HOST1 + htonl(i), 41001, REMOTE1, 53, query);
 		if (!send_out(&fx, &q, &got[i]))
 			goto out;
-	}
-	/* Wants to preserve a port the pool gave away: must not share it. */
-	test_ctx("host preserving a pooled port");
-	q = udp_spec(HOST4, got[1], REMOTE1, 53, query);
-	if (!send_out(&fx, &q, &got[3]))
-		goto out;
-	test_ctx(NULL);
-	for (i = 0; i < 4; i++) {
 		ASSERT_IN_RANGE(got[i], 41000, 41003, "external port");
 		for (j = 0; j < i; j++)
 			if (!ASSERT_NEQ(got[i], got[j], "distinct ports"))
 				printf("  (mappings %d and %d)\n", j, i);
 	}
-	q = udp_spec(HOST5, OUT_RANGE_PORT, REMOTE1, 53, query);
+	test_ctx(NULL);
+	fd = udp_pool_fd(&fx);
+	if (ASSERT_TRUE(fd >= 0, "UDP pool fd")) {
+		ASSERT_EQ(queue_len(fd), 0, "free ports left");
+		close(fd);
+	}
+	q = udp_spec(HOST5, 41001, REMOTE1, 53, query);
 	frame_build(&in, &q);
 	ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT, "fifth verdict");
 	ASSERT_TABLES(&fx, 4, 4);
 	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 4), STAT(NEW_MAPPING, 4),
 		     STAT(NEW_SESSION, 4), STAT(PORT_POOL_EMPTY, 1));
 out:
+	fx_teardown(&fx);
+}
+
+/*
+ * A queue holds free ports only; a stray second copy of an owned port
+ * (a corruption) is dropped when popped, and never shared.
+ */
+PROG_TEST(pool_drops_stray_copy, 0)
+{
+	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
+	struct bpfmasq_endpoint owner;
+	struct frame in, out;
+	struct fixture fx;
+	struct pkt_spec q;
+	__u16 p1, p2;
+	__be16 stray;
+	int fd = -1;
+
+	if (!fx_setup(&fx, &opts))
+		return;
+	q = udp_spec(HOST1, 5000, REMOTE1, 53, query);
+	if (!send_out(&fx, &q, &p1))
+		goto out;
+	fd = udp_pool_fd(&fx);
+	stray = htons(p1);
+	if (!ASSERT_TRUE(fd >= 0, "UDP pool fd") ||
+	    !ASSERT_OK(bpf_map_update_elem(fd, NULL, &stray, BPF_ANY) ? -errno
+								      : 0,
+		       "push a stray copy"))
+		goto out;
+	q.saddr = HOST2;
+	if (!send_out(&fx, &q, &p2))
+		goto out;
+	ASSERT_NEQ(p2, p1, "second host's port");
+	q.saddr = HOST3;
+	frame_build(&in, &q);
+	ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT, "third verdict");
+	ASSERT_EQ(queue_len(fd), 0, "ports left in the queue");
+	if (ASSERT_OK(fx_owner(&fx, EXT_ADDR, p1, IPPROTO_UDP, &owner),
+		      "first port's owner"))
+		ASSERT_EQ(ntohl(owner.addr), ntohl(HOST1), "owner addr");
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 2), STAT(NEW_MAPPING, 2),
+		     STAT(NEW_SESSION, 2), STAT(PORT_POOL_EMPTY, 1));
+out:
+	if (fd >= 0)
+		close(fd);
 	fx_teardown(&fx);
 }
 
@@ -247,9 +291,10 @@ PROG_TEST(pool_kept_when_table_full, 0)
 		struct bpfmasq_endpoint ext = { .addr = EXT_ADDR,
 						.port = htons(PORT_MIN + i),
 						.proto = IPPROTO_TCP };
-		struct bpfmasq_endpoint held = { .addr = HOST5,
-						 .port = htons(1000 + i),
-						 .proto = IPPROTO_TCP };
+		struct bpfmasq_owner held = { .addr = HOST5,
+					      .port = htons(1000 + i),
+					      .proto = IPPROTO_TCP,
+					      .state = BPFMASQ_PORT_OWNED };
 
 		ASSERT_OK(bpf_map_update_elem(fx.maps.port_owners, &ext, &held,
 					      BPF_NOEXIST)

@@ -45,7 +45,7 @@ PROG_TEST(tcp_states, TEST_REPLIES)
 	struct fixture fx;
 	size_t i;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	for (i = 0; i < ARRAY_SIZE(steps); i++) {
 		test_ctx("step %zu (%s, flags 0x%02x)", i,

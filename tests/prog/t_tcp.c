@@ -10,7 +10,10 @@
 #include "gc.h"
 #include "scenario.h"
 
-/* The test connection: HOST1:IN_RANGE_PORT <-> REMOTE1:80. */
+/*
+ * The test connection: HOST1:IN_RANGE_PORT <-> REMOTE1:80, translated to
+ * EXT_ADDR:IN_RANGE_PORT (a pool of that one port).
+ */
 #define ISN_IN 1000u
 #define ISN_REMOTE 50000u
 /* Windows after the handshake, in window units and scaled by 7. */
@@ -145,7 +148,7 @@ PROG_TEST(tcp_window, TEST_REPLIES | TEST_SUBTESTS)
 	for (i = 0; i < ARRAY_SIZE(window_cases); i++) {
 		if (!test_subtest("%s", window_cases[i].name))
 			continue;
-		if (!fx_setup(&fx, NULL))
+		if (!fx_setup(&fx, &fx_one_port))
 			continue;
 		if (!handshake(&fx, window_cases[i].scaled))
 			goto next;
@@ -189,7 +192,7 @@ PROG_TEST(tcp_window_moves, TEST_REPLIES)
 	const __u32 acked = ISN_IN + 1 + 200000;
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	if (!handshake(&fx, true))
 		goto out;
@@ -219,7 +222,7 @@ PROG_TEST(tcp_syn_sent_rst, TEST_REPLIES)
 {
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	if (!step(&fx, true, PKT_TCP_SYN, ISN_IN, 0, 64240))
 		goto out;
@@ -251,7 +254,7 @@ PROG_TEST(tcp_picked_up, TEST_REPLIES)
 	struct bpfmasq_session s;
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	if (!step(&fx, true, PKT_TCP_ACK, remote_ack, in_ack, 4) ||
 	    !expect_state(&fx, BPFMASQ_TCP_PICKED_UP, "bare ACK"))
@@ -296,7 +299,7 @@ PROG_TEST(tcp_simultaneous_open, TEST_REPLIES)
 {
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	if (!step(&fx, true, PKT_TCP_SYN, ISN_IN, 0, 64240) ||
 	    !step(&fx, false, PKT_TCP_SYN, ISN_REMOTE, 0, 64240) ||
@@ -334,7 +337,7 @@ PROG_TEST(tcp_reuse_closing, TEST_REPLIES)
 	const __u32 isn2_remote = ISN_REMOTE + 0x30000000;
 	struct fixture fx;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	if (!handshake(&fx, true) ||
 	    !step(&fx, true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN + 1,
@@ -430,7 +433,7 @@ PROG_TEST(tcp_wscale, TEST_REPLIES | TEST_SUBTESTS)
 	for (i = 0; i < ARRAY_SIZE(wscale_cases); i++) {
 		if (!test_subtest("%s", wscale_cases[i].name))
 			continue;
-		if (!fx_setup(&fx, NULL))
+		if (!fx_setup(&fx, &fx_one_port))
 			continue;
 		syn = seg(true, PKT_TCP_SYN, ISN_IN, 0, 64240);
 		synack = seg(false, PKT_TCP_SYN | PKT_TCP_ACK, ISN_REMOTE,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_translate.c - translation: a SYN out (port preserved, every table entry),
+ * t_translate.c - translation: a SYN out (every table entry),
  * TCP options, Ethernet padding, UDP both ways and its checksum corner cases,
  * ICMP echo, and IP options.
  */
@@ -18,19 +18,22 @@ PROG_TEST(tcp_syn_out, 0)
 	struct bpfmasq_session s;
 	struct bpfmasq_mapping m;
 	struct fixture fx;
+	__u16 ext;
 
 	if (!fx_setup(&fx, NULL))
 		return;
 	frame_build(&in, &syn);
 	if (!ASSERT_EQ(fx_egress(&fx, &in, &out), TC_OK, "verdict"))
 		goto out;
+	ext = frame_sport(&out);
 	ASSERT_EQ(ntohl(frame_ip(&out)->saddr), ntohl(EXT_ADDR), "source");
-	ASSERT_EQ(frame_sport(&out), IN_RANGE_PORT, "source port (preserved)");
+	ASSERT_IN_RANGE(ext, PORT_MIN, PORT_MAX, "source port (from the pool)");
 	ASSERT_EQ(ntohl(frame_ip(&out)->daddr), ntohl(REMOTE1), "destination");
 	ASSERT_EQ(frame_dport(&out), 80, "destination port");
 	ASSERT_CSUMS(&out, "SYN");
 	/* And nothing else changed. */
 	want.saddr = EXT_ADDR;
+	want.sport = ext;
 	frame_build(&exp, &want);
 	ASSERT_FRAME_EQ(&out, &exp, "SYN");
 
@@ -38,13 +41,12 @@ PROG_TEST(tcp_syn_out, 0)
 		      "mapping lookup")) {
 		ASSERT_EQ(ntohl(m.ext_addr), ntohl(EXT_ADDR),
 			  "mapping ext_addr");
-		ASSERT_EQ(ntohs(m.ext_port), IN_RANGE_PORT, "mapping ext_port");
-		ASSERT_EQ(m.flags, 0, "mapping flags (preserved, not pooled)");
-		ASSERT_NEQ(m.last_ns, 0, "mapping last_ns");
+		ASSERT_EQ(ntohs(m.ext_port), ext, "mapping ext_port");
+		ASSERT_EQ(m.flags, 0, "mapping flags");
+		ASSERT_NEQ(m.used_ms, 0, "mapping used_ms");
 	}
-	if (ASSERT_OK(
-		    fx_owner(&fx, EXT_ADDR, IN_RANGE_PORT, IPPROTO_TCP, &owner),
-		    "port_owners lookup")) {
+	if (ASSERT_OK(fx_owner(&fx, EXT_ADDR, ext, IPPROTO_TCP, &owner),
+		      "port_owners lookup")) {
 		ASSERT_EQ(ntohl(owner.addr), ntohl(HOST1), "owner addr");
 		ASSERT_EQ(ntohs(owner.port), IN_RANGE_PORT, "owner port");
 		ASSERT_EQ(owner.proto, IPPROTO_TCP, "owner proto");
@@ -54,7 +56,7 @@ PROG_TEST(tcp_syn_out, 0)
 		      "session lookup")) {
 		ASSERT_EQ(ntohl(s.ext_addr), ntohl(EXT_ADDR),
 			  "session ext_addr");
-		ASSERT_EQ(ntohs(s.ext_port), IN_RANGE_PORT, "session ext_port");
+		ASSERT_EQ(ntohs(s.ext_port), ext, "session ext_port");
 		ASSERT_EQ(s.tcp_state, BPFMASQ_TCP_SYN_SENT, "tcp_state");
 		ASSERT_EQ(s.packets_out, 1, "packets_out");
 		ASSERT_EQ(s.bytes_out, 40, "bytes_out");
@@ -194,6 +196,8 @@ out:
  */
 PROG_TEST(udp_csum_mangled_0, TEST_REPLIES)
 {
+	const struct fx_opts one_port = { .port_min = IN_RANGE_PORT,
+					  .port_max = IN_RANGE_PORT };
 	struct pkt_spec q = udp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 53, "");
 	struct pkt_spec a = udp_spec(REMOTE1, 53, EXT_ADDR, IN_RANGE_PORT, "");
 	struct pkt_spec after;
@@ -201,7 +205,7 @@ PROG_TEST(udp_csum_mangled_0, TEST_REPLIES)
 	struct frame in, out;
 	struct fixture fx;
 
-	/* Outbound: the port is preserved, so the result is known ahead. */
+	/* Outbound: the pool has one port, so the result is known ahead. */
 	after = q;
 	after.saddr = EXT_ADDR;
 	word_out = htons(udp_word_for_zero_csum(&after));
@@ -214,7 +218,7 @@ PROG_TEST(udp_csum_mangled_0, TEST_REPLIES)
 	a.payload = &word_in;
 	a.payload_len = 2;
 
-	if (!fx_setup(&fx, NULL))
+	if (!fx_setup(&fx, &one_port))
 		return;
 	frame_build(&in, &q);
 	if (!ASSERT_EQ(fx_egress(&fx, &in, &out), TC_OK, "outbound verdict"))
@@ -239,13 +243,11 @@ PROG_TEST(icmp_echo, TEST_REPLIES | TEST_SUBTESTS)
 {
 	static const struct {
 		__u16 id;
-		bool preserved;
 	} rows[] = {
-		{ 0x1234, false }, /* out of range: from the ICMP pool */
-		{ 40500, true },
+		{ 0x1234 }, /* out of the range */
+		{ 40500 }, /* in the range: from the pool all the same */
 	};
 	struct bpfmasq_session s;
-	struct bpfmasq_mapping m;
 	struct pkt_spec req, rep;
 	struct fixture fx;
 	__u16 ext_id;
@@ -259,17 +261,7 @@ PROG_TEST(icmp_echo, TEST_REPLIES | TEST_SUBTESTS)
 		req = echo_spec(HOST1, REMOTE1, ICMP_ECHO, rows[i].id);
 		if (!send_out(&fx, &req, &ext_id))
 			goto next;
-		if (rows[i].preserved)
-			ASSERT_EQ(ext_id, rows[i].id, "external id");
-		else
-			ASSERT_IN_RANGE(ext_id, PORT_MIN, PORT_MAX,
-					"external id");
-		if (ASSERT_OK(fx_mapping(&fx, HOST1, rows[i].id, IPPROTO_ICMP,
-					 &m),
-			      "mapping lookup"))
-			ASSERT_EQ(m.flags,
-				  rows[i].preserved ? 0 : BPFMASQ_MAP_FROM_POOL,
-				  "mapping flags");
+		ASSERT_IN_RANGE(ext_id, PORT_MIN, PORT_MAX, "external id");
 
 		rep = echo_spec(REMOTE1, EXT_ADDR, ICMP_ECHOREPLY, ext_id);
 		if (!send_in(&fx, &rep, HOST1, rows[i].id))

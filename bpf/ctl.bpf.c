@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ctl.bpf.c - the collector's atomic steps. The daemon runs this program
+ * (BPF_PROG_TEST_RUN, one struct bpfmasq_ctl_args each time) instead of
+ * deleting from userspace: the re-check of what it read and the change
+ * happen in one run, which no preemption or kill can split, under the same
+ * compare-and-swap rules as the data path (ports.h).
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "conntrack.h"
+#include "maps.h"
+#include "ports.h"
+
+#ifndef EINVAL
+#define EINVAL 22
+#endif
+
+/* One session fewer opened from outside on its mapping. */
+static __always_inline void inbound_done(const struct bpfmasq_session_key *k,
+					 __be32 ext_addr, __be16 ext_port)
+{
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_mapping *m;
+
+	endpoint_make(&inside, k->inside_addr, k->inside_port, k->proto);
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m && m->ext_addr == ext_addr && m->ext_port == ext_port &&
+	    __sync_fetch_and_add(&m->inbound, -1) == 0)
+		__sync_fetch_and_add(&m->inbound, 1);
+}
+
+static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_session_key k = a->session;
+	struct bpfmasq_session *s = bpf_map_lookup_elem(&sessions, &k);
+	__be32 ext_addr;
+	__be16 ext_port;
+	__u8 flags;
+
+	if (!s)
+		return -ENOENT;
+	if (s->last_ns != a->stamp)
+		return -EBUSY; /* a packet refreshed it */
+	ext_addr = s->ext_addr;
+	ext_port = s->ext_port;
+	flags = s->flags;
+	if (bpf_map_delete_elem(&sessions, &k))
+		return -ENOENT;
+	if (flags & BPFMASQ_SESS_INBOUND)
+		inbound_done(&k, ext_addr, ext_port);
+	return 0;
+}
+
+static __always_inline long release(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint inside = a->ep;
+	struct bpfmasq_mapping *m = bpf_map_lookup_elem(&mappings, &inside);
+
+	if (!m)
+		return -ENOENT;
+	return mapping_release(&inside, m, (__u32)a->stamp, false, a->now_ns);
+}
+
+static __always_inline long port_free(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint ext = a->ep;
+	struct bpfmasq_owner *o = bpf_map_lookup_elem(&port_owners, &ext);
+
+	if (!o)
+		return -ENOENT;
+	if (o->state != BPFMASQ_PORT_QUARANTINED || o->released_s != a->stamp)
+		return -EBUSY;
+	port_return(&ext);
+	return 0;
+}
+
+/* An owner whose inside endpoint has no mapping naming its port. */
+static __always_inline long owner_repair(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint ext = a->ep, inside;
+	struct bpfmasq_mapping *m;
+
+	if (!port_owner(&ext, &inside))
+		return -ENOENT;
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m && m->ext_addr == ext.addr && m->ext_port == ext.port)
+		return -EBUSY;
+	port_quarantine(&ext, a->now_ns);
+	return 0;
+}
+
+SEC("syscall")
+int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
+{
+	switch (a->op) {
+	case BPFMASQ_CTL_SESSION_EXPIRE:
+		a->ret = session_expire(a);
+		break;
+	case BPFMASQ_CTL_MAPPING_RELEASE:
+		a->ret = release(a);
+		break;
+	case BPFMASQ_CTL_PORT_FREE:
+		a->ret = port_free(a);
+		break;
+	case BPFMASQ_CTL_OWNER_REPAIR:
+		a->ret = owner_repair(a);
+		break;
+	default:
+		a->ret = -EINVAL;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
