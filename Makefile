@@ -58,7 +58,7 @@ C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
 	tests/prog/*.c tests/prog/*.h tools/*.c)
 SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh) .ci/run
 
-.PHONY: all deps test demo install clean format lint readme FORCE
+.PHONY: all deps test fuzz demo install clean format lint readme FORCE
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH) $(MAN)
 
 deps: $(DEPS_STAMP)
@@ -122,6 +122,12 @@ readme: $(BIN)
 
 test: all $(OUTPUT)/.deps-test
 	tests/run.sh $(OUTPUT)
+
+# The fuzz tests of the program tests, long: FUZZ_ITERS packets each
+# (make test runs them bounded); FUZZ_SEED=N replays the seed printed.
+FUZZ_ITERS ?= 500000
+fuzz: $(PROG_TEST)
+	FUZZ_ITERS=$(FUZZ_ITERS) $(PROG_TEST) 'fuzz*'
 
 demo: $(BIN) $(OUTPUT)/.deps-test
 	tools/demo.sh $(OUTPUT)
