@@ -5,20 +5,29 @@
  * on the WAN ingress where XDP cannot see that a checksum is only partial
  * (frames from a local sender on veth or tun). The logic lives in nat.h;
  * each entry point counts the reason its packet ends under, once, and maps
- * the reason's verdict to its hook's code (verdict.h).
+ * the reason's verdict to its hook's code (verdict.h). A packet dropped
+ * because its flow found no port may leave as an ICMP error to its sender
+ * instead (unreach.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "nat.h"
+#include "unreach.h"
 #include "verdict.h"
 
 SEC("tc")
 int bpfmasq_egress(struct __sk_buff *skb)
 {
-	return nat_exit(nat_outbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT
-								: TC_ACT_OK;
+	__u32 reason = nat_outbound(skb, CTX_SKB);
+
+	if (reason == BPFMASQ_STAT_PORT_POOL_EMPTY &&
+	    unreach_send(skb) == TC_ACT_REDIRECT) {
+		nat_exit(reason);
+		return TC_ACT_REDIRECT;
+	}
+	return nat_exit(reason) == NAT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("xdp")

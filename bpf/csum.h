@@ -40,4 +40,18 @@ static __always_inline void csum_replace2(__sum16 *sum, __u32 from, __u32 to)
 	*sum = (__sum16)~csum_fold32(s);
 }
 
+/*
+ * The checksum field value V that completes to itself: a checksum left to
+ * offload (CHECKSUM_PARTIAL) over a region whose other bytes sum to @sum
+ * is written as ~(sum + V), and that is V when 2V = ~sum. Doubling in
+ * one's complement is a rotation left by one bit, so V is ~sum rotated
+ * right. Right in either byte order (a byte swap is a rotation too).
+ */
+static __always_inline __u16 csum_fixed_point(__u16 sum)
+{
+	__u16 v = ~sum;
+
+	return (__u16)((v >> 1) | (v << 15));
+}
+
 #endif /* BPFMASQ_CSUM_H */

@@ -115,6 +115,14 @@ struct {
 	__type(value, struct bpfmasq_frag);
 } frags SEC(".maps");
 
+/* The rate limit of the ICMP errors for flows that found no port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_unreach_bucket);
+} unreach_bucket SEC(".maps");
+
 static __always_inline const struct bpfmasq_config *config_get(void)
 {
 	__u32 zero = 0;

@@ -352,7 +352,8 @@ enum bpfmasq_verdict {
  * whose verdict is PASS or DROP): the NAT code returns it, the entry point
  * counts it once and takes its hook's verdict from this row. EVENT rows
  * (new mappings and sessions, TCP RSTs and FINs outside the window, which
- * are still translated) are counted on top. A new reason is one row.
+ * are still translated, ICMP errors sent or held back for a flow that found
+ * no port) are counted on top. A new reason is one row.
  */
 #define BPFMASQ_STATS(X)                                                       \
 	X(TRANSLATED_OUT, "translated_out", PASS)                              \
@@ -374,7 +375,22 @@ enum bpfmasq_verdict {
 	X(UNSUPPORTED, "unsupported", DROP)                                    \
 	X(FRAGMENT, "fragment_unmatched", PASS)                                \
 	X(NON_IPV4, "non_ipv4", PASS)                                          \
-	X(REWRITE_FAILED, "rewrite_failed", DROP)
+	X(REWRITE_FAILED, "rewrite_failed", DROP)                              \
+	X(ICMP_UNREACH_SENT, "icmp_unreach_sent", EVENT)                       \
+	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited", EVENT)
+
+/*
+ * The ICMP host unreachable sent for a flow that found no port (unreach.h):
+ * a token bucket per CPU, credit in nanoseconds of the rate's period.
+ */
+#define BPFMASQ_UNREACH_RATE 100 /* errors per second, per CPU */
+#define BPFMASQ_UNREACH_BURST 100
+
+struct bpfmasq_unreach_bucket {
+	__u64 last_ns; /* monotonic ns of the last update */
+	__u64 credit_ns; /* up to BURST periods; a period buys one error */
+};
+_Static_assert(sizeof(struct bpfmasq_unreach_bucket) == 16, "bucket layout");
 
 #define BPFMASQ_STAT_ENUM(name, str, verdict) BPFMASQ_STAT_##name,
 enum bpfmasq_stat { BPFMASQ_STATS(BPFMASQ_STAT_ENUM) BPFMASQ_STAT_MAX };

@@ -39,7 +39,8 @@ struct cidr {
 	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))         \
 	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))              \
 	X(local_addrs, sizeof(__be32), sizeof(__u8))                           \
-	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(struct bpfmasq_frag))
+	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(struct bpfmasq_frag)) \
+	X(unreach_bucket, sizeof(__u32), sizeof(struct bpfmasq_unreach_bucket))
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size) int name;

@@ -9,12 +9,15 @@
       Each peer seen is appended to FILE. Exits after S seconds.
 
   udp-client --to IP:PORT [--bind-port P] [--send MSG] [--wait S] [--first]
-             [--connect]
+             [--connect [--recverr]]
       Send MSG from port P (0: any), then print every datagram received within
       S seconds as "from <ip>:<port> <data>" (with --first: stop at the first).
       Exit status 0 if anything was received, 1 if not. With --connect, the
       socket is connected, so an ICMP error about the flow ends it: prints
-      "refused" (port unreachable) or "error <reason>", exit status 2.
+      "refused" (port unreachable) or "error <reason>", exit status 2. Only
+      port and protocol unreachable count as hard errors; --recverr
+      (IP_RECVERR) reports the others too (host unreachable: "error No
+      route to host").
 
   tcp-spoof --src IP:PORT --dst IP:PORT --flags R|F|RA|FA --seq N [--ack N]
       Send one TCP segment with those flags and numbers from a raw socket,
@@ -27,6 +30,8 @@ import socket
 import struct
 import sys
 import time
+
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # <linux/in.h>
 
 
 def csum(data):
@@ -95,6 +100,8 @@ def udp_client(args):
     if args.connect:
         # A connected socket reports an ICMP error about its flow (here:
         # translated back by the NAT) as ECONNREFUSED & co. on recv.
+        if args.recverr:
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         sock.connect((host, int(port)))
         sock.send((args.send + "\n").encode())
     else:
@@ -145,6 +152,7 @@ def main():
     c.add_argument("--wait", type=float, default=2)
     c.add_argument("--first", action="store_true")
     c.add_argument("--connect", action="store_true")
+    c.add_argument("--recverr", action="store_true")
     t = sub.add_parser("tcp-spoof")
     t.add_argument("--src", required=True)
     t.add_argument("--dst", required=True)
