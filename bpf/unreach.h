@@ -171,7 +171,11 @@ static __noinline int unreach_send(struct __sk_buff *skb)
 	h.icmp.code = ICMP_HOST_UNREACH;
 	sum = bpf_csum_diff(NULL, 0, (void *)&h.icmp, sizeof(h.icmp), 0);
 	sum = bpf_csum_diff(NULL, 0, (void *)iph, ihl & 63, (__u32)sum);
-	sum = bpf_csum_diff(NULL, 0, (void *)l4, qlen & 31, (__u32)sum);
+	/* Constant lengths: the verifier must see the quote's bound. */
+	if (qlen == 20)
+		sum = bpf_csum_diff(NULL, 0, (void *)l4, 20, (__u32)sum);
+	else
+		sum = bpf_csum_diff(NULL, 0, (void *)l4, 8, (__u32)sum);
 	h.icmp.checksum = unreach_csum(sum);
 
 	/* Cut to the quote, then make room for the new headers after Ethernet. */
