@@ -11,11 +11,14 @@
  * repeat count cannot be used: each run is one call with a fresh copy of
  * the frame, and the kernel's per-run duration is averaged.
  */
+#define _GNU_SOURCE /* unshare */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -61,13 +64,13 @@ static struct pkt_spec udp_out(__be32 host, __u16 sport)
 				  .payload_len = sizeof(payload) };
 }
 
-/* A segment of HOST1:40001 <-> REMOTE1:443 (@out: from inside). */
+/* A segment of HOST1:40000 <-> REMOTE1:443 (@out: from inside). */
 static struct pkt_spec tcp_seg(bool out, __u8 flags, __u32 seq, __u32 ack)
 {
 	return (struct pkt_spec){ .saddr = out ? HOST1 : REMOTE1,
 				  .daddr = out ? REMOTE1 : EXT_ADDR,
-				  .sport = out ? 40001 : 443,
-				  .dport = out ? 443 : 40001,
+				  .sport = out ? 40000 : 443,
+				  .dport = out ? 443 : 40000,
 				  .proto = IPPROTO_TCP,
 				  .tcp_flags = flags,
 				  .tcp_numbers = true,
@@ -159,20 +162,25 @@ static void bench_new_flows(int egress, unsigned int n)
 
 int main(int argc, char **argv)
 {
-	struct fx_opts opts = { .port_min = 1024, .port_max = 65535 };
+	/* One port per pool: the first flow of each protocol gets 40000. */
+	struct fx_opts opts = { .port_min = 40000, .port_max = 40000 };
 	__u32 repeat = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
 	struct pkt_spec s = udp_out(HOST1, 40000), r;
 	struct frame f, reply, other;
 	struct fixture fx;
 	int egress, ingress;
 
+	/* As the program tests: no host route or forwarding for the FIB. */
+	if (unshare(CLONE_NEWNET))
+		fprintf(stderr, "prog_bench: cannot unshare: %s\n",
+			strerror(errno));
 	if (!fx_setup(&fx, &opts))
 		return 1;
 	egress = bpf_program__fd(fx.skel->progs.bpfmasq_egress);
 	ingress = bpf_program__fd(fx.skel->progs.bpfmasq_ingress);
 
 	frame_build(&f, &s);
-	run_ns(egress, &f, 1); /* creates the flow; its port is preserved */
+	run_ns(egress, &f, 1); /* creates the flow, on port 40000 */
 	r = (struct pkt_spec){ .saddr = REMOTE1,
 			       .daddr = EXT_ADDR,
 			       .sport = 53,
@@ -194,6 +202,10 @@ int main(int argc, char **argv)
 	frame_build_ethertype(&other, ETH_P_ARP);
 	printf("non_ipv4_in_xdp %.1f ns\n", run_ns(ingress, &other, repeat));
 	printf("non_ipv4_out_tc %.1f ns\n", run_ns(egress, &other, repeat));
+	/* The UDP pool is empty now: a flow that cannot be mapped. */
+	s = udp_out(HOST2, 40000);
+	frame_build(&f, &s);
+	printf("no_port_out_tc %.1f ns\n", run_ns(egress, &f, repeat));
 	fx_teardown(&fx);
 
 	/* A fresh instance with a 1,000-port pool, filled to 99%. */

@@ -244,10 +244,15 @@ out:
 	return err;
 }
 
-/* Has @used_ms, a mapping's clock, been still for the grace period? */
+/*
+ * Has @used_ms, a mapping's clock, been still for the grace period? The
+ * clock wraps, so the difference is taken modulo 2^32 and signed: a
+ * mapping stamped after the pass began (its session may have been made
+ * after the sessions were read) is ahead of @now, and never idle.
+ */
 static bool mapping_idle(__u32 used_ms, uint64_t now)
 {
-	return (uint32_t)(now / NS_PER_MS - used_ms) >=
+	return (int32_t)((uint32_t)(now / NS_PER_MS) - used_ms) >=
 	       BPFMASQ_MAPPING_GRACE_S * 1000;
 }
 

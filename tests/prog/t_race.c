@@ -318,3 +318,28 @@ PROG_TEST(inbound_limit, TEST_REPLIES)
 out:
 	fx_teardown(&fx);
 }
+
+/*
+ * A session made after the collector read the sessions, on a mapping made
+ * after its pass began: the mapping's stamp is ahead of the pass's clock,
+ * and it must not be taken for idle (the clock's difference wraps).
+ */
+PROG_TEST(race_mapping_newer_than_pass, 0)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct gc_result res;
+	struct fixture fx;
+	__u16 port;
+
+	if (!setup_flow(&fx, NULL, &q, &port) ||
+	    !ASSERT_EQ(map_clear(fx.maps.sessions), 1,
+		       "hide the session from the pass"))
+		goto out;
+	if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns() - 5 * NS_PER_S, &res),
+		       "gc_pass begun 5 s ago"))
+		goto out;
+	ASSERT_EQ(res.mappings_freed, 0, "mappings freed");
+	ASSERT_EQ(map_count(fx.maps.mappings), 1, "mappings");
+out:
+	fx_teardown(&fx);
+}
