@@ -27,22 +27,22 @@
 #define BPFMASQ_POOL_TRIES 2
 
 /*
- * A released external port is not handed out again before this many
- * seconds (RFC 6888 REQ-8): late packets of the old flow must not reach the
- * next owner.
- */
-#define BPFMASQ_PORT_QUARANTINE_S 120
-
-/*
  * Under endpoint-independent filtering, at most this many sessions opened
  * from outside per mapping, by default (--max-inbound).
  */
 #define BPFMASQ_DEFAULT_MAX_INBOUND 256
 
 /*
- * Idle timeouts of sessions, by protocol and TCP state: X(name, option,
- * JSON key, default seconds, what it applies to). The option is
- * --timeout-OPTION.
+ * A released external port is not handed out again before this many
+ * seconds, by default (RFC 6888 REQ-8): late packets of the old flow must
+ * not reach the next owner.
+ */
+#define BPFMASQ_PORT_QUARANTINE_S 120
+
+/*
+ * Idle timeouts of sessions, by protocol and TCP state, and the quarantine
+ * of released ports: X(name, option, JSON key, default seconds, what it
+ * applies to). The option is --timeout-OPTION.
  */
 #define BPFMASQ_TIMEOUTS(X)                                                    \
 	X(TCP_EST, "tcp-est", "tcp_est", 7440,                                 \
@@ -54,7 +54,10 @@
 	X(UDP, "udp", "udp", 300,                                              \
 	  "a UDP session (RFC 4787 REQ-5: at least 2 min)")                    \
 	X(ICMP, "icmp", "icmp", 60,                                            \
-	  "an ICMP echo session (RFC 5508 REQ-1: at least 60 s)")
+	  "an ICMP echo session (RFC 5508 REQ-1: at least 60 s)")              \
+	X(QUARANTINE, "quarantine", "quarantine", BPFMASQ_PORT_QUARANTINE_S,   \
+	  "a released external port, which is not handed out again "           \
+	  "meanwhile (RFC 6888 REQ-8)")
 
 #define BPFMASQ_TIMEOUT_ENUM(name, opt, key, dflt, what) BPFMASQ_TIMEOUT_##name,
 enum bpfmasq_timeout {
@@ -337,7 +340,7 @@ struct bpfmasq_instance {
 	__u16 pad;
 	__u32 timeouts[BPFMASQ_TIMEOUT_MAX]; /* seconds */
 };
-_Static_assert(sizeof(struct bpfmasq_instance) == 36, "instance layout");
+_Static_assert(sizeof(struct bpfmasq_instance) == 40, "instance layout");
 
 /* What a hook does with a packet, as the reasons table below says. */
 enum bpfmasq_verdict {

@@ -334,10 +334,12 @@ static bool owner_orphaned(const struct masq_maps *m,
 	       map.ext_addr != ext->addr || map.ext_port != ext->port;
 }
 
-static bool quarantine_over(const struct bpfmasq_owner *o, uint64_t now)
+static bool quarantine_over(const struct bpfmasq_instance *inst,
+			    const struct bpfmasq_owner *o, uint64_t now)
 {
 	return now / NS_PER_S >=
-	       (uint64_t)o->released_s + BPFMASQ_PORT_QUARANTINE_S;
+	       (uint64_t)o->released_s +
+		       inst->timeouts[BPFMASQ_TIMEOUT_QUARANTINE];
 }
 
 /*
@@ -345,7 +347,8 @@ static bool quarantine_over(const struct bpfmasq_owner *o, uint64_t now)
  * mapping is gone (left by hand, or by an older version), still so a
  * moment later, go to quarantine.
  */
-static int gc_owners(const struct masq_maps *m, uint64_t now,
+static int gc_owners(const struct masq_maps *m,
+		     const struct bpfmasq_instance *inst, uint64_t now,
 		     struct gc_result *res)
 {
 	struct bpfmasq_endpoint *ext;
@@ -363,7 +366,7 @@ static int gc_owners(const struct masq_maps *m, uint64_t now,
 			continue;
 		}
 		if (own[i].state != BPFMASQ_PORT_QUARANTINED ||
-		    !quarantine_over(&own[i], now))
+		    !quarantine_over(inst, &own[i], now))
 			continue;
 		err = ctl_ep(m, BPFMASQ_CTL_PORT_FREE, &ext[i],
 			     own[i].released_s, now);
@@ -410,7 +413,7 @@ int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 	if (!err)
 		err = gc_frags(m, now, res);
 	if (!err)
-		err = gc_owners(m, now, res);
+		err = gc_owners(m, &inst, now, res);
 	free(used.slots);
 	return err;
 }

@@ -6,14 +6,14 @@
 # with bpftool (exit 1, the violation on stdout, in text and in JSON), and
 # fails with one line on stderr for an interface that is not attached.
 
-# _ep_hex A.B.C.D PORT PROTO: a struct bpfmasq_endpoint as bpftool's hex
-# bytes (address and port in network order, then protocol and padding).
+# _ep_hex A.B.C.D PORT PROTO [LAST]: a struct bpfmasq_endpoint (or owner) as hex
+# bytes: address and port in network order, protocol, then padding or state.
 _ep_hex() {
-	local IFS=.
+	local IFS=. last=${4:-0}
 	# shellcheck disable=SC2086
 	set -- $1 "$2" "$3"
-	printf '%02x %02x %02x %02x %02x %02x %02x 00' "$1" "$2" "$3" "$4" \
-		$(($5 >> 8)) $(($5 & 255)) "$6"
+	printf '%02x %02x %02x %02x %02x %02x %02x %02x' "$1" "$2" "$3" "$4" \
+		$(($5 >> 8)) $(($5 & 255)) "$6" "$last"
 }
 
 t_check_cli() {
@@ -64,7 +64,7 @@ t_check_cli() {
 	# shellcheck disable=SC2046
 	bpftool map update pinned "$(pins_dir)/port_owners" \
 		key hex $(_ep_hex "${outside%:*}" "${outside##*:}" 6) \
-		value hex $(_ep_hex "${inside%:*}" "${inside##*:}" 6) ||
+		value hex $(_ep_hex "${inside%:*}" "${inside##*:}" 6 1) ||
 		{ fail "bpftool could not restore the owner of $outside"; return 1; }
 	out=$(bmq check "$WAN" --pools) || { indent_log <<<"$out"; fail "check after the repair failed"; return 1; }
 

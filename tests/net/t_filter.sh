@@ -96,7 +96,7 @@ t_filter_udp() {
 
 	out=$(udp_call "$NS_LAN1" "$P" hello 1.5)
 	note "lan1 received: $(tr '\n' '|' <<<"$out")"
-	grep -qx "from $TOPO_WAN_ADDR:9000 reply $TOPO_WAN_GW:$P hello" <<<"$out" ||
+	grep -Eqx "from $TOPO_WAN_ADDR:9000 reply $TOPO_WAN_GW:[0-9]+ hello" <<<"$out" ||
 		{ fail "no reply from the contacted endpoint $TOPO_WAN_ADDR:9000"; return 1; }
 	if [[ $mode == dependent ]]; then
 		if grep -q "^from $TOPO_WAN_ADDR:9001" <<<"$out"; then
@@ -116,8 +116,8 @@ net_test filter_udp.xdp.dependent in_mode xdp t_filter_udp dependent
 net_test filter_udp.xdp.independent in_mode xdp t_filter_udp independent
 
 # t_filter_tcp MODE: lan1 has connected from port 20081 to server:8080, so
-# 203.0.113.1:20081/tcp is its mapping; then the server connects to that
-# from another port. Dependent filtering: refused by the gateway's own
+# 203.0.113.1:P/tcp is its mapping; then the server connects to that from
+# another port. Dependent filtering: refused by the gateway's own
 # stack, lan1 never sees it. Independent: lan1 accepts it.
 t_filter_tcp() {
 	local mode=$1 p out
@@ -125,11 +125,11 @@ t_filter_tcp() {
 	nat_attach $(_filter_args "$mode") || return 1
 	tcp_server "$NS_WAN" 8080 || return 1
 	p=$(tcp_check "$NS_LAN1" open "sourceport=20081,reuseaddr") || return 1
-	expect_eq "lan1's in-range port preserved" "$p" 20081 || return 1
+	note "lan1:20081 is $TOPO_WAN_GW:$p"
 
 	: >"$TOPO_TMP/rec"
 	tcp_recorder "$NS_LAN1" 20081 "$TOPO_TMP/rec" || return 1
-	out=$(tcp_call "$NS_WAN" "$TOPO_WAN_GW" 20081 knock)
+	out=$(tcp_call "$NS_WAN" "$TOPO_WAN_GW" "$p" knock)
 	sleep 0.3
 	if [[ $mode == dependent ]]; then
 		if [[ -s $TOPO_TMP/rec ]]; then

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Garbage collection: with 2 s UDP/ICMP timeouts and a two-port range, fill
-# the UDP pool, let the flows expire, run `bpfmasq gc`, and check that the
-# sessions and mappings are gone and that their ports went back to the pool
-# (new flows get them again).
+# Garbage collection: with 2 s UDP/ICMP timeouts, a 3 s port quarantine and
+# a two-port range, fill the UDP pool, let the flows expire, run `bpfmasq
+# gc`, and check that the sessions and mappings are gone, that their ports
+# are quarantined (no new flow gets them), and that once the quarantine is
+# over they went back to the pool (new flows get them again).
 
 # _map_entries PINNED-MAP: number of entries, read by bpftool (not the CLI).
 _map_entries() {
@@ -13,7 +14,8 @@ _map_entries() {
 
 t_gc() {
 	local u1 u2 u3 u4 n i m conns
-	nat_attach --ports 20000-20001 --timeout-udp 2 --timeout-icmp 2 || return 1
+	nat_attach --ports 20000-20001 --timeout-udp 2 --timeout-icmp 2 \
+		--timeout-quarantine 3 || return 1
 	udp_server "$NS_WAN" 9000 || return 1
 
 	# Inside ports outside the range: both external ports come from the pool.
@@ -58,9 +60,22 @@ t_gc() {
 	expect_eq "mappings after gc (status --json)" "$m" 0 || return 1
 	n=$(_map_entries "$(pins_dir)/mappings") || return 1
 	expect_eq "entries in the pinned mappings map" "$n" 0 || return 1
+	note "mappings released by gc pass $((i + 1))"
+
+	# Quarantined: the owner entries stay, naming no one, and a new flow
+	# finds no port.
+	n=$(bpftool -j map dump pinned "$(pins_dir)/port_owners" |
+		pyjson 'len([e for e in d if e["formatted"]["value"]["state"] == 2 and e["formatted"]["key"]["proto"] == 17])') ||
+		return 1
+	expect_eq "quarantined UDP entries in port_owners" "$n" 2 || return 1
+	if udp_call "$NS_LAN1" 40005 e 1 --first >/dev/null; then
+		fail "a new UDP flow got a quarantined port"
+		return 1
+	fi
+	sleep 4 # past the 3 s quarantine
+	bmq gc "$WAN" || { fail "bpfmasq gc failed"; return 1; }
 	n=$(_map_entries "$(pins_dir)/port_owners") || return 1
 	expect_eq "entries in the pinned port_owners map" "$n" 0 || return 1
-	note "mappings released by gc pass $((i + 1))"
 
 	# The two ports are back in the pool: two new flows get them.
 	u3=$(udp_check "$NS_LAN1" 40003 c) || return 1
