@@ -145,7 +145,13 @@ static void gen_in(struct fuzz *z, struct pkt_spec *s)
 	int i = z->m.nmaps ? (int)(fuzz_rand(z) % z->m.nmaps) : -1;
 
 	memset(s, 0, sizeof(*s));
-	if (i >= 0 && chance(z, 75)) {
+	if (chance(z, 10) &&
+	    model_pick_quarantined(&z->m, fuzz_rand(z), &s->proto, &s->dport)) {
+		/* To a quarantined port: late packets of a released flow. */
+		s->daddr = EXT_ADDR;
+		s->saddr = PICK(z, remotes);
+		s->sport = PICK(z, remote_ports);
+	} else if (i >= 0 && chance(z, 75)) {
 		s->proto = z->m.maps[i].in.proto;
 		s->daddr = EXT_ADDR;
 		s->dport = z->m.maps[i].ext;
@@ -371,7 +377,10 @@ static bool check_translation(struct fuzz *z, struct frame *in,
 		    (!ASSERT_IN_RANGE(o->port, z->m.port_min, z->m.port_max,
 				      "new external port") ||
 		     !ASSERT_EQ(model_owner(&z->m, v->proto, o->port), -1,
-				"the mapping holding the new port")))
+				"the mapping holding the new port") ||
+		     !ASSERT_TRUE(
+			     !model_quarantined(&z->m, v->proto, o->port, NULL),
+			     "the new port is not in quarantine")))
 			return false;
 		p = htons(o->port);
 		memcpy(exp.data + port, &p, 2);
@@ -380,13 +389,6 @@ static bool check_translation(struct fuzz *z, struct frame *in,
 	}
 	return ASSERT_FRAME_EQ(out, &exp, "translated frame") &&
 	       check_csums(in, out, v, e, in->data + addr);
-}
-
-/* A new mapping that found no port, where the model allows it. */
-static bool pool_ran_dry(const struct expect *e, const struct outcome *o)
-{
-	return e->new_port && e->may_pool_empty && o->drop &&
-	       o->reason == BPFMASQ_STAT_PORT_POOL_EMPTY;
 }
 
 /*
@@ -412,8 +414,10 @@ static bool check_no_state(struct fuzz *z)
 {
 	return ASSERT_EQ(count_keys(z->fx.maps.mappings), z->m.nmaps,
 			 "mappings entries") &&
-	       ASSERT_EQ(count_keys(z->fx.maps.port_owners), z->m.nmaps,
-			 "port_owners entries") &&
+	       ASSERT_EQ(count_keys(z->fx.maps.port_owners),
+			 z->m.nmaps + z->m.nquar[0] + z->m.nquar[1] +
+				 z->m.nquar[2],
+			 "port_owners entries (owned and quarantined)") &&
 	       ASSERT_EQ(count_keys(z->fx.maps.sessions), z->m.nsess,
 			 "sessions entries");
 }
@@ -424,8 +428,6 @@ static bool check_outcome(struct fuzz *z, struct frame *in, struct frame *out,
 {
 	bool pass = e->act == EXP_TRANSLATE || e->act == EXP_PASS;
 
-	if (pool_ran_dry(e, o))
-		*e = (struct expect){ .act = EXP_DROP, .why = "pool ran dry" };
 	if (e->act == EXP_ANY || e->act == EXP_DROP)
 		e->new_mappings = e->new_sessions = 0;
 	if (!ASSERT_EQ(o->new_mappings, e->new_mappings, "new mappings") ||
@@ -569,18 +571,24 @@ static long fuzz_iters(double share)
 	return n * share > 1 ? (long)(n * share) : 1;
 }
 
-/* A collector pass at @ahead_s from now, then the model follows it. */
-static bool fuzz_gc(struct fuzz *z, uint64_t ahead_s)
+/* A collector pass at @at (boot-time ns), then the model follows it. */
+static bool fuzz_gc_at(struct fuzz *z, uint64_t now, uint64_t at)
 {
 	struct gc_result res;
-	uint64_t now = now_boot_ns();
 
 	test_ctx("gc pass %llus ahead, after packet %ld",
-		 (unsigned long long)ahead_s, z->n);
-	if (!ASSERT_OK(gc_pass(&z->fx.maps, now + ahead_s * NS_PER_S, &res),
-		       "gc_pass"))
+		 (unsigned long long)((at - now) / NS_PER_S), z->n);
+	if (!ASSERT_OK(gc_pass(&z->fx.maps, at, &res), "gc_pass"))
 		return false;
-	return model_follow_gc(&z->m, &z->fx, now, ahead_s);
+	return model_follow_gc(&z->m, &z->fx, now, at);
+}
+
+/* A collector pass at @ahead_s from now. */
+static bool fuzz_gc(struct fuzz *z, uint64_t ahead_s)
+{
+	uint64_t now = now_boot_ns();
+
+	return fuzz_gc_at(z, now, now + ahead_s * NS_PER_S);
 }
 
 static bool fuzz_flush(struct fuzz *z)
