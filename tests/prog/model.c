@@ -177,6 +177,7 @@ void model_quarantine(struct model *m, __u8 proto, __u16 ext, __u32 since)
 
 	if (!model_quarantined(m, proto, ext, NULL))
 		m->nquar[p]++;
+	m->n_released++;
 	m->quar[p][ext / 8] |= 1 << ext % 8;
 	m->quar_s[p][ext] = since;
 }
@@ -188,6 +189,7 @@ void model_unquarantine(struct model *m, __u8 proto, __u16 ext)
 	if (!model_quarantined(m, proto, ext, NULL))
 		return;
 	m->nquar[p]--;
+	m->n_freed++;
 	m->quar[p][ext / 8] &= ~(1 << ext % 8);
 }
 

@@ -96,6 +96,7 @@ struct model {
 	__u8 quar[3][65536 / 8];
 	__u32 quar_s[3][65536];
 	int nquar[3];
+	long n_released, n_freed; /* ports quarantined and freed, in all */
 };
 
 static inline int model_proto_idx(__u8 proto)

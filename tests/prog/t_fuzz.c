@@ -36,7 +36,9 @@ struct fuzz {
 	uint64_t stats[BPFMASQ_STAT_MAX];
 	long count[2][V_OTHER + 1]; /* sent, by direction and class */
 	long translated, dropped;
-	char summary[160];
+	long pool_empty; /* new mappings that found no port */
+	long to_quarantined; /* inbound packets to a quarantined port */
+	char summary[200];
 };
 
 /* splitmix64: one seed, one sequence. */
@@ -515,6 +517,10 @@ static bool fuzz_packet(struct fuzz *z)
 	}
 	z->translated += e.act == EXP_TRANSLATE;
 	z->dropped += o.drop;
+	z->pool_empty += o.reason == BPFMASQ_STAT_PORT_POOL_EMPTY;
+	z->to_quarantined += !outbound && v.daddr == EXT_ADDR &&
+			     (v.cls == V_PORTS || v.cls == V_ECHO_REPLY) &&
+			     model_quarantined(&z->m, v.proto, v.dport, NULL);
 	model_commit(&z->m, &v, &e, o.port, now);
 	return true;
 }
@@ -547,8 +553,11 @@ static const char *fuzz_summary(struct fuzz *z)
 	long mal = z->count[0][V_MALFORMED] + z->count[1][V_MALFORMED];
 
 	snprintf(z->summary, sizeof(z->summary),
-		 "%ld translated, %ld dropped (%ld malformed)", z->translated,
-		 z->dropped, mal);
+		 "%ld translated, %ld dropped (%ld malformed, %ld for want of "
+		 "a port), %ld to quarantined ports; %ld ports quarantined, "
+		 "%ld freed",
+		 z->translated, z->dropped, mal, z->pool_empty,
+		 z->to_quarantined, z->m.n_released, z->m.n_freed);
 	return z->summary;
 }
 
@@ -589,6 +598,26 @@ static bool fuzz_gc(struct fuzz *z, uint64_t ahead_s)
 	uint64_t now = now_boot_ns();
 
 	return fuzz_gc_at(z, now, now + ahead_s * NS_PER_S);
+}
+
+/*
+ * A collector pass as the quarantine of a port ends: in the second before
+ * it may be freed, or in the one it may.
+ */
+static bool fuzz_gc_quarantine_end(struct fuzz *z)
+{
+	uint64_t now = now_boot_ns(), at;
+	__u32 since;
+	__u16 port;
+	__u8 proto;
+
+	if (!model_pick_quarantined(&z->m, fuzz_rand(z), &proto, &port) ||
+	    !model_quarantined(&z->m, proto, port, &since))
+		return fuzz_gc(z, 0);
+	at = ((uint64_t)since + BPFMASQ_PORT_QUARANTINE_S - chance(z, 50)) *
+		     NS_PER_S +
+	     fuzz_rand(z) % NS_PER_S;
+	return fuzz_gc_at(z, now, at > now ? at : now);
 }
 
 static bool fuzz_flush(struct fuzz *z)
@@ -633,7 +662,9 @@ static bool fuzz_between(struct fuzz *z)
 		return fuzz_gc(z, 30 * 86400); /* past every timeout */
 	if (r < 4)
 		return fuzz_gc(z, 400); /* past UDP, ICMP, TCP transitory */
-	if (r < 12)
+	if (r < 6)
+		return fuzz_gc_quarantine_end(z);
+	if (r < 14)
 		return fuzz_gc(z, 0);
 	if (z->n % CHECKER_EVERY == 0 && !fuzz_check(z))
 		return false;
