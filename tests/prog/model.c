@@ -105,6 +105,7 @@ void model_init(struct model *m, __be32 ext_addr, __u16 port_min,
 	m->port_min = port_min;
 	m->port_max = port_max;
 	m->independent = independent;
+	m->max_inbound = BPFMASQ_DEFAULT_MAX_INBOUND;
 }
 
 /* Translated sources (the fixture's): 10/8, not the gateway's, not special. */
@@ -126,22 +127,12 @@ static bool is_lan(__be32 addr)
 	       addr != EXT_ADDR;
 }
 
-static int proto_idx(__u8 proto)
-{
-	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2;
-}
-
-static bool ep_eq(const struct m_ep *a, const struct m_ep *b)
-{
-	return a->addr == b->addr && a->port == b->port && a->proto == b->proto;
-}
-
 int model_find_map(const struct model *m, const struct m_ep *in)
 {
 	int i;
 
 	for (i = 0; i < m->nmaps; i++)
-		if (ep_eq(&m->maps[i].in, in))
+		if (model_ep_eq(&m->maps[i].in, in))
 			return i;
 	return -1;
 }
@@ -152,8 +143,8 @@ int model_find_sess(const struct model *m, const struct m_ep *in, __be32 raddr,
 	int i;
 
 	for (i = 0; i < m->nsess; i++)
-		if (ep_eq(&m->sess[i].in, in) && m->sess[i].raddr == raddr &&
-		    m->sess[i].rport == rport)
+		if (model_ep_eq(&m->sess[i].in, in) &&
+		    m->sess[i].raddr == raddr && m->sess[i].rport == rport)
 			return i;
 	return -1;
 }
@@ -168,12 +159,72 @@ int model_owner(const struct model *m, __u8 proto, __u16 ext)
 	return -1;
 }
 
-static int live_of(const struct model *m, __u8 proto)
+bool model_quarantined(const struct model *m, __u8 proto, __u16 ext,
+		       __u32 *since)
 {
-	int i, n = 0;
+	int p = model_proto_idx(proto);
+
+	if (!(m->quar[p][ext / 8] & (1 << ext % 8)))
+		return false;
+	if (since)
+		*since = m->quar_s[p][ext];
+	return true;
+}
+
+void model_quarantine(struct model *m, __u8 proto, __u16 ext, __u32 since)
+{
+	int p = model_proto_idx(proto);
+
+	if (!model_quarantined(m, proto, ext, NULL))
+		m->nquar[p]++;
+	m->n_released++;
+	m->quar[p][ext / 8] |= 1 << ext % 8;
+	m->quar_s[p][ext] = since;
+}
+
+void model_unquarantine(struct model *m, __u8 proto, __u16 ext)
+{
+	int p = model_proto_idx(proto);
+
+	if (!model_quarantined(m, proto, ext, NULL))
+		return;
+	m->nquar[p]--;
+	m->n_freed++;
+	m->quar[p][ext / 8] &= ~(1 << ext % 8);
+}
+
+int model_held(const struct model *m, __u8 proto)
+{
+	int i, n = m->nquar[model_proto_idx(proto)];
 
 	for (i = 0; i < m->nmaps; i++)
 		n += m->maps[i].in.proto == proto;
+	return n;
+}
+
+bool model_pick_quarantined(const struct model *m, __u32 r, __u8 *proto,
+			    __u16 *ext)
+{
+	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	int range = m->port_max - m->port_min + 1, i;
+
+	for (i = 0; i < 3 * range; i++) {
+		int k = (r % (3 * range) + i) % (3 * range);
+
+		*proto = protos[k / range];
+		*ext = m->port_min + k % range;
+		if (model_quarantined(m, *proto, *ext, NULL))
+			return true;
+	}
+	return false;
+}
+
+int model_inbound_of(const struct model *m, const struct m_ep *in)
+{
+	int i, n = 0;
+
+	for (i = 0; i < m->nsess; i++)
+		n += m->sess[i].inbound && model_ep_eq(&m->sess[i].in, in);
 	return n;
 }
 
@@ -220,10 +271,10 @@ static void expect_flow_out(struct model *m, const struct view *v,
 	e->why = "new mapping";
 	e->new_port = true;
 	e->new_mappings = e->new_sessions = 1;
-	e->may_pool_empty = m->nused[proto_idx(v->proto)] >= range;
-	if (live_of(m, v->proto) >= range)
+	/* The pool holds exactly the ports neither owned nor quarantined. */
+	if (model_held(m, v->proto) >= range)
 		expect_set(e, EXP_DROP, REASON(BPFMASQ_STAT_PORT_POOL_EMPTY),
-			   "every port is held");
+			   "every port is owned or quarantined");
 }
 
 static void expect_out(struct model *m, const struct view *v, struct expect *e)
@@ -321,6 +372,11 @@ static void expect_flow_in(struct model *m, const struct view *v,
 		expect_set(e, EXP_PASS, miss, "filtered: never sent there");
 		return;
 	}
+	if (e->sess < 0 && model_inbound_of(m, &e->in) >= m->max_inbound) {
+		expect_set(e, EXP_DROP, REASON(BPFMASQ_STAT_INBOUND_LIMIT),
+			   "as many sessions opened from outside as allowed");
+		return;
+	}
 	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_IN),
 		   e->sess < 0 ? "opens a session (independent filtering)"
 			       : "reply to a session");
@@ -387,6 +443,8 @@ static void add_sess(struct model *m, const struct expect *e,
 	s->rport = v->proto == IPPROTO_ICMP ? 0
 		   : e->outbound	    ? v->dport
 					    : v->sport;
+	s->inbound = !e->outbound;
+	s->replied = false;
 	s->last_ns = now;
 }
 
@@ -410,20 +468,20 @@ static void remember_frag(struct model *m, const struct view *v,
 void model_commit(struct model *m, const struct view *v, const struct expect *e,
 		  __u16 port, uint64_t now)
 {
-	int p = proto_idx(e->in.proto);
+	struct m_sess *s = e->sess >= 0 ? &m->sess[e->sess] : NULL;
 
 	if (e->act != EXP_TRANSLATE || !e->rewrite_port)
 		return;
-	if (e->new_mappings && m->nmaps < MODEL_MAX_MAPS) {
+	if (e->new_mappings && m->nmaps < MODEL_MAX_MAPS)
 		m->maps[m->nmaps++] = (struct m_map){ e->in, port };
-		if (!(m->used[p][port / 8] & (1 << port % 8)))
-			m->nused[p]++;
-		m->used[p][port / 8] |= 1 << port % 8;
-	}
-	if (e->new_sessions && m->nsess < MODEL_MAX_SESS)
+	if (e->new_sessions && m->nsess < MODEL_MAX_SESS) {
 		add_sess(m, e, v, now);
-	else if (e->sess >= 0)
-		m->sess[e->sess].last_ns = now;
+	} else if (s) {
+		s->last_ns = now;
+		/* The side that did not open it answers. */
+		if (e->outbound == s->inbound)
+			s->replied = true;
+	}
 	if (!e->outbound && v->first_frag)
 		remember_frag(m, v, e, now);
 }
@@ -441,183 +499,6 @@ void model_drop_map(struct model *m, int i)
 void model_forget_all(struct model *m)
 {
 	m->nmaps = m->nsess = m->nfrags = 0;
-}
-
-/* --- the model against the maps --- */
-
-static void ep_fail(const char *what, const struct m_ep *e)
-{
-	char a[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &e->addr, a, sizeof(a));
-	assert_fail(__FILE__, __LINE__, "%s: proto %u %s:%u", what, e->proto, a,
-		    e->port);
-}
-
-static bool mappings_match(const struct model *m, struct fixture *fx)
-{
-	struct bpfmasq_endpoint *k;
-	struct bpfmasq_mapping *v;
-	long n = map_dump(fx->maps.mappings, (void **)&k, (void **)&v), i;
-	bool ok = ASSERT_TRUE(n >= 0, "dump of mappings");
-	struct m_ep e;
-	int j;
-
-	if (!ok)
-		return false;
-	ok = ASSERT_EQ(n, m->nmaps, "mappings entries (the model's)");
-	for (i = 0; ok && i < n; i++) {
-		e = (struct m_ep){ k[i].addr, ntohs(k[i].port), k[i].proto };
-		j = model_find_map(m, &e);
-		if (j < 0) {
-			ep_fail("a mapping the model does not have", &e);
-			ok = false;
-			break;
-		}
-		ok = ASSERT_EQ(ntohs(v[i].ext_port), m->maps[j].ext,
-			       "mapping's external port (the model's)") &&
-		     ASSERT_EQ(ntohl(v[i].ext_addr), ntohl(m->ext_addr),
-			       "mapping's external address");
-		if (!ok)
-			ep_fail("that mapping", &e);
-	}
-	free(k);
-	free(v);
-	return ok;
-}
-
-static bool owners_match(const struct model *m, struct fixture *fx)
-{
-	struct bpfmasq_endpoint in;
-	int i;
-
-	if (!ASSERT_EQ(map_count(fx->maps.port_owners), m->nmaps,
-		       "port_owners entries (the model's mappings)"))
-		return false;
-	for (i = 0; i < m->nmaps; i++) {
-		const struct m_map *p = &m->maps[i];
-
-		if (!ASSERT_OK(
-			    fx_owner(fx, m->ext_addr, p->ext, p->in.proto, &in),
-			    "owner of a mapping's port") ||
-		    !ASSERT_TRUE(in.addr == p->in.addr &&
-					 ntohs(in.port) == p->in.port,
-				 "the owner is the mapping's endpoint")) {
-			ep_fail("that mapping", &p->in);
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool sessions_match(const struct model *m, struct fixture *fx)
-{
-	struct bpfmasq_session_key *k;
-	struct bpfmasq_session *v;
-	long n = map_dump(fx->maps.sessions, (void **)&k, (void **)&v), i;
-	bool ok = ASSERT_TRUE(n >= 0, "dump of sessions");
-	struct m_ep e;
-	int j;
-
-	if (!ok)
-		return false;
-	ok = ASSERT_EQ(n, m->nsess, "sessions entries (the model's)");
-	for (i = 0; ok && i < n; i++) {
-		e = (struct m_ep){ k[i].inside_addr, ntohs(k[i].inside_port),
-				   k[i].proto };
-		j = model_find_map(m, &e);
-		ok = model_find_sess(m, &e, k[i].remote_addr,
-				     ntohs(k[i].remote_port)) >= 0 &&
-		     j >= 0 && ntohs(v[i].ext_port) == m->maps[j].ext;
-		if (!ok)
-			ep_fail("a session the model does not have (or on "
-				"another port)",
-				&e);
-	}
-	free(k);
-	free(v);
-	return ok;
-}
-
-bool model_matches_maps(const struct model *m, struct fixture *fx)
-{
-	return mappings_match(m, fx) && owners_match(m, fx) &&
-	       sessions_match(m, fx);
-}
-
-static bool sess_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
-			   uint64_t ahead_s)
-{
-	struct bpfmasq_session s;
-	int i;
-
-	for (i = m->nsess - 1; i >= 0; i--) {
-		const struct m_sess *p = &m->sess[i];
-		bool there = !fx_session(fx, p->in.addr, p->in.port, p->raddr,
-					 p->rport, p->in.proto, &s);
-		const char *bad = NULL;
-
-		if (!there && !ahead_s && now - p->last_ns < 9 * NS_PER_S)
-			bad = "a session used in the last 9 s expired";
-		if (there && ahead_s > 604800)
-			bad = "a session outlived every timeout";
-		if (there && ahead_s > 300 && p->in.proto != IPPROTO_TCP)
-			bad = "a UDP or echo session outlived its timeout";
-		if (bad) {
-			ep_fail(bad, &p->in);
-			return false;
-		}
-		if (!there)
-			model_drop_sess(m, i);
-	}
-	return true;
-}
-
-static bool in_use(const struct model *m, const struct m_ep *in)
-{
-	int i;
-
-	for (i = 0; i < m->nsess; i++)
-		if (ep_eq(&m->sess[i].in, in))
-			return true;
-	return false;
-}
-
-static bool maps_follow_gc(struct model *m, struct fixture *fx,
-			   uint64_t ahead_s)
-{
-	struct bpfmasq_mapping v;
-	int i;
-
-	for (i = m->nmaps - 1; i >= 0; i--) {
-		const struct m_ep *in = &m->maps[i].in;
-		bool there = !fx_mapping(fx, in->addr, in->port, in->proto, &v);
-
-		if ((!there && in_use(m, in)) || (there && ahead_s > 604800)) {
-			ep_fail(there ? "a mapping outlived every timeout"
-				      : "a mapping in use was released",
-				in);
-			return false;
-		}
-		if (!there)
-			model_drop_map(m, i);
-	}
-	return true;
-}
-
-bool model_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
-		     uint64_t ahead_s)
-{
-	int i;
-
-	if (!sess_follow_gc(m, fx, now, ahead_s) ||
-	    !maps_follow_gc(m, fx, ahead_s))
-		return false;
-	if (ahead_s > BPFMASQ_FRAG_TIMEOUT_S)
-		m->nfrags = 0;
-	for (i = 0; i < m->nfrags; i++)
-		if (now - m->frags[i].seen_ns >
-		    (BPFMASQ_FRAG_TIMEOUT_S - 1) * NS_PER_S)
-			m->frags[i].doubtful = true;
-	return model_matches_maps(m, fx);
+	memset(m->quar, 0, sizeof(m->quar));
+	memset(m->nquar, 0, sizeof(m->nquar));
 }

@@ -3,8 +3,8 @@
  * model.h - a reference model of the NAT for the fuzz test (t_fuzz.c): a
  * parser of its own that sorts a frame the way README.md says the data
  * path must (malformed, later fragment, ICMP error, ports, echo, other),
- * and the state the programs must hold (mappings, sessions, fragments),
- * from which it says what each packet must become: translated to exactly
+ * and the state the programs must hold (mappings, sessions, fragments,
+ * quarantined ports), from which it says what each packet must become: translated to exactly
  * which address and port, passed untouched, or dropped, and with which
  * counter. Written from README.md, not from the data path.
  */
@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <linux/types.h>
 
 #include "pkt.h"
@@ -59,6 +60,8 @@ struct m_sess {
 	struct m_ep in;
 	__be32 raddr;
 	__u16 rport; /* 0 for echo */
+	bool inbound; /* opened from outside (endpoint-independent) */
+	bool replied; /* the side that did not open it has answered */
 	uint64_t last_ns; /* the test's clock when last used */
 };
 
@@ -78,14 +81,33 @@ struct model {
 	__be32 ext_addr;
 	__u16 port_min, port_max;
 	bool independent; /* endpoint-independent filtering */
+	__u16 max_inbound; /* sessions opened from outside, per mapping */
 	int nmaps, nsess, nfrags;
 	struct m_map maps[MODEL_MAX_MAPS];
 	struct m_sess sess[MODEL_MAX_SESS];
 	struct m_frag frags[MODEL_MAX_FRAGS];
-	/* Ports handed out at least once, per protocol (0 TCP, 1 UDP, 2 ICMP). */
-	__u8 used[3][65536 / 8];
-	int nused[3];
+	/*
+	 * Quarantined external ports, per protocol (model_proto_idx): a
+	 * mapping the collector released leaves its port here, released at
+	 * quar_s (that pass's now, in seconds), until a pass at least
+	 * BPFMASQ_PORT_QUARANTINE_S later frees it. Only a flush empties it
+	 * otherwise.
+	 */
+	__u8 quar[3][65536 / 8];
+	__u32 quar_s[3][65536];
+	int nquar[3];
+	long n_released, n_freed; /* ports quarantined and freed, in all */
 };
+
+static inline int model_proto_idx(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2;
+}
+
+static inline bool model_ep_eq(const struct m_ep *a, const struct m_ep *b)
+{
+	return a->addr == b->addr && a->port == b->port && a->proto == b->proto;
+}
 
 enum exp_action {
 	EXP_TRANSLATE, /* rewritten as the fields below say, then passed */
@@ -103,7 +125,6 @@ struct expect {
 	__u16 port; /* new port or id, when rewrite_port and not new_port */
 	bool rewrite_port;
 	bool new_port; /* a new mapping: the port is the data path's choice */
-	bool may_pool_empty; /* a new mapping may fail for want of ports */
 	int new_mappings, new_sessions;
 	struct m_ep in; /* the inside endpoint concerned */
 	int sess; /* index of its session, -1 when none */
@@ -129,19 +150,38 @@ int model_find_sess(const struct model *m, const struct m_ep *in, __be32 raddr,
 		    __u16 rport);
 /* Whose is external port @ext of @proto, -1 when nobody's. */
 int model_owner(const struct model *m, __u8 proto, __u16 ext);
+/* Is port @ext of @proto quarantined? Since when, in *@since. */
+bool model_quarantined(const struct model *m, __u8 proto, __u16 ext,
+		       __u32 *since);
+void model_quarantine(struct model *m, __u8 proto, __u16 ext, __u32 since);
+void model_unquarantine(struct model *m, __u8 proto, __u16 ext);
+/* Ports of @proto's range owned or quarantined: not in the pool. */
+int model_held(const struct model *m, __u8 proto);
+/* A quarantined port, the first from @r on (any protocol); false if none. */
+bool model_pick_quarantined(const struct model *m, __u32 r, __u8 *proto,
+			    __u16 *ext);
+/* Sessions opened from outside on the mapping of @in. */
+int model_inbound_of(const struct model *m, const struct m_ep *in);
 void model_drop_sess(struct model *m, int i);
 void model_drop_map(struct model *m, int i);
 void model_forget_all(struct model *m);
 
 struct fixture;
-/* The maps hold exactly the model's mappings, owners and sessions. */
+/*
+ * The maps hold exactly the model's mappings, sessions and port_owners
+ * entries: its owned ports, naming their mapping's endpoint, and its
+ * quarantined ones, with the time of their release.
+ */
 bool model_matches_maps(const struct model *m, struct fixture *fx);
 /*
- * After a collector pass at @now + @ahead_s: what it removed is gone from
+ * After a collector pass at @at, @now being the test's clock (boot-time
+ * ns): what it removed is gone from
  * the model too, once checked that it could expire (nothing in use, or
- * touched in the last seconds, is; past every timeout everything is).
+ * touched in the last seconds, is; past every timeout everything is). The
+ * ports of the mappings it released are quarantined since that pass; the
+ * quarantines it found over are freed.
  */
 bool model_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
-		     uint64_t ahead_s);
+		     uint64_t at);
 
 #endif /* PROG_TEST_MODEL_H */

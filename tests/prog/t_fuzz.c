@@ -36,7 +36,9 @@ struct fuzz {
 	uint64_t stats[BPFMASQ_STAT_MAX];
 	long count[2][V_OTHER + 1]; /* sent, by direction and class */
 	long translated, dropped;
-	char summary[160];
+	long pool_empty; /* new mappings that found no port */
+	long to_quarantined; /* inbound packets to a quarantined port */
+	char summary[200];
 };
 
 /* splitmix64: one seed, one sequence. */
@@ -145,7 +147,13 @@ static void gen_in(struct fuzz *z, struct pkt_spec *s)
 	int i = z->m.nmaps ? (int)(fuzz_rand(z) % z->m.nmaps) : -1;
 
 	memset(s, 0, sizeof(*s));
-	if (i >= 0 && chance(z, 75)) {
+	if (chance(z, 10) &&
+	    model_pick_quarantined(&z->m, fuzz_rand(z), &s->proto, &s->dport)) {
+		/* To a quarantined port: late packets of a released flow. */
+		s->daddr = EXT_ADDR;
+		s->saddr = PICK(z, remotes);
+		s->sport = PICK(z, remote_ports);
+	} else if (i >= 0 && chance(z, 75)) {
 		s->proto = z->m.maps[i].in.proto;
 		s->daddr = EXT_ADDR;
 		s->dport = z->m.maps[i].ext;
@@ -371,7 +379,10 @@ static bool check_translation(struct fuzz *z, struct frame *in,
 		    (!ASSERT_IN_RANGE(o->port, z->m.port_min, z->m.port_max,
 				      "new external port") ||
 		     !ASSERT_EQ(model_owner(&z->m, v->proto, o->port), -1,
-				"the mapping holding the new port")))
+				"the mapping holding the new port") ||
+		     !ASSERT_TRUE(
+			     !model_quarantined(&z->m, v->proto, o->port, NULL),
+			     "the new port is not in quarantine")))
 			return false;
 		p = htons(o->port);
 		memcpy(exp.data + port, &p, 2);
@@ -380,13 +391,6 @@ static bool check_translation(struct fuzz *z, struct frame *in,
 	}
 	return ASSERT_FRAME_EQ(out, &exp, "translated frame") &&
 	       check_csums(in, out, v, e, in->data + addr);
-}
-
-/* A new mapping that found no port, where the model allows it. */
-static bool pool_ran_dry(const struct expect *e, const struct outcome *o)
-{
-	return e->new_port && e->may_pool_empty && o->drop &&
-	       o->reason == BPFMASQ_STAT_PORT_POOL_EMPTY;
 }
 
 /*
@@ -412,8 +416,10 @@ static bool check_no_state(struct fuzz *z)
 {
 	return ASSERT_EQ(count_keys(z->fx.maps.mappings), z->m.nmaps,
 			 "mappings entries") &&
-	       ASSERT_EQ(count_keys(z->fx.maps.port_owners), z->m.nmaps,
-			 "port_owners entries") &&
+	       ASSERT_EQ(count_keys(z->fx.maps.port_owners),
+			 z->m.nmaps + z->m.nquar[0] + z->m.nquar[1] +
+				 z->m.nquar[2],
+			 "port_owners entries (owned and quarantined)") &&
 	       ASSERT_EQ(count_keys(z->fx.maps.sessions), z->m.nsess,
 			 "sessions entries");
 }
@@ -424,8 +430,6 @@ static bool check_outcome(struct fuzz *z, struct frame *in, struct frame *out,
 {
 	bool pass = e->act == EXP_TRANSLATE || e->act == EXP_PASS;
 
-	if (pool_ran_dry(e, o))
-		*e = (struct expect){ .act = EXP_DROP, .why = "pool ran dry" };
 	if (e->act == EXP_ANY || e->act == EXP_DROP)
 		e->new_mappings = e->new_sessions = 0;
 	if (!ASSERT_EQ(o->new_mappings, e->new_mappings, "new mappings") ||
@@ -513,6 +517,10 @@ static bool fuzz_packet(struct fuzz *z)
 	}
 	z->translated += e.act == EXP_TRANSLATE;
 	z->dropped += o.drop;
+	z->pool_empty += o.reason == BPFMASQ_STAT_PORT_POOL_EMPTY;
+	z->to_quarantined += !outbound && v.daddr == EXT_ADDR &&
+			     (v.cls == V_PORTS || v.cls == V_ECHO_REPLY) &&
+			     model_quarantined(&z->m, v.proto, v.dport, NULL);
 	model_commit(&z->m, &v, &e, o.port, now);
 	return true;
 }
@@ -545,8 +553,11 @@ static const char *fuzz_summary(struct fuzz *z)
 	long mal = z->count[0][V_MALFORMED] + z->count[1][V_MALFORMED];
 
 	snprintf(z->summary, sizeof(z->summary),
-		 "%ld translated, %ld dropped (%ld malformed)", z->translated,
-		 z->dropped, mal);
+		 "%ld translated, %ld dropped (%ld malformed, %ld for want of "
+		 "a port), %ld to quarantined ports; %ld ports quarantined, "
+		 "%ld freed",
+		 z->translated, z->dropped, mal, z->pool_empty,
+		 z->to_quarantined, z->m.n_released, z->m.n_freed);
 	return z->summary;
 }
 
@@ -569,18 +580,44 @@ static long fuzz_iters(double share)
 	return n * share > 1 ? (long)(n * share) : 1;
 }
 
-/* A collector pass at @ahead_s from now, then the model follows it. */
-static bool fuzz_gc(struct fuzz *z, uint64_t ahead_s)
+/* A collector pass at @at (boot-time ns), then the model follows it. */
+static bool fuzz_gc_at(struct fuzz *z, uint64_t now, uint64_t at)
 {
 	struct gc_result res;
-	uint64_t now = now_boot_ns();
 
 	test_ctx("gc pass %llus ahead, after packet %ld",
-		 (unsigned long long)ahead_s, z->n);
-	if (!ASSERT_OK(gc_pass(&z->fx.maps, now + ahead_s * NS_PER_S, &res),
-		       "gc_pass"))
+		 (unsigned long long)((at - now) / NS_PER_S), z->n);
+	if (!ASSERT_OK(gc_pass(&z->fx.maps, at, &res), "gc_pass"))
 		return false;
-	return model_follow_gc(&z->m, &z->fx, now, ahead_s);
+	return model_follow_gc(&z->m, &z->fx, now, at);
+}
+
+/* A collector pass at @ahead_s from now. */
+static bool fuzz_gc(struct fuzz *z, uint64_t ahead_s)
+{
+	uint64_t now = now_boot_ns();
+
+	return fuzz_gc_at(z, now, now + ahead_s * NS_PER_S);
+}
+
+/*
+ * A collector pass as the quarantine of a port ends: in the second before
+ * it may be freed, or in the one it may.
+ */
+static bool fuzz_gc_quarantine_end(struct fuzz *z)
+{
+	uint64_t now = now_boot_ns(), at;
+	__u32 since;
+	__u16 port;
+	__u8 proto;
+
+	if (!model_pick_quarantined(&z->m, fuzz_rand(z), &proto, &port) ||
+	    !model_quarantined(&z->m, proto, port, &since))
+		return fuzz_gc(z, 0);
+	at = ((uint64_t)since + BPFMASQ_PORT_QUARANTINE_S - chance(z, 50)) *
+		     NS_PER_S +
+	     fuzz_rand(z) % NS_PER_S;
+	return fuzz_gc_at(z, now, at > now ? at : now);
 }
 
 static bool fuzz_flush(struct fuzz *z)
@@ -625,7 +662,9 @@ static bool fuzz_between(struct fuzz *z)
 		return fuzz_gc(z, 30 * 86400); /* past every timeout */
 	if (r < 4)
 		return fuzz_gc(z, 400); /* past UDP, ICMP, TCP transitory */
-	if (r < 12)
+	if (r < 6)
+		return fuzz_gc_quarantine_end(z);
+	if (r < 14)
 		return fuzz_gc(z, 0);
 	if (z->n % CHECKER_EVERY == 0 && !fuzz_check(z))
 		return false;
