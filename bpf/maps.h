@@ -49,7 +49,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BPFMASQ_DEFAULT_MAX_SESSIONS);
+	__uint(max_entries, BPFMASQ_MAX_OWNERS);
 	__type(key, struct bpfmasq_endpoint);
 	__type(value, struct bpfmasq_owner);
 } port_owners SEC(".maps");

@@ -125,14 +125,41 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 }
 
 /*
+ * Has the gateway a socket of its own for @p (a listener, a bound UDP
+ * socket)? Then it is the gateway's: a mapping on the port must not take
+ * it. Only asked before a session is opened from outside.
+ */
+static __always_inline bool own_socket(void *ctx, const struct pkt *p)
+{
+	struct bpf_sock_tuple t = { .ipv4 = { .saddr = p->saddr,
+					      .daddr = p->daddr,
+					      .sport = p->sport,
+					      .dport = p->dport } };
+	struct bpf_sock *sk;
+
+	if (p->proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4),
+				       BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4),
+				       BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	bpf_sk_release(sk);
+	return true;
+}
+
+/*
  * Under endpoint-independent filtering, a packet from a new remote to the
  * live mapping of @inside opens a session of its own (TCP and UDP only),
- * in *@s; at most cfg->max_inbound per mapping.
+ * in *@s; at most cfg->max_inbound per mapping, and never one for which
+ * the gateway has a socket of its own.
  */
-static __always_inline __u32 nat_new_flow_in(
-	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
-	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
-	struct bpfmasq_session **s)
+static __always_inline __u32
+nat_new_flow_in(void *ctx, const struct bpfmasq_config *cfg,
+		const struct bpfmasq_endpoint *inside,
+		const struct bpfmasq_session_key *key, const struct pkt *p,
+		__u64 now, struct bpfmasq_session **s)
 {
 	struct bpfmasq_mapping *m;
 	bool created = false;
@@ -151,6 +178,8 @@ static __always_inline __u32 nat_new_flow_in(
 		return BPFMASQ_STAT_FILTERED;
 	if (m->inbound >= cfg->max_inbound)
 		return BPFMASQ_STAT_INBOUND_LIMIT;
+	if (own_socket(ctx, p))
+		return BPFMASQ_STAT_NOT_OURS;
 	reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
@@ -200,7 +229,7 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */
-		reason = nat_new_flow_in(cfg, &inside, &key, &p, now, &s);
+		reason = nat_new_flow_in(ctx, cfg, &inside, &key, &p, now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;
 	}

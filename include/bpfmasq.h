@@ -15,6 +15,12 @@
 
 /* Map sizes the loader may change before load (bpf_map__set_max_entries). */
 #define BPFMASQ_DEFAULT_MAX_SESSIONS 65536
+/*
+ * port_owners holds at most one entry per external port of each protocol
+ * (owned, quarantined or reserved), whatever the session table's size: a
+ * quarantined port needs its entry after its mapping is gone.
+ */
+#define BPFMASQ_MAX_OWNERS (3 * 65536)
 #define BPFMASQ_MAX_POOLS 64
 #define BPFMASQ_MAX_INTERNAL 256
 #define BPFMASQ_MAX_LOCAL_ADDRS 256
@@ -123,12 +129,15 @@ enum bpfmasq_port_state {
 	BPFMASQ_PORT_FREE = 0, /* no entry: the port is in its pool's queue */
 	BPFMASQ_PORT_OWNED = 1, /* a mapping holds it */
 	BPFMASQ_PORT_QUARANTINED = 2, /* released; not handed out yet */
+	/* A socket of the gateway's own had it when the pool was built. */
+	BPFMASQ_PORT_RESERVED = 3,
 };
 
 /*
  * Value of the port-owner table (key: the external endpoint). An owned
  * port names the inside endpoint whose mapping holds it; a quarantined one
- * names no one and carries the time it was released.
+ * names no one and carries the time it was released; a reserved one names
+ * no one.
  */
 struct bpfmasq_owner {
 	union {

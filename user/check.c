@@ -291,8 +291,9 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 
 		inside = owner_ep(o);
 		ins = ep_str(in->addr, in->port);
-		if (o->state == BPFMASQ_PORT_QUARANTINED && !o->port &&
-		    !o->proto)
+		if ((o->state == BPFMASQ_PORT_QUARANTINED ||
+		     o->state == BPFMASQ_PORT_RESERVED) &&
+		    !o->port && !o->proto)
 			continue; /* names no one: valid on its own */
 		if (o->state != BPFMASQ_PORT_OWNED) {
 			if (owner_still(p->m, ext, o))
@@ -445,6 +446,8 @@ static const char *held_str(const struct bpfmasq_owner *o)
 {
 	static char buf[80];
 
+	if (o->state == BPFMASQ_PORT_RESERVED)
+		return "reserved for the gateway's own socket";
 	if (o->state != BPFMASQ_PORT_OWNED)
 		return "quarantined";
 	snprintf(buf, sizeof(buf), "owned by %s %s", proto_str(o->proto),

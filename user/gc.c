@@ -245,15 +245,24 @@ out:
 }
 
 /*
+ * A pass reads the mappings this long after it read its clock, at most: a
+ * mapping's stamp that far ahead of the pass's clock was made during it.
+ */
+#define PASS_AHEAD_MS (10 * 60 * 1000u)
+
+/*
  * Has @used_ms, a mapping's clock, been still for the grace period? The
- * clock wraps, so the difference is taken modulo 2^32 and signed: a
+ * clock wraps (every 49 days), so differences are taken modulo 2^32. A
  * mapping stamped after the pass began (its session may have been made
  * after the sessions were read) is ahead of @now, and never idle.
  */
 static bool mapping_idle(__u32 used_ms, uint64_t now)
 {
-	return (int32_t)((uint32_t)(now / NS_PER_MS) - used_ms) >=
-	       BPFMASQ_MAPPING_GRACE_S * 1000;
+	__u32 now_ms = now / NS_PER_MS;
+
+	if (used_ms - now_ms <= PASS_AHEAD_MS)
+		return false;
+	return now_ms - used_ms >= BPFMASQ_MAPPING_GRACE_S * 1000;
 }
 
 /*

@@ -97,7 +97,6 @@ static int open_skel(struct bpfmasq **out, const struct bpfmasq_instance *inst,
 	}
 	bpf_map__set_max_entries(skel->maps.sessions, inst->max_sessions);
 	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
-	bpf_map__set_max_entries(skel->maps.port_owners, inst->max_sessions);
 	/* Pinned maps are reused at load; new ones are pinned there. */
 	bpf_object__for_each_map(map, skel->obj)
 	{

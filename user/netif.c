@@ -199,6 +199,37 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 	return 0;
 }
 
+/* The /proc/net table of the gateway's own sockets of @proto. */
+static const char *sock_table(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "/proc/net/tcp";
+	case IPPROTO_UDP:
+		return "/proc/net/udp";
+	default:
+		return "/proc/net/icmp"; /* ping sockets: the port is the id */
+	}
+}
+
+int netif_own_ports(__u8 proto, uint8_t *bound)
+{
+	FILE *f = fopen(sock_table(proto), "r");
+	unsigned int port, state;
+	char line[256];
+
+	if (!f)
+		return -errno;
+	/* "sl local_address:port rem_address:port st ...", in hex. */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*u: %*x:%x %*x:%*x %x", &port, &state) ==
+			    2 &&
+		    port < 65536 && (proto != IPPROTO_TCP || state == 0x0a))
+			bound[port] = 1;
+	fclose(f);
+	return 0;
+}
+
 int netif_addr_watch_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,

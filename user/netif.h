@@ -29,6 +29,11 @@ int netif_lan_prefixes(const char *wan, struct cidr *out, int max);
 int netif_lan_routes(const char *wan, struct cidr *out, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */
 int netif_local_port_range(__u16 *lo, __u16 *hi);
+/*
+ * Mark in @bound[65536] the ports (ICMP: echo ids) of @proto on which this
+ * namespace has its own sockets: TCP listeners, bound UDP and ping sockets.
+ */
+int netif_own_ports(__u8 proto, uint8_t *bound);
 
 /*
  * A netlink socket that becomes readable when an IPv4 address, route or a

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "maps.h"
+#include "netif.h"
 #include "pools.h"
 
 static const __u8 pool_protos[] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP,
@@ -52,6 +53,38 @@ static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
 	return 0;
 }
 
+/*
+ * Keep the ports of the range that the gateway's own sockets use out of
+ * the pool: each gets a RESERVED entry in port_owners (unless it has one
+ * already), and is marked in @held.
+ */
+static int reserve_own_ports(const struct masq_maps *m,
+			     const struct bpfmasq_config *cfg, __u8 proto,
+			     uint8_t *held)
+{
+	const struct bpfmasq_owner r = { .state = BPFMASQ_PORT_RESERVED };
+	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr, .proto = proto };
+	uint8_t *own = calloc(65536, 1);
+	uint32_t port;
+	int err;
+
+	if (!own)
+		return -ENOMEM;
+	err = netif_own_ports(proto, own);
+	for (port = cfg->port_min; !err && port <= cfg->port_max; port++) {
+		if (!own[port] || held[port])
+			continue;
+		ext.port = htons(port);
+		if (bpf_map_update_elem(m->port_owners, &ext, &r,
+					BPF_NOEXIST) &&
+		    errno != EEXIST)
+			err = -errno;
+		held[port] = 1;
+	}
+	free(own);
+	return err;
+}
+
 static int pool_create(const struct masq_maps *m,
 		       const struct bpfmasq_config *cfg, __u8 proto)
 {
@@ -67,6 +100,8 @@ static int pool_create(const struct masq_maps *m,
 		goto out;
 	}
 	err = held_ports(m, cfg->ext_addr, proto, held);
+	if (!err)
+		err = reserve_own_ports(m, cfg, proto, held);
 	if (err)
 		goto out;
 	for (i = 0; i < n; i++) {

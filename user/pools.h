@@ -8,8 +8,10 @@
 /*
  * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
  * holding cfg->port_min..port_max in random order (RFC 6056), minus the
- * ports port_owners holds (owned or quarantined). Never while the data
- * path may allocate from a pool of @addr (see state_reset).
+ * ports port_owners holds (owned or quarantined) and those the gateway's
+ * own sockets use (listeners, bound UDP and ping sockets: they get a
+ * RESERVED entry). Never while the data path may allocate from a pool of
+ * @addr (see state_reset).
  */
 int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
 /* Remove the pools of @addr (after an address change or on flush). */

@@ -79,9 +79,9 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (opts->max_sessions)
 		bpf_map__set_max_entries(fx->skel->maps.sessions,
 					 opts->max_sessions);
-	if (opts->max_owners)
-		bpf_map__set_max_entries(fx->skel->maps.port_owners,
-					 opts->max_owners);
+	/* Room for every port of the test ranges, quicker to set up. */
+	bpf_map__set_max_entries(fx->skel->maps.port_owners,
+				 opts->max_owners ? opts->max_owners : 8192);
 	err = bpfmasq__load(fx->skel);
 	if (err) {
 		assert_fail(__FILE__, __LINE__,

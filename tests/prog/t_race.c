@@ -343,3 +343,30 @@ PROG_TEST(race_mapping_newer_than_pass, 0)
 out:
 	fx_teardown(&fx);
 }
+
+/*
+ * The mapping clock wraps every 49 days: a mapping whose last session
+ * started weeks before the pass (a long-lived flow that has just ended) is
+ * idle all the same, not taken for one stamped after the pass began.
+ */
+PROG_TEST(gc_mapping_idle_for_weeks, 0)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct gc_result res;
+	struct fixture fx;
+	__u16 port;
+	int days;
+
+	for (days = 20; days <= 40; days += 10) {
+		test_ctx("%d days later", days);
+		if (!setup_flow(&fx, NULL, &q, &port) ||
+		    !ASSERT_EQ(map_clear(fx.maps.sessions), 1,
+			       "the flow has ended"))
+			goto next;
+		if (ASSERT_OK(gc_pass(&fx.maps, LATER_S(days * 86400), &res),
+			      "gc_pass"))
+			ASSERT_EQ(res.mappings_freed, 1, "mappings freed");
+	next:
+		fx_teardown(&fx);
+	}
+}
