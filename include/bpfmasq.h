@@ -285,17 +285,16 @@ enum bpfmasq_filtering {
 
 /*
  * What the data path reads: element 0 of the config array. The loader
- * writes it (attach, an address change); every CPU's programs read it.
+ * writes it (attach, a flush, an address change); every CPU's programs
+ * read it.
  */
 struct bpfmasq_config {
 	__be32 ext_addr; /* 0: no address, new outbound flows are dropped */
-	__u16 port_min; /* host order, inclusive */
-	__u16 port_max;
 	__u8 filtering; /* enum bpfmasq_filtering */
 	__u8 flags; /* BPFMASQ_CFG_* */
 	__u16 max_inbound; /* per mapping, endpoint-independent filtering */
 };
-_Static_assert(sizeof(struct bpfmasq_config) == 12, "config layout");
+_Static_assert(sizeof(struct bpfmasq_config) == 8, "config layout");
 
 /* config.flags */
 enum {
@@ -318,6 +317,17 @@ enum {
  * made every port come from the pool, with owner states and quarantine.
  */
 #define BPFMASQ_LAYOUT_VERSION 3
+
+/*
+ * External ports the pools hold: host order, inclusive; lo 0 marks an
+ * unused slot. The default is both ranges that ip_local_port_range leaves
+ * free, so that the gateway's own connections never pick a NAT port.
+ */
+struct bpfmasq_port_range {
+	__u16 lo;
+	__u16 hi;
+};
+#define BPFMASQ_MAX_PORT_RANGES 2
 
 /* Where replies are translated back. */
 enum bpfmasq_ingress {
@@ -348,8 +358,9 @@ struct bpfmasq_instance {
 	__u8 flags; /* BPFMASQ_INST_* */
 	__u16 pad;
 	__u32 timeouts[BPFMASQ_TIMEOUT_MAX]; /* seconds */
+	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 };
-_Static_assert(sizeof(struct bpfmasq_instance) == 40, "instance layout");
+_Static_assert(sizeof(struct bpfmasq_instance) == 48, "instance layout");
 
 /* What a hook does with a packet, as the reasons table below says. */
 enum bpfmasq_verdict {

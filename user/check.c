@@ -39,6 +39,8 @@ static const __u8 pool_protos[] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP,
 struct pass {
 	const struct masq_maps *m;
 	struct bpfmasq_config cfg;
+	struct bpfmasq_instance inst;
+	char ports[48]; /* the port ranges, as "LO-HI[,LO-HI]" */
 	struct check_result *res;
 };
 
@@ -252,10 +254,10 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 				p, CHECK_MAPPING_ADDRESS, in, &ext, NULL,
 				"mapping %s %s -> %s: not on the external address %s",
 				what, ins, out, addr_str(cfg->ext_addr));
-		if (!err && (port < cfg->port_min || port > cfg->port_max))
+		if (!err && !ports_contain(&p->inst, port))
 			err = add(p, CHECK_PORT_RANGE, in, &ext, NULL,
-				  "mapping %s %s -> %s: port outside %u-%u",
-				  what, ins, out, cfg->port_min, cfg->port_max);
+				  "mapping %s %s -> %s: port outside %s", what,
+				  ins, out, p->ports);
 	}
 	qsort(*exts, n, sizeof(**exts), u64_cmp);
 	*n_exts = n;
@@ -487,7 +489,7 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	}
 	free(ports);
 	for (port = 0; port < 65536 && !err; port++) {
-		bool in_range = port >= cfg->port_min && port <= cfg->port_max;
+		bool in_range = ports_contain(&p->inst, port);
 		bool taken;
 
 		if (!queued[port] && !in_range)
@@ -496,9 +498,8 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 		taken = held(p->m, &ext, &o);
 		if (queued[port] && !in_range)
 			err = add(p, CHECK_PORT_QUEUED_OUT_OF_RANGE, NULL, &ext,
-				  NULL, "pool %s %s: port %d outside %u-%u",
-				  what, addr_str(cfg->ext_addr), port,
-				  cfg->port_min, cfg->port_max);
+				  NULL, "pool %s %s: port %d outside %s", what,
+				  addr_str(cfg->ext_addr), port, p->ports);
 		else if (queued[port] > 1)
 			err = add(p, CHECK_PORT_QUEUED_TWICE, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued %u times", what,
@@ -528,6 +529,9 @@ static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 
 	memset(res, 0, sizeof(*res));
 	err = config_read(m, &p.cfg);
+	if (!err)
+		err = instance_read(m, &p.inst);
+	ports_str(&p.inst, p.ports, sizeof(p.ports));
 	if (!err)
 		err = check_mappings(&p, &exts, &n_exts);
 	if (!err)

@@ -98,12 +98,13 @@ const struct cli_opt cli_opts[] = {
 	{
 		.id = OPT_PORTS,
 		.name = "ports",
-		.arg = "LO-HI",
+		.arg = "LO-HI[,LO-HI]",
 		.cmds = ATTACH_RUN,
-		.help = "External ports (and ICMP echo ids) to use, from 1 to "
-			"65535 (default: the larger range that "
-			"net.ipv4.ip_local_port_range leaves free); a range "
-			"overlapping ip_local_port_range is refused.",
+		.help = "External ports (and ICMP echo ids) to use: one or two "
+			"ranges from 1 to 65535 (default: every port from "
+			"1024 up that net.ipv4.ip_local_port_range leaves "
+			"free, below it and above it); a range overlapping "
+			"ip_local_port_range is refused.",
 	},
 	{
 		.id = OPT_FILTERING,

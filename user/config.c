@@ -12,23 +12,24 @@
 #include "log.h"
 #include "netif.h"
 
-static int default_port_range(struct bpfmasq_config *cfg)
+/* Every port from 1024 up that the gateway's own sockets leave free. */
+static int default_port_ranges(struct bpfmasq_instance *inst)
 {
 	__u16 lo, hi;
+	int n = 0;
 
 	if (netif_local_port_range(&lo, &hi)) {
 		lo = 32768;
 		hi = 60999;
 	}
-	/* The larger of the two ranges the gateway's own sockets leave free. */
-	if (lo - 1024 >= 65535 - hi) {
-		cfg->port_min = 1024;
-		cfg->port_max = lo - 1;
-	} else {
-		cfg->port_min = hi + 1;
-		cfg->port_max = 65535;
-	}
-	if (cfg->port_min > cfg->port_max) {
+	memset(inst->ports, 0, sizeof(inst->ports));
+	if (lo > 1024)
+		inst->ports[n++] = (struct bpfmasq_port_range){ 1024, lo - 1 };
+	if (hi < 65535)
+		inst->ports[n++] = (struct bpfmasq_port_range){
+			hi + 1 > 1024 ? hi + 1 : 1024, 65535
+		};
+	if (!n) {
 		pr_err("ip_local_port_range %u-%u leaves no ports for NAT: give --ports",
 		       lo, hi);
 		return -EINVAL;
@@ -37,15 +38,20 @@ static int default_port_range(struct bpfmasq_config *cfg)
 }
 
 /* The NAT's ports must never be ones the gateway's own sockets pick. */
-static int check_port_range(const struct bpfmasq_config *cfg)
+static int check_port_ranges(const struct bpfmasq_instance *inst)
 {
+	const struct bpfmasq_port_range *r;
 	__u16 lo, hi;
+	int i;
 
 	if (netif_local_port_range(&lo, &hi))
 		return 0;
-	if (cfg->port_min <= hi && cfg->port_max >= lo) {
+	for (i = 0; i < BPFMASQ_MAX_PORT_RANGES; i++) {
+		r = &inst->ports[i];
+		if (!r->lo || r->lo > hi || r->hi < lo)
+			continue;
 		pr_err("port range %u-%u overlaps the gateway's ip_local_port_range %u-%u: choose another --ports",
-		       cfg->port_min, cfg->port_max, lo, hi);
+		       r->lo, r->hi, lo, hi);
 		return -EINVAL;
 	}
 	return 0;
@@ -83,7 +89,7 @@ int config_build(const struct masq_opts *o,
 		memset(cfg, 0, sizeof(*cfg));
 		cfg->max_inbound = BPFMASQ_DEFAULT_MAX_INBOUND;
 		instance_defaults(inst);
-		err = default_port_range(cfg);
+		err = default_port_ranges(inst);
 		if (err)
 			return err;
 	}
@@ -104,11 +110,11 @@ int config_build(const struct masq_opts *o,
 		cfg->filtering = o->filtering;
 	if (o->max_inbound)
 		cfg->max_inbound = o->max_inbound;
-	if (o->have_ports) {
-		cfg->port_min = o->port_min;
-		cfg->port_max = o->port_max;
+	if (o->n_ports) {
+		memset(inst->ports, 0, sizeof(inst->ports));
+		memcpy(inst->ports, o->ports, o->n_ports * sizeof(o->ports[0]));
 	}
-	err = check_port_range(cfg);
+	err = check_port_ranges(inst);
 	if (err)
 		return err;
 

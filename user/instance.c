@@ -34,13 +34,13 @@
  */
 static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_config *old,
+		       const struct bpfmasq_instance *old_inst,
 		       const struct bpfmasq_config *cfg,
 		       const struct bpfmasq_instance *inst,
 		       const struct masq_opts *o)
 {
 	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
-		       old->port_min != cfg->port_min ||
-		       old->port_max != cfg->port_max;
+		       !ports_equal(old_inst, inst);
 	int err;
 
 	err = instance_write(m, inst);
@@ -228,7 +228,8 @@ static int attach_locked(const struct masq_opts *o)
 	err = maps_from_skel(skel, &m);
 	if (err)
 		goto out_destroy;
-	err = state_setup(&m, fresh ? NULL : &old, &cfg, &inst, o);
+	err = state_setup(&m, fresh ? NULL : &old, fresh ? NULL : &old_inst,
+			  &cfg, &inst, o);
 	if (err)
 		goto out_destroy;
 

@@ -245,6 +245,37 @@ int instance_write(const struct masq_maps *m,
 	return 0;
 }
 
+bool ports_contain(const struct bpfmasq_instance *inst, __u16 port)
+{
+	int i;
+
+	for (i = 0; i < BPFMASQ_MAX_PORT_RANGES; i++)
+		if (inst->ports[i].lo && port >= inst->ports[i].lo &&
+		    port <= inst->ports[i].hi)
+			return true;
+	return false;
+}
+
+const char *ports_str(const struct bpfmasq_instance *inst, char *buf,
+		      size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < BPFMASQ_MAX_PORT_RANGES && n < len; i++)
+		if (inst->ports[i].lo)
+			n += snprintf(buf + n, len - n, "%s%u-%u", n ? "," : "",
+				      inst->ports[i].lo, inst->ports[i].hi);
+	return buf;
+}
+
+bool ports_equal(const struct bpfmasq_instance *a,
+		 const struct bpfmasq_instance *b)
+{
+	return !memcmp(a->ports, b->ports, sizeof(a->ports));
+}
+
 int stats_read(const struct masq_maps *m, uint64_t *totals)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -75,6 +75,15 @@ int instance_read(const struct masq_maps *m, struct bpfmasq_instance *inst);
 int instance_write(const struct masq_maps *m,
 		   const struct bpfmasq_instance *inst);
 
+/* Is @port in one of the instance's port ranges? */
+bool ports_contain(const struct bpfmasq_instance *inst, __u16 port);
+/* The port ranges as "LO-HI[,LO-HI]", in @buf. */
+const char *ports_str(const struct bpfmasq_instance *inst, char *buf,
+		      size_t len);
+/* Do two records have the same port ranges? */
+bool ports_equal(const struct bpfmasq_instance *a,
+		 const struct bpfmasq_instance *b);
+
 /* Sum the per-CPU counters into @totals[BPFMASQ_STAT_MAX]. */
 int stats_read(const struct masq_maps *m, uint64_t *totals);
 extern const char *const stat_names[BPFMASQ_STAT_MAX];

@@ -86,6 +86,42 @@ bad:
 	return -1;
 }
 
+/* "LO-HI[,LO-HI]": ranges that do not overlap, into o->ports. */
+static int parse_port_ranges(const char *s, struct masq_opts *o)
+{
+	char buf[64], *part, *save = NULL;
+	struct bpfmasq_port_range *r;
+	int n = 0;
+
+	if (strlen(s) >= sizeof(buf)) {
+		pr_err("bad --ports '%s': expected LO-HI[,LO-HI]", s);
+		return -1;
+	}
+	strcpy(buf, s);
+	for (part = strtok_r(buf, ",", &save); part;
+	     part = strtok_r(NULL, ",", &save)) {
+		if (n == BPFMASQ_MAX_PORT_RANGES) {
+			pr_err("bad --ports '%s': at most %d ranges", s,
+			       BPFMASQ_MAX_PORT_RANGES);
+			return -1;
+		}
+		r = &o->ports[n];
+		if (parse_port_range(part, &r->lo, &r->hi))
+			return -1;
+		if (n && r->lo <= o->ports[0].hi && r->hi >= o->ports[0].lo) {
+			pr_err("bad --ports '%s': the ranges overlap", s);
+			return -1;
+		}
+		n++;
+	}
+	if (!n) {
+		pr_err("bad --ports '%s': expected LO-HI[,LO-HI]", s);
+		return -1;
+	}
+	o->n_ports = n;
+	return 0;
+}
+
 static int parse_opt(int c, const char *arg, struct masq_opts *o)
 {
 	struct in_addr a;
@@ -109,8 +145,7 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		}
 		return parse_cidr(arg, &o->internal[o->n_internal++]);
 	case OPT_PORTS:
-		o->have_ports = true;
-		return parse_port_range(arg, &o->port_min, &o->port_max);
+		return parse_port_ranges(arg, o);
 	case OPT_FILTERING:
 		if (!strcmp(arg, "dependent"))
 			o->filtering = BPFMASQ_FILTER_DEPENDENT;

@@ -22,8 +22,8 @@ struct masq_opts {
 	__be32 address;
 	int n_internal;
 	struct cidr internal[BPFMASQ_MAX_INTERNAL];
-	bool have_ports;
-	__u16 port_min, port_max;
+	int n_ports; /* 0: unset */
+	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 	int filtering; /* -1: unset */
 	__u32 max_sessions; /* 0: unset */
 	__u16 max_inbound; /* 0: unset */

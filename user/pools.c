@@ -59,7 +59,8 @@ static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
  * already), and is marked in @held.
  */
 static int reserve_own_ports(const struct masq_maps *m,
-			     const struct bpfmasq_config *cfg, __u8 proto,
+			     const struct bpfmasq_config *cfg,
+			     const struct bpfmasq_instance *inst, __u8 proto,
 			     uint8_t *held)
 {
 	const struct bpfmasq_owner r = { .state = BPFMASQ_PORT_RESERVED };
@@ -71,8 +72,8 @@ static int reserve_own_ports(const struct masq_maps *m,
 	if (!own)
 		return -ENOMEM;
 	err = netif_own_ports(proto, own);
-	for (port = cfg->port_min; !err && port <= cfg->port_max; port++) {
-		if (!own[port] || held[port])
+	for (port = 1; !err && port < 65536; port++) {
+		if (!own[port] || held[port] || !ports_contain(inst, port))
 			continue;
 		ext.port = htons(port);
 		if (bpf_map_update_elem(m->port_owners, &ext, &r,
@@ -85,13 +86,26 @@ static int reserve_own_ports(const struct masq_maps *m,
 	return err;
 }
 
+/* How many ports the ranges of @inst hold. */
+static uint32_t ports_total(const struct bpfmasq_instance *inst)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < BPFMASQ_MAX_PORT_RANGES; i++)
+		if (inst->ports[i].lo)
+			n += inst->ports[i].hi - inst->ports[i].lo + 1;
+	return n;
+}
+
 static int pool_create(const struct masq_maps *m,
-		       const struct bpfmasq_config *cfg, __u8 proto)
+		       const struct bpfmasq_config *cfg,
+		       const struct bpfmasq_instance *inst, __u8 proto)
 {
 	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
-	uint32_t n = cfg->port_max - cfg->port_min + 1, count = 0, i;
+	uint32_t n = ports_total(inst), count = 0, port, i;
 	uint8_t *held = calloc(65536, 1);
-	__be16 *ports = calloc(n, sizeof(*ports));
+	__be16 *ports = calloc(n ? n : 1, sizeof(*ports));
 	char name[16];
 	int fd = -1, err = 0;
 
@@ -101,15 +115,12 @@ static int pool_create(const struct masq_maps *m,
 	}
 	err = held_ports(m, cfg->ext_addr, proto, held);
 	if (!err)
-		err = reserve_own_ports(m, cfg, proto, held);
+		err = reserve_own_ports(m, cfg, inst, proto, held);
 	if (err)
 		goto out;
-	for (i = 0; i < n; i++) {
-		uint16_t port = cfg->port_min + i;
-
-		if (!held[port])
+	for (port = 1; port < 65536 && count < n; port++)
+		if (ports_contain(inst, port) && !held[port])
 			ports[count++] = htons(port);
-	}
 	/* Fisher-Yates: the order of allocation must not be predictable. */
 	for (i = count; i > 1; i--) {
 		uint32_t j = random_below(i);
@@ -148,13 +159,17 @@ out:
 
 int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg)
 {
+	struct bpfmasq_instance inst;
 	size_t i;
 	int err;
 
 	if (!cfg->ext_addr)
 		return 0;
+	err = instance_read(m, &inst);
+	if (err)
+		return err;
 	for (i = 0; i < sizeof(pool_protos); i++) {
-		err = pool_create(m, cfg, pool_protos[i]);
+		err = pool_create(m, cfg, &inst, pool_protos[i]);
 		if (err)
 			return err;
 	}

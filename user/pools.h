@@ -7,7 +7,8 @@
 
 /*
  * (Re)create the free-port pools of @addr for TCP, UDP and ICMP: queue maps
- * holding cfg->port_min..port_max in random order (RFC 6056), minus the
+ * holding the instance record's port ranges in random order (RFC 6056),
+ * minus the
  * ports port_owners holds (owned or quarantined) and those the gateway's
  * own sockets use (listeners, bound UDP and ping sockets: they get a
  * RESERVED entry). Never while the data path may allocate from a pool of

@@ -217,10 +217,10 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 			const struct bpfmasq_instance *inst,
 			const struct masq_maps *m, long sessions, long mappings)
 {
-	char a[INET_ADDRSTRLEN], ports[16];
+	char a[INET_ADDRSTRLEN], ports[48];
 	int i;
 
-	snprintf(ports, sizeof(ports), "%u-%u", cfg->port_min, cfg->port_max);
+	ports_str(inst, ports, sizeof(ports));
 	json_object_begin(j);
 	json_kv_string(j, "ifname", ifname);
 	json_kv_uint(j, "ifindex", inst->ifindex);
@@ -252,7 +252,7 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 {
 	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
-	char a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], ports[48];
 	long sessions, mappings;
 	struct masq_maps m;
 	int err, i;
@@ -273,12 +273,12 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		status_json(j, ifname, dir, &cfg, &inst, &m, sessions,
 			    mappings);
 	} else {
-		printf("%s:\n  address    %s (%s)\n  ports      %u-%u\n"
+		printf("%s:\n  address    %s (%s)\n  ports      %s\n"
 		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ifname, addr_str(a, cfg.ext_addr),
 		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
 							    : "from interface",
-		       cfg.port_min, cfg.port_max,
+		       ports_str(&inst, ports, sizeof(ports)),
 		       cfg.filtering ? "endpoint-independent"
 				     : "address-and-port-dependent",
 		       mode_name(&inst));

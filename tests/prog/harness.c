@@ -100,14 +100,16 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 
 	/* The record attach writes, with the default timeouts. */
 	instance_defaults(&inst);
+	inst.ports[0] = (struct bpfmasq_port_range){
+		opts->port_min ? opts->port_min : PORT_MIN,
+		opts->port_max ? opts->port_max : PORT_MAX
+	};
 	if (opts->max_sessions)
 		inst.max_sessions = opts->max_sessions;
 	inst.ingress =
 		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	fx->cfg = (struct bpfmasq_config){
 		.ext_addr = opts->no_ext_addr ? 0 : EXT_ADDR,
-		.port_min = opts->port_min ? opts->port_min : PORT_MIN,
-		.port_max = opts->port_max ? opts->port_max : PORT_MAX,
 		.filtering = opts->filtering,
 		.max_inbound = opts->max_inbound ? opts->max_inbound
 						 : BPFMASQ_DEFAULT_MAX_INBOUND,
