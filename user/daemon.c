@@ -170,10 +170,27 @@ out:
 	bpffs_unlock(lock);
 }
 
+/*
+ * Has the data path refused a flow for want of room in a table since the
+ * last look (*@seen)? Then the collector makes room at once, not at its
+ * next interval.
+ */
+static bool table_pressed(const struct masq_maps *m, uint64_t *seen)
+{
+	uint64_t totals[BPFMASQ_STAT_MAX];
+	bool grew;
+
+	if (stats_read(m, totals))
+		return false;
+	grew = totals[BPFMASQ_STAT_TABLE_FULL] > *seen;
+	*seen = totals[BPFMASQ_STAT_TABLE_FULL];
+	return grew;
+}
+
 int daemon_run(const struct masq_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t next_gc = 0, interval;
+	uint64_t next_gc = 0, interval, full_seen = 0;
 	__u32 config_id;
 	char dir[PATH_MAX];
 	bool gc_due;
@@ -207,9 +224,13 @@ int daemon_run(const struct masq_opts *o)
 	daemon_tick(o, &m, dir, config_id, true, false);
 
 	interval = o->gc_interval * 1000000000ull;
+	table_pressed(&m, &full_seen);
 	while (!stop_requested) {
-		/* Cut short by SIGTERM/SIGINT or an address change. */
-		bool changed = wait_tick(watch_fd, o->gc_interval);
+		/*
+		 * Every second, cut short by SIGTERM/SIGINT or an address
+		 * change: a full table is seen to within a second.
+		 */
+		bool changed = wait_tick(watch_fd, 1);
 
 		if (stop_requested)
 			break;
@@ -225,6 +246,11 @@ int daemon_run(const struct masq_opts *o)
 		/* Also on every tick: an attempt may fail while it settles. */
 		follow_interface(o, &m);
 		gc_due = now_boot_ns() >= next_gc;
+		if (table_pressed(&m, &full_seen) && !gc_due) {
+			pr_info("%s: a table is full: collecting now",
+				o->ifname);
+			gc_due = true;
+		}
 		if (gc_due)
 			next_gc = now_boot_ns() + interval;
 		daemon_tick(o, &m, dir, config_id, changed || watch_fd < 0,
