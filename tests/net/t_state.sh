@@ -60,17 +60,10 @@ t_table_full() {
 }
 net_test table_full t_table_full
 
-# t_table_pressure: room under pressure. With a 32-session table, lan2
-# holds an answered TCP connection; lan1 floods UDP from 60 source ports to
-# a port nobody answers on, filling the table. The collector's pass then
-# removes the unanswered sessions, oldest first, down to 80%: lan2 opens a
-# new connection and its first one keeps working, untouched.
-t_table_pressure() {
-	local n ev
-	nat_attach --max-sessions 32 || return 1
-	tcp_server "$NS_WAN" 8080 || return 1
-	conn_open "$NS_LAN2" || return 1
-	conn_say before || return 1
+# _flood_table: 60 new UDP flows from lan1 (never answered), which must
+# fill a 32-session table: table_full counts the refused ones.
+_flood_table() {
+	local n
 	nsx "$NS_LAN1" python3 -c '
 import socket
 for p in range(41000, 41060):
@@ -82,6 +75,20 @@ for p in range(41000, 41060):
 ' || { fail "the UDP flood"; return 1; }
 	n=$(nat_stat table_full) || return 1
 	((n >= 1)) || { fail "the flood did not fill the table (table_full $n)"; return 1; }
+}
+
+# t_table_pressure: room under pressure. With a 32-session table, lan2
+# holds an answered TCP connection; lan1 floods UDP from 60 source ports to
+# a port nobody answers on, filling the table. The collector's pass then
+# removes the unanswered sessions, oldest first, down to 80%: lan2 opens a
+# new connection and its first one keeps working, untouched.
+t_table_pressure() {
+	local n ev
+	nat_attach --max-sessions 32 || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	conn_open "$NS_LAN2" || return 1
+	conn_say before || return 1
+	_flood_table || return 1
 	if tcp_check "$NS_LAN2" full >/dev/null 2>&1; then
 		fail "a new connection got into a full table"
 		return 1
@@ -102,23 +109,13 @@ net_test table_pressure t_table_pressure
 # makes room within seconds, not at its next interval; the established
 # connection keeps working throughout.
 t_table_pressure_daemon() {
-	local n i ok=0
+	local i ok=0
 	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" \
 		--max-sessions 32 --gc-interval 60 || return 1
 	tcp_server "$NS_WAN" 8080 || return 1
 	conn_open "$NS_LAN2" || return 1
 	conn_say before || return 1
-	nsx "$NS_LAN1" python3 -c '
-import socket
-for p in range(41000, 41060):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("", p))
-    s.sendto(b"x", ("'"$TOPO_WAN_ADDR"'", 9))
-    s.close()
-' || { fail "the UDP flood"; return 1; }
-	n=$(nat_stat table_full) || return 1
-	((n >= 1)) || { fail "the flood did not fill the table (table_full $n)"; return 1; }
+	_flood_table || return 1
 	for ((i = 0; i < 10; i++)); do
 		if tcp_check "$NS_LAN2" "try-$i" >/dev/null 2>&1; then
 			ok=1
