@@ -74,6 +74,19 @@ static __always_inline __u32 nat_new_flow_out(
 }
 
 /*
+ * The gateway's own echo request from the external address: translated
+ * like an inside host's (its id from the pool, its address kept), so that
+ * an inside host's mapping can never take its replies. Its own TCP and UDP
+ * need no such thing: their ports lie outside the NAT's ranges, or are
+ * reserved, or found by socket lookup.
+ */
+static __always_inline bool own_echo(const struct bpfmasq_config *cfg,
+				     const struct pkt *p)
+{
+	return p->kind == PKT_ECHO_REQUEST && p->saddr == cfg->ext_addr;
+}
+
+/*
  * Outbound (WAN egress): translate the source of packets from inside hosts.
  * A packet from inside that cannot be translated is dropped, never sent with
  * its inside address.
@@ -112,7 +125,7 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 		s = NULL;
 	}
 	if (!s) {
-		if (!is_inside(p.saddr))
+		if (!is_inside(p.saddr) && !own_echo(cfg, &p))
 			return BPFMASQ_STAT_NOT_INSIDE;
 		reason = nat_new_flow_out(cfg, &key, &p, now, &s);
 		if (reason != NAT_CONTINUE)

@@ -64,3 +64,34 @@ t_own_socket_later() {
 }
 net_test own_socket_later.tc in_mode tc t_own_socket_later
 net_test own_socket_later.xdp in_mode xdp t_own_socket_later
+
+# t_own_ping: lan1 pings the server with id 4242, which the NAT maps to
+# id Q; then the gateway pings the same server with id Q itself, while
+# lan1 goes on. The gateway's ping is translated too (another id from the
+# pool): each gets all of its own replies.
+t_own_ping() {
+	local q h ns rc=0 pids=()
+	nat_attach || return 1
+	timeout 15 ip netns exec "$NS_LAN1" ping -e 4242 -c 12 -i 0.25 -W 2 \
+		"$TOPO_WAN_ADDR" >"$TOPO_TMP/ping-lan1" 2>&1 &
+	pids+=($!)
+	sleep 0.5
+	q=$(conns_json | pyjson '[c["outside"] for c in d if c["proto"] == "icmp" and c["inside"].startswith("'"$TOPO_LAN1_ADDR"':")][0]') ||
+		{ wait "${pids[@]}"; fail "lan1's ping has no session"; return 1; }
+	q=${q##*:}
+	note "lan1's id 4242 is $q outside"
+	timeout 15 ip netns exec "$NS_GW" ping -e "$q" -c 8 -i 0.25 -W 2 \
+		"$TOPO_WAN_ADDR" >"$TOPO_TMP/ping-gw" 2>&1 &
+	pids+=($!)
+	wait "${pids[@]}" # bounded by their timeout 15
+	for h in lan1 gw; do
+		ns=$( [[ $h == lan1 ]] && echo 12 || echo 8 )
+		grep -q " $ns received, 0% packet loss" "$TOPO_TMP/ping-$h" || {
+			fail "$h's ping lost replies: $(grep 'packets transmitted' "$TOPO_TMP/ping-$h")"
+			rc=1
+		}
+	done
+	return $rc
+}
+net_test own_ping.tc in_mode tc t_own_ping
+net_test own_ping.xdp in_mode xdp t_own_ping

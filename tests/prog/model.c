@@ -290,12 +290,16 @@ static void expect_out(struct model *m, const struct view *v, struct expect *e)
 			   "later fragment from inside");
 		e->addr = m->ext_addr;
 		return;
-	case V_PORTS:
 	case V_ECHO_REQUEST:
-		if (inside)
-			expect_flow_out(m, v, e);
-		else
+		/* The gateway's own ping is translated like an inside host's. */
+		if (!inside && v->saddr != m->ext_addr)
 			break;
+		expect_flow_out(m, v, e);
+		return;
+	case V_PORTS:
+		if (!inside)
+			break;
+		expect_flow_out(m, v, e);
 		return;
 	case V_OTHER:
 	case V_ECHO_REPLY:

@@ -43,7 +43,7 @@ PROG_TEST(not_inside, TEST_SUBTESTS)
 		{ "gateway LAN address, inside 0/0", true, GW_LAN_ADDR,
 		  IPPROTO_UDP },
 		{ "external address, inside 0/0", true, EXT_ADDR, IPPROTO_TCP },
-		{ "external address ICMP, inside 0/0", true, EXT_ADDR,
+		{ "gateway LAN address ICMP, inside 0/0", true, GW_LAN_ADDR,
 		  IPPROTO_ICMP },
 		{ "outside the prefixes", false, OUTSIDER, IPPROTO_TCP },
 		{ "outside the prefixes, ICMP", false, OUTSIDER, IPPROTO_ICMP },

@@ -299,6 +299,37 @@ out:
 	fx_teardown(&fx);
 }
 
+/*
+ * The gateway's own ping from the external address gets an id from the
+ * pool, like an inside host's, and its reply comes back to it: even when
+ * an inside host's mapping holds the very id the gateway's ping uses, each
+ * gets its own replies.
+ */
+PROG_TEST(own_echo, TEST_REPLIES)
+{
+	struct pkt_spec req = echo_spec(HOST1, REMOTE1, ICMP_ECHO, 40500);
+	struct pkt_spec own, rep;
+	struct fixture fx;
+	__u16 host_id, own_id;
+
+	if (!setup_flow(&fx, NULL, &req, &host_id))
+		goto out;
+	/* The gateway pings the same remote with the id lent to HOST1. */
+	own = echo_spec(EXT_ADDR, REMOTE1, ICMP_ECHO, host_id);
+	if (!send_out(&fx, &own, &own_id))
+		goto out;
+	ASSERT_NEQ(own_id, host_id, "the gateway's external id");
+	ASSERT_IN_RANGE(own_id, PORT_MIN, PORT_MAX,
+			"the gateway's external id");
+	rep = echo_spec(REMOTE1, EXT_ADDR, ICMP_ECHOREPLY, own_id);
+	send_in(&fx, &rep, EXT_ADDR, host_id);
+	rep = echo_spec(REMOTE1, EXT_ADDR, ICMP_ECHOREPLY, host_id);
+	send_in(&fx, &rep, HOST1, 40500);
+	expect_check_clean(&fx);
+out:
+	fx_teardown(&fx);
+}
+
 PROG_TEST(ip_options, TEST_REPLIES | TEST_SUBTESTS)
 {
 	static const __u8 ihls[] = { 6, 8, 15 };
