@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# State under churn: two inside hosts on the same source ports while the
+# state is flushed and collected under them, with no reply reaching the
+# wrong endpoint once the churn stops.
+
+# ---- flush_churn -------------------------------------------------------------
+
+CHURN_PORTS=(41000 41001 41002 41003 41004 41005 41006 41007)
+
+# _churn_client NS TAG MODE AMOUNT PORT...: UDP exchanges with the server's
+# port 9000 from each PORT (one socket each, bound for the whole run). Each
+# datagram is "TAG PORT SEQ T_SENT" (T_SENT: the wall clock, which every
+# namespace shares); the server echoes it back after the peer it saw.
+# MODE churn: for AMOUNT seconds, each port sends again soon after its
+# reply, or after a pause past the 1 s UDP timeout (so its mapping is
+# collected), or 0.3 s after an unanswered datagram. MODE rounds: AMOUNT
+# exchanges per port, back to back, each waited for up to 1 s. Every
+# datagram received is judged by the socket it reached: a reply naming
+# another TAG or PORT was delivered to the wrong endpoint; each such one is
+# printed as "misdelivered T_RECEIVED ON TAG:PORT GOT PAYLOAD...". The last
+# line counts: sent, answered, lost (no reply in time), late (a reply to an
+# earlier datagram of the same port), misdelivered, garbled.
+_churn_client() {
+	local ns=$1 tag=$2
+	shift 2
+	timeout 90 ip netns exec "$ns" python3 -c '
+import random, select, socket, sys, time
+tag, dst, mode, amount = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+ports = [int(p) for p in sys.argv[5:]]
+dst = (dst.rsplit(":", 1)[0], int(dst.rsplit(":", 1)[1]))
+churn = mode == "churn"
+wait = 0.3 if churn else 1.0
+# Mostly back to back; now and then idle for longer than the UDP timeout
+# plus a collector pass or two.
+gaps = [0.001] * 150 + [0.05] * 5 + [2.0, 3.0, 3.5]
+socks = {}
+for p in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", p))
+    s.setblocking(False)
+    socks[s.fileno()] = (s, p)
+by_port = {p: s for s, p in socks.values()}
+start = time.time()
+hard_end = start + (amount if churn else 30)
+todo = dict.fromkeys(ports, 1 << 30 if churn else int(amount))
+seq = dict.fromkeys(ports, 0)
+due = {p: start + random.random() * 0.05 for p in ports}
+pending = {}
+n = dict(sent=0, answered=0, lost=0, late=0, misdelivered=0, garbled=0)
+drain_end = None
+while True:
+    now = time.time()
+    if drain_end is None:
+        for p in ports:
+            if p in pending and now - pending[p] > wait:
+                n["lost"] += 1
+                del pending[p]
+                due[p] = now
+            if p not in pending and todo[p] > 0 and now >= due[p] and now < hard_end:
+                seq[p] += 1
+                todo[p] -= 1
+                pending[p] = now
+                by_port[p].sendto(("%s %d %d %.6f" % (tag, p, seq[p], now)).encode(), dst)
+                n["sent"] += 1
+        if now >= hard_end or (not pending and not any(todo.values())):
+            n["lost"] += len(pending)
+            pending.clear()
+            drain_end = now + 0.5
+    elif now >= drain_end:
+        break
+    r, _, _ = select.select(list(socks), [], [], 0.005)
+    for fd in r:
+        s, p = socks[fd]
+        while True:
+            try:
+                data = s.recv(2048)
+            except BlockingIOError:
+                break
+            now = time.time()
+            f = data.decode(errors="replace").split()
+            if len(f) != 6 or f[0] != "reply":
+                n["garbled"] += 1
+                print("garbled %.6f on %s:%d got %s" % (now, tag, p, " ".join(f)))
+                continue
+            if f[2] != tag or f[3] != str(p):
+                n["misdelivered"] += 1
+                print("misdelivered %.6f on %s:%d got %s" % (now, tag, p, " ".join(f[1:])))
+            elif p in pending and f[4] == str(seq[p]):
+                n["answered"] += 1
+                del pending[p]
+                due[p] = now + (random.choice(gaps) if churn else 0)
+            else:
+                n["late"] += 1
+print(" ".join("%s %d" % kv for kv in n.items()))
+' "$tag" "$TOPO_WAN_ADDR:9000" "$@"
+}
+
+# _churn_judge FLUSHES OUT...: the misdeliveries in the clients' outputs
+# OUT, each held against the flushes' time windows in FLUSHES ("START END"
+# per line, taken around the command): one whose datagram was sent before
+# a flush ended and whose reply arrived after it began is a reply in
+# flight across the flush (allowed: a flush hands every port out again at
+# once, as conntrack -F does); any other is a violation. Prints
+# "IN_FLUSH OTHER" and every other one.
+_churn_judge() {
+	python3 -c '
+import sys
+wins = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+inflush = other = 0
+for path in sys.argv[2:]:
+    for l in open(path):
+        f = l.split()
+        if not f or f[0] != "misdelivered":
+            continue
+        recv, sent = float(f[1]), float(f[-1])
+        if any(sent <= end and recv >= beg for beg, end in wins):
+            inflush += 1
+        else:
+            other += 1
+            print("outside any flush: " + l.strip(), file=sys.stderr)
+print(inflush, other)
+' "$@"
+}
+
+# _churn_count OUT NAME: a count from a client's last line.
+_churn_count() { tail -n 1 "$1" | sed -n "s/.*\b$2 \([0-9]*\).*/\1/p"; }
+
+# _churn_quarantined: how many ports the collector has released and not
+# yet freed.
+_churn_quarantined() {
+	bpftool -j map dump pinned "$(pins_dir)/port_owners" |
+		pyjson 'len([e for e in d if e["formatted"]["value"]["state"] == 2])'
+}
+
+# t_flush_churn: lan1 and lan2 exchange UDP with the server from the same
+# eight source ports for 20 s while `bpfmasq run` (1 s UDP timeout, 2 s
+# quarantine, a pass a second, 64 ports) collects their idle mappings and
+# the test flushes the whole state eight times. During the churn, a reply
+# to the other host (or another port) is allowed only across a flush;
+# after a last flush, a clean round from both hosts on the same ports must
+# get every reply, each on the endpoint that asked.
+t_flush_churn() {
+	local flushes=$TOPO_TMP/flushes out1=$TOPO_TMP/churn.lan1 out2=$TOPO_TMP/churn.lan2
+	local p1 p2 i t0 t1 rc=0 judged f n q quar=0
+	udp_server "$NS_WAN" 9000 || return 1
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" \
+		--ports 20000-20063 --timeout-udp 1 --timeout-quarantine 2 \
+		--gc-interval 1 || return 1
+	: >"$flushes"
+	_churn_client "$NS_LAN1" lan1 churn 20 "${CHURN_PORTS[@]}" >"$out1" &
+	p1=$!
+	_churn_client "$NS_LAN2" lan2 churn 20 "${CHURN_PORTS[@]}" >"$out2" &
+	p2=$!
+	echo "$p1" >>"$TOPO_TMP/pids"
+	echo "$p2" >>"$TOPO_TMP/pids"
+	for ((i = 0; i < 8; i++)); do
+		sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
+		q=$(_churn_quarantined) && ((quar += q))
+		t0=$(date +%s.%N)
+		bmq flush "$WAN" || { fail "bpfmasq flush under churn"; rc=1; }
+		t1=$(date +%s.%N)
+		echo "$t0 $t1" >>"$flushes"
+	done
+	wait "$p1" || { fail "lan1's churn client failed"; rc=1; }
+	wait "$p2" || { fail "lan2's churn client failed"; rc=1; }
+	((rc == 0)) || return 1
+	note "churn, lan1: $(tail -n 1 "$out1")"
+	note "churn, lan2: $(tail -n 1 "$out2")"
+	for f in "$out1" "$out2"; do
+		n=$(_churn_count "$f" answered)
+		((${n:-0} > 0)) || { fail "no reply at all during the churn (${f##*.})"; return 1; }
+		expect_eq "garbled replies in $f" "$(_churn_count "$f" garbled)" 0 || return 1
+	done
+	judged=$(_churn_judge "$flushes" "$out1" "$out2") || return 1
+	note "misdelivered during the churn: ${judged% *} across a flush, ${judged#* } outside any"
+	expect_eq "replies to the wrong endpoint outside a flush" "${judged#* }" 0 || rc=1
+	note "quarantined ports seen before the flushes: $quar in all"
+	((quar > 0)) || { fail "the collector released no mapping during the churn"; rc=1; }
+	note "counters: flushing $(nat_stat flushing), mapping_released $(nat_stat mapping_released), new_mappings $(nat_stat new_mappings), port_pool_empty $(nat_stat port_pool_empty)"
+
+	# The churn is over: one last flush, a moment to settle, then both
+	# hosts again on the same ports, with nothing to excuse.
+	bmq flush "$WAN" || { fail "the last flush"; return 1; }
+	sleep 1
+	_churn_client "$NS_LAN1" lan1 rounds 5 "${CHURN_PORTS[@]}" >"$out1" &
+	p1=$!
+	_churn_client "$NS_LAN2" lan2 rounds 5 "${CHURN_PORTS[@]}" >"$out2" &
+	p2=$!
+	echo "$p1" >>"$TOPO_TMP/pids"
+	echo "$p2" >>"$TOPO_TMP/pids"
+	wait "$p1" || { fail "lan1's clean round failed"; rc=1; }
+	wait "$p2" || { fail "lan2's clean round failed"; rc=1; }
+	for f in "$out1" "$out2"; do
+		note "clean round, ${f##*.}: $(tail -n 1 "$f")"
+		grep -v '^sent ' "$f" | indent_log
+		expect_eq "clean round, ${f##*.}: answered" "$(_churn_count "$f" answered)" 40 || rc=1
+		expect_eq "clean round, ${f##*.}: misdelivered" "$(_churn_count "$f" misdelivered)" 0 || rc=1
+		expect_eq "clean round, ${f##*.}: lost, late, garbled" \
+			"$(_churn_count "$f" lost) $(_churn_count "$f" late) $(_churn_count "$f" garbled)" "0 0 0" || rc=1
+	done
+	_stop_daemon "$DAEMON_PID" || rc=1
+	((rc == 0)) || indent_log <"$TOPO_TMP/run.log"
+	return $rc
+}
+net_test flush_churn t_flush_churn
