@@ -3,7 +3,9 @@
 #
 # State under churn: two inside hosts on the same source ports while the
 # state is flushed and collected under them, with no reply reaching the
-# wrong endpoint once the churn stops.
+# wrong endpoint once the churn stops; a flood of new flows that exhausts
+# the pool, after which the existing flows work and, once the collector
+# frees room, new ones do again.
 
 # ---- flush_churn -------------------------------------------------------------
 
@@ -206,3 +208,128 @@ t_flush_churn() {
 	return $rc
 }
 net_test flush_churn t_flush_churn
+
+# ---- pool_exhaustion_recovery ------------------------------------------------
+
+# _churn_tcp_server NS PORT: tcp_server with a listen backlog of 512 rather
+# than socat's 5, which a burst of connections overflows (each overflow a
+# SYN dropped and retried a second later, which is not the NAT's doing).
+_churn_tcp_server() {
+	topo_bg "$1" timeout 300 socat TCP4-LISTEN:"$2",reuseaddr,fork,backlog=512 \
+		EXEC:"$NET_DIR/tcp_echo.sh"
+	wait_until 5 listening "$1" tcp "$2" || fail "tcp server $2 did not start"
+}
+
+# _churn_flood NS FIRST COUNT PROTO: one new flow from each source port FIRST
+# to FIRST+COUNT-1: a UDP datagram to the server's port 9000, or a TCP
+# connect to its port 8080 (closed at once). Prints how many were answered
+# (a reply, or the connection established).
+_churn_flood() {
+	timeout 60 ip netns exec "$1" python3 -c '
+import errno, socket, sys
+host, first, count, proto = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ok = 0
+for p in range(first, first + count):
+    if proto == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", p))
+        # Connected, with IP_RECVERR: the host unreachable for a flow
+        # that found no port ends the wait at once.
+        s.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_RECVERR", 11), 1)
+        s.settimeout(0.5)
+        s.connect((host, 9000))
+        s.send(b"flood %d" % p)
+        try:
+            ok += s.recv(100).endswith(b" flood %d\n" % p)
+        except OSError:
+            pass
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", p))
+        s.settimeout(4)
+        try:
+            s.connect((host, 8080))
+            ok += 1
+        except OSError as e:
+            # No port: the gateway says host unreachable at once.
+            if e.errno != errno.EHOSTUNREACH:
+                print("tcp from port %d: %s" % (p, e), file=sys.stderr)
+    s.close()
+print(ok)
+' "$TOPO_WAN_ADDR" "$2" "$3" "$4"
+}
+
+# t_pool_exhaustion_recovery: with a range of 16 ports, lan1 holds a TCP
+# connection and a UDP flow; lan2 floods 40 new UDP flows and 40 new TCP
+# connections. Each pool runs dry (port_pool_empty), the flows that hold
+# ports go on; once their timeouts and the quarantine are over and the
+# collector has run, new flows get ports again, the whole range of them.
+t_pool_exhaustion_recovery() {
+	local held empty0 empty ok n i m u uports=()
+	nat_attach --ports 20000-20015 --timeout-udp 2 --timeout-tcp-close 1 \
+		--timeout-tcp-trans 2 --timeout-quarantine 3 || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	_churn_tcp_server "$NS_WAN" 8080 || return 1
+	conn_open "$NS_LAN1" || return 1
+	conn_say before || return 1
+	held=$(udp_check "$NS_LAN1" 40001 held) || return 1
+	note "lan1 holds tcp $CONN_EXT_PORT and udp $held"
+	empty0=$(nat_stat port_pool_empty) || return 1
+
+	ok=$(_churn_flood "$NS_LAN2" 42000 40 udp) || { fail "the UDP flood"; return 1; }
+	note "UDP flood: $ok of 40 new flows answered"
+	((ok == 15)) || { fail "$ok UDP flows got through, expected the 15 ports left"; return 1; }
+	ok=$(_churn_flood "$NS_LAN2" 43000 40 tcp) || { fail "the TCP flood"; return 1; }
+	note "TCP flood: $ok of 40 new connections established"
+	((ok == 15)) || { fail "$ok TCP connections got through, expected the 15 ports left"; return 1; }
+	empty=$(nat_stat port_pool_empty) || return 1
+	((empty >= empty0 + 50)) || { fail "port_pool_empty went from $empty0 to $empty, expected 50 more"; return 1; }
+	note "port_pool_empty $empty0 -> $empty, icmp_unreach_sent $(nat_stat icmp_unreach_sent)"
+	if udp_call "$NS_LAN1" 40002 nope 1 --first >/dev/null; then
+		fail "a new UDP flow got through an exhausted pool"
+		return 1
+	fi
+
+	# The flows that hold ports are untouched.
+	expect_eq "lan1's UDP port while the pool is empty" "$(udp_check "$NS_LAN1" 40001 still)" "$held" || return 1
+	conn_say during || return 1
+
+	# Past the UDP, closed-TCP and opening timeouts: the collector
+	# expires the flood's sessions and releases their mappings (a pass may
+	# keep a mapping for its grace period: poll), which quarantines their
+	# ports: still no room.
+	sleep 2.5
+	for ((i = 0; i < 10; i++)); do
+		bmq gc "$WAN" >/dev/null || { fail "bpfmasq gc"; return 1; }
+		m=$(status_field mappings) || return 1
+		((m <= 1)) && break
+		sleep 0.5
+	done
+	expect_eq "mappings once the flood has expired" "$m" 1 || return 1
+	n=$(_churn_quarantined) || return 1
+	note "after gc pass $((i + 1)): $m mapping (the connection), $n ports quarantined"
+	((n >= 30)) || { fail "$n ports quarantined, expected the 31 the flood and lan1's UDP flow held"; return 1; }
+	if udp_call "$NS_LAN1" 40003 quarantined 1 --first >/dev/null; then
+		fail "a new UDP flow got a quarantined port"
+		return 1
+	fi
+
+	# Past the quarantine: the next pass frees the ports.
+	sleep 3.5
+	bmq gc "$WAN" >/dev/null || { fail "bpfmasq gc"; return 1; }
+	n=$(_churn_quarantined) || return 1
+	expect_eq "ports quarantined past the quarantine" "$n" 0 || return 1
+	for ((i = 0; i < 16; i++)); do
+		u=$(udp_check "$NS_LAN2" $((44000 + i)) "again-$i") ||
+			{ fail "new UDP flow $((i + 1)) of 16 got no port after recovery"; return 1; }
+		uports+=("$u")
+	done
+	expect_eq "distinct UDP ports after recovery" \
+		"$(printf '%s\n' "${uports[@]}" | sort -u | grep -c '^200[01][0-9]$')" 16 || return 1
+	ok=$(_churn_flood "$NS_LAN2" 45000 15 tcp) || { fail "new TCP connections"; return 1; }
+	expect_eq "new TCP connections after recovery" "$ok" 15 || return 1
+	conn_say after
+}
+net_test pool_exhaustion_recovery t_pool_exhaustion_recovery
