@@ -5,7 +5,8 @@
 # state is flushed and collected under them, with no reply reaching the
 # wrong endpoint once the churn stops; a flood of new flows that exhausts
 # the pool, after which the existing flows work and, once the collector
-# frees room, new ones do again.
+# frees room, new ones do again; a minute of short TCP connections from
+# four inside addresses that loses none.
 
 # ---- flush_churn -------------------------------------------------------------
 
@@ -333,3 +334,100 @@ t_pool_exhaustion_recovery() {
 	conn_say after
 }
 net_test pool_exhaustion_recovery t_pool_exhaustion_recovery
+
+# ---- short_tcp_connections ---------------------------------------------------
+
+# Four inside sources (each host's address and a second one on its
+# interface), each opening SHORT_TCP_RATE connections a second for
+# SHORT_TCP_SECS. A closed connection holds its external port for the
+# close timeout (10 s), a collector pass and the quarantine (120 s): about
+# 130 s, so 4 x 40/s holds some 21,000 of the default range's 31,744
+# ports at the steady state, and a minute uses 9,600 of them.
+SHORT_TCP_RATE=${SHORT_TCP_RATE:-40}
+SHORT_TCP_SECS=${SHORT_TCP_SECS:-60}
+SHORT_TCP_LAN1_ADDR2=10.77.1.12
+SHORT_TCP_LAN2_ADDR2=10.77.2.12
+
+# _short_tcp_client NS SRC: sequential short connections from SRC to the
+# server's port 8080 at SHORT_TCP_RATE a second for SHORT_TCP_SECS: connect,
+# read the greeting (which must name the gateway's address), send a line,
+# read its echo, close. A connection that fails at any step (3 s for each)
+# is a failure; the first few are printed. The last line: "SRC attempts N
+# ok N failed N behind_s S" (behind_s: how far the last connection started
+# behind its schedule).
+_short_tcp_client() {
+	timeout $((SHORT_TCP_SECS + 30)) ip netns exec "$1" python3 -c '
+import socket, sys, time
+src, host, gw, rate, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+n = ok = 0
+failures = []
+behind = 0.0
+t0 = time.monotonic()
+while True:
+    t = t0 + n / rate
+    if t >= t0 + secs:
+        break
+    now = time.monotonic()
+    if t > now:
+        time.sleep(t - now)
+    else:
+        behind = now - t
+    n += 1
+    try:
+        s = socket.create_connection((host, 8080), timeout=3, source_address=(src, 0))
+        try:
+            f = s.makefile("rb")
+            greet = f.readline()
+            s.sendall(b"c%d\n" % n)
+            echo = f.readline()
+        finally:
+            s.close()
+        if not greet.startswith(("peer %s:" % gw).encode()) or echo != b"echo c%d\n" % n:
+            raise OSError("greeting %r, echo %r" % (greet, echo))
+        ok += 1
+    except OSError as e:
+        failures.append("%s connection %d at %.1fs: %s" % (src, n, time.monotonic() - t0, e))
+for l in failures[:5]:
+    print(l)
+print("%s attempts %d ok %d failed %d behind_s %.2f" % (src, n, ok, n - ok, behind))
+' "$2" "$TOPO_WAN_ADDR" "$TOPO_WAN_GW" "$SHORT_TCP_RATE" "$SHORT_TCP_SECS"
+}
+
+# t_short_tcp_connections: a minute of short TCP connections from four
+# inside addresses through `bpfmasq run` with the default timeouts and
+# range loses none, and every one was translated to the gateway's address.
+t_short_tcp_connections() {
+	local src ns i out rc=0 total=0 failed=0 n want pids=() srcs
+	ip -n "$NS_LAN1" addr add "$SHORT_TCP_LAN1_ADDR2/24" dev eth0 || return 1
+	ip -n "$NS_LAN2" addr add "$SHORT_TCP_LAN2_ADDR2/24" dev eth0 || return 1
+	srcs=("$NS_LAN1 $TOPO_LAN1_ADDR" "$NS_LAN1 $SHORT_TCP_LAN1_ADDR2"
+		"$NS_LAN2 $TOPO_LAN2_ADDR" "$NS_LAN2 $SHORT_TCP_LAN2_ADDR2")
+	_churn_tcp_server "$NS_WAN" 8080 || return 1
+	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" || return 1
+	note "range $(status_field ports); $SHORT_TCP_RATE connections/s from each of 4 sources for ${SHORT_TCP_SECS}s"
+	for i in "${!srcs[@]}"; do
+		read -r ns src <<<"${srcs[i]}"
+		_short_tcp_client "$ns" "$src" >"$TOPO_TMP/short.$i" &
+		pids+=($!)
+		echo $! >>"$TOPO_TMP/pids"
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}" || { fail "client ${srcs[i]#* } did not finish"; rc=1; }
+	done
+	for i in "${!srcs[@]}"; do
+		out=$(<"$TOPO_TMP/short.$i")
+		grep -v ' attempts ' <<<"$out" | indent_log
+		note "$(tail -n 1 <<<"$out")"
+		n=$(tail -n 1 <<<"$out" | sed -n 's/.* attempts \([0-9]*\) ok [0-9]* failed \([0-9]*\) .*/\1 \2/p')
+		[[ -n $n ]] || { fail "no summary from ${srcs[i]#* }"; rc=1; continue; }
+		((total += ${n% *}, failed += ${n#* }))
+	done
+	want=$((4 * SHORT_TCP_RATE * SHORT_TCP_SECS))
+	note "$total connections in ${SHORT_TCP_SECS}s ($((total / SHORT_TCP_SECS))/s), $failed failed"
+	note "counters: new_mappings $(nat_stat new_mappings), port_pool_empty $(nat_stat port_pool_empty), table_full $(nat_stat table_full), mapping_released $(nat_stat mapping_released); $(status_field mappings) mappings, $(_churn_quarantined) ports quarantined"
+	expect_eq "failed connections" "$failed" 0 || rc=1
+	((total >= want * 9 / 10)) || { fail "only $total of the $want connections scheduled were made"; rc=1; }
+	_stop_daemon "$DAEMON_PID" || rc=1
+	return $rc
+}
+net_test short_tcp_connections t_short_tcp_connections
