@@ -130,3 +130,34 @@ t_table_pressure_daemon() {
 	conn_say still-here
 }
 net_test table_pressure_daemon t_table_pressure_daemon
+
+# t_inbound_flood: under endpoint-independent filtering, remotes may open
+# only --max-inbound sessions on a mapping: a flood of datagrams from 200
+# source ports to lan1's mapping opens 8, the rest are dropped and counted,
+# and the table keeps room for everyone else (lan2 still connects; lan1's
+# own flow still works).
+t_inbound_flood() {
+	local q n
+	nat_attach --filtering independent --max-sessions 64 --max-inbound 8 || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	q=$(udp_check "$NS_LAN1" 40000 hold) || return 1
+	nsx "$NS_WAN" python3 -c '
+import socket, sys
+for p in range(10000, 10200):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", p))
+    s.sendto(b"flood", (sys.argv[1], int(sys.argv[2])))
+    s.close()
+' "$TOPO_WAN_GW" "$q" || { fail "the inbound flood"; return 1; }
+	n=$(conns_json | pyjson 'len([c for c in d if c.get("direction") == "in"])') || return 1
+	expect_eq "sessions opened from outside on lan1's mapping" "$n" 8 || return 1
+	n=$(nat_stat inbound_limit) || return 1
+	((n >= 150)) || { fail "inbound_limit is $n, expected most of the 192 left"; return 1; }
+	note "8 sessions opened from outside, inbound_limit $n"
+	tcp_check "$NS_LAN2" after-flood >/dev/null || return 1
+	udp_check "$NS_LAN1" 40000 still >/dev/null
+}
+net_test inbound_flood.tc in_mode tc t_inbound_flood
+net_test inbound_flood.xdp in_mode xdp t_inbound_flood
