@@ -171,6 +171,15 @@ const struct cli_opt cli_opts[] = {
 			"no port; run it on a quiet instance.",
 	},
 	{
+		.id = OPT_FORCE,
+		.name = "force",
+		.cmds = CMD_BIT(CMD_DETACH),
+		.help = "Remove whatever bpfmasq left on IFACE (its TC filters, "
+			"its XDP link, its pins) without reading any pinned "
+			"map: for pins of another version or layout. The "
+			"clsact qdisc is left in place.",
+	},
+	{
 		.id = OPT_JSON,
 		.name = "json",
 		.cmds = CMD_BIT(CMD_STATUS) | CMD_BIT(CMD_CONNS) |

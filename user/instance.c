@@ -280,6 +280,32 @@ out_unpin:
 	return err;
 }
 
+/*
+ * detach --force: bpfmasq's TC filters (by their handle) on both hooks,
+ * its pinned XDP link and every pin, without reading a map, so that pins
+ * of another version or layout can go too. Whether the clsact qdisc is
+ * bpfmasq's is in the record, which is not read: it stays.
+ */
+static int detach_force(const struct masq_opts *o, const char *dir)
+{
+	int ifindex = if_nametoindex(o->ifname), err;
+
+	if (ifindex) {
+		tc_detach(ifindex, BPF_TC_EGRESS);
+		tc_detach(ifindex, BPF_TC_INGRESS);
+	}
+	xdp_detach(dir);
+	err = pin_dir_remove(dir);
+	if (err) {
+		pr_err("cannot remove %s: %s", dir, strerror(-err));
+		return err;
+	}
+	if (ifindex)
+		printf("%s: bpfmasq's filters, XDP link and pins removed; the clsact qdisc, if any, is left\n",
+		       o->ifname);
+	return 0;
+}
+
 static int detach_locked(const struct masq_opts *o)
 {
 	struct bpfmasq_instance inst;
@@ -289,6 +315,8 @@ static int detach_locked(const struct masq_opts *o)
 	err = instance_dir(dir, sizeof(dir), o->bpffs, o->ifname);
 	if (err)
 		return err;
+	if (o->force)
+		return detach_force(o, dir);
 	err = read_pinned(dir, NULL, &inst);
 	if (err)
 		return err;

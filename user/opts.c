@@ -187,6 +187,9 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_POOLS:
 		o->pools = true;
 		return 0;
+	case OPT_FORCE:
+		o->force = true;
+		return 0;
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;

@@ -31,6 +31,7 @@ struct masq_opts {
 	int mode; /* enum bpfmasq_ingress, or MODE_AUTO */
 	unsigned int gc_interval; /* seconds, run only */
 	bool pools; /* check: read the port pools too */
+	bool force; /* detach: read nothing, remove everything */
 };
 
 /*

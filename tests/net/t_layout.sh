@@ -3,7 +3,9 @@
 #
 # Pins of another layout: a map whose value size is not this build's, or an
 # instance record of another layout version, is refused by every command
-# with one line on stderr and exit 1, before anything is read or changed.
+# with one line on stderr and exit 1, before anything is read or changed;
+# `detach --force` removes them all the same, and whatever bpfmasq hooked
+# to the interface, without reading any map.
 
 # _layout_refused WHAT CMD...: CMD fails with exit 1 and one line on stderr that
 # says why.
@@ -30,13 +32,14 @@ t_layout_size() {
 	[[ -e $dir/config ]] || { fail "the foreign pin was removed"; return 1; }
 	[[ $(xdp_kind "$WAN") == none && -z $(tc_ours egress "$WAN") ]] ||
 		{ fail "attach hooked something to $WAN"; return 1; }
-	rm -rf -- "$dir"
 	note "every command refused the 40-byte config"
+	bmq detach --force "$WAN" >/dev/null || { fail "detach --force"; return 1; }
+	[[ ! -e $dir ]] || { fail "detach --force left $dir"; return 1; }
 }
 net_test layout_size t_layout_size
 
 t_layout_version() {
-	local rec len old cmd
+	local rec len old cmd out
 	nat_attach || return 1
 	rec=$(pins_dir)/instance
 	len=$(bpftool -j map show pinned "$rec" | pyjson 'd["bytes_value"]') || return 1
@@ -50,10 +53,13 @@ t_layout_version() {
 	for cmd in status gc flush attach detach; do
 		_layout_refused "layout 1" "$cmd" "$WAN" || return 1
 	done
-	# shellcheck disable=SC2086
-	bpftool map update pinned "$rec" key 0 0 0 0 value $old ||
-		{ fail "restoring the record"; return 1; }
-	bmq detach "$WAN" || { fail "detach after the record was restored"; return 1; }
+	# The record is not read: the filters, the XDP link (in an XDP mode)
+	# and the pins go; the clsact qdisc stays, whoever made it.
+	out=$(bmq detach --force "$WAN") || { fail "detach --force"; return 1; }
+	note "$out"
+	has_clsact || { fail "detach --force removed the clsact qdisc"; return 1; }
+	tc -n "$NS_GW" qdisc del dev "$WAN" clsact
 	nothing_attached
 }
 net_test layout_version t_layout_version
+net_test layout_version.xdp in_mode xdp t_layout_version
