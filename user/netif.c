@@ -199,22 +199,10 @@ int netif_local_port_range(__u16 *lo, __u16 *hi)
 	return 0;
 }
 
-/* The /proc/net table of the gateway's own sockets of @proto. */
-static const char *sock_table(__u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "/proc/net/tcp";
-	case IPPROTO_UDP:
-		return "/proc/net/udp";
-	default:
-		return "/proc/net/icmp"; /* ping sockets: the port is the id */
-	}
-}
-
 int netif_own_ports(__u8 proto, uint8_t *bound)
 {
-	FILE *f = fopen(sock_table(proto), "r");
+	FILE *f = fopen(
+		proto == IPPROTO_TCP ? "/proc/net/tcp" : "/proc/net/udp", "r");
 	unsigned int port, state;
 	char line[256];
 

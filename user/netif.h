@@ -30,8 +30,8 @@ int netif_lan_routes(const char *wan, struct cidr *out, int max);
 /* net.ipv4.ip_local_port_range of this network namespace. */
 int netif_local_port_range(__u16 *lo, __u16 *hi);
 /*
- * Mark in @bound[65536] the ports (ICMP: echo ids) of @proto on which this
- * namespace has its own sockets: TCP listeners, bound UDP and ping sockets.
+ * Mark in @bound[65536] the ports of @proto (TCP or UDP) on which this
+ * namespace has its own sockets: TCP listeners, bound UDP sockets.
  */
 int netif_own_ports(__u8 proto, uint8_t *bound);
 

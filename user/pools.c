@@ -65,10 +65,14 @@ static int reserve_own_ports(const struct masq_maps *m,
 {
 	const struct bpfmasq_owner r = { .state = BPFMASQ_PORT_RESERVED };
 	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr, .proto = proto };
-	uint8_t *own = calloc(65536, 1);
+	uint8_t *own;
 	uint32_t port;
 	int err;
 
+	/* The gateway's own pings are translated (nat.h): no id to keep. */
+	if (proto == IPPROTO_ICMP)
+		return 0;
+	own = calloc(65536, 1);
 	if (!own)
 		return -ENOMEM;
 	err = netif_own_ports(proto, own);

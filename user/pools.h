@@ -10,8 +10,8 @@
  * holding the instance record's port ranges in random order (RFC 6056),
  * minus the
  * ports port_owners holds (owned or quarantined) and those the gateway's
- * own sockets use (listeners, bound UDP and ping sockets: they get a
- * RESERVED entry). Never while the data path may allocate from a pool of
+ * own sockets use (TCP listeners, bound UDP sockets: they get a RESERVED
+ * entry). Never while the data path may allocate from a pool of
  * @addr (see state_reset).
  */
 int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg);
