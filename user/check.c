@@ -44,19 +44,6 @@ struct pass {
 	struct check_result *res;
 };
 
-static const char *proto_str(__u8 proto)
-{
-	switch (proto) {
-	case BPFMASQ_PROTO_TCP:
-		return "tcp";
-	case BPFMASQ_PROTO_UDP:
-		return "udp";
-	case BPFMASQ_PROTO_ICMP:
-		return "icmp";
-	}
-	return "proto?";
-}
-
 /* "A.B.C.D:PORT", in one of eight rotating buffers (for one message). */
 static const char *ep_str(__be32 addr, __be16 port)
 {
@@ -196,8 +183,8 @@ static int u64_cmp(const void *a, const void *b)
 
 /*
  * Invariants 1 and 3, from the mapping side: its owner points back at it;
- * its port is in range, on the configured address, and the inside port
- * when not from the pool. The external endpoints seen go to @exts, sorted.
+ * its port is in range and on the configured address. The external
+ * endpoints seen go to @exts, sorted.
  */
 static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 {
@@ -223,7 +210,7 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 		struct bpfmasq_endpoint ext =
 			ep_make(mp->ext_addr, mp->ext_port, in->proto);
 		__u16 port = ntohs(mp->ext_port);
-		const char *what = proto_str(in->proto),
+		const char *what = proto_name(in->proto),
 			   *ins = ep_str(in->addr, in->port),
 			   *out = ep_str(mp->ext_addr, mp->ext_port);
 
@@ -246,7 +233,7 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 			   mapping_still(p->m, in, mp)) {
 			err = add(p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
 				  "mapping %s %s -> %s: %s is owned by %s %s",
-				  what, ins, out, out, proto_str(owner.proto),
+				  what, ins, out, out, proto_name(owner.proto),
 				  ep_str(owner.addr, owner.port));
 		}
 		if (!err && mp->ext_addr != cfg->ext_addr)
@@ -288,7 +275,7 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 		const struct bpfmasq_endpoint *ext = &keys[i], *in = &inside;
 		const struct bpfmasq_owner *o = &vals[i];
 		uint64_t packed = ep_pack(ext);
-		const char *what = proto_str(ext->proto),
+		const char *what = proto_name(ext->proto),
 			   *out = ep_str(ext->addr, ext->port), *ins;
 
 		inside = owner_ep(o);
@@ -313,7 +300,7 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 				err = add(
 					p, CHECK_OWNER_ORPHAN, in, ext, NULL,
 					"owner %s %s -> %s: names a %s endpoint",
-					what, out, ins, proto_str(in->proto));
+					what, out, ins, proto_name(in->proto));
 		} else if (bpf_map_lookup_elem(p->m->mappings, in, &mp)) {
 			if (errno != ENOENT)
 				err = -errno;
@@ -361,7 +348,7 @@ static int check_sessions(struct pass *p)
 			ep_make(k->inside_addr, k->inside_port, k->proto);
 		struct bpfmasq_endpoint ext =
 			ep_make(s->ext_addr, s->ext_port, k->proto);
-		const char *what = proto_str(k->proto),
+		const char *what = proto_name(k->proto),
 			   *ins = ep_str(k->inside_addr, k->inside_port),
 			   *rem = ep_str(k->remote_addr, k->remote_port),
 			   *out = ep_str(s->ext_addr, s->ext_port);
@@ -452,7 +439,7 @@ static const char *held_str(const struct bpfmasq_owner *o)
 		return "reserved for the gateway's own socket";
 	if (o->state != BPFMASQ_PORT_OWNED)
 		return "quarantined";
-	snprintf(buf, sizeof(buf), "owned by %s %s", proto_str(o->proto),
+	snprintf(buf, sizeof(buf), "owned by %s %s", proto_name(o->proto),
 		 ep_str(o->addr, o->port));
 	return buf;
 }
@@ -468,7 +455,7 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
 	struct bpfmasq_endpoint ext;
 	struct bpfmasq_owner o;
-	const char *what = proto_str(proto);
+	const char *what = proto_name(proto);
 	__be16 *ports = NULL;
 	long n, i;
 	int err = 0, port;

@@ -177,13 +177,13 @@ out:
  */
 static bool table_pressed(const struct masq_maps *m, uint64_t *seen)
 {
-	uint64_t totals[BPFMASQ_STAT_MAX];
+	uint64_t full;
 	bool grew;
 
-	if (stats_read(m, totals))
+	if (stat_read(m, BPFMASQ_STAT_TABLE_FULL, &full))
 		return false;
-	grew = totals[BPFMASQ_STAT_TABLE_FULL] > *seen;
-	*seen = totals[BPFMASQ_STAT_TABLE_FULL];
+	grew = full > *seen;
+	*seen = full;
 	return grew;
 }
 

@@ -245,6 +245,19 @@ int instance_write(const struct masq_maps *m,
 	return 0;
 }
 
+const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case BPFMASQ_PROTO_TCP:
+		return "tcp";
+	case BPFMASQ_PROTO_UDP:
+		return "udp";
+	case BPFMASQ_PROTO_ICMP:
+		return "icmp";
+	}
+	return "?";
+}
+
 bool ports_contain(const struct bpfmasq_instance *inst, __u16 port)
 {
 	int i;
@@ -276,29 +289,46 @@ bool ports_equal(const struct bpfmasq_instance *a,
 	return !memcmp(a->ports, b->ports, sizeof(a->ports));
 }
 
-int stats_read(const struct masq_maps *m, uint64_t *totals)
+/* Sum counter @id over the CPUs, with @vals room for each CPU's. */
+static int stat_sum(const struct masq_maps *m, __u32 id, __u64 *vals, int ncpu,
+		    uint64_t *total)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-	__u32 id;
 	int c;
+
+	if (bpf_map_lookup_elem(m->stats, &id, vals))
+		return -errno;
+	for (*total = 0, c = 0; c < ncpu; c++)
+		*total += vals[c];
+	return 0;
+}
+
+/* Counters @first..@first + @n - 1, summed, into @totals. */
+static int stats_sum(const struct masq_maps *m, __u32 first, __u32 n,
+		     uint64_t *totals)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u64 *vals;
+	__u32 i;
 
 	if (ncpu < 0)
 		return ncpu;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (id = 0; id < BPFMASQ_STAT_MAX; id++) {
-		totals[id] = 0;
-		if (bpf_map_lookup_elem(m->stats, &id, vals)) {
-			free(vals);
-			return -errno;
-		}
-		for (c = 0; c < ncpu; c++)
-			totals[id] += vals[c];
-	}
+	for (i = 0; i < n && !err; i++)
+		err = stat_sum(m, first + i, vals, ncpu, &totals[i]);
 	free(vals);
-	return 0;
+	return err;
+}
+
+int stats_read(const struct masq_maps *m, uint64_t *totals)
+{
+	return stats_sum(m, 0, BPFMASQ_STAT_MAX, totals);
+}
+
+int stat_read(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t *total)
+{
+	return stats_sum(m, id, 1, total);
 }
 
 long map_dump(int fd, void **keys, void **vals)

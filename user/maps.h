@@ -84,8 +84,13 @@ const char *ports_str(const struct bpfmasq_instance *inst, char *buf,
 bool ports_equal(const struct bpfmasq_instance *a,
 		 const struct bpfmasq_instance *b);
 
+/* "tcp", "udp", "icmp", or "?". */
+const char *proto_name(__u8 proto);
+
 /* Sum the per-CPU counters into @totals[BPFMASQ_STAT_MAX]. */
 int stats_read(const struct masq_maps *m, uint64_t *totals);
+/* One counter, summed over the CPUs. */
+int stat_read(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t *total);
 extern const char *const stat_names[BPFMASQ_STAT_MAX];
 /* "native", "generic", "tc": --mode's words and what status shows. */
 extern const char *const ingress_names[BPFMASQ_INGRESS_MAX];

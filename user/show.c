@@ -30,19 +30,6 @@ static const char *const tcp_states[BPFMASQ_TCP_STATE_MAX] = {
 	[BPFMASQ_TCP_PICKED_UP] = "picked_up",
 };
 
-static const char *proto_name(__u8 proto)
-{
-	switch (proto) {
-	case BPFMASQ_PROTO_TCP:
-		return "tcp";
-	case BPFMASQ_PROTO_UDP:
-		return "udp";
-	case BPFMASQ_PROTO_ICMP:
-		return "icmp";
-	}
-	return "?";
-}
-
 /* "A.B.C.D:PORT" into @buf. */
 static const char *ep_str(char *buf, size_t len, __be32 addr, __be16 port)
 {

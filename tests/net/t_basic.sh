@@ -259,7 +259,7 @@ t_icmp_error() {
 	out=$(UDP_DST=9999 udp_call "$NS_LAN1" 40001 anyone-there 3 --connect)
 	expect_eq "lan1's UDP socket after sending to a closed port" "$out" refused || { csum_report; return 1; }
 	out=$(UDP_DST=9999 udp_call "$NS_LAN2" 20001 anyone-there 3 --connect)
-	expect_eq "lan2's UDP socket (preserved port) after sending to a closed port" "$out" refused || { csum_report; return 1; }
+	expect_eq "lan2's UDP socket (inside port in the range) after sending to a closed port" "$out" refused || { csum_report; return 1; }
 	n=$(ip netns exec "$NS_LAN1" nstat -asz IcmpInDestUnreachs | awk '/IcmpInDestUnreachs/ { print $2 }')
 	expect_eq "ICMP destination unreachable received by lan1" "$n" 1 || return 1
 	no_csum_errors

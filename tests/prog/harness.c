@@ -300,7 +300,7 @@ bool assert_frame_eq(const struct frame *actual, const struct frame *expected,
 	return false;
 }
 
-static const char *proto_name(__u8 proto)
+static const char *l4_name(__u8 proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -344,7 +344,7 @@ bool assert_csums(struct frame *f, const char *what, const char *file, int line)
 	if (stored != want) {
 		assert_fail(file, line,
 			    "%s: %s checksum: expected 0x%04x, got 0x%04x",
-			    what, proto_name(iph->protocol), want, stored);
+			    what, l4_name(iph->protocol), want, stored);
 		return false;
 	}
 	return true;

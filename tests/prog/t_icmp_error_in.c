@@ -203,7 +203,7 @@ PROG_TEST(icmp_error_in_echo, TEST_REPLIES | TEST_SUBTESTS)
 	} rows[] = {
 		{ 0x1234, 0 }, /* from the ICMP pool */
 		{ 0x1234, 8 },
-		{ 40500, 0 }, /* preserved */
+		{ 40500, 0 }, /* in the range: from the pool all the same */
 	};
 	struct bpfmasq_session before;
 	struct icmp_error_spec e;

@@ -69,7 +69,8 @@ PROG_TEST(icmp_error_from_gateway, TEST_REPLIES)
 	run_error_out(OUT_RANGE_PORT, 0, EXT_ADDR, ICMP_FRAG_NEEDED);
 }
 
-PROG_TEST(icmp_error_out_preserved_port, TEST_REPLIES)
+/* An inside port in the range: from the pool all the same. */
+PROG_TEST(icmp_error_out_in_range_port, TEST_REPLIES)
 {
 	run_error_out(IN_RANGE_PORT, 0, HOST1, ICMP_PORT_UNREACH);
 }

@@ -196,8 +196,6 @@ out:
  */
 PROG_TEST(udp_csum_mangled_0, TEST_REPLIES)
 {
-	const struct fx_opts one_port = { .port_min = IN_RANGE_PORT,
-					  .port_max = IN_RANGE_PORT };
 	struct pkt_spec q = udp_spec(HOST1, IN_RANGE_PORT, REMOTE1, 53, "");
 	struct pkt_spec a = udp_spec(REMOTE1, 53, EXT_ADDR, IN_RANGE_PORT, "");
 	struct pkt_spec after;
@@ -218,7 +216,7 @@ PROG_TEST(udp_csum_mangled_0, TEST_REPLIES)
 	a.payload = &word_in;
 	a.payload_len = 2;
 
-	if (!fx_setup(&fx, &one_port))
+	if (!fx_setup(&fx, &fx_one_port))
 		return;
 	frame_build(&in, &q);
 	if (!ASSERT_EQ(fx_egress(&fx, &in, &out), TC_OK, "outbound verdict"))
