@@ -262,8 +262,8 @@ static __always_inline void session_touch(struct bpfmasq_session *s,
 }
 
 /*
- * Insert a new session (then *@created is set); if another CPU inserted
- * the same one first, use theirs. Returns NULL when the table is full
+ * Insert a new session (then *@created is set, unless NULL); if another
+ * CPU inserted the same one first, use theirs. Returns NULL when the table is full
  * (TABLE_FULL to the caller).
  */
 static __always_inline struct bpfmasq_session *
@@ -289,7 +289,8 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 		return NULL;
 	if (!err) {
 		stat_inc(BPFMASQ_STAT_NEW_SESSION);
-		*created = true;
+		if (created)
+			*created = true;
 	}
 	return bpf_map_lookup_elem(&sessions, key);
 }

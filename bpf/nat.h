@@ -41,7 +41,7 @@ static __always_inline __u32 nat_flow_bind(
 	struct bpfmasq_session **s)
 {
 	struct bpfmasq_mapping *m;
-	bool created = false, fresh = false;
+	bool created = false;
 	__u32 reason;
 
 	reason = mapping_get(cfg, inside, now, &created, &m);
@@ -49,7 +49,7 @@ static __always_inline __u32 nat_flow_bind(
 		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
-	*s = session_create(key, m->ext_addr, m->ext_port, p, 0, now, &fresh);
+	*s = session_create(key, m->ext_addr, m->ext_port, p, 0, now, NULL);
 	if (*s)
 		return NAT_CONTINUE;
 	/* No room for the session: a mapping made for it goes again. */
