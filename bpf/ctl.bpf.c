@@ -31,6 +31,20 @@ static __always_inline void inbound_done(const struct bpfmasq_session_key *k,
 		__sync_fetch_and_add(&m->inbound, 1);
 }
 
+/*
+ * Does the SHARED session that LENT entry @l (key @k) names still hold it?
+ * A LENT entry goes with its session; one left alone (its borrower lost a
+ * race, or the table was full) is removed by the collector.
+ */
+static __always_inline bool lent_in_use(const struct bpfmasq_session_key *k,
+					const struct bpfmasq_session *l)
+{
+	struct bpfmasq_session_key bk = *k;
+	bool lent = false;
+
+	return session_of_reply(&bk, l->ext_addr, l->ext_port, &lent) != NULL;
+}
+
 static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
 {
 	struct bpfmasq_session_key k = a->session;
@@ -43,6 +57,8 @@ static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
 		return -ENOENT;
 	if (s->last_ns != a->stamp)
 		return -EBUSY; /* a packet refreshed it */
+	if ((s->flags & BPFMASQ_SESS_LENT) && lent_in_use(&k, s))
+		return -EBUSY;
 	ext_addr = s->ext_addr;
 	ext_port = s->ext_port;
 	flags = s->flags;
@@ -50,6 +66,8 @@ static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
 		return -ENOENT;
 	if (flags & BPFMASQ_SESS_INBOUND)
 		inbound_done(&k, ext_addr, ext_port);
+	if (flags & BPFMASQ_SESS_SHARED)
+		share_end(&k, ext_addr, ext_port);
 	return 0;
 }
 

@@ -184,19 +184,6 @@ static __always_inline __u32 quote_port_offset(const struct icmp_quote *q,
 	return q->l4_off + (src ? 0 : 2);
 }
 
-/* Does the flow the error is about have a session? */
-static __always_inline bool icmp_quote_has_session(const struct icmp_quote *q,
-						   __be32 inside_addr,
-						   __be16 inside_port,
-						   __be32 remote_addr,
-						   __be16 remote_port)
-{
-	struct bpfmasq_session_key key;
-
-	session_key_make(&key, inside_addr, inside_port, remote_addr,
-			 remote_port, q->proto);
-	return bpf_map_lookup_elem(&sessions, &key) != NULL;
-}
 
 /*
  * Inbound error about a packet an inside host sent: the quote's source is
@@ -208,7 +195,9 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 					       const struct pkt *p)
 {
 	struct bpfmasq_endpoint ext, inside;
+	struct bpfmasq_session_key key;
 	struct icmp_quote q;
+	bool lent = false;
 
 	switch (icmp_quote_parse(ctx, kind, p, &q)) {
 	case PARSE_MALFORMED:
@@ -221,14 +210,16 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 	endpoint_make(&ext, q.saddr, q.sport, q.proto);
 	if (!port_owner(&ext, &inside))
 		goto not_ours;
-	if (!icmp_quote_has_session(&q, inside.addr, inside.port, q.daddr,
-				    q.dport))
+	/* The flow it is about: the owner's, or the one its port is lent to. */
+	session_key_make(&key, inside.addr, inside.port, q.daddr, q.dport,
+			 q.proto);
+	if (!session_of_reply(&key, q.saddr, q.sport, &lent))
 		return BPFMASQ_STAT_FILTERED;
 	if (icmp_error_rewrite(ctx, kind, p, &q,
 			       p->l3_off + offsetof(struct iphdr, daddr),
 			       q.ip_off + offsetof(struct iphdr, saddr),
 			       quote_port_offset(&q, true), q.saddr,
-			       inside.addr, q.sport, inside.port))
+			       key.inside_addr, q.sport, key.inside_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_IN;
 not_ours:
@@ -249,8 +240,8 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 						const struct pkt *p,
 						bool from_inside)
 {
-	struct bpfmasq_endpoint inside;
-	struct bpfmasq_mapping *m;
+	struct bpfmasq_session_key key;
+	struct bpfmasq_session *s;
 	struct icmp_quote q;
 	__be32 ext_addr;
 	__be16 ext_port;
@@ -265,13 +256,13 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 	}
 	if (from_inside && q.daddr != p->saddr)
 		goto unmatched;
-	endpoint_make(&inside, q.daddr, q.dport, q.proto);
-	m = bpf_map_lookup_elem(&mappings, &inside);
-	if (!m ||
-	    !icmp_quote_has_session(&q, q.daddr, q.dport, q.saddr, q.sport))
+	/* The session says its external endpoint: shared ones have no mapping. */
+	session_key_make(&key, q.daddr, q.dport, q.saddr, q.sport, q.proto);
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s || (s->flags & BPFMASQ_SESS_LENT))
 		goto unmatched;
-	ext_addr = m->ext_addr;
-	ext_port = m->ext_port;
+	ext_addr = s->ext_addr;
+	ext_port = s->ext_port;
 	if (icmp_error_rewrite(
 		    ctx, kind, p, &q,
 		    from_inside ? p->l3_off + offsetof(struct iphdr, saddr) : 0,

@@ -30,7 +30,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BPFMASQ_STAT_MAX);
+	__uint(max_entries, BPFMASQ_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");

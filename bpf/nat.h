@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "ports.h"
 #include "rewrite.h"
+#include "share.h"
 #include "verdict.h"
 
 /* Parse; what is not IPv4 passes, what is malformed is dropped. */
@@ -45,6 +46,8 @@ static __always_inline __u32 nat_flow_bind(
 	__u32 reason;
 
 	reason = mapping_get(cfg, inside, now, &created, &m);
+	if (reason == BPFMASQ_STAT_PORT_POOL_EMPTY)
+		return nat_flow_share(cfg, inside, key, p, now, s);
 	if (reason == NAT_CONTINUE)
 		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
@@ -121,9 +124,14 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	s = bpf_map_lookup_elem(&sessions, &key);
 	/* Left over from an old external address: start the flow anew. */
 	if (s && s->ext_addr != cfg->ext_addr) {
-		bpf_map_delete_elem(&sessions, &key);
+		if (!bpf_map_delete_elem(&sessions, &key) &&
+		    (s->flags & BPFMASQ_SESS_SHARED))
+			share_end(&key, s->ext_addr, s->ext_port);
 		s = NULL;
 	}
+	/* Its port is lent for this remote: the owner cannot use it here. */
+	if (s && (s->flags & BPFMASQ_SESS_LENT))
+		return BPFMASQ_STAT_PORT_LENT;
 	if (!s) {
 		if (!is_inside(p.saddr) && !own_echo(cfg, &p))
 			return BPFMASQ_STAT_NOT_INSIDE;
@@ -215,6 +223,7 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 	struct bpfmasq_session_key key;
 	struct bpfmasq_endpoint ext, inside;
 	struct bpfmasq_session *s;
+	bool lent = false;
 	struct pkt p;
 	__u32 reason;
 	__u64 now;
@@ -237,8 +246,11 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 			 p.proto);
 
 	now = bpf_ktime_get_boot_ns();
-	s = bpf_map_lookup_elem(&sessions, &key);
+	s = session_of_reply(&key, p.daddr, p.dport, &lent);
 	if (!s) {
+		/* Lent to a flow that has ended: no one's, not even the owner's. */
+		if (lent)
+			goto not_ours;
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */

@@ -45,13 +45,16 @@ static __always_inline bool translated_already(const struct bpfmasq_config *cfg,
 					       const struct pkt *p)
 {
 	struct bpfmasq_session_key key;
+	struct bpfmasq_session *s;
 
 	if (!cfg || !(cfg->flags & BPFMASQ_CFG_SWITCHING) ||
 	    (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY))
 		return false;
 	session_key_make(&key, p->daddr, p->dport, p->saddr, p->sport,
 			 p->proto);
-	return bpf_map_lookup_elem(&sessions, &key) != NULL;
+	s = bpf_map_lookup_elem(&sessions, &key);
+	/* A LENT entry is no flow of the endpoint it is keyed by. */
+	return s && !(s->flags & BPFMASQ_SESS_LENT);
 }
 
 /*

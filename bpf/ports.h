@@ -222,4 +222,70 @@ mapping_release(const struct bpfmasq_endpoint *inside,
 	return 0;
 }
 
+/*
+ * The key of @owner's session with the remote of @key: where the LENT
+ * entry of a port @owner lends for that remote lives (share.h).
+ */
+static __always_inline void lent_key(struct bpfmasq_session_key *lk,
+				     const struct bpfmasq_endpoint *owner,
+				     const struct bpfmasq_session_key *key)
+{
+	*lk = *key;
+	lk->inside_addr = owner->addr;
+	lk->inside_port = owner->port;
+}
+
+/* Delete LENT entry @lk if it is lent to @inside. */
+static __always_inline void lent_return(const struct bpfmasq_session_key *lk,
+					const struct bpfmasq_endpoint *inside)
+{
+	struct bpfmasq_session *l = bpf_map_lookup_elem(&sessions, lk);
+
+	if (l && (l->flags & BPFMASQ_SESS_LENT) &&
+	    l->lent_to.addr == inside->addr && l->lent_to.port == inside->port)
+		bpf_map_delete_elem(&sessions, lk);
+}
+
+/*
+ * The SHARED session @key, on port @ext_port of @ext_addr, has gone: the
+ * LENT entry its port's owner holds for it goes too.
+ */
+static __always_inline void share_end(const struct bpfmasq_session_key *key,
+				      __be32 ext_addr, __be16 ext_port)
+{
+	struct bpfmasq_endpoint ext, owner, inside;
+	struct bpfmasq_session_key lk;
+
+	endpoint_make(&ext, ext_addr, ext_port, key->proto);
+	if (!port_owner(&ext, &owner))
+		return;
+	endpoint_make(&inside, key->inside_addr, key->inside_port, key->proto);
+	lent_key(&lk, &owner, key);
+	lent_return(&lk, &inside);
+}
+
+/*
+ * The session a packet from the remote of @key to external @ext_port of
+ * @ext_addr belongs to, @key naming the port's owner: the owner's own, or
+ * the SHARED session that a LENT entry there names (@key is then changed
+ * to its key, and *@lent set). NULL when there is none.
+ */
+static __always_inline struct bpfmasq_session *
+session_of_reply(struct bpfmasq_session_key *key, __be32 ext_addr,
+		 __be16 ext_port, bool *lent)
+{
+	struct bpfmasq_session *s = bpf_map_lookup_elem(&sessions, key);
+
+	if (!s || !(s->flags & BPFMASQ_SESS_LENT))
+		return s;
+	*lent = true;
+	key->inside_addr = s->lent_to.addr;
+	key->inside_port = s->lent_to.port;
+	s = bpf_map_lookup_elem(&sessions, key);
+	if (!s || !(s->flags & BPFMASQ_SESS_SHARED) ||
+	    s->ext_addr != ext_addr || s->ext_port != ext_port)
+		return NULL;
+	return s;
+}
+
 #endif /* BPFMASQ_PORTS_H */

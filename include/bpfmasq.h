@@ -33,6 +33,14 @@
 #define BPFMASQ_POOL_TRIES 2
 
 /*
+ * When a pool has run dry, a new flow tries this many ports that other
+ * mappings own, picked at random, for one that it may share: no session
+ * of the owner or of another borrower goes to the flow's remote endpoint
+ * from it (share.h).
+ */
+#define BPFMASQ_SHARE_TRIES 8
+
+/*
  * Under endpoint-independent filtering, at most this many sessions opened
  * from outside per mapping, by default (--max-inbound).
  */
@@ -183,6 +191,19 @@ enum {
 	BPFMASQ_SESS_FIN_IN = 1 << 1, /* FIN seen from the remote */
 	BPFMASQ_SESS_INBOUND = 1 << 2, /* opened from outside (EIF filtering) */
 	BPFMASQ_SESS_REPLIED = 1 << 3, /* the remote has answered */
+	/*
+	 * On a port that another inside endpoint's mapping owns: its pool
+	 * had run dry (share.h). The owner's session key with this remote
+	 * holds a LENT entry that names this session's inside endpoint.
+	 */
+	BPFMASQ_SESS_SHARED = 1 << 4,
+	/*
+	 * Not a flow: the owner of ext_port has lent it, for this remote
+	 * only, to the SHARED session of inside endpoint lent_to. Replies
+	 * from the remote go there; the owner itself cannot start a flow
+	 * to this remote meanwhile.
+	 */
+	BPFMASQ_SESS_LENT = 1 << 5,
 };
 
 /* tcp_peer.flags */
@@ -226,8 +247,12 @@ struct bpfmasq_session {
 	__be16 ext_port;
 	__u8 tcp_state; /* enum bpfmasq_tcp_state */
 	__u8 flags;
-	/* TCP only: [0] the inside host, [1] the remote. */
-	struct bpfmasq_tcp_peer tcp[2];
+	union {
+		/* TCP only: [0] the inside host, [1] the remote. */
+		struct bpfmasq_tcp_peer tcp[2];
+		/* LENT: the inside endpoint of the session it is lent to. */
+		struct bpfmasq_endpoint lent_to;
+	};
 };
 _Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 
@@ -314,9 +339,13 @@ enum {
 /*
  * Version of the pinned layout: every change of a pinned map's key, value
  * or meaning moves it. 1 was the first release's (no instance record); 3
- * made every port come from the pool, with owner states and quarantine.
+ * made every port come from the pool, with owner states and quarantine; 4
+ * shares ports when a pool runs dry (SHARED and LENT sessions). Layout 3
+ * state is valid layout 4 state: attach takes it over as it is.
  */
-#define BPFMASQ_LAYOUT_VERSION 3
+#define BPFMASQ_LAYOUT_VERSION 4
+/* The oldest layout attach takes over in place. */
+#define BPFMASQ_LAYOUT_OLDEST 3
 
 /*
  * External ports the pools hold: host order, inclusive; lo 0 marks an
@@ -343,6 +372,8 @@ enum {
 	BPFMASQ_INST_OWN_CLSACT = 1 << 0,
 	/* ext_addr was given with --address: do not follow the interface. */
 	BPFMASQ_INST_FIXED_ADDR = 1 << 1,
+	/* --port-sharing off: a flow that finds its pool empty is dropped. */
+	BPFMASQ_INST_NO_SHARING = 1 << 2,
 };
 
 /*
@@ -376,7 +407,9 @@ enum bpfmasq_verdict {
  * counts it once and takes its hook's verdict from this row. EVENT rows
  * (new mappings and sessions, TCP RSTs and FINs outside the window, which
  * are still translated, ICMP errors sent or held back for a flow that found
- * no port) are counted on top. A new reason is one row.
+ * no port, flows on a shared port) are counted on top. A new reason is one
+ * row, added at the end: a counter's index never changes, so the pinned
+ * counters of an older layout keep their meaning.
  */
 #define BPFMASQ_STATS(X)                                                       \
 	X(TRANSLATED_OUT, "translated_out", PASS)                              \
@@ -400,7 +433,9 @@ enum bpfmasq_verdict {
 	X(NON_IPV4, "non_ipv4", PASS)                                          \
 	X(REWRITE_FAILED, "rewrite_failed", DROP)                              \
 	X(ICMP_UNREACH_SENT, "icmp_unreach_sent", EVENT)                       \
-	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited", EVENT)
+	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited", EVENT)                 \
+	X(PORT_SHARED, "ports_shared", EVENT)                                  \
+	X(PORT_LENT, "port_lent", DROP)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):
@@ -418,6 +453,13 @@ _Static_assert(sizeof(struct bpfmasq_unreach_bucket) == 16, "bucket layout");
 #define BPFMASQ_STAT_ENUM(name, str, verdict) BPFMASQ_STAT_##name,
 enum bpfmasq_stat { BPFMASQ_STATS(BPFMASQ_STAT_ENUM) BPFMASQ_STAT_MAX };
 #undef BPFMASQ_STAT_ENUM
+
+/*
+ * Entries of the counter map: room for rows to come, so that a new row
+ * does not change the pinned map (layout 3 had exactly its 22 rows).
+ */
+#define BPFMASQ_STAT_SLOTS 64
+_Static_assert(BPFMASQ_STAT_MAX <= BPFMASQ_STAT_SLOTS, "counter slots");
 
 /*
  * The collector's atomic steps: the daemon runs the control program

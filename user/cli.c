@@ -133,6 +133,16 @@ const struct cli_opt cli_opts[] = {
 			"remotes may open to one mapping, from 1 to 65535 "
 			"(default " DEF_MAX_INBOUND ").",
 	},
+	{
+		.id = OPT_PORT_SHARING,
+		.name = "port-sharing",
+		.arg = "on|off",
+		.cmds = ATTACH_RUN,
+		.help = "When an address has no free port left, let a new flow "
+			"share a port that another mapping owns, for its own "
+			"remote endpoint only, as nft's masquerade does (on, "
+			"the default); off drops it.",
+	},
 #define TIMEOUT_ROW(tid, opt, key, dflt, what)                                 \
 	{                                                                      \
 		.id = OPT_TIMEOUT_##tid,                                       \

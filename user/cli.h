@@ -50,6 +50,7 @@ enum cli_opt_id {
 	OPT_FILTERING,
 	OPT_MAX_SESSIONS,
 	OPT_MAX_INBOUND,
+	OPT_PORT_SHARING,
 #define OPT_TIMEOUT_ID(name, opt, key, dflt, what) OPT_TIMEOUT_##name,
 	BPFMASQ_TIMEOUTS(OPT_TIMEOUT_ID) /* in BPFMASQ_TIMEOUT_* order */
 #undef OPT_TIMEOUT_ID

@@ -110,6 +110,10 @@ int config_build(const struct masq_opts *o,
 		cfg->filtering = o->filtering;
 	if (o->max_inbound)
 		cfg->max_inbound = o->max_inbound;
+	if (o->port_sharing == 0)
+		inst->flags |= BPFMASQ_INST_NO_SHARING;
+	else if (o->port_sharing == 1)
+		inst->flags &= ~BPFMASQ_INST_NO_SHARING;
 	if (o->n_ports) {
 		memset(inst->ports, 0, sizeof(inst->ports));
 		memcpy(inst->ports, o->ports, o->n_ports * sizeof(o->ports[0]));

@@ -95,8 +95,7 @@ static int open_skel(struct bpfmasq **out, const struct bpfmasq_instance *inst,
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return err;
 	}
-	bpf_map__set_max_entries(skel->maps.sessions, inst->max_sessions);
-	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
+	skel_prepare(skel, inst);
 	/* Pinned maps are reused at load; new ones are pinned there. */
 	bpf_object__for_each_map(map, skel->obj)
 	{

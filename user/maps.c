@@ -48,11 +48,31 @@ static const struct map_desc {
 
 /*
  * The list above is the skeleton's: each name is a map of it (or this does
- * not compile) and it has no other.
+ * not compile) and it has no other, but for the load-time constants
+ * (.rodata, set by skel_prepare()).
  */
 _Static_assert(sizeof(((struct bpfmasq *)0)->maps) ==
-		       N_MAPS * sizeof(struct bpf_map *),
+		       (N_MAPS + 1) * sizeof(struct bpf_map *),
 	       "MASQ_MAPS lists every map of bpf/maps.h");
+
+void skel_prepare(struct bpfmasq *skel, const struct bpfmasq_instance *inst)
+{
+	struct bpfmasq__rodata *ro = skel->rodata;
+	int i;
+
+	bpf_map__set_max_entries(skel->maps.sessions, inst->max_sessions);
+	bpf_map__set_max_entries(skel->maps.mappings, inst->max_sessions);
+	ro->share_ports = 0;
+	for (i = 0; i < BPFMASQ_MAX_PORT_RANGES; i++) {
+		const struct bpfmasq_port_range *r = &inst->ports[i];
+
+		ro->share_lo[i] = r->lo;
+		ro->share_n[i] = r->lo ? r->hi - r->lo + 1 : 0;
+		ro->share_ports += ro->share_n[i];
+	}
+	if (inst->flags & BPFMASQ_INST_NO_SHARING)
+		ro->share_ports = 0;
+}
 
 static int *map_fd(struct masq_maps *m, const struct map_desc *d)
 {
@@ -84,6 +104,8 @@ static int ctl_load(struct masq_maps *m)
 	}
 	bpf_object__for_each_map(map, skel->obj)
 	{
+		if (bpf_map__is_internal(map))
+			continue;
 		fd = map_fd_by_name(m, bpf_map__name(map));
 		if (fd < 0 || bpf_map__reuse_fd(map, fd)) {
 			err = fd < 0 ? -ENOENT : -errno;

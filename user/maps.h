@@ -49,6 +49,11 @@ struct masq_maps {
 	int ctl; /* the control program over these maps (bpf/ctl.bpf.c) */
 };
 
+/*
+ * Before load: size the tables and set the load-time constants (the port
+ * ranges that sharing picks from) for @inst.
+ */
+void skel_prepare(struct bpfmasq *skel, const struct bpfmasq_instance *inst);
 /* The maps of a loaded skeleton, and the control program loaded on them. */
 int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
 /*

@@ -164,6 +164,13 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		err = parse_u32(arg, "--max-inbound", 1, 65535, &v);
 		o->max_inbound = v;
 		return err;
+	case OPT_PORT_SHARING:
+		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
+			o->port_sharing = !strcmp(arg, "on");
+			return 0;
+		}
+		pr_err("bad --port-sharing '%s': on or off", arg);
+		return -1;
 #define TIMEOUT_CASE(name, opt, key, dflt, what) case OPT_TIMEOUT_##name:
 		BPFMASQ_TIMEOUTS(TIMEOUT_CASE)
 #undef TIMEOUT_CASE
@@ -233,6 +240,7 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->filtering = -1;
+	o->port_sharing = -1;
 	o->mode = MODE_AUTO;
 	o->gc_interval = 5;
 	o->bpffs = getenv("BPFMASQ_BPFFS");

@@ -75,10 +75,20 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 			    strerror(errno));
 		return false;
 	}
-	/* Before load: a small table makes "full" reachable in a test. */
+	/* The record attach writes, with the default timeouts. */
+	instance_defaults(&inst);
+	inst.ports[0] = (struct bpfmasq_port_range){
+		opts->port_min ? opts->port_min : PORT_MIN,
+		opts->port_max ? opts->port_max : PORT_MAX
+	};
+	/* A small table makes "full" reachable in a test. */
 	if (opts->max_sessions)
-		bpf_map__set_max_entries(fx->skel->maps.sessions,
-					 opts->max_sessions);
+		inst.max_sessions = opts->max_sessions;
+	if (opts->no_sharing)
+		inst.flags |= BPFMASQ_INST_NO_SHARING;
+	inst.ingress =
+		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
+	skel_prepare(fx->skel, &inst);
 	/* Room for every port of the test ranges, quicker to set up. */
 	bpf_map__set_max_entries(fx->skel->maps.port_owners,
 				 opts->max_owners ? opts->max_owners : 8192);
@@ -98,16 +108,6 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		goto fail;
 	}
 
-	/* The record attach writes, with the default timeouts. */
-	instance_defaults(&inst);
-	inst.ports[0] = (struct bpfmasq_port_range){
-		opts->port_min ? opts->port_min : PORT_MIN,
-		opts->port_max ? opts->port_max : PORT_MAX
-	};
-	if (opts->max_sessions)
-		inst.max_sessions = opts->max_sessions;
-	inst.ingress =
-		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	fx->cfg = (struct bpfmasq_config){
 		.ext_addr = opts->no_ext_addr ? 0 : EXT_ADDR,
 		.filtering = opts->filtering,

@@ -61,6 +61,7 @@ struct fx_opts {
 	__u32 max_owners; /* port_owners map size */
 	__u16 max_inbound; /* per mapping; 0: the default */
 	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
+	bool no_sharing; /* --port-sharing off */
 };
 
 struct fixture {
