@@ -184,7 +184,6 @@ static __always_inline __u32 quote_port_offset(const struct icmp_quote *q,
 	return q->l4_off + (src ? 0 : 2);
 }
 
-
 /*
  * Inbound error about a packet an inside host sent: the quote's source is
  * our external endpoint. What matches no session goes to the gateway's own

@@ -51,7 +51,8 @@ static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
 					const struct bpfmasq_endpoint *owner,
 					const struct bpfmasq_endpoint *inside,
 					const struct bpfmasq_session_key *key,
-					__u64 now, struct bpfmasq_session_key *lk)
+					__u64 now,
+					struct bpfmasq_session_key *lk)
 {
 	struct bpfmasq_session lent = { .last_ns = now,
 					.ext_addr = ext->addr,
@@ -72,11 +73,10 @@ static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
  * mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY when none of the
  * ports tried can be shared, TABLE_FULL.
  */
-static __always_inline __u32 nat_flow_share(const struct bpfmasq_config *cfg,
-					    const struct bpfmasq_endpoint *inside,
-					    const struct bpfmasq_session_key *key,
-					    const struct pkt *p, __u64 now,
-					    struct bpfmasq_session **s)
+static __always_inline __u32 nat_flow_share(
+	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
+	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
+	struct bpfmasq_session **s)
 {
 	struct bpfmasq_endpoint ext, owner;
 	struct bpfmasq_session_key lk;
