@@ -17,20 +17,6 @@
 #define EINVAL 22
 #endif
 
-/* One session fewer opened from outside on its mapping. */
-static __always_inline void inbound_done(const struct bpfmasq_session_key *k,
-					 __be32 ext_addr, __be16 ext_port)
-{
-	struct bpfmasq_endpoint inside;
-	struct bpfmasq_mapping *m;
-
-	endpoint_make(&inside, k->inside_addr, k->inside_port, k->proto);
-	m = bpf_map_lookup_elem(&mappings, &inside);
-	if (m && m->ext_addr == ext_addr && m->ext_port == ext_port &&
-	    __sync_fetch_and_add(&m->inbound, -1) == 0)
-		__sync_fetch_and_add(&m->inbound, 1);
-}
-
 /*
  * Does the SHARED session that LENT entry @l (key @k) names still hold it?
  * A LENT entry goes with its session; one left alone (its borrower lost a
@@ -40,18 +26,15 @@ static __always_inline bool lent_in_use(const struct bpfmasq_session_key *k,
 					const struct bpfmasq_session *l)
 {
 	struct bpfmasq_session_key bk = *k;
-	bool lent = false;
+	bool held = false;
 
-	return session_of_reply(&bk, l->ext_addr, l->ext_port, &lent) != NULL;
+	return session_of_reply(&bk, l->ext_addr, l->ext_port, &held) != NULL;
 }
 
 static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
 {
 	struct bpfmasq_session_key k = a->session;
 	struct bpfmasq_session *s = bpf_map_lookup_elem(&sessions, &k);
-	__be32 ext_addr;
-	__be16 ext_port;
-	__u8 flags;
 
 	if (!s)
 		return -ENOENT;
@@ -59,16 +42,7 @@ static __always_inline long session_expire(struct bpfmasq_ctl_args *a)
 		return -EBUSY; /* a packet refreshed it */
 	if ((s->flags & BPFMASQ_SESS_LENT) && lent_in_use(&k, s))
 		return -EBUSY;
-	ext_addr = s->ext_addr;
-	ext_port = s->ext_port;
-	flags = s->flags;
-	if (bpf_map_delete_elem(&sessions, &k))
-		return -ENOENT;
-	if (flags & BPFMASQ_SESS_INBOUND)
-		inbound_done(&k, ext_addr, ext_port);
-	if (flags & BPFMASQ_SESS_SHARED)
-		share_end(&k, ext_addr, ext_port);
-	return 0;
+	return session_remove(&k, s);
 }
 
 static __always_inline long release(struct bpfmasq_ctl_args *a)

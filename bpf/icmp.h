@@ -196,7 +196,7 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 	struct bpfmasq_endpoint ext, inside;
 	struct bpfmasq_session_key key;
 	struct icmp_quote q;
-	bool lent = false;
+	bool held = false;
 
 	switch (icmp_quote_parse(ctx, kind, p, &q)) {
 	case PARSE_MALFORMED:
@@ -212,7 +212,7 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 	/* The flow it is about: the owner's, or the one its port is lent to. */
 	session_key_make(&key, inside.addr, inside.port, q.daddr, q.dport,
 			 q.proto);
-	if (!session_of_reply(&key, q.saddr, q.sport, &lent))
+	if (!session_of_reply(&key, q.saddr, q.sport, &held))
 		return BPFMASQ_STAT_FILTERED;
 	if (icmp_error_rewrite(ctx, kind, p, &q,
 			       p->l3_off + offsetof(struct iphdr, daddr),

@@ -78,6 +78,16 @@ struct {
 	__array(values, struct pool_queue);
 } port_pools SEC(".maps");
 
+/*
+ * Keys of the oldest sessions that give way, queued by the collector for a
+ * new flow that finds the table full (room.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, BPFMASQ_EVICT_QUEUE);
+	__uint(value_size, sizeof(struct bpfmasq_session_key));
+} evict_queue SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

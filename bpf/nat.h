@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "ports.h"
 #include "rewrite.h"
+#include "room.h"
 #include "share.h"
 #include "verdict.h"
 
@@ -52,7 +53,7 @@ static __always_inline __u32 nat_flow_bind(
 		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
-	*s = session_create(key, m->ext_addr, m->ext_port, p, 0, now, NULL);
+	*s = session_create_out(key, m->ext_addr, m->ext_port, p, 0, now, NULL);
 	if (*s)
 		return NAT_CONTINUE;
 	/* No room for the session: a mapping made for it goes again. */
@@ -223,7 +224,7 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 	struct bpfmasq_session_key key;
 	struct bpfmasq_endpoint ext, inside;
 	struct bpfmasq_session *s;
-	bool lent = false;
+	bool held = false;
 	struct pkt p;
 	__u32 reason;
 	__u64 now;
@@ -246,11 +247,11 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 			 p.proto);
 
 	now = bpf_ktime_get_boot_ns();
-	s = session_of_reply(&key, p.daddr, p.dport, &lent);
+	s = session_of_reply(&key, p.daddr, p.dport, &held);
 	if (!s) {
-		/* Lent to a flow that has ended: no one's, not even the owner's. */
-		if (lent)
-			goto not_ours;
+		/* Not from a remote this port sent to, and none may open one. */
+		if (held)
+			return BPFMASQ_STAT_FILTERED;
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */

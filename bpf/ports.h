@@ -268,24 +268,66 @@ static __always_inline void share_end(const struct bpfmasq_session_key *key,
  * The session a packet from the remote of @key to external @ext_port of
  * @ext_addr belongs to, @key naming the port's owner: the owner's own, or
  * the SHARED session that a LENT entry there names (@key is then changed
- * to its key, and *@lent set). NULL when there is none.
+ * to its key). It must be on that port. NULL when there is none; *@held is
+ * set when the owner's key with that remote is taken all the same: by a
+ * LENT entry, or by a flow of the owner's on another port (a shared one,
+ * made before it had a mapping). No session may be opened there then.
  */
 static __always_inline struct bpfmasq_session *
 session_of_reply(struct bpfmasq_session_key *key, __be32 ext_addr,
-		 __be16 ext_port, bool *lent)
+		 __be16 ext_port, bool *held)
 {
 	struct bpfmasq_session *s = bpf_map_lookup_elem(&sessions, key);
 
-	if (!s || !(s->flags & BPFMASQ_SESS_LENT))
-		return s;
-	*lent = true;
-	key->inside_addr = s->lent_to.addr;
-	key->inside_port = s->lent_to.port;
-	s = bpf_map_lookup_elem(&sessions, key);
-	if (!s || !(s->flags & BPFMASQ_SESS_SHARED) ||
-	    s->ext_addr != ext_addr || s->ext_port != ext_port)
+	if (!s)
 		return NULL;
+	if (s->flags & BPFMASQ_SESS_LENT) {
+		key->inside_addr = s->lent_to.addr;
+		key->inside_port = s->lent_to.port;
+		s = bpf_map_lookup_elem(&sessions, key);
+		if (s && !(s->flags & BPFMASQ_SESS_SHARED))
+			s = NULL;
+	}
+	if (!s || s->ext_addr != ext_addr || s->ext_port != ext_port) {
+		*held = true;
+		return NULL;
+	}
 	return s;
+}
+
+/* One session fewer opened from outside on its mapping. */
+static __always_inline void inbound_done(const struct bpfmasq_session_key *k,
+					 __be32 ext_addr, __be16 ext_port)
+{
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_mapping *m;
+
+	endpoint_make(&inside, k->inside_addr, k->inside_port, k->proto);
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m && m->ext_addr == ext_addr && m->ext_port == ext_port &&
+	    __sync_fetch_and_add(&m->inbound, -1) == 0)
+		__sync_fetch_and_add(&m->inbound, 1);
+}
+
+/*
+ * Delete session @k (@s) with what hangs on it: the inbound count of its
+ * mapping, the LENT entry of its shared port. 0, or -ENOENT when it had
+ * gone already.
+ */
+static __always_inline long session_remove(const struct bpfmasq_session_key *k,
+					   const struct bpfmasq_session *s)
+{
+	__be32 ext_addr = s->ext_addr;
+	__be16 ext_port = s->ext_port;
+	__u8 flags = s->flags;
+
+	if (bpf_map_delete_elem(&sessions, k))
+		return -ENOENT;
+	if (flags & BPFMASQ_SESS_INBOUND)
+		inbound_done(k, ext_addr, ext_port);
+	if (flags & BPFMASQ_SESS_SHARED)
+		share_end(k, ext_addr, ext_port);
+	return 0;
 }
 
 #endif /* BPFMASQ_PORTS_H */

@@ -19,6 +19,7 @@
 #include "conntrack.h"
 #include "maps.h"
 #include "ports.h"
+#include "room.h"
 #include "verdict.h"
 
 /*
@@ -96,8 +97,8 @@ static __always_inline __u32 nat_flow_share(
 			continue;
 		if (err)
 			return BPFMASQ_STAT_TABLE_FULL;
-		*s = session_create(key, ext.addr, ext.port, p,
-				    BPFMASQ_SESS_SHARED, now, &created);
+		*s = session_create_out(key, ext.addr, ext.port, p,
+					BPFMASQ_SESS_SHARED, now, &created);
 		/* No room, or another CPU made this flow first. */
 		if (!created)
 			lent_return(&lk, inside);

@@ -33,6 +33,15 @@
 #define BPFMASQ_POOL_TRIES 2
 
 /*
+ * Room at insert time: the collector queues up to this many keys of the
+ * oldest sessions that give way (never answered, or closed); a new outbound
+ * flow that finds the session table full deletes one of them, trying at
+ * most BPFMASQ_EVICT_TRIES keys, instead of waiting for the next pass.
+ */
+#define BPFMASQ_EVICT_QUEUE 4096
+#define BPFMASQ_EVICT_TRIES 2
+
+/*
  * When a pool has run dry, a new flow tries this many ports that other
  * mappings own, picked at random, for one that it may share: no session
  * of the owner or of another borrower goes to the flow's remote endpoint
@@ -340,8 +349,9 @@ enum {
  * Version of the pinned layout: every change of a pinned map's key, value
  * or meaning moves it. 1 was the first release's (no instance record); 3
  * made every port come from the pool, with owner states and quarantine; 4
- * shares ports when a pool runs dry (SHARED and LENT sessions). Layout 3
- * state is valid layout 4 state: attach takes it over as it is.
+ * shares ports when a pool runs dry (SHARED and LENT sessions), makes room
+ * at insert time (evict_queue) and gives the counters room to grow. Layout
+ * 3 sessions, mappings and owners are valid layout 4 ones (migrate.c).
  */
 #define BPFMASQ_LAYOUT_VERSION 4
 /* The oldest layout attach takes over in place. */
@@ -435,7 +445,8 @@ enum bpfmasq_verdict {
 	X(ICMP_UNREACH_SENT, "icmp_unreach_sent", EVENT)                       \
 	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited", EVENT)                 \
 	X(PORT_SHARED, "ports_shared", EVENT)                                  \
-	X(PORT_LENT, "port_lent", DROP)
+	X(PORT_LENT, "port_lent", DROP)                                        \
+	X(EVICTED, "sessions_evicted", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -209,6 +209,28 @@ static int victim_cmp(const void *a, const void *b)
 }
 
 /*
+ * Of the sessions @live[0..@n) not @gone, those that give way, oldest
+ * first, into *@out: their number, or -ENOMEM.
+ */
+static long victims(const struct bpfmasq_session_key *keys,
+		    const struct bpfmasq_session *vals, const long *live,
+		    long n, const bool *gone, struct victim **out)
+{
+	struct victim *v = calloc(n ? n : 1, sizeof(*v));
+	long nv = 0, i;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (!gone[live[i]] && gives_way(&keys[live[i]], &vals[live[i]]))
+			v[nv++] = (struct victim){ vals[live[i]].last_ns,
+						   live[i] };
+	qsort(v, nv, sizeof(*v), victim_cmp);
+	*out = v;
+	return nv;
+}
+
+/*
  * With @live[0..@n) the sessions left after expiry, make room if the table
  * is nearly full: delete those that give way, oldest first, unless a packet
  * refreshed them since they were read. Marks the deleted in @gone.
@@ -222,18 +244,13 @@ static long gc_pressure(const struct masq_maps *m,
 	long high = (long)inst->max_sessions * PRESSURE_HIGH_PCT / 100;
 	long low = (long)inst->max_sessions * PRESSURE_LOW_PCT / 100;
 	struct victim *v;
-	long nv = 0, i, evicted = 0;
+	long nv, i, evicted = 0;
 
 	if (n <= high)
 		return 0;
-	v = calloc(n, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (gives_way(&keys[live[i]], &vals[live[i]]))
-			v[nv++] = (struct victim){ vals[live[i]].last_ns,
-						   live[i] };
-	qsort(v, nv, sizeof(*v), victim_cmp);
+	nv = victims(keys, vals, live, n, gone, &v);
+	if (nv < 0)
+		return nv;
 	for (i = 0; i < nv && n - evicted > low; i++) {
 		const struct bpfmasq_session_key *k = &keys[v[i].idx];
 
@@ -245,6 +262,44 @@ static long gc_pressure(const struct masq_maps *m,
 	}
 	free(v);
 	return evicted;
+}
+
+/*
+ * Past this share of the table, a pass queues the oldest sessions that give
+ * way for the data path, which deletes one when a new flow from inside
+ * finds the table full (bpf/room.h).
+ */
+#define EVICT_QUEUE_PCT 50
+
+/*
+ * Queue the keys of the oldest sessions that give way, in place of what the
+ * queue held, once the table is more than EVICT_QUEUE_PCT full.
+ */
+static int gc_queue_victims(const struct masq_maps *m,
+			    const struct bpfmasq_instance *inst,
+			    const struct bpfmasq_session_key *keys,
+			    const struct bpfmasq_session *vals,
+			    const long *live, long n, const bool *gone)
+{
+	struct bpfmasq_session_key k;
+	struct victim *v;
+	long nv, i;
+
+	if (n <= (long)inst->max_sessions * EVICT_QUEUE_PCT / 100)
+		return 0;
+	nv = victims(keys, vals, live, n, gone, &v);
+	if (nv < 0)
+		return nv;
+	/* Bounded: the data path pops too, nothing else pushes. */
+	for (i = 0; i < BPFMASQ_EVICT_QUEUE; i++)
+		if (bpf_map_lookup_and_delete_elem(m->evict_queue, NULL, &k))
+			break;
+	for (i = 0; i < nv && i < BPFMASQ_EVICT_QUEUE; i++)
+		if (bpf_map_update_elem(m->evict_queue, NULL, &keys[v[i].idx],
+					BPF_ANY))
+			break;
+	free(v);
+	return 0;
 }
 
 /*
@@ -330,6 +385,9 @@ static int gc_sessions(const struct masq_maps *m,
 		goto out;
 	}
 	res->sessions_evicted = evicted;
+	err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone);
+	if (err)
+		goto out;
 	for (i = 0; i < nlive; i++) {
 		const struct bpfmasq_session_key *k = &keys[live[i]];
 

@@ -37,9 +37,10 @@ static const struct map_desc {
 	size_t field;
 	__u32 key_size;
 	__u32 value_size;
+	__u32 since; /* the layout that added it */
 } map_descs[] = {
-#define MAP_DESC(name, ksz, vsz)                                               \
-	{ #name, offsetof(struct masq_maps, name), ksz, vsz },
+#define MAP_DESC(name, ksz, vsz, since)                                        \
+	{ #name, offsetof(struct masq_maps, name), ksz, vsz, since },
 	MASQ_MAPS(MAP_DESC)
 #undef MAP_DESC
 };
@@ -129,7 +130,7 @@ out:
 
 int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m)
 {
-#define FROM_SKEL(name, ksz, vsz) m->name = bpf_map__fd(skel->maps.name);
+#define FROM_SKEL(name, ksz, vsz, since) m->name = bpf_map__fd(skel->maps.name);
 	MASQ_MAPS(FROM_SKEL)
 #undef FROM_SKEL
 	m->ctl = -1;
@@ -214,6 +215,10 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 		if (err)
 			goto fail;
 		*fd = bpf_obj_get(path);
+		/* Added since the oldest layout attach upgrades: see below. */
+		if (*fd < 0 && errno == ENOENT &&
+		    map_descs[i].since > BPFMASQ_LAYOUT_OLDEST)
+			continue;
 		if (*fd < 0) {
 			err = -errno;
 			pr_err("cannot open pinned map %s: %s", path,
@@ -231,6 +236,14 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 		       strerror(-err));
 		goto fail;
 	}
+	for (i = 0; i < N_MAPS; i++)
+		if (*map_fd(m, &map_descs[i]) < 0 &&
+		    found >= map_descs[i].since) {
+			err = -ENOENT;
+			pr_err("cannot open pinned map %s/%s: %s", dir,
+			       map_descs[i].name, strerror(-err));
+			goto fail;
+		}
 	if (layout && found >= BPFMASQ_LAYOUT_OLDEST &&
 	    found <= BPFMASQ_LAYOUT_VERSION) {
 		*layout = found;

@@ -21,29 +21,34 @@ struct cidr {
 };
 
 /*
- * X(name, key size, value size) for every map of bpf/maps.h: the field of
- * struct masq_maps, the skeleton's map and the pinned file share the name.
- * The sizes are what a pinned map must have to be read.
+ * X(name, key size, value size, since) for every map of bpf/maps.h: the
+ * field of struct masq_maps, the skeleton's map and the pinned file share
+ * the name. The sizes are what a pinned map must have to be read; since is
+ * the layout that added the map (an older instance has no such pin until
+ * attach upgrades it).
  */
 #define MASQ_MAPS(X)                                                           \
-	X(config, sizeof(__u32), sizeof(struct bpfmasq_config))                \
-	X(instance, sizeof(__u32), sizeof(struct bpfmasq_instance))            \
-	X(stats, sizeof(__u32), sizeof(__u64))                                 \
+	X(config, sizeof(__u32), sizeof(struct bpfmasq_config), 1)             \
+	X(instance, sizeof(__u32), sizeof(struct bpfmasq_instance), 2)         \
+	X(stats, sizeof(__u32), sizeof(__u64), 1)                              \
 	X(sessions, sizeof(struct bpfmasq_session_key),                        \
-	  sizeof(struct bpfmasq_session))                                      \
+	  sizeof(struct bpfmasq_session), 1)                                   \
 	X(mappings, sizeof(struct bpfmasq_endpoint),                           \
-	  sizeof(struct bpfmasq_mapping))                                      \
+	  sizeof(struct bpfmasq_mapping), 1)                                   \
 	X(port_owners, sizeof(struct bpfmasq_endpoint),                        \
-	  sizeof(struct bpfmasq_owner))                                        \
-	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32))          \
-	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))         \
-	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8))              \
-	X(local_addrs, sizeof(__be32), sizeof(__u8))                           \
-	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(struct bpfmasq_frag)) \
-	X(unreach_bucket, sizeof(__u32), sizeof(struct bpfmasq_unreach_bucket))
+	  sizeof(struct bpfmasq_owner), 1)                                     \
+	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32), 1)       \
+	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8), 1)      \
+	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8), 1)           \
+	X(local_addrs, sizeof(__be32), sizeof(__u8), 1)                        \
+	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(struct bpfmasq_frag), \
+	  1)                                                                   \
+	X(unreach_bucket, sizeof(__u32),                                       \
+	  sizeof(struct bpfmasq_unreach_bucket), 3)                            \
+	X(evict_queue, 0, sizeof(struct bpfmasq_session_key), 4)
 
 struct masq_maps {
-#define MASQ_MAP_FIELD(name, key_size, value_size) int name;
+#define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;
 	MASQ_MAPS(MASQ_MAP_FIELD)
 #undef MASQ_MAP_FIELD
 	int ctl; /* the control program over these maps (bpf/ctl.bpf.c) */
