@@ -97,7 +97,7 @@ _share_flows() {
 	timeout 80 ip netns exec "$1" python3 -c '
 import json, os, resource, select, socket, sys, time
 server, gw, first, count, nrem, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-rport0 = int(sys.argv[7])
+rport0, tmpdir = int(sys.argv[7]), sys.argv[8]
 # One socket a flow, more than a process may open here (the hard limit
 # on files is not ours to raise): workers, each with a slice of the flows.
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -187,7 +187,7 @@ def worker(lo, hi, out):
 kids = []
 for w in range(nworkers):
     lo, hi = w * count // nworkers, (w + 1) * count // nworkers
-    out = "/tmp/.share-flows.%d.%d" % (os.getpid(), w)
+    out = "%s/share-flows.%d" % (tmpdir, w)
     pid = os.fork()
     if pid == 0:
         try:
@@ -225,7 +225,7 @@ print("flows %d answered %d %s ext_ports %d pairs_reused %d outside_ranges %d wo
     reused, outside, nworkers, passes, time.monotonic() - t0))
 print("unanswered after each pass: %s" % " ".join(map(str, left)))
 sys.exit(0 if ok else 1)
-' "$TOPO_WAN_ADDR" "$TOPO_WAN_GW" "$2" "$3" "$4" "$5" "$SHARE_RPORT0"
+' "$TOPO_WAN_ADDR" "$TOPO_WAN_GW" "$2" "$3" "$4" "$5" "$SHARE_RPORT0" "$TOPO_TMP"
 }
 
 # _share_count LINE NAME: a count from _share_flows's summary line.
@@ -294,3 +294,238 @@ print(sum(int(h) - int(l) + 1 for l, h in (r.split("-") for r in sys.argv[1].spl
 }
 net_test many_flows_one_host t_many_flows on
 net_test many_flows_no_sharing t_many_flows off
+
+# ---- shared_replies_not_crossed ----------------------------------------------
+
+# _share_udp NS MODE TAG DST SECS TRIES PORT...: UDP from each source PORT
+# (one socket each) to the server's port DST, the payload "TAG PORT N"; the
+# server's reply names the peer it saw and the payload. Every datagram
+# received that is not the reply to this socket's own (another TAG, another
+# PORT, another remote: a crossed reply, or a packet from outside) is
+# printed as "unexpected on PORT from ADDR:PORT: DATA".
+#   ask:    up to TRIES rounds; each sends from the ports not answered yet
+#           and waits up to SECS for their replies. Prints "PORT ok EXT"
+#           (EXT: the external port the server saw) or "PORT none".
+#   hold:   for SECS, sends from every port every 0.3 s. Prints "PORT
+#           answered N sent M".
+#   listen: sends nothing, listens for SECS.
+# The last line: "unexpected N".
+_share_udp() {
+	local ns=$1
+	shift
+	timeout 30 ip netns exec "$ns" python3 -c '
+import select, socket, sys, time
+server, gw, mode, tag, dst, secs, tries = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+ports = [int(p) for p in sys.argv[8:]]
+socks = {}
+for p in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", p))
+    s.setblocking(False)
+    socks[s.fileno()] = (s, p)
+by_port = {p: s for s, p in socks.values()}
+ext, answered, sent = {}, dict.fromkeys(ports, 0), dict.fromkeys(ports, 0)
+unexpected = 0
+def send(p):
+    sent[p] += 1
+    by_port[p].sendto(("%s %d %d" % (tag, p, sent[p])).encode(), (server, dst))
+def drain(until, stop=lambda: False):
+    global unexpected
+    while True:
+        left = until - time.monotonic()
+        if left <= 0 or stop():
+            return
+        r, _, _ = select.select(list(socks), [], [], min(left, 0.05))
+        for fd in r:
+            s, p = socks[fd]
+            while True:
+                try:
+                    data, src = s.recvfrom(2048)
+                except BlockingIOError:
+                    break
+                f = data.decode(errors="replace").split()
+                if (src == (server, dst) and len(f) == 5 and f[0] == "reply" and
+                        f[1].startswith(gw + ":") and f[2] == tag and f[3] == str(p)):
+                    answered[p] += 1
+                    ext[p] = f[1].rsplit(":", 1)[1]
+                else:
+                    unexpected += 1
+                    print("unexpected on %d from %s:%d: %s" % (p, src[0], src[1], " ".join(f)))
+if mode == "ask":
+    for _ in range(tries):
+        todo = [p for p in ports if not answered[p]]
+        if not todo:
+            break
+        for p in todo:
+            send(p)
+        drain(time.monotonic() + secs, lambda: all(answered[p] for p in todo))
+    # Whatever else comes soon after (a crossed reply) is seen too.
+    drain(time.monotonic() + 0.2)
+    for p in ports:
+        print("%d ok %s" % (p, ext[p]) if answered[p] else "%d none" % p)
+elif mode == "hold":
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        for p in ports:
+            send(p)
+        drain(min(end, time.monotonic() + 0.3))
+    drain(time.monotonic() + 0.3)
+    for p in ports:
+        print("%d answered %d sent %d" % (p, answered[p], sent[p]))
+else:
+    drain(time.monotonic() + secs)
+print("unexpected %d" % unexpected)
+' "$TOPO_WAN_ADDR" "$TOPO_WAN_GW" "$@"
+}
+
+# _share_ok OUT PORT...: each PORT answered in _share_udp ask's OUT, and
+# nothing unexpected came; prints their external ports, one a line.
+_share_ok() {
+	local out=$1 p e rc=0
+	shift
+	grep '^unexpected on' <<<"$out" | indent_log
+	expect_eq "datagrams that reached the wrong socket" "$(sed -n 's/^unexpected \([0-9]*\)$/\1/p' <<<"$out")" 0 || rc=1
+	for p in "$@"; do
+		e=$(sed -n "s/^$p ok \([0-9]*\)$/\1/p" <<<"$out")
+		[[ -n $e ]] || { fail "no reply on :$p"; rc=1; continue; }
+		echo "$e"
+	done
+	return $rc
+}
+
+# _share_late NS SRC_PORT DST_PORT: a datagram from the server's SRC_PORT
+# to the gateway's DST_PORT, as a remote's late reply would be.
+_share_late() {
+	nsx "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+s.sendto(b"late", (sys.argv[1], int(sys.argv[3])))
+' "$TOPO_WAN_GW" "$2" "$3"
+}
+
+SHARE_A_PORTS=(5001 5002 5003 5004)
+SHARE_B_PORTS=(6001 6002 6003 6004)
+
+# t_shared_replies_not_crossed: four external ports, 20000-20003. lan1 (A)
+# takes all four with flows to R1 (the server's port 9001); lan2 (B) then
+# borrows each of them for a flow to R2 (port 9002), and one for R3 (9003);
+# a fifth flow to R2 finds no port left to borrow for R2. With both remotes
+# answering at once, every reply reaches the host that asked. The owner of
+# a lent port cannot talk from it to R2 (port_lent), its flows to R1 go on.
+# Once B's flows have expired and been collected, R2's late reply to the
+# port reaches neither host, and the owner may talk to R2 from it.
+t_shared_replies_not_crossed() {
+	local out outa outb e e2 r3 p q rc=0 pa pb n lent0 empty0 sessions filtered0
+	local -a a_ext b_ext
+	local -A owner_of=()
+	nat_attach --ports 20000-20003 --timeout-udp 3 || return 1
+	_share_server "$NS_WAN" "$TOPO_TMP/server.summary" 9001 9002 9003 || return 1
+
+	# A owns every port.
+	out=$(_share_udp "$NS_LAN1" ask A 9001 2 3 "${SHARE_A_PORTS[@]}")
+	mapfile -t a_ext < <(_share_ok "$out" "${SHARE_A_PORTS[@]}")
+	expect_eq "A's external ports" "$(printf '%s\n' "${a_ext[@]}" | sort | tr '\n' ' ')" "20000 20001 20002 20003 " ||
+		{ indent_log <<<"$out"; return 1; }
+	for p in "${!SHARE_A_PORTS[@]}"; do
+		owner_of[${a_ext[p]}]=${SHARE_A_PORTS[p]}
+	done
+	note "A: ${SHARE_A_PORTS[*]} -> ${a_ext[*]} (to R1, :9001)"
+
+	# B borrows them, for R2 only; each port once.
+	empty0=$(nat_stat port_pool_empty) || return 1
+	out=$(_share_udp "$NS_LAN2" ask B 9002 1 4 "${SHARE_B_PORTS[@]}")
+	mapfile -t b_ext < <(_share_ok "$out" "${SHARE_B_PORTS[@]}")
+	expect_eq "B's external ports for R2" "$(printf '%s\n' "${b_ext[@]}" | sort | tr '\n' ' ')" "20000 20001 20002 20003 " ||
+		{ indent_log <<<"$out"; return 1; }
+	note "B: ${SHARE_B_PORTS[*]} -> ${b_ext[*]} (to R2, :9002), $(nat_stat port_pool_empty) port_pool_empty (packets whose 8 tries found no port to borrow)"
+	expect_eq "ports_shared" "$(nat_stat ports_shared)" 4 || rc=1
+	expect_eq "mappings (B's flows have none)" "$(status_field mappings)" 4 || rc=1
+	empty0=$(nat_stat port_pool_empty) || return 1
+	out=$(_share_udp "$NS_LAN2" ask B 9002 0.5 2 6005)
+	[[ $out == *"6005 none"* ]] || { indent_log <<<"$out"; fail "a fifth flow to R2 got a port: every port is lent for R2 already"; rc=1; }
+	n=$(nat_stat port_pool_empty) || return 1
+	((n >= empty0 + 2)) || { fail "port_pool_empty $empty0 -> $n for two packets with no port to borrow"; rc=1; }
+	out=$(_share_udp "$NS_LAN2" ask B 9003 1 3 6005)
+	r3=$(_share_ok "$out" 6005) || { indent_log <<<"$out"; return 1; }
+	note "B: 6005 -> $r3 (to R3, :9003); a fifth to R2 found none: port_pool_empty $empty0 -> $n"
+
+	# Both remotes answer at once, on the same external ports.
+	_share_udp "$NS_LAN1" ask A 9001 1 3 "${SHARE_A_PORTS[@]}" >"$TOPO_TMP/a.out" &
+	pa=$!
+	_share_udp "$NS_LAN2" ask B 9002 1 3 "${SHARE_B_PORTS[@]}" >"$TOPO_TMP/b.out" &
+	pb=$!
+	echo "$pa" >>"$TOPO_TMP/pids"
+	echo "$pb" >>"$TOPO_TMP/pids"
+	wait "$pa"
+	wait "$pb"
+	outa=$(<"$TOPO_TMP/a.out")
+	outb=$(<"$TOPO_TMP/b.out")
+	expect_eq "A's ports, with B on them" "$(_share_ok "$outa" "${SHARE_A_PORTS[@]}" | tr '\n' ' ')" "${a_ext[*]} " || rc=1
+	expect_eq "B's ports, with A on them" "$(_share_ok "$outb" "${SHARE_B_PORTS[@]}" | tr '\n' ' ')" "${b_ext[*]} " || rc=1
+	((rc == 0)) || return 1
+	note "A and B at once: every reply on the socket that asked"
+
+	# The owner of the port lent to B:6001 cannot use it for R2 ...
+	e=${b_ext[0]}
+	q=${owner_of[$e]}
+	lent0=$(nat_stat port_lent) || return 1
+	out=$(_share_udp "$NS_LAN1" ask A 9002 0.5 2 "$q")
+	[[ $out == *"$q none"* ]] || { indent_log <<<"$out"; fail "A:$q reached R2 from $e, lent to B:6001 for R2"; rc=1; }
+	n=$(nat_stat port_lent) || return 1
+	((n >= lent0 + 2)) || { fail "port_lent $lent0 -> $n for A:$q's two packets to R2"; rc=1; }
+	note "A:$q (owner of $e) to R2: dropped, port_lent $lent0 -> $n"
+	# ... and every one of its flows to R1 goes on.
+	out=$(_share_udp "$NS_LAN1" ask A 9001 1 3 "${SHARE_A_PORTS[@]}")
+	expect_eq "A's ports after the refusal" "$(_share_ok "$out" "${SHARE_A_PORTS[@]}" | tr '\n' ' ')" "${a_ext[*]} " || rc=1
+	out=$(_share_udp "$NS_LAN2" ask B 9002 1 3 6001)
+	expect_eq "B:6001's port after the refusal" "$(_share_ok "$out" 6001)" "$e" || rc=1
+	((rc == 0)) || return 1
+
+	# B goes quiet; A holds its flows to R1. Past the UDP timeout, the
+	# collector removes B's sessions and with them the LENT entries (and,
+	# a pass later, any left alone).
+	_share_udp "$NS_LAN1" hold A 9001 7 1 "${SHARE_A_PORTS[@]}" >"$TOPO_TMP/hold.out" &
+	pa=$!
+	echo "$pa" >>"$TOPO_TMP/pids"
+	sleep 3.5
+	note "gc: $(bmq gc "$WAN"); then $(status_field sessions) sessions"
+	sleep 1.2
+	note "gc: $(bmq gc "$WAN")"
+	sessions=$(status_field sessions) || return 1
+	note "after the collector: $sessions sessions, $(status_field mappings) mappings"
+	expect_eq "sessions left (A's four to R1)" "$sessions" 4 || { conns_json | indent_log; rc=1; }
+	# R2's late reply to the port B had, and R3's to the one it had.
+	_share_udp "$NS_LAN2" listen B 9002 1.5 1 "${SHARE_B_PORTS[@]}" 6005 >"$TOPO_TMP/listen.out" &
+	pb=$!
+	echo "$pb" >>"$TOPO_TMP/pids"
+	sleep 0.3
+	n=$(nat_stat port_lent)
+	filtered0=$(nat_stat filtered) || return 1
+	_share_late "$NS_WAN" 9002 "$e" || { fail "the late datagram from R2"; rc=1; }
+	_share_late "$NS_WAN" 9003 "$r3" || { fail "the late datagram from R3"; rc=1; }
+	wait "$pb"
+	wait "$pa"
+	e2=$(nat_stat filtered) || return 1
+	((e2 >= filtered0 + 2)) || { fail "filtered $filtered0 -> $e2: the two late datagrams were not dropped at the gateway"; rc=1; }
+	out=$(<"$TOPO_TMP/listen.out")
+	grep '^unexpected on' <<<"$out" | indent_log
+	expect_eq "late replies that reached B" "${out##*unexpected }" 0 || rc=1
+	out=$(<"$TOPO_TMP/hold.out")
+	grep -v '^unexpected' <<<"$out" | indent_log
+	grep '^unexpected on' <<<"$out" | indent_log
+	expect_eq "late replies (or others) that reached A" "${out##*unexpected }" 0 || rc=1
+	for p in "${SHARE_A_PORTS[@]}"; do
+		grep -Eq "^$p answered [1-9]" <<<"$out" || { fail "A:$p's flow to R1 went quiet while held"; rc=1; }
+	done
+	note "counters after the late replies: $(bmq stats "$WAN" --json | pyjson '" ".join("%s %s" % kv for kv in sorted(d.items()) if kv[1] and kv[0] not in ("translated_out", "translated_in"))')"
+
+	# The port is A:$q's alone again: it talks to R2 from it.
+	out=$(_share_udp "$NS_LAN1" ask A 9002 1 3 "$q")
+	expect_eq "A:$q to R2 once B's flow is gone" "$(_share_ok "$out" "$q")" "$e" || { indent_log <<<"$out"; rc=1; }
+	note "A:$q to R2 from $e: answered; port_lent $(nat_stat port_lent) (was $n)"
+	return $rc
+}
+net_test shared_replies_not_crossed t_shared_replies_not_crossed
