@@ -487,7 +487,7 @@ t_shared_replies_not_crossed() {
 	# B goes quiet; A holds its flows to R1. Past the UDP timeout, the
 	# collector removes B's sessions and with them the LENT entries (and,
 	# a pass later, any left alone).
-	_share_udp "$NS_LAN1" hold A 9001 7 1 "${SHARE_A_PORTS[@]}" >"$TOPO_TMP/hold.out" &
+	_share_udp "$NS_LAN1" hold A 9001 9 1 "${SHARE_A_PORTS[@]}" >"$TOPO_TMP/hold.out" &
 	pa=$!
 	echo "$pa" >>"$TOPO_TMP/pids"
 	sleep 3.5
@@ -506,6 +506,7 @@ t_shared_replies_not_crossed() {
 	filtered0=$(nat_stat filtered) || return 1
 	_share_late "$NS_WAN" 9002 "$e" || { fail "the late datagram from R2"; rc=1; }
 	_share_late "$NS_WAN" 9003 "$r3" || { fail "the late datagram from R3"; rc=1; }
+	kill -0 "$pa" 2>/dev/null || { fail "A's sockets were closed before the late datagrams came"; rc=1; }
 	wait "$pb"
 	wait "$pa"
 	e2=$(nat_stat filtered) || return 1
