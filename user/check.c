@@ -324,10 +324,149 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 }
 
 /*
- * Invariant 2: a session translates to its inside endpoint's mapping. A
- * session on another address than the configured one is stale, not a
- * violation: it was made before an address change reached the data path,
- * whose next outbound packet on it starts the flow anew.
+ * Invariant 2 for a SHARED session @k: its port is owned by another inside
+ * endpoint, whose session key with this remote holds the LENT entry that
+ * names @k's inside endpoint.
+ */
+static int check_shared(struct pass *p, const struct bpfmasq_session_key *k,
+			const struct bpfmasq_session *s)
+{
+	struct bpfmasq_endpoint in = ep_make(k->inside_addr, k->inside_port,
+					     k->proto),
+				ext = ep_make(s->ext_addr, s->ext_port,
+					      k->proto);
+	const char *what = proto_name(k->proto),
+		   *ins = ep_str(k->inside_addr, k->inside_port),
+		   *rem = ep_str(k->remote_addr, k->remote_port),
+		   *out = ep_str(s->ext_addr, s->ext_port);
+	struct bpfmasq_session_key lk = *k;
+	struct bpfmasq_session lent;
+	struct bpfmasq_owner o;
+
+	if (bpf_map_lookup_elem(p->m->port_owners, &ext, &o) ||
+	    o.state != BPFMASQ_PORT_OWNED || owner_names(&o, &in)) {
+		if (!session_still(p->m, k, s))
+			return 0;
+		return add(
+			p, CHECK_SHARED_UNLENT, &in, &ext, k,
+			"shared session %s %s <-> %s via %s: the port has no other owner",
+			what, ins, rem, out);
+	}
+	lk.inside_addr = o.addr;
+	lk.inside_port = o.port;
+	if ((bpf_map_lookup_elem(p->m->sessions, &lk, &lent) ||
+	     !(lent.flags & BPFMASQ_SESS_LENT) ||
+	     lent.lent_to.addr != in.addr || lent.lent_to.port != in.port ||
+	     lent.ext_port != s->ext_port) &&
+	    session_still(p->m, k, s))
+		return add(
+			p, CHECK_SHARED_UNLENT, &in, &ext, k,
+			"shared session %s %s <-> %s via %s: its owner %s has not lent it",
+			what, ins, rem, out, ep_str(o.addr, o.port));
+	return 0;
+}
+
+/* A LENT entry @k names a SHARED session on its port. */
+static int check_lent(struct pass *p, const struct bpfmasq_session_key *k,
+		      const struct bpfmasq_session *l)
+{
+	struct bpfmasq_endpoint in = ep_make(k->inside_addr, k->inside_port,
+					     k->proto),
+				ext = ep_make(l->ext_addr, l->ext_port,
+					      k->proto);
+	struct bpfmasq_session_key bk = *k;
+	struct bpfmasq_session b;
+
+	bk.inside_addr = l->lent_to.addr;
+	bk.inside_port = l->lent_to.port;
+	if ((bpf_map_lookup_elem(p->m->sessions, &bk, &b) ||
+	     !(b.flags & BPFMASQ_SESS_SHARED) || b.ext_port != l->ext_port ||
+	     b.ext_addr != l->ext_addr) &&
+	    session_still(p->m, k, l))
+		return add(
+			p, CHECK_LENT_ORPHAN, &in, &ext, k,
+			"lent entry %s %s <-> %s via %s: %s has no shared session on it",
+			proto_name(k->proto),
+			ep_str(k->inside_addr, k->inside_port),
+			ep_str(k->remote_addr, k->remote_port),
+			ep_str(l->ext_addr, l->ext_port),
+			ep_str(bk.inside_addr, bk.inside_port));
+	return 0;
+}
+
+/* What a remote sees of a flow: external and remote endpoint. */
+struct pair {
+	uint64_t ext; /* ep_pack of the external endpoint */
+	uint64_t remote;
+	long idx;
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+
+	if (x->ext != y->ext)
+		return x->ext < y->ext ? -1 : 1;
+	return x->remote < y->remote ? -1 : x->remote > y->remote;
+}
+
+/*
+ * Invariant 1 as the remotes see it: no two flows (LENT entries are none)
+ * have the same external endpoint and remote endpoint, or replies could
+ * not tell them apart.
+ */
+static int check_pairs(struct pass *p, const struct bpfmasq_session_key *keys,
+		       const struct bpfmasq_session *vals, long n)
+{
+	struct pair *v = malloc((n ? n : 1) * sizeof(*v));
+	long i, nv = 0;
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct bpfmasq_endpoint ext = ep_make(
+			vals[i].ext_addr, vals[i].ext_port, keys[i].proto);
+
+		if (vals[i].flags & BPFMASQ_SESS_LENT)
+			continue;
+		v[nv++] = (struct pair){ ep_pack(&ext),
+					 (uint64_t)keys[i].remote_addr << 16 |
+						 keys[i].remote_port,
+					 i };
+	}
+	qsort(v, nv, sizeof(*v), pair_cmp);
+	for (i = 1; i < nv && !err; i++) {
+		const struct bpfmasq_session_key *a = &keys[v[i - 1].idx],
+						 *b = &keys[v[i].idx];
+		const struct bpfmasq_session *s = &vals[v[i].idx];
+		struct bpfmasq_endpoint in =
+			ep_make(b->inside_addr, b->inside_port, b->proto);
+		struct bpfmasq_endpoint ext =
+			ep_make(s->ext_addr, s->ext_port, b->proto);
+
+		if (pair_cmp(&v[i - 1], &v[i]) ||
+		    !session_still(p->m, a, &vals[v[i - 1].idx]) ||
+		    !session_still(p->m, b, s))
+			continue;
+		err = add(p, CHECK_PAIR_TWICE, &in, &ext, b,
+			  "sessions %s %s and %s both talk to %s via %s",
+			  proto_name(b->proto),
+			  ep_str(a->inside_addr, a->inside_port),
+			  ep_str(b->inside_addr, b->inside_port),
+			  ep_str(b->remote_addr, b->remote_port),
+			  ep_str(s->ext_addr, s->ext_port));
+	}
+	free(v);
+	return err;
+}
+
+/*
+ * Invariant 2: a session translates to its inside endpoint's mapping, or,
+ * SHARED, to a port its owner has lent it. A session on another address
+ * than the configured one is stale, not a violation: it was made before an
+ * address change reached the data path, whose next outbound packet on it
+ * starts the flow anew.
  */
 static int check_sessions(struct pass *p)
 {
@@ -341,6 +480,7 @@ static int check_sessions(struct pass *p)
 	if (n < 0)
 		return n;
 	p->res->sessions = n;
+	err = check_pairs(p, keys, vals, n);
 	for (i = 0; i < n && !err; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 		const struct bpfmasq_session *s = &vals[i];
@@ -358,6 +498,8 @@ static int check_sessions(struct pass *p)
 				p, CHECK_STALE_SESSION, &in, &ext, k,
 				"session %s %s <-> %s via %s: of an old address",
 				what, ins, rem, out);
+		else if (s->flags & BPFMASQ_SESS_SHARED)
+			err = check_shared(p, k, s);
 		else if (bpf_map_lookup_elem(p->m->mappings, &in, &mp)) {
 			if (errno != ENOENT)
 				err = -errno;
@@ -375,6 +517,8 @@ static int check_sessions(struct pass *p)
 				what, ins, rem, out, ins,
 				ep_str(mp.ext_addr, mp.ext_port));
 		}
+		if (!err && (s->flags & BPFMASQ_SESS_LENT))
+			err = check_lent(p, k, s);
 	}
 	free(keys);
 	free(vals);

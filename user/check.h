@@ -20,6 +20,9 @@
 	X(OWNER_STATE, "owner_state")                                          \
 	X(SESSION_UNMAPPED, "session_unmapped")                                \
 	X(SESSION_MISMATCH, "session_mismatch")                                \
+	X(SHARED_UNLENT, "shared_unlent")                                      \
+	X(LENT_ORPHAN, "lent_orphan")                                          \
+	X(PAIR_TWICE, "pair_twice")                                            \
 	X(POOL_MISSING, "pool_missing")                                        \
 	X(PORT_QUEUED_OWNED, "port_queued_owned")                              \
 	X(PORT_QUEUED_TWICE, "port_queued_twice")                              \

@@ -85,6 +85,8 @@ int config_build(const struct masq_opts *o,
 	if (old_cfg) {
 		*cfg = *old_cfg;
 		*inst = *old_inst;
+		/* Taken over in this build's layout (migrate.c). */
+		inst->layout_version = BPFMASQ_LAYOUT_VERSION;
 	} else {
 		memset(cfg, 0, sizeof(*cfg));
 		cfg->max_inbound = BPFMASQ_DEFAULT_MAX_INBOUND;

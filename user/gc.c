@@ -110,6 +110,68 @@ static bool expired(uint64_t last_ns, uint32_t timeout_s, uint64_t now)
 	return now > last_ns && now - last_ns >= timeout_s * NS_PER_S;
 }
 
+/* A set of session keys of a dump, by their index in it. */
+struct key_set {
+	long *slots; /* index + 1; 0 = empty */
+	size_t mask;
+	const struct bpfmasq_session_key *keys;
+};
+
+static size_t key_hash(const struct bpfmasq_session_key *k)
+{
+	uint64_t a, b;
+
+	memcpy(&a, k, 8);
+	memcpy(&b, (const char *)k + 8, 8);
+	return ((a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xc2b2ae3d27d4eb4full) >>
+	       20;
+}
+
+static size_t key_slot(const struct key_set *s,
+		       const struct bpfmasq_session_key *k)
+{
+	size_t i = key_hash(k);
+	long at;
+
+	while ((at = s->slots[i & s->mask]) &&
+	       memcmp(&s->keys[at - 1], k, sizeof(*k)))
+		i++;
+	return i & s->mask;
+}
+
+/* The SHARED sessions among @idx[0..@n) of @keys, @vals. */
+static int shared_set(struct key_set *s, const struct bpfmasq_session_key *keys,
+		      const struct bpfmasq_session *vals, const long *idx,
+		      long n)
+{
+	size_t size = 16;
+	long i;
+
+	while (size < (size_t)n * 2)
+		size <<= 1;
+	s->slots = calloc(size, sizeof(*s->slots));
+	if (!s->slots)
+		return -ENOMEM;
+	s->mask = size - 1;
+	s->keys = keys;
+	for (i = 0; i < n; i++)
+		if (vals[idx[i]].flags & BPFMASQ_SESS_SHARED)
+			s->slots[key_slot(s, &keys[idx[i]])] = idx[i] + 1;
+	return 0;
+}
+
+/* Does the SHARED session that LENT entry @l (key @k) names still exist? */
+static bool lent_held(const struct key_set *s,
+		      const struct bpfmasq_session_key *k,
+		      const struct bpfmasq_session *l)
+{
+	struct bpfmasq_session_key b = *k;
+
+	b.inside_addr = l->lent_to.addr;
+	b.inside_port = l->lent_to.port;
+	return s->slots[key_slot(s, &b)] != 0;
+}
+
 /*
  * Room under pressure (RFC 6888 REQ-11): past this share of the table, the
  * sessions that give way are removed, oldest first, down to the second.
@@ -124,6 +186,9 @@ static bool expired(uint64_t last_ns, uint32_t timeout_s, uint64_t now)
 static bool gives_way(const struct bpfmasq_session_key *k,
 		      const struct bpfmasq_session *s)
 {
+	/* A LENT entry goes with the session it is lent to. */
+	if (s->flags & BPFMASQ_SESS_LENT)
+		return false;
 	if (!(s->flags & BPFMASQ_SESS_REPLIED))
 		return true;
 	return k->proto == BPFMASQ_PROTO_TCP &&
@@ -183,8 +248,43 @@ static long gc_pressure(const struct masq_maps *m,
 }
 
 /*
+ * Of the live sessions @live[0..*@n), remove the LENT entries that no SHARED
+ * session names any more (left by a borrower that lost a race), once they
+ * are old enough that their borrower is not being made just now.
+ */
+static int gc_lent(const struct masq_maps *m,
+		   const struct bpfmasq_session_key *keys,
+		   const struct bpfmasq_session *vals, long *live, long *n,
+		   uint64_t now, struct gc_result *res)
+{
+	struct key_set shared;
+	long i, kept = 0;
+	int err;
+
+	err = shared_set(&shared, keys, vals, live, *n);
+	if (err)
+		return err;
+	for (i = 0; i < *n; i++) {
+		const struct bpfmasq_session *s = &vals[live[i]];
+
+		if ((s->flags & BPFMASQ_SESS_LENT) &&
+		    !lent_held(&shared, &keys[live[i]], s) &&
+		    expired(s->last_ns, BPFMASQ_MAPPING_GRACE_S, now) &&
+		    !session_expire(m, &keys[live[i]], s->last_ns)) {
+			res->lent_freed++;
+			continue;
+		}
+		live[kept++] = live[i];
+	}
+	*n = kept;
+	free(shared.slots);
+	return 0;
+}
+
+/*
  * Delete expired sessions, then make room if the table is nearly full;
- * record the inside endpoints still in use.
+ * record the inside endpoints still in use. LENT entries do not expire:
+ * they go with the session they are lent to, which is deleted with them.
  */
 static int gc_sessions(const struct masq_maps *m,
 		       const struct bpfmasq_instance *inst, uint64_t now,
@@ -210,7 +310,8 @@ static int gc_sessions(const struct masq_maps *m,
 	for (i = 0; i < n; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 
-		if (expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
+		if (!(vals[i].flags & BPFMASQ_SESS_LENT) &&
+		    expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
 			    now)) {
 			err = session_expire(m, k, vals[i].last_ns);
 			if (!err)
@@ -220,7 +321,9 @@ static int gc_sessions(const struct masq_maps *m,
 		}
 		live[nlive++] = i;
 	}
-	err = 0;
+	err = gc_lent(m, keys, vals, live, &nlive, now, res);
+	if (err)
+		goto out;
 	evicted = gc_pressure(m, inst, keys, vals, live, nlive, gone);
 	if (evicted < 0) {
 		err = evicted;

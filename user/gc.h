@@ -16,6 +16,7 @@ struct gc_result {
 	long ports_returned; /* quarantine over: back in the pool */
 	long frags_expired;
 	long owners_repaired; /* owned ports without their mapping */
+	long lent_freed; /* LENT entries no SHARED session named */
 	bool flush_finished; /* a flush had been killed: the pass ran it */
 };
 

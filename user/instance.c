@@ -23,6 +23,7 @@
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
+#include "migrate.h"
 #include "netif.h"
 #include "pools.h"
 #include "state.h"
@@ -159,19 +160,26 @@ static int ingress_switch(const struct masq_maps *m, struct bpfmasq_config *cfg,
 	return err;
 }
 
-/* What the instance pinned in @dir runs with. */
+/*
+ * What the instance pinned in @dir runs with, and its layout (this build's,
+ * or an older one that attach upgrades).
+ */
 static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
-		       struct bpfmasq_instance *inst)
+		       struct bpfmasq_instance *inst, __u32 *layout)
 {
 	struct masq_maps pm;
+	__u32 zero = 0;
 	int err;
 
-	err = maps_open_pinned(dir, &pm);
+	err = maps_open_pinned_layout(dir, &pm, layout);
 	if (err)
 		return err;
-	err = instance_read(&pm, inst);
+	err = bpf_map_lookup_elem(pm.instance, &zero, inst) ? -errno : 0;
 	if (!err && cfg)
 		err = config_read(&pm, cfg);
+	if (err)
+		pr_err("cannot read the pinned instance in %s: %s", dir,
+		       strerror(-err));
 	maps_close(&pm);
 	return err;
 }
@@ -180,9 +188,11 @@ static int attach_locked(const struct masq_opts *o)
 {
 	bool fresh, egress_hook = false, ingress_hook = false, xdp_created;
 	struct bpfmasq_instance old_inst, inst;
+	__u32 layout = BPFMASQ_LAYOUT_VERSION;
 	struct bpfmasq_config old, cfg;
 	char dir[PATH_MAX], base[PATH_MAX];
 	struct bpfmasq *skel = NULL;
+	struct migration mg;
 	struct masq_maps m;
 	int ifindex, err, mode;
 
@@ -204,7 +214,7 @@ static int attach_locked(const struct masq_opts *o)
 
 	fresh = !pin_dir_exists(dir);
 	if (!fresh) {
-		err = read_pinned(dir, &old, &old_inst);
+		err = read_pinned(dir, &old, &old_inst, &layout);
 		if (err)
 			return err;
 	}
@@ -220,6 +230,9 @@ static int attach_locked(const struct masq_opts *o)
 		pr_err("cannot create %s: %s", dir, strerror(errno));
 		return err;
 	}
+	err = migrate_prepare(&mg, dir, layout);
+	if (err)
+		return err;
 	err = open_skel(&skel, &inst, dir);
 	if (err)
 		goto out_unpin;
@@ -232,46 +245,55 @@ static int attach_locked(const struct masq_opts *o)
 	if (err)
 		goto out_destroy;
 
-	err = tc_attach(ifindex, BPF_TC_EGRESS,
-			bpf_program__fd(skel->progs.bpfmasq_egress),
-			&egress_hook);
-	if (err)
-		goto out_destroy;
-	/* A re-attach keeps the ownership recorded when it was created. */
-	if (fresh && egress_hook)
-		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
+	/*
+	 * Replies first: a new ingress program reads what an old egress
+	 * program makes, not always the other way round (an upgrade).
+	 */
 	err = ingress_switch(&m, &cfg, !fresh, &inst, &xdp_created,
 			     &ingress_hook, skel, ifindex, dir, mode);
 	if (err) {
 		/* A failed switch may have left TC ingress in place: say so. */
-		if (!fresh)
+		if (!fresh && layout == BPFMASQ_LAYOUT_VERSION)
 			instance_write(&m, &inst);
-		goto out_egress;
+		goto out_ingress;
 	}
+	err = tc_attach(ifindex, BPF_TC_EGRESS,
+			bpf_program__fd(skel->progs.bpfmasq_egress),
+			&egress_hook);
+	if (err)
+		goto out_ingress;
+	/* A re-attach keeps the ownership recorded when it was created. */
+	if (fresh && (egress_hook || ingress_hook))
+		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
 	err = instance_write(&m, &inst);
 	if (err) {
 		pr_err("cannot write the instance record: %s", strerror(-err));
-		goto out_ingress;
+		goto out_egress;
 	}
+	migrate_finish(&mg, &m);
 	close(m.ctl);
 	bpfmasq__destroy(skel);
 	return 0;
 
-out_ingress:
+out_egress:
 	/* A re-attach replaced the programs in place: nothing to undo. */
 	if (fresh)
-		tc_detach(ifindex, BPF_TC_INGRESS);
-out_egress:
-	if (fresh) {
 		tc_detach(ifindex, BPF_TC_EGRESS);
+out_ingress:
+	if (fresh) {
+		tc_detach(ifindex, BPF_TC_INGRESS);
 		if (egress_hook || ingress_hook)
 			tc_hook_destroy(ifindex);
 	}
 out_destroy:
+	/* An upgrade that failed leaves the old record for the old programs. */
+	if (!fresh && layout != BPFMASQ_LAYOUT_VERSION && m.instance >= 0)
+		instance_write(&m, &old_inst);
 	if (m.ctl >= 0)
 		close(m.ctl);
 	bpfmasq__destroy(skel);
 out_unpin:
+	migrate_abort(&mg);
 	if (fresh) {
 		xdp_detach(dir);
 		pin_dir_remove(dir);
@@ -307,6 +329,7 @@ static int detach_force(const struct masq_opts *o, const char *dir)
 
 static int detach_locked(const struct masq_opts *o)
 {
+	__u32 layout = BPFMASQ_LAYOUT_VERSION;
 	struct bpfmasq_instance inst;
 	char dir[PATH_MAX];
 	int ifindex, err;
@@ -316,7 +339,7 @@ static int detach_locked(const struct masq_opts *o)
 		return err;
 	if (o->force)
 		return detach_force(o, dir);
-	err = read_pinned(dir, NULL, &inst);
+	err = read_pinned(dir, NULL, &inst, &layout);
 	if (err)
 		return err;
 	ifindex = if_nametoindex(o->ifname);

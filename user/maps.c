@@ -166,10 +166,42 @@ static int map_check(int fd, const struct map_desc *d, const char *path)
 	return 0;
 }
 
-int maps_open_pinned(const char *dir, struct masq_maps *m)
+/* The layout version of the record, whichever it is. */
+static int layout_read(const struct masq_maps *m, __u32 *layout)
 {
 	struct bpfmasq_instance inst;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->instance, &zero, &inst))
+		return -errno;
+	*layout = inst.layout_version;
+	return 0;
+}
+
+/* One line on a record of another layout than this build's. */
+static int layout_refuse(__u32 layout)
+{
+	if (layout > BPFMASQ_LAYOUT_VERSION)
+		pr_err("the instance has pinned layout %u, newer than this bpfmasq's %u: detach it with the bpfmasq that attached it, or with detach --force",
+		       layout, BPFMASQ_LAYOUT_VERSION);
+	else if (layout >= BPFMASQ_LAYOUT_OLDEST)
+		pr_err("the instance has pinned layout %u, this bpfmasq reads layout %u: attach upgrades it in place",
+		       layout, BPFMASQ_LAYOUT_VERSION);
+	else
+		pr_err("the instance has pinned layout %u, this bpfmasq reads layout %u and upgrades from %u: detach it with detach --force",
+		       layout, BPFMASQ_LAYOUT_VERSION, BPFMASQ_LAYOUT_OLDEST);
+	return -EPROTO;
+}
+
+int maps_open_pinned(const char *dir, struct masq_maps *m)
+{
+	return maps_open_pinned_layout(dir, m, NULL);
+}
+
+int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
+{
 	char path[PATH_MAX];
+	__u32 found = 0;
 	size_t i;
 	int err, *fd;
 
@@ -193,11 +225,19 @@ int maps_open_pinned(const char *dir, struct masq_maps *m)
 			goto fail;
 	}
 	/* Sizes can match across layouts: the record says which it is. */
-	err = instance_read(m, &inst);
+	err = layout_read(m, &found);
 	if (err) {
-		if (err != -EPROTO)
-			pr_err("cannot read the instance record in %s: %s", dir,
-			       strerror(-err));
+		pr_err("cannot read the instance record in %s: %s", dir,
+		       strerror(-err));
+		goto fail;
+	}
+	if (layout && found >= BPFMASQ_LAYOUT_OLDEST &&
+	    found <= BPFMASQ_LAYOUT_VERSION) {
+		*layout = found;
+		return 0;
+	}
+	if (found != BPFMASQ_LAYOUT_VERSION) {
+		err = layout_refuse(found);
 		goto fail;
 	}
 	err = ctl_load(m);
@@ -249,11 +289,8 @@ int instance_read(const struct masq_maps *m, struct bpfmasq_instance *inst)
 
 	if (bpf_map_lookup_elem(m->instance, &zero, inst))
 		return -errno;
-	if (inst->layout_version != BPFMASQ_LAYOUT_VERSION) {
-		pr_err("the instance has pinned layout %u, this bpfmasq reads layout %u",
-		       inst->layout_version, BPFMASQ_LAYOUT_VERSION);
-		return -EPROTO;
-	}
+	if (inst->layout_version != BPFMASQ_LAYOUT_VERSION)
+		return layout_refuse(inst->layout_version);
 	return 0;
 }
 

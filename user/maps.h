@@ -62,6 +62,13 @@ int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m);
  * with one message printed, if not.
  */
 int maps_open_pinned(const char *dir, struct masq_maps *m);
+/*
+ * The same for attach and detach, which also take an instance of an older
+ * layout that this build upgrades (BPFMASQ_LAYOUT_OLDEST up): its layout in
+ * *@layout. Only the maps are opened then, not the control program.
+ */
+int maps_open_pinned_layout(const char *dir, struct masq_maps *m,
+			    __u32 *layout);
 void maps_close(struct masq_maps *m);
 
 /*

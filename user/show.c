@@ -79,6 +79,7 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		json_kv_string(j, "state", state_name(k, s));
 		json_kv_string(j, "direction",
 			       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out");
+		json_kv_bool(j, "shared", s->flags & BPFMASQ_SESS_SHARED);
 		json_kv_uint(j, "idle_s", idle);
 		json_kv_uint(j, "expires_s",
 			     idle < timeout ? timeout - idle : 0);
@@ -91,7 +92,10 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		json_object_end(j);
 		return;
 	}
-	printf("%-5s %-21s %-21s %-21s %-11s %6llu %8llu %10llu\n",
+	/* A shared port is marked where it is shown. */
+	if (s->flags & BPFMASQ_SESS_SHARED)
+		strcat(out, "*");
+	printf("%-5s %-22s %-22s %-21s %-11s %6llu %8llu %10llu\n",
 	       proto_name(k->proto), in, out, rem, state_name(k, s),
 	       (unsigned long long)idle,
 	       (unsigned long long)(s->packets_out + s->packets_in),
@@ -124,11 +128,14 @@ int cmd_conns(const struct masq_opts *o)
 	if (o->json)
 		json_array_begin(&j);
 	else
-		printf("%-5s %-21s %-21s %-21s %-11s %6s %8s %10s\n", "proto",
+		printf("%-5s %-22s %-22s %-21s %-11s %6s %8s %10s\n", "proto",
 		       "inside", "outside", "remote", "state", "idle",
 		       "packets", "bytes");
+	/* A LENT entry is the claim of a shared session, which is shown. */
 	for (i = 0; i < n; i++)
-		print_conn(o->json ? &j : NULL, &inst, &keys[i], &vals[i], now);
+		if (!(vals[i].flags & BPFMASQ_SESS_LENT))
+			print_conn(o->json ? &j : NULL, &inst, &keys[i],
+				   &vals[i], now);
 	if (o->json) {
 		json_array_end(&j);
 		json_finish(&j);
@@ -220,6 +227,8 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_string(j, "filtering",
 		       cfg->filtering ? "independent" : "dependent");
 	json_kv_string(j, "mode", mode_name(inst));
+	json_kv_bool(j, "port_sharing",
+		     !(inst->flags & BPFMASQ_INST_NO_SHARING));
 	json_key(j, "internal");
 	print_internal(m, j);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
@@ -260,12 +269,15 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		status_json(j, ifname, dir, &cfg, &inst, &m, sessions,
 			    mappings);
 	} else {
-		printf("%s:\n  address    %s (%s)\n  ports      %s\n"
+		printf("%s:\n  address    %s (%s)\n  ports      %s, %s\n"
 		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ifname, addr_str(a, cfg.ext_addr),
 		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
 							    : "from interface",
 		       ports_str(&inst, ports, sizeof(ports)),
+		       inst.flags & BPFMASQ_INST_NO_SHARING
+			       ? "never shared"
+			       : "shared when they run out",
 		       cfg.filtering ? "endpoint-independent"
 				     : "address-and-port-dependent",
 		       mode_name(&inst));
