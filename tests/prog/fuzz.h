@@ -20,7 +20,11 @@ struct fuzz {
 	long translated, dropped;
 	long pool_empty; /* new mappings that found no port */
 	long to_quarantined; /* inbound packets to a quarantined port */
-	char summary[200];
+	long shared; /* new flows on a port shared when the pool was dry */
+	long to_borrower; /* replies on a lent port, to its borrower */
+	long lent_drops; /* owners' packets to the remote their port is lent for */
+	long cross_port; /* see struct expect */
+	char summary[320];
 };
 
 /* splitmix64: one seed, one sequence. */

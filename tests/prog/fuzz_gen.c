@@ -51,14 +51,37 @@ static void spec_l4(struct fuzz *z, struct pkt_spec *s)
 		s->pad_to = 90;
 }
 
+/* A LENT entry of the model's, at random: -1 when there is none. */
+static int pick_lent(struct fuzz *z)
+{
+	int j, k = fuzz_rand(z) % (z->m.nsess + 1);
+
+	for (j = 0; j < z->m.nsess; j++)
+		if (z->m.sess[(j + k) % z->m.nsess].lent)
+			return (j + k) % z->m.nsess;
+	return -1;
+}
+
 static void gen_out(struct fuzz *z, struct pkt_spec *s)
 {
+	int l = chance(z, 10) ? pick_lent(z) : -1;
+
 	memset(s, 0, sizeof(*s));
 	s->proto = PICK(z, protos);
 	s->saddr = chance(z, 95) ? PICK(z, hosts) : PICK(z, not_inside);
 	s->sport = PICK(z, inside_ports);
 	s->daddr = PICK(z, remotes);
 	s->dport = PICK(z, remote_ports);
+	if (l >= 0) {
+		/* An owner to the remote it has lent its port for. */
+		const struct m_sess *p = &z->m.sess[l];
+
+		s->proto = p->in.proto;
+		s->saddr = p->in.addr;
+		s->sport = p->in.port;
+		s->daddr = p->raddr;
+		s->dport = p->rport ? p->rport : s->dport;
+	}
 	if (s->proto == IPPROTO_ICMP)
 		s->icmp_type = chance(z, 90)   ? ICMP_ECHO
 			       : chance(z, 50) ? ICMP_ECHOREPLY
@@ -91,10 +114,20 @@ static void pick_remote(struct fuzz *z, int i, struct pkt_spec *s)
 static void gen_in(struct fuzz *z, struct pkt_spec *s)
 {
 	int i = z->m.nmaps ? (int)(fuzz_rand(z) % z->m.nmaps) : -1;
+	int l = chance(z, 15) ? pick_lent(z) : -1;
 
 	memset(s, 0, sizeof(*s));
-	if (chance(z, 10) &&
-	    model_pick_quarantined(&z->m, fuzz_rand(z), &s->proto, &s->dport)) {
+	if (l >= 0) {
+		/* From the remote a port is lent for: to its borrower. */
+		s->proto = z->m.sess[l].in.proto;
+		s->daddr = EXT_ADDR;
+		s->dport = z->m.sess[l].ext;
+		s->saddr = z->m.sess[l].raddr;
+		s->sport = z->m.sess[l].rport ? z->m.sess[l].rport
+					      : PICK(z, remote_ports);
+	} else if (chance(z, 10) &&
+		   model_pick_quarantined(&z->m, fuzz_rand(z), &s->proto,
+					  &s->dport)) {
 		/* To a quarantined port: late packets of a released flow. */
 		s->daddr = EXT_ADDR;
 		s->saddr = PICK(z, remotes);

@@ -247,6 +247,14 @@ static void expect_unmatched(struct expect *e, const struct view *v,
 		expect_set(e, EXP_PASS, pass_reasons, "matches no state");
 }
 
+/* The remote port of @v's flow, as a session key holds it: 0 for echo. */
+static __u16 remote_port(const struct view *v, bool outbound)
+{
+	if (v->proto == IPPROTO_ICMP)
+		return 0;
+	return outbound ? v->dport : v->sport;
+}
+
 /* A TCP/UDP segment or echo request from inside. */
 static void expect_flow_out(struct model *m, const struct view *v,
 			    struct expect *e)
@@ -254,27 +262,59 @@ static void expect_flow_out(struct model *m, const struct view *v,
 	int map, range = m->port_max - m->port_min + 1;
 
 	e->in = (struct m_ep){ v->saddr, v->sport, v->proto };
-	e->sess = model_find_sess(m, &e->in, v->daddr,
-				  v->cls == V_ECHO_REQUEST ? 0 : v->dport);
+	e->sess = model_find_sess(m, &e->in, v->daddr, remote_port(v, true));
 	map = model_find_map(m, &e->in);
 	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_OUT),
 		   "known session");
 	e->addr = m->ext_addr;
 	e->rewrite_port = true;
+	if (e->sess >= 0 && m->sess[e->sess].lent) {
+		expect_set(e, EXP_DROP, REASON(BPFMASQ_STAT_PORT_LENT),
+			   "its port is lent for this remote");
+		return;
+	}
+	/* A session keeps its port: a shared one is on no mapping's. */
+	if (e->sess >= 0) {
+		e->port = m->sess[e->sess].ext;
+		return;
+	}
 	if (map >= 0) {
 		e->port = m->maps[map].ext;
-		e->new_sessions = e->sess < 0;
-		if (e->sess < 0)
-			e->why = "new session on a known mapping";
+		e->new_sessions = 1;
+		e->why = "new session on a known mapping";
 		return;
 	}
 	e->why = "new mapping";
 	e->new_port = true;
 	e->new_mappings = e->new_sessions = 1;
 	/* The pool holds exactly the ports neither owned nor quarantined. */
-	if (model_held(m, v->proto) >= range)
+	if (model_held(m, v->proto) >= range) {
+		/* Random probes may all miss, even with a port to share. */
+		e->may_share = true;
 		expect_set(e, EXP_DROP, REASON(BPFMASQ_STAT_PORT_POOL_EMPTY),
-			   "every port is owned or quarantined");
+			   "every port is owned or quarantined, none shared");
+	}
+}
+
+void model_expect_shared(struct expect *e)
+{
+	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_OUT),
+		   "pool dry: a port shared");
+	e->shared = true;
+	e->new_port = false;
+	e->new_mappings = 0;
+	e->new_sessions = 1;
+}
+
+bool model_sharable(const struct model *m, const struct view *v,
+		    const struct expect *e, __u16 ext)
+{
+	int owner = model_owner(m, v->proto, ext);
+
+	if (owner < 0 || model_ep_eq(&m->maps[owner].in, &e->in))
+		return false;
+	return model_find_sess(m, &m->maps[owner].in, v->daddr,
+			       remote_port(v, true)) < 0;
 }
 
 static void expect_out(struct model *m, const struct view *v, struct expect *e)
@@ -357,6 +397,32 @@ static bool opens_inbound(const struct model *m, const struct view *v)
 	       (v->proto != IPPROTO_TCP || f == PKT_TCP_SYN);
 }
 
+/*
+ * A reply on a port its owner has lent for this remote (LENT entry @l):
+ * the borrower's shared session on that port, or no one's.
+ */
+static void expect_lent_in(struct model *m, const struct view *v,
+			   struct expect *e, const struct m_sess *l)
+{
+	int b = model_find_sess(m, &l->lent_to, v->saddr,
+				remote_port(v, false));
+
+	if (b < 0 || !m->sess[b].shared || m->sess[b].ext != v->dport) {
+		e->sess = -1;
+		expect_unmatched(e, v, REASON(BPFMASQ_STAT_NOT_OURS));
+		e->why = "lent to a flow that has ended";
+		return;
+	}
+	e->in = l->lent_to;
+	e->sess = b;
+	e->to_borrower = true;
+	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_IN),
+		   "reply on a lent port, to its borrower");
+	e->addr = e->in.addr;
+	e->port = e->in.port;
+	e->rewrite_port = true;
+}
+
 static void expect_flow_in(struct model *m, const struct view *v,
 			   struct expect *e)
 {
@@ -370,8 +436,20 @@ static void expect_flow_in(struct model *m, const struct view *v,
 		return;
 	}
 	e->in = m->maps[owner].in;
-	e->sess = model_find_sess(m, &e->in, v->saddr,
-				  v->cls == V_ECHO_REPLY ? 0 : v->sport);
+	e->sess = model_find_sess(m, &e->in, v->saddr, remote_port(v, false));
+	if (e->sess >= 0 && m->sess[e->sess].lent) {
+		expect_lent_in(m, v, e, &m->sess[e->sess]);
+		return;
+	}
+	/*
+	 * The owner's flow with this remote is a shared one, on another
+	 * port: the remote never was sent anything from this one, and
+	 * address-and-port-dependent filtering should keep it out. The data
+	 * path lets it in as a reply to that flow (session_of_reply() does
+	 * not ask the port of the owner's own session): modelled as it is,
+	 * and counted apart (e->cross_port), until that is settled.
+	 */
+	e->cross_port = e->sess >= 0 && m->sess[e->sess].ext != v->dport;
 	if (e->sess < 0 && !opens_inbound(m, v)) {
 		expect_set(e, EXP_PASS, miss, "filtered: never sent there");
 		return;
@@ -382,8 +460,9 @@ static void expect_flow_in(struct model *m, const struct view *v,
 		return;
 	}
 	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_IN),
-		   e->sess < 0 ? "opens a session (independent filtering)"
-			       : "reply to a session");
+		   e->sess < 0	   ? "opens a session (independent filtering)"
+		   : e->cross_port ? "to the owner's port, for its shared flow"
+				   : "reply to a session");
 	e->new_sessions = e->sess < 0;
 	e->addr = e->in.addr;
 	e->port = e->in.port;
@@ -437,19 +516,38 @@ void model_expect(struct model *m, bool outbound, const struct view *v,
 		expect_in(m, v, now, e);
 }
 
-static void add_sess(struct model *m, const struct expect *e,
-		     const struct view *v, uint64_t now)
+static struct m_sess *add_sess(struct model *m, const struct expect *e,
+			       const struct view *v, __u16 ext, uint64_t now)
 {
 	struct m_sess *s = &m->sess[m->nsess++];
 
-	s->in = e->in;
-	s->raddr = e->outbound ? v->daddr : v->saddr;
-	s->rport = v->proto == IPPROTO_ICMP ? 0
-		   : e->outbound	    ? v->dport
-					    : v->sport;
-	s->inbound = !e->outbound;
-	s->replied = false;
-	s->last_ns = now;
+	*s = (struct m_sess){
+		.in = e->in,
+		.raddr = e->outbound ? v->daddr : v->saddr,
+		.rport = remote_port(v, e->outbound),
+		.ext = ext,
+		.inbound = !e->outbound,
+		.shared = e->shared,
+		.last_ns = now,
+	};
+	return s;
+}
+
+/* The shared session @e made on @ext, and its owner's LENT entry. */
+static void add_shared(struct model *m, const struct expect *e,
+		       const struct view *v, __u16 ext, uint64_t now)
+{
+	int owner = model_owner(m, v->proto, ext);
+	struct m_sess *l;
+
+	if (owner < 0 || m->nsess + 2 > MODEL_MAX_SESS)
+		return;
+	add_sess(m, e, v, ext, now);
+	l = add_sess(m, e, v, ext, now);
+	l->in = m->maps[owner].in;
+	l->shared = false;
+	l->lent = true;
+	l->lent_to = e->in;
 }
 
 static void remember_frag(struct model *m, const struct view *v,
@@ -473,13 +571,20 @@ void model_commit(struct model *m, const struct view *v, const struct expect *e,
 		  __u16 port, uint64_t now)
 {
 	struct m_sess *s = e->sess >= 0 ? &m->sess[e->sess] : NULL;
+	int map;
 
 	if (e->act != EXP_TRANSLATE || !e->rewrite_port)
 		return;
+	if (e->shared) {
+		add_shared(m, e, v, port, now);
+		return;
+	}
 	if (e->new_mappings && m->nmaps < MODEL_MAX_MAPS)
-		m->maps[m->nmaps++] = (struct m_map){ e->in, port };
+		m->maps[m->nmaps++] =
+			(struct m_map){ .in = e->in, .ext = port };
 	if (e->new_sessions && m->nsess < MODEL_MAX_SESS) {
-		add_sess(m, e, v, now);
+		map = model_find_map(m, &e->in);
+		add_sess(m, e, v, map >= 0 ? m->maps[map].ext : port, now);
 	} else if (s) {
 		s->last_ns = now;
 		/* The side that did not open it answers. */

@@ -54,14 +54,28 @@ struct m_ep {
 struct m_map {
 	struct m_ep in;
 	__u16 ext; /* external port or echo id */
+	/*
+	 * Lent its port as a collector pass began: the LENT entry, not a
+	 * flow of its own, may keep it through that pass.
+	 */
+	bool lending;
 };
 
 struct m_sess {
 	struct m_ep in;
 	__be32 raddr;
 	__u16 rport; /* 0 for echo */
+	__u16 ext; /* the external port it is on */
 	bool inbound; /* opened from outside (endpoint-independent) */
 	bool replied; /* the side that did not open it has answered */
+	/* On a port another mapping owns: @in has no mapping of it. */
+	bool shared;
+	/*
+	 * Not a flow: owner @in lends its port @ext, for this remote only,
+	 * to the shared session of @lent_to.
+	 */
+	bool lent;
+	struct m_ep lent_to;
 	uint64_t last_ns; /* the test's clock when last used */
 };
 
@@ -125,6 +139,14 @@ struct expect {
 	__u16 port; /* new port or id, when rewrite_port and not new_port */
 	bool rewrite_port;
 	bool new_port; /* a new mapping: the port is the data path's choice */
+	/*
+	 * The pool is dry: dropped as @reasons say, or the data path shared
+	 * a port (model_expect_shared()); then @shared is set.
+	 */
+	bool may_share, shared;
+	bool to_borrower; /* a reply on a lent port, to its borrower */
+	/* To a port of @in's own, from the remote of its shared flow. */
+	bool cross_port;
 	int new_mappings, new_sessions;
 	struct m_ep in; /* the inside endpoint concerned */
 	int sess; /* index of its session, -1 when none */
@@ -139,8 +161,20 @@ bool model_is_inside(__be32 addr);
 void model_expect(struct model *m, bool outbound, const struct view *v,
 		  uint64_t now, struct expect *e);
 /*
+ * A new flow that found its pool dry came out translated: @e becomes a
+ * session on a shared port, chosen by the data path.
+ */
+void model_expect_shared(struct expect *e);
+/*
+ * May the flow of @e (@v) share external port @ext: owned by another
+ * endpoint's mapping, which has no session (nor LENT entry) with the
+ * flow's remote?
+ */
+bool model_sharable(const struct model *m, const struct view *v,
+		    const struct expect *e, __u16 ext);
+/*
  * The packet came out as @e said (with @port the external port the data
- * path chose for a new mapping): the model takes in what it did.
+ * path chose for a new mapping or shared): the model takes in what it did.
  */
 void model_commit(struct model *m, const struct view *v, const struct expect *e,
 		  __u16 port, uint64_t now);

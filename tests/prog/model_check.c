@@ -127,6 +127,24 @@ static bool owners_match(const struct model *m, struct fixture *fx)
 	return ok;
 }
 
+/* The flags that say what a session is: a flow of its own, shared, lent. */
+static bool kind_matches(const struct m_sess *p,
+			 const struct bpfmasq_session *v)
+{
+	const struct bpfmasq_endpoint *t = &v->lent_to;
+
+	if (!ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_SHARED), p->shared,
+		       "session on a shared port") ||
+	    !ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_LENT), p->lent, "LENT entry"))
+		return false;
+	if (!p->lent)
+		return true;
+	return ASSERT_TRUE(t->addr == p->lent_to.addr &&
+				   ntohs(t->port) == p->lent_to.port &&
+				   t->proto == p->lent_to.proto,
+			   "the LENT entry names its borrower");
+}
+
 static bool session_matches(const struct model *m,
 			    const struct bpfmasq_session_key *k,
 			    const struct bpfmasq_session *v)
@@ -134,17 +152,22 @@ static bool session_matches(const struct model *m,
 	struct m_ep e = { k->inside_addr, ntohs(k->inside_port), k->proto };
 	int j = model_find_map(m, &e);
 	int i = model_find_sess(m, &e, k->remote_addr, ntohs(k->remote_port));
+	const struct m_sess *p = i >= 0 ? &m->sess[i] : NULL;
 
-	if (i < 0 || j < 0 || ntohs(v->ext_port) != m->maps[j].ext) {
+	/* A shared session has a port of another's; the others, their own. */
+	if (!p || ntohs(v->ext_port) != p->ext ||
+	    (!p->shared && (j < 0 || m->maps[j].ext != p->ext))) {
 		ep_fail("a session the model does not have (or on another "
 			"port)",
 			&e);
 		return false;
 	}
-	if (ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_INBOUND), m->sess[i].inbound,
+	if (kind_matches(p, v) &&
+	    ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_INBOUND), p->inbound,
 		      "session opened from outside") &&
-	    ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_REPLIED), m->sess[i].replied,
-		      "session answered by the side that did not open it"))
+	    (p->lent ||
+	     ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_REPLIED), p->replied,
+		       "session answered by the side that did not open it")))
 		return true;
 	ep_fail("that session", &e);
 	return false;
@@ -173,6 +196,46 @@ bool model_matches_maps(const struct model *m, struct fixture *fx)
 	       sessions_match(m, fx);
 }
 
+/* Does the pair of shared session @p and its LENT entry stand whole? */
+static bool share_whole(const struct model *m, const struct m_sess *p)
+{
+	int owner, i;
+
+	if (p->lent) {
+		i = model_find_sess(m, &p->lent_to, p->raddr, p->rport);
+		return i >= 0 && m->sess[i].shared && m->sess[i].ext == p->ext;
+	}
+	owner = model_owner(m, p->in.proto, p->ext);
+	i = owner < 0 ? -1
+		      : model_find_sess(m, &m->maps[owner].in, p->raddr,
+					p->rport);
+	return i >= 0 && m->sess[i].lent &&
+	       model_ep_eq(&m->sess[i].lent_to, &p->in);
+}
+
+/*
+ * A LENT entry goes with its shared session, in the same pass, and with it
+ * only: neither outlives the other.
+ */
+static bool shares_follow_gc(const struct model *m)
+{
+	int i;
+
+	for (i = 0; i < m->nsess; i++) {
+		const struct m_sess *p = &m->sess[i];
+
+		if ((p->shared || p->lent) && !share_whole(m, p)) {
+			ep_fail(p->lent ? "a LENT entry outlived its shared "
+					  "session"
+					: "a shared session lost its LENT "
+					  "entry",
+				&p->in);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool sess_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
 			   uint64_t ahead_s)
 {
@@ -185,7 +248,9 @@ static bool sess_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
 					 p->rport, p->in.proto, &s);
 		const char *bad = NULL;
 
-		if (!there && !ahead_s && now - p->last_ns < 9 * NS_PER_S)
+		/* A LENT entry has no timeout: its shared session's holds. */
+		if (!there && !ahead_s && !p->lent &&
+		    now - p->last_ns < 9 * NS_PER_S)
 			bad = "a session used in the last 9 s expired";
 		if (there && ahead_s > 604800)
 			bad = "a session outlived every timeout";
@@ -198,7 +263,7 @@ static bool sess_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
 		if (!there)
 			model_drop_sess(m, i);
 	}
-	return true;
+	return shares_follow_gc(m);
 }
 
 static bool in_use(const struct model *m, const struct m_ep *in)
@@ -222,7 +287,8 @@ static bool maps_follow_gc(struct model *m, struct fixture *fx,
 		const struct m_ep *in = &m->maps[i].in;
 		bool there = !fx_mapping(fx, in->addr, in->port, in->proto, &v);
 
-		if ((!there && in_use(m, in)) || (there && ahead_s > 604800)) {
+		if ((!there && in_use(m, in)) ||
+		    (there && ahead_s > 604800 && !m->maps[i].lending)) {
 			ep_fail(there ? "a mapping outlived every timeout"
 				      : "a mapping in use was released",
 				in);
@@ -258,6 +324,15 @@ bool model_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
 	__u32 gc_s = at / NS_PER_S;
 	int i;
 
+	for (i = 0; i < m->nmaps; i++)
+		m->maps[i].lending = false;
+	for (i = 0; i < m->nsess; i++) {
+		int j = m->sess[i].lent ? model_find_map(m, &m->sess[i].in)
+					: -1;
+
+		if (j >= 0)
+			m->maps[j].lending = true;
+	}
 	/* Released in this pass, a port is not freed in it. */
 	quarantine_follow_gc(m, gc_s);
 	if (!sess_follow_gc(m, fx, now, ahead_s) ||

@@ -7,7 +7,8 @@
  * between them; each result checked against the reference model
  * (model.c), the maps against the model at checkpoints, and the state
  * checker run at a few. FUZZ_SEED replays a run, FUZZ_ITERS sets its
- * length (make fuzz: a long one).
+ * length (make fuzz: a long one). A run whose pool runs dry replays only
+ * up to the first port shared: the data path picks that port at random.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -39,8 +40,8 @@ struct outcome {
 	int verdict; /* the program's */
 	bool pass, drop;
 	int reason; /* -1 unless exactly one reason counted it */
-	long new_mappings, new_sessions;
-	__u16 port; /* for a new mapping: the one chosen */
+	long new_mappings, new_sessions, shared;
+	__u16 port; /* for a new mapping or a shared one: the one chosen */
 };
 
 static bool read_outcome(struct fuzz *z, bool outbound, struct outcome *o)
@@ -66,6 +67,8 @@ static bool read_outcome(struct fuzz *z, bool outbound, struct outcome *o)
 			  z->stats[BPFMASQ_STAT_NEW_MAPPING];
 	o->new_sessions = now[BPFMASQ_STAT_NEW_SESSION] -
 			  z->stats[BPFMASQ_STAT_NEW_SESSION];
+	o->shared = now[BPFMASQ_STAT_PORT_SHARED] -
+		    z->stats[BPFMASQ_STAT_PORT_SHARED];
 	memcpy(z->stats, now, sizeof(now));
 	return ASSERT_TRUE(o->reason >= 0, "one reason counted the packet");
 }
@@ -154,7 +157,13 @@ static bool check_translation(struct fuzz *z, struct frame *in,
 	memcpy(exp.data + addr, &e->addr, 4);
 	memcpy(exp.data + ETH_HLEN + 10, out->data + ETH_HLEN + 10, 2);
 	if (e->rewrite_port) {
-		o->port = e->new_port ? get16(out->data + port) : e->port;
+		o->port = e->new_port || e->shared ? get16(out->data + port)
+						   : e->port;
+		if (e->shared &&
+		    !ASSERT_TRUE(model_sharable(&z->m, v, e, o->port),
+				 "the shared port: another's, with no flow to "
+				 "the remote"))
+			return false;
 		if (e->new_port &&
 		    (!ASSERT_IN_RANGE(o->port, z->m.port_min, z->m.port_max,
 				      "new external port") ||
@@ -208,8 +217,13 @@ static bool check_outcome(struct fuzz *z, struct frame *in, struct frame *out,
 			  const struct view *v, struct expect *e,
 			  struct outcome *o)
 {
-	bool pass = e->act == EXP_TRANSLATE || e->act == EXP_PASS;
+	bool pass;
 
+	if (e->may_share && o->reason == BPFMASQ_STAT_TRANSLATED_OUT)
+		model_expect_shared(e);
+	pass = e->act == EXP_TRANSLATE || e->act == EXP_PASS;
+	if (!ASSERT_EQ(o->shared, e->shared, "flows on a shared port"))
+		return false;
 	if (e->act == EXP_ANY || e->act == EXP_DROP)
 		e->new_mappings = e->new_sessions = 0;
 	if (!ASSERT_EQ(o->new_mappings, e->new_mappings, "new mappings") ||
@@ -263,7 +277,9 @@ static void dump_case(const struct frame *in, const struct frame *out,
 	printf("    expected: %s (%s)", acts[e->act], e->why);
 	if (e->act == EXP_TRANSLATE)
 		printf(" to %s:%s%u", ip_str(e->addr, a),
-		       e->new_port ? "new port, not " : "",
+		       e->new_port ? "new port, not "
+		       : e->shared ? "a shared port, not "
+				   : "",
 		       e->rewrite_port ? e->port : 0);
 	printf("\n    actual: verdict %d, counted %s, %ld new mappings, "
 	       "%ld new sessions\n",
@@ -298,6 +314,10 @@ static bool fuzz_packet(struct fuzz *z)
 	z->translated += e.act == EXP_TRANSLATE;
 	z->dropped += o.drop;
 	z->pool_empty += o.reason == BPFMASQ_STAT_PORT_POOL_EMPTY;
+	z->shared += e.shared;
+	z->to_borrower += e.to_borrower;
+	z->lent_drops += o.reason == BPFMASQ_STAT_PORT_LENT;
+	z->cross_port += e.cross_port && e.act == EXP_TRANSLATE;
 	z->to_quarantined += !outbound && v.daddr == EXT_ADDR &&
 			     (v.cls == V_PORTS || v.cls == V_ECHO_REPLY) &&
 			     model_quarantined(&z->m, v.proto, v.dport, NULL);
@@ -333,9 +353,12 @@ static const char *fuzz_summary(struct fuzz *z)
 	snprintf(z->summary, sizeof(z->summary),
 		 "%ld translated, %ld dropped (%ld malformed, %ld for want of "
 		 "a port), %ld to quarantined ports; %ld ports quarantined, "
-		 "%ld freed",
+		 "%ld freed; %ld flows on shared ports, %ld replies to their "
+		 "borrowers, %ld dropped as lent, %ld let in to a port not "
+		 "their flow's",
 		 z->translated, z->dropped, mal, z->pool_empty,
-		 z->to_quarantined, z->m.n_released, z->m.n_freed);
+		 z->to_quarantined, z->m.n_released, z->m.n_freed, z->shared,
+		 z->to_borrower, z->lent_drops, z->cross_port);
 	return z->summary;
 }
 
@@ -449,7 +472,19 @@ static bool fuzz_between(struct fuzz *z)
 	return z->n % CHECKPOINT_EVERY || fuzz_checkpoint(z);
 }
 
-static void fuzz_run(const struct fx_opts *opts, double share)
+/*
+ * A run of a dry pool must have gone down the paths of sharing: flows on a
+ * shared port, and replies that reached their borrowers.
+ */
+static bool fuzz_shared_enough(struct fuzz *z)
+{
+	test_ctx("the whole run");
+	return ASSERT_TRUE(z->shared > 0, "a flow on a shared port") &&
+	       ASSERT_TRUE(z->to_borrower > 0, "a reply to a borrower");
+}
+
+/* @sharing: the pool runs dry, and ports must have been shared. */
+static void fuzz_run(const struct fx_opts *opts, double share, bool sharing)
 {
 	struct fuzz *z = calloc(1, sizeof(*z));
 	long iters = fuzz_iters(share);
@@ -466,7 +501,7 @@ static void fuzz_run(const struct fx_opts *opts, double share)
 		if (!fuzz_packet(z) || !fuzz_between(z))
 			goto out;
 	if (fuzz_checkpoint(z) && fuzz_check(z) && fuzz_gc(z, 30 * 86400) &&
-	    fuzz_check(z)) {
+	    fuzz_check(z) && (!sharing || fuzz_shared_enough(z))) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		printf("  %s: %ld packets in %.2f s: %s\n", cur_test, iters,
 		       t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9,
@@ -483,7 +518,7 @@ PROG_TEST(fuzz, TEST_REPLIES)
 {
 	const struct fx_opts o = { .max_sessions = TABLE, .max_owners = TABLE };
 
-	fuzz_run(&o, 1);
+	fuzz_run(&o, 1, false);
 }
 
 /* Endpoint-independent filtering: new remotes open sessions inbound. */
@@ -493,10 +528,13 @@ PROG_TEST(fuzz_independent, TEST_REPLIES)
 				   .max_sessions = TABLE,
 				   .max_owners = TABLE };
 
-	fuzz_run(&o, 0.5);
+	fuzz_run(&o, 0.5, false);
 }
 
-/* Eight ports for twelve endpoints per protocol: the pool runs dry. */
+/*
+ * Eight ports for twelve endpoints per protocol: the pool runs dry, and
+ * new flows share the ports of others.
+ */
 PROG_TEST(fuzz_small_pool, TEST_REPLIES)
 {
 	const struct fx_opts o = { .port_min = 40000,
@@ -504,5 +542,5 @@ PROG_TEST(fuzz_small_pool, TEST_REPLIES)
 				   .max_sessions = TABLE,
 				   .max_owners = TABLE };
 
-	fuzz_run(&o, 0.5);
+	fuzz_run(&o, 0.5, true);
 }
