@@ -443,13 +443,15 @@ static void expect_flow_in(struct model *m, const struct view *v,
 	}
 	/*
 	 * The owner's flow with this remote is a shared one, on another
-	 * port: the remote never was sent anything from this one, and
-	 * address-and-port-dependent filtering should keep it out. The data
-	 * path lets it in as a reply to that flow (session_of_reply() does
-	 * not ask the port of the owner's own session): modelled as it is,
-	 * and counted apart (e->cross_port), until that is settled.
+	 * port: the remote never was sent anything from this one, and its
+	 * session key is taken, so none may be opened there either.
 	 */
 	e->cross_port = e->sess >= 0 && m->sess[e->sess].ext != v->dport;
+	if (e->cross_port) {
+		expect_set(e, EXP_PASS, REASON(BPFMASQ_STAT_FILTERED),
+			   "filtered: its flow with that remote is on another port");
+		return;
+	}
 	if (e->sess < 0 && !opens_inbound(m, v)) {
 		expect_set(e, EXP_PASS, miss, "filtered: never sent there");
 		return;
@@ -460,9 +462,8 @@ static void expect_flow_in(struct model *m, const struct view *v,
 		return;
 	}
 	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_IN),
-		   e->sess < 0	   ? "opens a session (independent filtering)"
-		   : e->cross_port ? "to the owner's port, for its shared flow"
-				   : "reply to a session");
+		   e->sess < 0 ? "opens a session (independent filtering)"
+			       : "reply to a session");
 	e->new_sessions = e->sess < 0;
 	e->addr = e->in.addr;
 	e->port = e->in.port;

@@ -317,7 +317,7 @@ static bool fuzz_packet(struct fuzz *z)
 	z->shared += e.shared;
 	z->to_borrower += e.to_borrower;
 	z->lent_drops += o.reason == BPFMASQ_STAT_PORT_LENT;
-	z->cross_port += e.cross_port && e.act == EXP_TRANSLATE;
+	z->cross_port += e.cross_port;
 	z->to_quarantined += !outbound && v.daddr == EXT_ADDR &&
 			     (v.cls == V_PORTS || v.cls == V_ECHO_REPLY) &&
 			     model_quarantined(&z->m, v.proto, v.dport, NULL);
@@ -354,7 +354,7 @@ static const char *fuzz_summary(struct fuzz *z)
 		 "%ld translated, %ld dropped (%ld malformed, %ld for want of "
 		 "a port), %ld to quarantined ports; %ld ports quarantined, "
 		 "%ld freed; %ld flows on shared ports, %ld replies to their "
-		 "borrowers, %ld dropped as lent, %ld let in to a port not "
+		 "borrowers, %ld dropped as lent, %ld kept out of a port not "
 		 "their flow's",
 		 z->translated, z->dropped, mal, z->pool_empty,
 		 z->to_quarantined, z->m.n_released, z->m.n_freed, z->shared,
