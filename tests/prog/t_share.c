@@ -1059,3 +1059,138 @@ PROG_TEST(share_off, 0)
 out:
 	fx_teardown(&fx);
 }
+
+/*
+ * The control program expires a LENT entry whose SHARED session is gone
+ * (with the stamp it was read with); then the owner can talk to REMOTE2.
+ */
+PROG_TEST(share_lent_orphan_ctl, 0)
+{
+	struct bpfmasq_session_key lk, bk;
+	struct fixture fx;
+	__u64 stamp;
+
+	lk = skey(HOST1, OWNER_PORT, REMOTE2, 53);
+	bk = skey(HOST2, BORROWER_PORT, REMOTE2, 53);
+	if (!setup_owner(&fx, NULL))
+		goto out;
+	test_ctx("borrower");
+	if (!udp_out(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, SHARED_PORT))
+		goto out;
+	test_ctx(NULL);
+	if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.sessions, &bk) ? -errno : 0,
+		       "deleting the SHARED session"))
+		goto out;
+	stamp = last_ns_of(&fx, &lk);
+	ASSERT_EQ(ctl_expire(&fx, &lk, stamp + 1), -EBUSY,
+		  "expiring the orphan LENT entry, wrong stamp");
+	if (!ASSERT_OK(ctl_expire(&fx, &lk, stamp),
+		       "expiring the orphan LENT entry"))
+		goto out;
+	expect_no_session(&fx, HOST1, OWNER_PORT, REMOTE2, 53,
+			  "LENT entry after its expiry");
+	ASSERT_TABLES(&fx, 1, 1);
+	test_ctx("owner to REMOTE2");
+	udp_out(&fx, HOST1, OWNER_PORT, REMOTE2, 53, SHARED_PORT);
+	test_ctx(NULL);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 3), STAT(NEW_MAPPING, 1),
+		     STAT(NEW_SESSION, 3), STAT(PORT_SHARED, 1));
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * One borrower, two remotes: each flow borrows the port for its own
+ * remote, two LENT entries name the same endpoint; replies reach it from
+ * both; ending one flow leaves the other's entry.
+ */
+PROG_TEST(share_borrower_two_remotes, TEST_REPLIES)
+{
+	struct bpfmasq_session_key bk;
+	struct fixture fx;
+
+	bk = skey(HOST2, BORROWER_PORT, REMOTE2, 53);
+	if (!setup_owner(&fx, NULL))
+		goto out;
+	test_ctx("HOST2 to REMOTE2");
+	if (!udp_out(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, SHARED_PORT))
+		goto out;
+	test_ctx("HOST2 to REMOTE3");
+	if (!udp_out(&fx, HOST2, BORROWER_PORT, REMOTE3, 53, SHARED_PORT))
+		goto out;
+	test_ctx("reply from REMOTE3");
+	udp_in(&fx, REMOTE3, 53, SHARED_PORT, HOST2, BORROWER_PORT);
+	test_ctx("reply from REMOTE2");
+	udp_in(&fx, REMOTE2, 53, SHARED_PORT, HOST2, BORROWER_PORT);
+	test_ctx(NULL);
+	expect_lent(&fx, HOST1, OWNER_PORT, REMOTE2, 53, SHARED_PORT, HOST2,
+		    BORROWER_PORT);
+	expect_lent(&fx, HOST1, OWNER_PORT, REMOTE3, 53, SHARED_PORT, HOST2,
+		    BORROWER_PORT);
+	expect_shared(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, SHARED_PORT, 1,
+		      1);
+	expect_shared(&fx, HOST2, BORROWER_PORT, REMOTE3, 53, SHARED_PORT, 1,
+		      1);
+	ASSERT_TABLES(&fx, 1, 5);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 3), STAT(TRANSLATED_IN, 2),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 3),
+		     STAT(PORT_SHARED, 2));
+	if (!ASSERT_OK(ctl_expire(&fx, &bk, last_ns_of(&fx, &bk)),
+		       "expiring the flow to REMOTE2"))
+		goto out;
+	expect_no_session(&fx, HOST1, OWNER_PORT, REMOTE2, 53,
+			  "LENT entry for REMOTE2 after its expiry");
+	expect_lent(&fx, HOST1, OWNER_PORT, REMOTE3, 53, SHARED_PORT, HOST2,
+		    BORROWER_PORT);
+	test_ctx("reply from REMOTE3 again");
+	udp_in(&fx, REMOTE3, 53, SHARED_PORT, HOST2, BORROWER_PORT);
+	test_ctx(NULL);
+	ASSERT_TABLES(&fx, 1, 3);
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * Only an owned port with a live mapping is shared: once the owner's
+ * mapping is released (its port quarantined), a flow that finds the pool
+ * empty has nothing to borrow.
+ */
+PROG_TEST(share_no_borrow_quarantined, 0)
+{
+	struct bpfmasq_endpoint inside = { .addr = HOST1,
+					   .port = htons(OWNER_PORT),
+					   .proto = IPPROTO_UDP };
+	struct bpfmasq_session_key ok;
+	struct bpfmasq_ctl_args a;
+	struct bpfmasq_mapping m;
+	struct bpfmasq_owner o;
+	struct fixture fx;
+
+	ok = skey(HOST1, OWNER_PORT, REMOTE1, 53);
+	if (!setup_owner(&fx, NULL))
+		goto out;
+	if (!ASSERT_OK(ctl_expire(&fx, &ok, last_ns_of(&fx, &ok)),
+		       "expiring the owner's session") ||
+	    !ASSERT_OK(fx_mapping(&fx, HOST1, OWNER_PORT, IPPROTO_UDP, &m),
+		       "owner's mapping"))
+		goto out;
+	a = (struct bpfmasq_ctl_args){ .op = BPFMASQ_CTL_MAPPING_RELEASE,
+				       .stamp = m.used_ms,
+				       .now_ns = now_boot_ns(),
+				       .ep = inside };
+	if (!ASSERT_OK(ctl_run(&fx.maps, &a), "releasing the owner's mapping"))
+		goto out;
+	ASSERT_EQ(fx_port_state(&fx, EXT_ADDR, SHARED_PORT, IPPROTO_UDP, &o),
+		  BPFMASQ_PORT_QUARANTINED, "port state");
+	test_ctx("HOST2 to REMOTE2");
+	udp_out_dropped(&fx, HOST2, BORROWER_PORT, REMOTE2, 53);
+	test_ctx(NULL);
+	/* The quarantined port keeps its entry. */
+	ASSERT_EQ(map_count(fx.maps.mappings), 0, "mappings entries");
+	ASSERT_EQ(map_count(fx.maps.port_owners), 1, "port_owners entries");
+	ASSERT_EQ(map_count(fx.maps.sessions), 0, "sessions entries");
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+		     STAT(NEW_SESSION, 1), STAT(PORT_POOL_EMPTY, 1));
+out:
+	fx_teardown(&fx);
+}
