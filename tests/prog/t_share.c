@@ -1194,3 +1194,136 @@ PROG_TEST(share_no_borrow_quarantined, 0)
 out:
 	fx_teardown(&fx);
 }
+
+/* Free @inside's mapping and its port now: session, mapping, quarantine. */
+static bool free_port_of(struct fixture *fx, __be32 host, __u16 port,
+			 __be32 remote, __u16 rport, __u16 ext)
+{
+	struct bpfmasq_endpoint inside = { .addr = host,
+					   .port = htons(port),
+					   .proto = IPPROTO_UDP };
+	struct bpfmasq_endpoint e = { .addr = EXT_ADDR,
+				      .port = htons(ext),
+				      .proto = IPPROTO_UDP };
+	struct bpfmasq_session_key k = skey(host, port, remote, rport);
+	struct bpfmasq_ctl_args a;
+	struct bpfmasq_mapping m;
+	struct bpfmasq_owner o;
+
+	if (!ASSERT_OK(ctl_expire(fx, &k, last_ns_of(fx, &k)),
+		       "expiring the session") ||
+	    !ASSERT_OK(fx_mapping(fx, host, port, IPPROTO_UDP, &m), "mapping"))
+		return false;
+	a = (struct bpfmasq_ctl_args){ .op = BPFMASQ_CTL_MAPPING_RELEASE,
+				       .stamp = m.used_ms,
+				       .now_ns = now_boot_ns(),
+				       .ep = inside };
+	if (!ASSERT_OK(ctl_run(&fx->maps, &a), "releasing the mapping") ||
+	    !ASSERT_EQ(fx_port_state(fx, EXT_ADDR, ext, IPPROTO_UDP, &o),
+		       BPFMASQ_PORT_QUARANTINED, "port state"))
+		return false;
+	a = (struct bpfmasq_ctl_args){ .op = BPFMASQ_CTL_PORT_FREE,
+				       .stamp = o.released_s,
+				       .now_ns = now_boot_ns(),
+				       .ep = e };
+	return ASSERT_OK(ctl_run(&fx->maps, &a), "freeing the port");
+}
+
+/*
+ * A borrower that gets a mapping of its own later (a port came free) keeps
+ * its shared flow on the borrowed port; the remote of that flow is still
+ * answered there only. Under address-and-port-dependent filtering, a
+ * packet from that remote to the borrower's own port is no reply of any
+ * flow of the borrower's from that port: filtered, untouched.
+ */
+PROG_TEST(share_borrower_gets_mapping, TEST_REPLIES)
+{
+	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
+	struct pkt_spec q;
+	struct fixture fx;
+	__u16 p1, p5, ext, own;
+
+	if (!fx_setup(&fx, &opts))
+		return;
+	q = udp_spec(HOST1, OWNER_PORT, REMOTE1, 53, query);
+	test_ctx("HOST1 to REMOTE1");
+	if (!send_out(&fx, &q, &p1))
+		goto out;
+	q.saddr = HOST5;
+	test_ctx("HOST5 to REMOTE1");
+	if (!send_out(&fx, &q, &p5))
+		goto out;
+	q = udp_spec(HOST2, BORROWER_PORT, REMOTE2, 53, query);
+	test_ctx("HOST2 to REMOTE2");
+	if (!send_out(&fx, &q, &ext))
+		goto out;
+	test_ctx(NULL);
+	if (!ASSERT_TRUE(ext == p1 || ext == p5, "borrowed port is owned"))
+		goto out;
+	/* The port that is not lent comes free. */
+	test_ctx("freeing the other port");
+	if (ext == p1 ? !free_port_of(&fx, HOST5, OWNER_PORT, REMOTE1, 53, p5)
+		      : !free_port_of(&fx, HOST1, OWNER_PORT, REMOTE1, 53, p1))
+		goto out;
+	test_ctx("HOST2 to REMOTE3");
+	q = udp_spec(HOST2, BORROWER_PORT, REMOTE3, 53, query);
+	if (!send_out(&fx, &q, &own))
+		goto out;
+	ASSERT_EQ(own, ext == p1 ? p5 : p1, "HOST2's own port");
+	test_ctx("HOST2 to REMOTE2 again");
+	udp_out(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, ext);
+	test_ctx("reply from REMOTE2 to the borrowed port");
+	udp_in(&fx, REMOTE2, 53, ext, HOST2, BORROWER_PORT);
+	test_ctx("reply from REMOTE3 to HOST2's own port");
+	udp_in(&fx, REMOTE3, 53, own, HOST2, BORROWER_PORT);
+	test_ctx("REMOTE2 to HOST2's own port");
+	udp_in_untouched(&fx, REMOTE2, 53, own);
+	test_ctx(NULL);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_FILTERED, 1);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_IN, 2);
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * A full session table: no room for the LENT entry (one session), or for
+ * the SHARED session after it (two; the LENT entry goes again): the flow
+ * is dropped, table_full, and leaves nothing.
+ */
+PROG_TEST(share_table_full, TEST_SUBTESTS)
+{
+	static const __u32 sizes[] = { 1, 2 };
+	struct fx_opts opts;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		if (!test_subtest("%u sessions", sizes[i]))
+			continue;
+		opts = fx_one_port;
+		opts.max_sessions = sizes[i];
+		if (!setup_owner(&fx, &opts))
+			goto next;
+		if (sizes[i] > 1 &&
+		    !ASSERT_OK(fx_session(&fx, HOST1, OWNER_PORT, REMOTE1, 53,
+					  IPPROTO_UDP,
+					  &(struct bpfmasq_session){}),
+			       "owner's session"))
+			goto next;
+		test_ctx("HOST2 to REMOTE2");
+		udp_out_dropped(&fx, HOST2, BORROWER_PORT, REMOTE2, 53);
+		test_ctx(NULL);
+		expect_no_session(&fx, HOST1, OWNER_PORT, REMOTE2, 53,
+				  "LENT entry lookup");
+		ASSERT_TABLES(&fx, 1, 1);
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(TABLE_FULL, 1));
+		test_ctx("owner to REMOTE2");
+		if (sizes[i] > 1)
+			udp_out(&fx, HOST1, OWNER_PORT, REMOTE2, 53,
+				SHARED_PORT);
+		test_ctx(NULL);
+	next:
+		fx_teardown(&fx);
+	}
+}
