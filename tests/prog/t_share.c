@@ -1239,6 +1239,8 @@ static bool free_port_of(struct fixture *fx, __be32 host, __u16 port,
 PROG_TEST(share_borrower_gets_mapping, TEST_REPLIES)
 {
 	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
+	struct icmp_error_spec e;
+	struct frame sent, in;
 	struct pkt_spec q;
 	struct fixture fx;
 	__u16 p1, p5, ext, own;
@@ -1278,8 +1280,18 @@ PROG_TEST(share_borrower_gets_mapping, TEST_REPLIES)
 	udp_in(&fx, REMOTE3, 53, own, HOST2, BORROWER_PORT);
 	test_ctx("REMOTE2 to HOST2's own port");
 	udp_in_untouched(&fx, REMOTE2, 53, own);
+	/* Nor is an error about a packet from there to REMOTE2. */
+	test_ctx("error quoting HOST2's own port to REMOTE2");
+	q = udp_spec(EXT_ADDR, own, REMOTE2, 53, query);
+	frame_build(&sent, &q);
+	e = (struct icmp_error_spec){ .saddr = REMOTE2,
+				      .daddr = EXT_ADDR,
+				      .type = ICMP_DEST_UNREACH,
+				      .code = ICMP_PORT_UNREACH };
+	frame_build_icmp_error(&in, &e, &sent);
+	expect_untouched(&fx, false, &in, XDP_VERDICT_PASS);
 	test_ctx(NULL);
-	ASSERT_STAT(&fx, BPFMASQ_STAT_FILTERED, 1);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_FILTERED, 2);
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_IN, 2);
 out:
 	fx_teardown(&fx);
