@@ -936,61 +936,75 @@ out:
 }
 
 /*
- * Under pressure the collector evicts unanswered sessions, oldest first,
- * but never a LENT entry (it holds a port for a flow, and is no flow):
- * here the LENT entry is the second oldest unanswered entry, and stays.
- * A pool of two ports, both owned; HOST2's flow borrows one of them.
+ * A table of 20 sessions, a pool of two ports, both owned: HOST1's flow
+ * to REMOTE1 (answered), HOST5's (not), HOST2's flow to REMOTE2 on a port
+ * it borrows from one of them, answered if @answered, then 15 newer
+ * unanswered flows of HOST5: 19 entries. The borrowed port in @ext, its
+ * owner in @owner.
  */
-PROG_TEST(share_gc_pressure, TEST_REPLIES)
+static bool pressure_fill(struct fixture *fx, bool answered, __u16 *ext,
+			  struct bpfmasq_endpoint *owner)
 {
 	const struct fx_opts opts = { .port_min = 41000,
 				      .port_max = 41001,
 				      .max_sessions = 20 };
-	struct bpfmasq_endpoint owner;
-	struct gc_result res = {};
-	struct fixture fx;
 	struct pkt_spec q;
-	__u16 p1, p5, ext;
+	__u16 p1, p5;
 	int i;
 
-	if (!fx_setup(&fx, &opts))
-		return;
+	if (!fx_setup(fx, &opts))
+		return false;
 	/* The ports are picked at random: each is one of the two. */
 	q = udp_spec(HOST1, OWNER_PORT, REMOTE1, 53, query);
 	test_ctx("HOST1 to REMOTE1");
-	if (!send_out(&fx, &q, &p1))
-		goto out;
+	if (!send_out(fx, &q, &p1))
+		return false;
 	test_ctx("reply to HOST1");
-	if (!udp_in(&fx, REMOTE1, 53, p1, HOST1, OWNER_PORT))
-		goto out;
+	if (!udp_in(fx, REMOTE1, 53, p1, HOST1, OWNER_PORT))
+		return false;
 	q.saddr = HOST5;
 	test_ctx("HOST5 to REMOTE1");
-	if (!send_out(&fx, &q, &p5))
-		goto out;
+	if (!send_out(fx, &q, &p5))
+		return false;
 	q = udp_spec(HOST2, BORROWER_PORT, REMOTE2, 53, query);
 	test_ctx("HOST2 to REMOTE2");
-	if (!send_out(&fx, &q, &ext))
-		goto out;
+	if (!send_out(fx, &q, ext))
+		return false;
 	test_ctx("reply to HOST2");
-	if (!udp_in(&fx, REMOTE2, 53, ext, HOST2, BORROWER_PORT))
-		goto out;
+	if (answered && !udp_in(fx, REMOTE2, 53, *ext, HOST2, BORROWER_PORT))
+		return false;
 	test_ctx(NULL);
 	ASSERT_IN_RANGE(p1, 41000, 41001, "HOST1's port");
-	ASSERT_IN_RANGE(p5, 41000, 41001, "HOST5's port");
 	ASSERT_NEQ(p5, p1, "HOST5's port");
-	if (!ASSERT_TRUE(ext == p1 || ext == p5, "borrowed port is owned") ||
-	    !ASSERT_OK(fx_owner(&fx, EXT_ADDR, ext, IPPROTO_UDP, &owner),
+	if (!ASSERT_TRUE(*ext == p1 || *ext == p5, "borrowed port is owned") ||
+	    !ASSERT_OK(fx_owner(fx, EXT_ADDR, *ext, IPPROTO_UDP, owner),
 		       "borrowed port's owner"))
-		goto out;
-	/* 15 newer unanswered flows of HOST5: 19 entries of 20. */
+		return false;
 	for (i = 0; i < 15; i++) {
 		test_ctx("HOST5 flow %d", i);
-		if (!udp_out(&fx, HOST5, OWNER_PORT, REMOTE1, 1000 + i, p5))
-			goto out;
+		if (!udp_out(fx, HOST5, OWNER_PORT, REMOTE1, 1000 + i, p5))
+			return false;
 	}
 	test_ctx(NULL);
-	ASSERT_EQ(map_count(fx.maps.sessions), 19, "sessions before the pass");
-	if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
+	return ASSERT_EQ(map_count(fx->maps.sessions), 19,
+			 "sessions before the pass");
+}
+
+/*
+ * Under pressure the collector evicts unanswered sessions, oldest first,
+ * but never a LENT entry (it holds a port for a flow, and is no flow):
+ * here the LENT entry is the second oldest unanswered entry, and stays,
+ * with its SHARED session, answered.
+ */
+PROG_TEST(share_gc_pressure, TEST_REPLIES)
+{
+	struct bpfmasq_endpoint owner;
+	struct gc_result res = {};
+	struct fixture fx;
+	__u16 ext;
+
+	if (!pressure_fill(&fx, true, &ext, &owner) ||
+	    !ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
 		goto out;
 	ASSERT_EQ(res.sessions_evicted, 3, "sessions evicted");
 	ASSERT_EQ(map_count(fx.maps.sessions), 16, "sessions after the pass");
@@ -1005,6 +1019,43 @@ PROG_TEST(share_gc_pressure, TEST_REPLIES)
 			  "third oldest unanswered flow");
 	test_ctx("reply to HOST2 after the pass");
 	udp_in(&fx, REMOTE2, 53, ext, HOST2, BORROWER_PORT);
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * An unanswered SHARED session gives way under pressure like any other;
+ * its LENT entry goes with it (never alone, never left behind), and
+ * REMOTE2's packets to the port are then no one's.
+ */
+PROG_TEST(share_gc_pressure_shared, TEST_REPLIES)
+{
+	struct bpfmasq_endpoint owner;
+	struct bpfmasq_session s;
+	struct gc_result res = {};
+	struct fixture fx;
+	__u16 ext;
+	int i;
+
+	if (!pressure_fill(&fx, false, &ext, &owner) ||
+	    !ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
+		goto out;
+	ASSERT_IN_RANGE(res.sessions_evicted, 2, 3, "sessions evicted");
+	expect_no_session(&fx, HOST2, BORROWER_PORT, REMOTE2, 53,
+			  "SHARED session after the pass");
+	expect_no_session(&fx, owner.addr, ntohs(owner.port), REMOTE2, 53,
+			  "LENT entry after the pass");
+	expect_no_session(&fx, HOST5, OWNER_PORT, REMOTE1, 53,
+			  "oldest unanswered session");
+	ASSERT_OK(fx_session(&fx, HOST1, OWNER_PORT, REMOTE1, 53, IPPROTO_UDP,
+			     &s),
+		  "the answered session");
+	for (i = 2; i < 15; i++)
+		ASSERT_OK(fx_session(&fx, HOST5, OWNER_PORT, REMOTE1, 1000 + i,
+				     IPPROTO_UDP, &s),
+			  "a newer unanswered flow");
+	test_ctx("REMOTE2 to the port after the pass");
+	udp_in_untouched(&fx, REMOTE2, 53, ext);
 out:
 	fx_teardown(&fx);
 }
