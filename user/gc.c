@@ -394,6 +394,9 @@ static int gc_sessions(const struct masq_maps *m,
 		if (gone[live[i]])
 			continue;
 		res->sessions++;
+		/* A shared flow is on another's port, not its own mapping. */
+		if (vals[live[i]].flags & BPFMASQ_SESS_SHARED)
+			continue;
 		ep_set_add(used,
 			   ep_pack(k->inside_addr, k->inside_port, k->proto));
 	}

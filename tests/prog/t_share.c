@@ -555,7 +555,7 @@ PROG_TEST(share_lent_orphan, TEST_REPLIES | TEST_SUBTESTS)
 		ASSERT_TABLES(&fx, 1, 2);
 		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 2), STAT(NEW_MAPPING, 1),
 			     STAT(NEW_SESSION, 2), STAT(PORT_SHARED, 1),
-			     STAT(NOT_OURS, 1), STAT(PORT_LENT, 1));
+			     STAT(FILTERED, 1), STAT(PORT_LENT, 1));
 
 		/* Younger than a second: kept. */
 		test_ctx("pass, LENT entry just made");
