@@ -85,7 +85,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
 	__uint(max_entries, BPFMASQ_EVICT_QUEUE);
-	__uint(value_size, sizeof(struct bpfmasq_session_key));
+	__uint(value_size, sizeof(struct bpfmasq_victim));
 } evict_queue SEC(".maps");
 
 /* Source prefixes that are translated. */

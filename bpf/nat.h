@@ -47,6 +47,9 @@ static __always_inline __u32 nat_flow_bind(
 	__u32 reason;
 
 	reason = mapping_get(cfg, inside, now, &created, &m);
+	/* No room for the mapping: a session that gives way makes some. */
+	if (reason == BPFMASQ_STAT_TABLE_FULL && session_make_room(now))
+		reason = mapping_get(cfg, inside, now, &created, &m);
 	if (reason == BPFMASQ_STAT_PORT_POOL_EMPTY)
 		return nat_flow_share(cfg, inside, key, p, now, s);
 	if (reason == NAT_CONTINUE)

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * room.h - room in a full session table at insert time (RFC 6888 REQ-11).
- * The collector queues the keys of the oldest sessions that give way (never
- * answered, or closed); a new outbound flow that finds the table full takes
- * one from the queue and, if it still gives way, deletes it for itself. A
- * session that was answered and is open is never deleted to make room.
+ * The collector queues the oldest sessions that give way (never answered,
+ * or closed); a new outbound flow that finds the session or the mapping
+ * table full takes one from the queue and, if it still gives way, deletes
+ * it for itself, with its mapping when it was the mapping's last session.
+ * A session that was answered and is open is never deleted to make room.
  * Only flows from inside make room: a stranger's packet never evicts.
  */
 #ifndef BPFMASQ_ROOM_H
@@ -30,18 +31,39 @@ session_gives_way(const struct bpfmasq_session_key *k,
 		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
 }
 
-/* Delete one queued session that still gives way: true if one went. */
-static __always_inline bool session_make_room(void)
+/*
+ * The mapping of victim @v's inside endpoint goes too, if @v was its last
+ * session and none has started on it since it was queued.
+ */
+static __always_inline void victim_mapping(const struct bpfmasq_victim *v,
+					   __u64 now)
 {
-	struct bpfmasq_session_key k;
+	struct bpfmasq_endpoint inside;
+	struct bpfmasq_mapping *m;
+
+	if (!(v->flags & BPFMASQ_VICTIM_LAST))
+		return;
+	endpoint_make(&inside, v->key.inside_addr, v->key.inside_port,
+		      v->key.proto);
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m && m->used_ms == v->map_stamp)
+		mapping_release(&inside, m, v->map_stamp, false, now);
+}
+
+/* Delete one queued session that still gives way: true if one went. */
+static __always_inline bool session_make_room(__u64 now)
+{
 	struct bpfmasq_session *s;
+	struct bpfmasq_victim v;
 	int i;
 
 	for (i = 0; i < BPFMASQ_EVICT_TRIES; i++) {
-		if (bpf_map_pop_elem(&evict_queue, &k))
+		if (bpf_map_pop_elem(&evict_queue, &v))
 			return false;
-		s = bpf_map_lookup_elem(&sessions, &k);
-		if (s && session_gives_way(&k, s) && !session_remove(&k, s)) {
+		s = bpf_map_lookup_elem(&sessions, &v.key);
+		if (s && session_gives_way(&v.key, s) &&
+		    !session_remove(&v.key, s)) {
+			victim_mapping(&v, now);
 			stat_inc(BPFMASQ_STAT_EVICTED);
 			return true;
 		}
@@ -58,7 +80,7 @@ session_create_out(const struct bpfmasq_session_key *key, __be32 ext_addr,
 	struct bpfmasq_session *s;
 
 	s = session_create(key, ext_addr, ext_port, p, flags, now, created);
-	if (s || !session_make_room())
+	if (s || !session_make_room(now))
 		return s;
 	return session_create(key, ext_addr, ext_port, p, flags, now, created);
 }

@@ -265,6 +265,25 @@ struct bpfmasq_session {
 };
 _Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 
+/* victim.flags */
+enum {
+	/*
+	 * It was the only session on its mapping, which no session had
+	 * started on for the grace period before the collector read the
+	 * sessions: if the mapping's used_ms is still map_stamp, the
+	 * mapping goes with it, and makes room in the mappings table too.
+	 */
+	BPFMASQ_VICTIM_LAST = 1 << 0,
+};
+
+/* An entry of evict_queue: a session that gives way, queued by the collector. */
+struct bpfmasq_victim {
+	struct bpfmasq_session_key key;
+	__u32 map_stamp; /* its mapping's used_ms when queued */
+	__u32 flags; /* BPFMASQ_VICTIM_* */
+};
+_Static_assert(sizeof(struct bpfmasq_victim) == 24, "victim layout");
+
 /* Key of the port-pool map of maps: one free-port queue per pair. */
 struct bpfmasq_pool_key {
 	__be32 addr;

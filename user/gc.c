@@ -64,9 +64,13 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
 	}
 }
 
-/* A set of inside endpoints, open addressing over their 64-bit packing. */
+/*
+ * A set of inside endpoints, open addressing over their 64-bit packing, and
+ * how many times each was added.
+ */
 struct ep_set {
 	uint64_t *slots; /* 0 = empty; packed endpoints are never 0 */
+	uint32_t *counts;
 	size_t mask;
 };
 
@@ -82,8 +86,9 @@ static int ep_set_init(struct ep_set *s, size_t n)
 	while (size < n * 2)
 		size <<= 1;
 	s->slots = calloc(size, sizeof(*s->slots));
+	s->counts = calloc(size, sizeof(*s->counts));
 	s->mask = size - 1;
-	return s->slots ? 0 : -ENOMEM;
+	return s->slots && s->counts ? 0 : -ENOMEM;
 }
 
 static size_t ep_slot(const struct ep_set *s, uint64_t v)
@@ -97,7 +102,17 @@ static size_t ep_slot(const struct ep_set *s, uint64_t v)
 
 static void ep_set_add(struct ep_set *s, uint64_t v)
 {
-	s->slots[ep_slot(s, v)] = v;
+	size_t i = ep_slot(s, v);
+
+	s->slots[i] = v;
+	s->counts[i]++;
+}
+
+static uint32_t ep_set_count(const struct ep_set *s, uint64_t v)
+{
+	size_t i = ep_slot(s, v);
+
+	return s->slots[i] == v ? s->counts[i] : 0;
 }
 
 static bool ep_set_has(const struct ep_set *s, uint64_t v)
@@ -271,17 +286,47 @@ static long gc_pressure(const struct masq_maps *m,
  */
 #define EVICT_QUEUE_PCT 50
 
+static bool mapping_idle(__u32 used_ms, uint64_t now);
+
 /*
- * Queue the keys of the oldest sessions that give way, in place of what the
- * queue held, once the table is more than EVICT_QUEUE_PCT full.
+ * The victim entry of session @k: marked the last of its mapping when @used
+ * counts no other session of its inside endpoint and no session has started
+ * on the mapping for the grace period before @now, when the sessions were
+ * read (so every session on it was in what was read).
+ */
+static struct bpfmasq_victim victim_make(const struct masq_maps *m,
+					 const struct bpfmasq_session_key *k,
+					 const struct ep_set *used,
+					 uint64_t now)
+{
+	struct bpfmasq_endpoint in = { .addr = k->inside_addr,
+				       .port = k->inside_port,
+				       .proto = k->proto };
+	struct bpfmasq_victim v = { .key = *k };
+	struct bpfmasq_mapping map;
+
+	if (ep_set_count(used, ep_pack(in.addr, in.port, in.proto)) == 1 &&
+	    !bpf_map_lookup_elem(m->mappings, &in, &map) &&
+	    map.used_ms != BPFMASQ_MAPPING_DYING &&
+	    mapping_idle(map.used_ms, now)) {
+		v.map_stamp = map.used_ms;
+		v.flags = BPFMASQ_VICTIM_LAST;
+	}
+	return v;
+}
+
+/*
+ * Queue the oldest sessions that give way, in place of what the queue
+ * held, once the table is more than EVICT_QUEUE_PCT full.
  */
 static int gc_queue_victims(const struct masq_maps *m,
 			    const struct bpfmasq_instance *inst,
 			    const struct bpfmasq_session_key *keys,
 			    const struct bpfmasq_session *vals,
-			    const long *live, long n, const bool *gone)
+			    const long *live, long n, const bool *gone,
+			    const struct ep_set *used, uint64_t now)
 {
-	struct bpfmasq_session_key k;
+	struct bpfmasq_victim old, e;
 	struct victim *v;
 	long nv, i;
 
@@ -292,12 +337,13 @@ static int gc_queue_victims(const struct masq_maps *m,
 		return nv;
 	/* Bounded: the data path pops too, nothing else pushes. */
 	for (i = 0; i < BPFMASQ_EVICT_QUEUE; i++)
-		if (bpf_map_lookup_and_delete_elem(m->evict_queue, NULL, &k))
+		if (bpf_map_lookup_and_delete_elem(m->evict_queue, NULL, &old))
 			break;
-	for (i = 0; i < nv && i < BPFMASQ_EVICT_QUEUE; i++)
-		if (bpf_map_update_elem(m->evict_queue, NULL, &keys[v[i].idx],
-					BPF_ANY))
+	for (i = 0; i < nv && i < BPFMASQ_EVICT_QUEUE; i++) {
+		e = victim_make(m, &keys[v[i].idx], used, now);
+		if (bpf_map_update_elem(m->evict_queue, NULL, &e, BPF_ANY))
 			break;
+	}
 	free(v);
 	return 0;
 }
@@ -385,9 +431,6 @@ static int gc_sessions(const struct masq_maps *m,
 		goto out;
 	}
 	res->sessions_evicted = evicted;
-	err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone);
-	if (err)
-		goto out;
 	for (i = 0; i < nlive; i++) {
 		const struct bpfmasq_session_key *k = &keys[live[i]];
 
@@ -400,6 +443,8 @@ static int gc_sessions(const struct masq_maps *m,
 		ep_set_add(used,
 			   ep_pack(k->inside_addr, k->inside_port, k->proto));
 	}
+	err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone, used,
+			       now);
 out:
 	free(live);
 	free(gone);
@@ -588,5 +633,6 @@ int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 	if (!err)
 		err = gc_owners(m, &inst, now, res);
 	free(used.slots);
+	free(used.counts);
 	return err;
 }

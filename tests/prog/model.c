@@ -448,8 +448,9 @@ static void expect_flow_in(struct model *m, const struct view *v,
 	 */
 	e->cross_port = e->sess >= 0 && m->sess[e->sess].ext != v->dport;
 	if (e->cross_port) {
-		expect_set(e, EXP_PASS, REASON(BPFMASQ_STAT_FILTERED),
-			   "filtered: its flow with that remote is on another port");
+		expect_set(
+			e, EXP_PASS, REASON(BPFMASQ_STAT_FILTERED),
+			"filtered: its flow with that remote is on another port");
 		return;
 	}
 	if (e->sess < 0 && !opens_inbound(m, v)) {

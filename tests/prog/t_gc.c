@@ -94,6 +94,130 @@ PROG_TEST(gc_pressure, TEST_REPLIES | TEST_SUBTESTS)
 	}
 }
 
+/*
+ * Room at insert time (bpf/room.h): 10 answered and 8 unanswered sessions
+ * of 20, not past 90% so the pass evicts none, but past half, so it queues
+ * the 8 unanswered, oldest first. Two more from HOST3 fill the table. A
+ * new flow from inside then deletes the oldest unanswered one for itself
+ * at once; with only answered sessions queued none goes (table_full); and
+ * a packet from outside never makes room.
+ */
+/* A collector's clock past the mappings' grace period. */
+#define GRACE_PAST (2 * BPFMASQ_MAPPING_GRACE_S * 1000000000ull)
+
+PROG_TEST(gc_room_at_insert, TEST_SUBTESTS)
+{
+	struct bpfmasq_session sess;
+	struct gc_result res;
+	struct pkt_spec s, r;
+	struct frame in, out;
+	struct fixture fx;
+	int i;
+
+	if (test_subtest("evicts the oldest unanswered")) {
+		if (!fill(&fx, 10, 8, &res))
+			goto next1;
+		ASSERT_EQ(res.sessions_evicted, 0,
+			  "sessions evicted by the pass");
+		/* A pass past the grace: each is the last of its mapping. */
+		if (!ASSERT_OK(
+			    gc_pass(&fx.maps, now_boot_ns() + GRACE_PAST, &res),
+			    "gc_pass"))
+			goto next1;
+		for (i = 0; i < 2; i++) {
+			s = udp_spec(HOST3, 50000 + i, REMOTE1, 53, query);
+			if (!send_out(&fx, &s, NULL))
+				goto next1;
+		}
+		ASSERT_EQ(map_count(fx.maps.sessions), TABLE, "sessions, full");
+		s = udp_spec(HOST4, 50000, REMOTE1, 53, query);
+		if (!send_out(&fx, &s, NULL))
+			goto next1;
+		ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 1);
+		ASSERT_STAT(&fx, BPFMASQ_STAT_TABLE_FULL, 0);
+		ASSERT_EQ(fx_session(&fx, HOST2, 50000, REMOTE1, 53,
+				     IPPROTO_UDP, &sess),
+			  -ENOENT, "the oldest unanswered session");
+		ASSERT_OK(fx_session(&fx, HOST2, 50001, REMOTE1, 53,
+				     IPPROTO_UDP, &sess),
+			  "the next oldest unanswered session");
+		for (i = 0; i < 10; i++)
+			ASSERT_OK(fx_session(&fx, HOST1, 50000 + i, REMOTE1, 53,
+					     IPPROTO_UDP, &sess),
+				  "an answered session");
+		ASSERT_EQ(map_count(fx.maps.sessions), TABLE, "sessions");
+		/* Its mapping went with it, its port to quarantine. */
+		ASSERT_EQ(map_count(fx.maps.mappings), TABLE, "mappings");
+		expect_check_clean(&fx);
+	next1:
+		fx_teardown(&fx);
+	}
+	if (test_subtest("answered only")) {
+		if (!fill(&fx, 18, 0, &res))
+			goto next2;
+		for (i = 0; i < 2; i++) {
+			s = udp_spec(HOST3, 50000 + i, REMOTE1, 53, query);
+			r = udp_spec(REMOTE1, 53, EXT_ADDR, 0, answer);
+			if (!send_out(&fx, &s, &r.dport) ||
+			    !send_in(&fx, &r, HOST3, 50000 + i))
+				goto next2;
+		}
+		s = udp_spec(HOST4, 50000, REMOTE1, 53, query);
+		frame_build(&in, &s);
+		ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT,
+			  "verdict, table full of answered sessions");
+		ASSERT_STAT(&fx, BPFMASQ_STAT_TABLE_FULL, 1);
+		ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 0);
+		ASSERT_EQ(map_count(fx.maps.sessions), TABLE, "sessions");
+	next2:
+		fx_teardown(&fx);
+	}
+}
+
+/*
+ * Under endpoint-independent filtering a full table refuses a new remote:
+ * the queued unanswered sessions stay, for flows from inside.
+ */
+PROG_TEST(gc_room_not_for_strangers, TEST_REPLIES)
+{
+	const struct fx_opts opts = { .max_sessions = TABLE,
+				      .filtering = BPFMASQ_FILTER_INDEPENDENT };
+	struct pkt_spec s, r;
+	struct gc_result res;
+	struct frame in, out;
+	struct fixture fx;
+	__u16 port = 0;
+	int i;
+
+	if (!fx_setup(&fx, &opts))
+		return;
+	for (i = 0; i < TABLE; i++) {
+		s = udp_spec(HOST2, 50000 + i, REMOTE1, 53, query);
+		if (!send_out(&fx, &s, i ? NULL : &port))
+			goto out;
+		/* Seen by a pass past the grace: last of their mappings. */
+		if (i == TABLE - 3 &&
+		    !ASSERT_OK(
+			    gc_pass(&fx.maps, now_boot_ns() + GRACE_PAST, &res),
+			    "gc_pass"))
+			goto out;
+	}
+	/* A new remote to HOST2:50000's mapping: it may not evict. */
+	r = udp_spec(REMOTE2, 53, EXT_ADDR, port, answer);
+	frame_build(&in, &r);
+	ASSERT_EQ(fx_ingress(&fx, &in, &out), XDP_VERDICT_DROP,
+		  "verdict, table full, from outside");
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TABLE_FULL, 1);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 0);
+	ASSERT_EQ(map_count(fx.maps.sessions), TABLE, "sessions");
+	/* From inside it may. */
+	s = udp_spec(HOST3, 50000, REMOTE1, 53, query);
+	if (send_out(&fx, &s, NULL))
+		ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 1);
+out:
+	fx_teardown(&fx);
+}
+
 /* Free ports in the UDP pool of the external address. */
 static long udp_pool_len(struct fixture *fx)
 {
