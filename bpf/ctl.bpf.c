@@ -68,6 +68,19 @@ static __always_inline long port_free(struct bpfmasq_ctl_args *a)
 	return 0;
 }
 
+static __always_inline long port_unreserve(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint ext = a->ep;
+	struct bpfmasq_owner *o = bpf_map_lookup_elem(&port_owners, &ext);
+
+	if (!o)
+		return -ENOENT;
+	if (o->state != BPFMASQ_PORT_RESERVED)
+		return -EBUSY;
+	port_return(&ext);
+	return 0;
+}
+
 /* An owner whose inside endpoint has no mapping naming its port. */
 static __always_inline long owner_repair(struct bpfmasq_ctl_args *a)
 {
@@ -98,6 +111,9 @@ int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
 		break;
 	case BPFMASQ_CTL_OWNER_REPAIR:
 		a->ret = owner_repair(a);
+		break;
+	case BPFMASQ_CTL_PORT_UNRESERVE:
+		a->ret = port_unreserve(a);
 		break;
 	default:
 		a->ret = -EINVAL;

@@ -512,6 +512,11 @@ enum bpfmasq_ctl_op {
 	BPFMASQ_CTL_PORT_FREE,
 	/* Quarantine port @ep if its owner still lacks the mapping. */
 	BPFMASQ_CTL_OWNER_REPAIR,
+	/*
+	 * Free port @ep if it is still reserved: the gateway's socket that
+	 * had it is gone.
+	 */
+	BPFMASQ_CTL_PORT_UNRESERVE,
 	BPFMASQ_CTL_OP_MAX,
 };
 

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 
 #include "clock.h"
 #include "gc.h"
+#include "netif.h"
 #include "state.h"
 
 #define NS_PER_MS 1000000ull
@@ -561,6 +563,39 @@ static bool quarantine_over(const struct bpfmasq_instance *inst,
 }
 
 /*
+ * Reserved ports (@ext[0..@n)) whose socket of the gateway's own has gone
+ * go back to their pools: the sockets are looked up once a pass, and only
+ * when some port is reserved.
+ */
+static int gc_reserved(const struct masq_maps *m,
+		       const struct bpfmasq_endpoint *ext, long n,
+		       struct gc_result *res)
+{
+	uint8_t *own[2] = { NULL, NULL };
+	const __u8 protos[2] = { BPFMASQ_PROTO_TCP, BPFMASQ_PROTO_UDP };
+	long i;
+	int err = 0, p;
+
+	for (p = 0; p < 2 && !err; p++) {
+		own[p] = calloc(65536, 1);
+		err = own[p] ? netif_own_ports(protos[p], own[p]) : -ENOMEM;
+	}
+	for (i = 0; i < n && err >= 0; i++) {
+		p = ext[i].proto == BPFMASQ_PROTO_TCP ? 0 : 1;
+		if (ext[i].proto != protos[p] || own[p][ntohs(ext[i].port)])
+			continue;
+		err = ctl_ep(m, BPFMASQ_CTL_PORT_UNRESERVE, &ext[i], 0, 0);
+		if (!err)
+			res->ports_unreserved++;
+		else if (err == -EBUSY || err == -ENOENT)
+			err = 0;
+	}
+	free(own[0]);
+	free(own[1]);
+	return err < 0 ? err : 0;
+}
+
+/*
  * Ports whose quarantine is over go back to their pools. Owned ports whose
  * mapping is gone (left by hand, or by an older version), still so a
  * moment later, go to quarantine.
@@ -569,9 +604,9 @@ static int gc_owners(const struct masq_maps *m,
 		     const struct bpfmasq_instance *inst, uint64_t now,
 		     struct gc_result *res)
 {
-	struct bpfmasq_endpoint *ext;
+	struct bpfmasq_endpoint *ext, *reserved = NULL;
 	struct bpfmasq_owner *own;
-	long n, i, suspects = 0;
+	long n, i, suspects = 0, nres = 0;
 	int err = 0;
 
 	n = map_dump(m->port_owners, (void **)&ext, (void **)&own);
@@ -581,6 +616,15 @@ static int gc_owners(const struct masq_maps *m,
 		if (own[i].state == BPFMASQ_PORT_OWNED) {
 			if (owner_orphaned(m, &ext[i], &own[i]))
 				ext[suspects++] = ext[i];
+			continue;
+		}
+		if (own[i].state == BPFMASQ_PORT_RESERVED) {
+			if (!reserved)
+				reserved = calloc(n, sizeof(*reserved));
+			if (!reserved)
+				err = -ENOMEM;
+			else
+				reserved[nres++] = ext[i];
 			continue;
 		}
 		if (own[i].state != BPFMASQ_PORT_QUARANTINED ||
@@ -593,6 +637,9 @@ static int gc_owners(const struct masq_maps *m,
 		else if (err == -EBUSY || err == -ENOENT)
 			err = 0;
 	}
+	if (nres && err >= 0)
+		err = gc_reserved(m, reserved, nres, res);
+	free(reserved);
 	if (suspects && err >= 0)
 		usleep(ORPHAN_SETTLE_US);
 	for (i = 0; i < suspects && err >= 0; i++) {

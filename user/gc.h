@@ -17,6 +17,7 @@ struct gc_result {
 	long frags_expired;
 	long owners_repaired; /* owned ports without their mapping */
 	long lent_freed; /* LENT entries no SHARED session named */
+	long ports_unreserved; /* the gateway's socket on them has gone */
 	bool flush_finished; /* a flush had been killed: the pass ran it */
 };
 

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 
 #include "check.h"
@@ -219,6 +221,54 @@ out:
 }
 
 /* Free ports in the UDP pool of the external address. */
+static long udp_pool_len(struct fixture *fx);
+
+/*
+ * A port reserved for a socket of the gateway's own (this test's network
+ * namespace) stays out of the pool while the socket is bound, and goes
+ * back to it at the first pass once the socket is closed.
+ */
+PROG_TEST(gc_unreserve, 0)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(IN_RANGE_PORT) };
+	struct bpfmasq_owner o;
+	struct gc_result res;
+	struct fixture fx;
+	int sock = -1;
+
+	if (!fx_setup(&fx, &fx_one_port))
+		return;
+	/* As a pool built while the socket was bound has it. */
+	sock = socket(AF_INET, SOCK_DGRAM, 0);
+	if (!ASSERT_OK(sock < 0 || bind(sock, (void *)&sa, sizeof(sa)) ? -errno
+								       : 0,
+		       "bind a UDP socket on the port") ||
+	    !ASSERT_OK(state_flush(&fx.maps), "state_flush"))
+		goto out;
+	ASSERT_EQ(fx_port_state(&fx, EXT_ADDR, IN_RANGE_PORT, IPPROTO_UDP, &o),
+		  BPFMASQ_PORT_RESERVED, "port state, socket bound");
+	ASSERT_EQ(udp_pool_len(&fx), 0, "UDP pool, socket bound");
+	if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
+		goto out;
+	ASSERT_EQ(res.ports_unreserved, 0, "ports unreserved, socket bound");
+	ASSERT_EQ(fx_port_state(&fx, EXT_ADDR, IN_RANGE_PORT, IPPROTO_UDP, &o),
+		  BPFMASQ_PORT_RESERVED, "port state after a pass");
+	close(sock);
+	sock = -1;
+	if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res), "gc_pass"))
+		goto out;
+	ASSERT_EQ(res.ports_unreserved, 1, "ports unreserved, socket closed");
+	ASSERT_EQ(fx_port_state(&fx, EXT_ADDR, IN_RANGE_PORT, IPPROTO_UDP, &o),
+		  BPFMASQ_PORT_FREE, "port state, socket closed");
+	ASSERT_EQ(udp_pool_len(&fx), 1, "UDP pool, socket closed");
+	expect_check_clean(&fx);
+out:
+	if (sock >= 0)
+		close(sock);
+	fx_teardown(&fx);
+}
+
 static long udp_pool_len(struct fixture *fx)
 {
 	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR, .proto = IPPROTO_UDP };
