@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Upgrade in place: bpfmasq as of commit $UPGRADE_OLD_REV (pinned layout 3),
+# built from the repository's own history, attaches and carries traffic;
+# this build (layout 4) refuses every command on that instance but attach
+# (and detach --force), and its attach takes the instance over: maps
+# reused, programs swapped on the hooks, established connections kept with
+# their external ports, counters carried over, the record stamped 4. The
+# other way round, the old build refuses a layout 4 instance.
+
+UPGRADE_OLD_REV=ca0a230
+UPGRADE_OLD_LAYOUT=3
+UPGRADE_NEW_LAYOUT=4
+# The ICMP echo identifier of the pings that cross the upgrade.
+UPGRADE_PING_ID=4242
+
+# _old_build: bpfmasq as of $UPGRADE_OLD_REV, built once per build directory
+# (cached in old-REV next to $BPFMASQ_BIN; concurrent runs wait for the first
+# one's build under a lock). Leaves its path in OLD_BIN. Returns 2, after a
+# SKIP note, when the commit is not in the history (a shallow clone, a
+# tarball).
+_old_build() {
+	local rev=$UPGRADE_OLD_REV cache err
+	cache=$(dirname "$BPFMASQ_BIN")/old-$rev
+	OLD_BIN=$cache/bpfmasq
+	if ! err=$(git -C "$REPO_DIR" cat-file -e "$rev^{commit}" 2>&1); then
+		note "SKIP: commit $rev (layout $UPGRADE_OLD_LAYOUT) is not in the history of $REPO_DIR${err:+ ($err)}: no old version to upgrade from"
+		return 2
+	fi
+	mkdir -p "$cache" || {
+		fail "cannot make $cache"
+		return 1
+	}
+	(
+		local src=$TOPO_TMP/old log=$TOPO_TMP/old-build.log t0=$SECONDS
+		local -a st
+		flock -w 60 9 || {
+			fail "another run has been building $cache for 60 s"
+			exit 1
+		}
+		if [[ -x $OLD_BIN ]]; then
+			note "bpfmasq $rev (layout $UPGRADE_OLD_LAYOUT): cached in $cache"
+			exit 0
+		fi
+		rm -rf -- "$src" && mkdir -p "$src" || exit 1
+		git -C "$REPO_DIR" archive "$rev" | tar -x -C "$src"
+		st=("${PIPESTATUS[@]}")
+		[[ ${st[*]} == "0 0" ]] || {
+			fail "git archive $rev | tar -x -C $src: exit ${st[*]}"
+			exit 1
+		}
+		# The old Makefile runs tools/deps.sh once per build directory,
+		# which installs missing packages from the network. Its build
+		# packages are this build's, installed already: mark that done.
+		mkdir -p "$src/build" && touch "$src/build/.deps-build" || exit 1
+		# Nothing of an outer make (a -j jobserver, OUTPUT=...) leaks in.
+		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 80 \
+			make -C "$src" -j"$(nproc)" OUTPUT=build build/bpfmasq >"$log" 2>&1; then
+			tail -n 20 "$log" | indent_log
+			fail "make -C $src OUTPUT=build build/bpfmasq"
+			exit 1
+		fi
+		# The BPF objects are in the binary (libbpf skeletons): the
+		# binary alone is kept.
+		{ cp "$src/build/bpfmasq" "$OLD_BIN.tmp" && mv -f "$OLD_BIN.tmp" "$OLD_BIN"; } ||
+			{
+				fail "cannot store the old build in $cache"
+				exit 1
+			}
+		git -C "$REPO_DIR" rev-parse "$rev^{commit}" >"$cache/commit"
+		rm -rf -- "$src"
+		note "built bpfmasq $rev (layout $UPGRADE_OLD_LAYOUT) in $((SECONDS - t0)) s, cached in $cache"
+	) 9>"$cache/lock"
+}
+
+# _old_bmq ARGS...: bmq with the old build.
+_old_bmq() { BPFMASQ_BIN=$OLD_BIN bmq "$@"; }
+
+# _refused_by BIN WHAT ARGS...: `bpfmasq ARGS...` of BIN exits non-zero with
+# one line on stderr that names the layout or says to run attach.
+_refused_by() {
+	local bin=$1 what=$2 err rc
+	shift 2
+	err=$(BPFMASQ_BIN=$bin bmq "$@" 2>&1 >/dev/null)
+	rc=$?
+	((rc != 0)) || {
+		fail "$what: '$*' succeeded"
+		return 1
+	}
+	[[ -n $err && $(wc -l <<<"$err") == 1 ]] ||
+		{
+			fail "$what: '$*' (exit $rc): stderr is not one line: $err"
+			return 1
+		}
+	[[ $err == *attach* || $err == *layout* ]] ||
+		{
+			fail "$what: '$*' (exit $rc): '$err' says nothing of the layout or of attach"
+			return 1
+		}
+	note "$what: '$*' exit $rc: $err"
+}
+
+# _server_sees PORT: the server has the long-lived connection established
+# with the gateway's address and that port.
+_server_sees() {
+	[[ -n $(ip netns exec "$NS_WAN" ss -Htn state established \
+		"( sport = :8080 and dst $TOPO_WAN_GW:$1 )" 2>/dev/null) ]]
+}
+
+# _ping_id NS: ping the server with the echo identifier $UPGRADE_PING_ID.
+_ping_id() {
+	nsx "$1" ping -e "$UPGRADE_PING_ID" -c 3 -i 0.2 -W 2 -q "$TOPO_WAN_ADDR" >/dev/null ||
+		{
+			fail "ping -e $UPGRADE_PING_ID from ${1##*-} to $TOPO_WAN_ADDR failed"
+			csum_report
+			return 1
+		}
+}
+
+# _outside PROTO INSIDE REMOTE: the outside endpoint of that session in
+# conns --json (of $BPFMASQ_BIN).
+_outside() {
+	conns_json | pyjson "[c['outside'] for c in d if c['proto'] == '$1' and c['inside'] == '$2' and c['remote'] == '$3'][0]"
+}
+
+# _flows_outside: the outside endpoints of the UDP flow (lan1:40000 to
+# server:9000) and of the pings (lan2, id $UPGRADE_PING_ID), one line.
+_flows_outside() {
+	local u i
+	u=$(_outside udp "$TOPO_LAN1_ADDR:40000" "$TOPO_WAN_ADDR:9000") || return 1
+	# ICMP echo sessions show the (external) id as the remote's port.
+	i=$(conns_json | pyjson "[c['outside'] for c in d if c['proto'] == 'icmp' and c['inside'] == '$TOPO_LAN2_ADDR:$UPGRADE_PING_ID'][0]") || return 1
+	echo "udp $u icmp $i"
+}
+
+# _upgrade_run LOG: `bpfmasq run` (this build) in the gateway, in the
+# background, until it has attached; its pid in UPGRADE_DAEMON.
+_upgrade_run() {
+	local log=$1
+	TOPO_BG_LOG=$log topo_bg "$NS_GW" "$BPFMASQ_BIN" run "$WAN" --internal "$TOPO_INTERNAL" \
+		--gc-interval 1
+	UPGRADE_DAEMON=$TOPO_BG_PID
+	# shellcheck disable=SC2016 # quoted for eval, to expand at each try
+	wait_until 10 eval 'grep -q ": attached; " "$log" || ! kill -0 $UPGRADE_DAEMON'
+	if ! kill -0 "$UPGRADE_DAEMON" 2>/dev/null || ! grep -q ": attached; " "$log"; then
+		indent_log <"$log"
+		fail "bpfmasq run $WAN did not attach over the layout $UPGRADE_OLD_LAYOUT instance"
+		return 1
+	fi
+}
+
+# t_upgrade_from_layout_3 attach|run: the takeover by `bpfmasq attach`, or
+# by `bpfmasq run` (which then keeps running, collecting).
+t_upgrade_from_layout_3() {
+	local how=$1 rc tport uport p flows flows2 out0 out1 v cmd
+	local -a chk=()
+	_old_build
+	rc=$?
+	((rc == 2)) && return 0
+	((rc == 0)) || return 1
+
+	# 2. The old build attached, carrying a connection, a flow and pings.
+	tcp_server "$NS_WAN" 8080 || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	BPFMASQ_BIN=$OLD_BIN nat_attach || return 1
+	v=$(_old_bmq status "$WAN" --json | pyjson "d['layout_version']")
+	expect_eq "layout_version of the old build's instance" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
+	conn_open "$NS_LAN1" || return 1
+	tport=$CONN_EXT_PORT
+	conn_say before || return 1
+	uport=$(udp_check "$NS_LAN1" 40000 before) || return 1
+	_ping_id "$NS_LAN2" || return 1
+	flows=$(BPFMASQ_BIN=$OLD_BIN _flows_outside) ||
+		{
+			fail "the old build's conns does not list the UDP flow and the pings"
+			return 1
+		}
+	out0=$(BPFMASQ_BIN=$OLD_BIN nat_stat translated_out) || return 1
+	note "old build: TCP $TOPO_WAN_GW:$tport, UDP $TOPO_WAN_GW:$uport; $flows; translated_out $out0"
+	if ! p=$(_old_bmq check "$WAN" 2>&1); then
+		indent_log <<<"$p"
+		fail "the old build's check finds the old instance inconsistent"
+		return 1
+	fi
+
+	# 3. This build's other commands refuse the layout 3 instance and
+	# leave it as it is.
+	for cmd in gc stats conns; do
+		_refused_by "$BPFMASQ_BIN" "layout $UPGRADE_OLD_LAYOUT instance" "$cmd" "$WAN" || return 1
+	done
+	v=$(_old_bmq status "$WAN" --json | pyjson "d['layout_version']")
+	expect_eq "layout_version after the refused commands" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
+	conn_say after-refusals || return 1
+
+	# 4. This build's attach (or run) takes it over in place.
+	if [[ $how == run ]]; then
+		_upgrade_run "$TOPO_TMP/run.log" || return 1
+		# A collection pass or two over the upgraded state.
+		sleep 2
+	else
+		nat_attach || return 1
+	fi
+	expect_mode tc || return 1
+	v=$(status_field layout_version)
+	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
+	conn_say after-upgrade || return 1
+	_server_sees "$tport" ||
+		{
+			fail "the server has no established connection from $TOPO_WAN_GW:$tport after the upgrade"
+			return 1
+		}
+	p=$(conn_port) || {
+		fail "conns does not list the connection after the upgrade"
+		return 1
+	}
+	expect_eq "external port of the connection in conns after the upgrade" "$p" "$tport" || return 1
+	p=$(udp_check "$NS_LAN1" 40000 after) || return 1
+	expect_eq "external port of the UDP flow after the upgrade" "$p" "$uport" || return 1
+	_ping_id "$NS_LAN2" || return 1
+	flows2=$(_flows_outside) ||
+		{
+			fail "conns does not list the UDP flow and the pings after the upgrade"
+			return 1
+		}
+	expect_eq "outside endpoints of the UDP flow and the pings" "$flows2" "$flows" || return 1
+	out1=$(nat_stat translated_out) || return 1
+	((out1 >= out0)) || {
+		fail "translated_out went back from $out0 to $out1: the counters were not carried over"
+		return 1
+	}
+	conn_say last || return 1
+	note "upgraded: same connection and port, same flows; translated_out $out0 -> $out1"
+	# The pools too, unless the daemon's collector may be moving them.
+	[[ $how == run ]] || chk=(--pools)
+	if ! p=$(bmq check "$WAN" "${chk[@]}" 2>&1); then
+		indent_log <<<"$p"
+		fail "bpfmasq check $WAN ${chk[*]} after the upgrade"
+		return 1
+	fi
+	note "check: $(tail -n 1 <<<"$p")"
+
+	# 5. And this build detaches it (the daemon, seeing that, exits).
+	bmq detach "$WAN" || {
+		fail "detach after the upgrade"
+		return 1
+	}
+	if [[ $how == run ]]; then
+		wait_until 10 eval "! kill -0 $UPGRADE_DAEMON" ||
+			{
+				fail "bpfmasq run still runs 10 s after detach"
+				return 1
+			}
+		wait "$UPGRADE_DAEMON"
+		expect_eq "exit status of bpfmasq run after detach" "$?" 0 || return 1
+	fi
+	nothing_attached
+}
+net_test upgrade_from_layout_3 t_upgrade_from_layout_3 attach
+net_test upgrade_from_layout_3.run t_upgrade_from_layout_3 run
+
+# t_upgrade_downgrade: the old build refuses an instance of this build's
+# layout, and leaves it working.
+t_upgrade_downgrade() {
+	local rc v
+	_old_build
+	rc=$?
+	((rc == 2)) && return 0
+	((rc == 0)) || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	nat_attach || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	_refused_by "$OLD_BIN" "old build on layout $UPGRADE_NEW_LAYOUT" attach "$WAN" \
+		--internal "$TOPO_INTERNAL" || return 1
+	_refused_by "$OLD_BIN" "old build on layout $UPGRADE_NEW_LAYOUT" stats "$WAN" || return 1
+	v=$(status_field layout_version)
+	expect_eq "layout_version after the old build's commands" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
+	expect_mode tc || return 1
+	tcp_check "$NS_LAN1" after >/dev/null || return 1
+	bmq detach "$WAN" || {
+		fail "detach"
+		return 1
+	}
+	nothing_attached
+}
+net_test downgrade_refused t_upgrade_downgrade
