@@ -88,6 +88,14 @@ struct {
 	__uint(value_size, sizeof(struct bpfmasq_victim));
 } evict_queue SEC(".maps");
 
+/* Flows that found no port to share lately, per CPU (share.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BPFMASQ_SHARE_MISS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_share_miss);
+} share_misses SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

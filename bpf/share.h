@@ -42,11 +42,12 @@ static __always_inline __be16 share_pick(void)
 }
 
 /*
- * Borrow port @ext of @owner for the flow @key of @inside: the owner's
- * mapping must be live (and is stamped, so the collector does not release
- * it meanwhile), then the LENT entry is claimed. 0, -EEXIST when the
- * owner or another borrower talks to this remote from the port, -EBUSY
- * when the mapping is going, another error when the table is full.
+ * Borrow port @ext of @owner for the flow @key of @inside: the LENT entry
+ * is claimed first (so a try that fails changes nothing), then the owner's
+ * mapping must be live, and is stamped so that the collector does not
+ * release it meanwhile. 0, -EEXIST when the owner or another borrower
+ * talks to this remote from the port, -EBUSY when the mapping is going,
+ * another error when the table is full.
  */
 static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
 					const struct bpfmasq_endpoint *owner,
@@ -59,33 +60,69 @@ static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
 					.ext_addr = ext->addr,
 					.ext_port = ext->port,
 					.flags = BPFMASQ_SESS_LENT };
-	struct bpfmasq_mapping *m = bpf_map_lookup_elem(&mappings, owner);
+	struct bpfmasq_mapping *m;
+	long err;
 
-	if (!m || m->ext_addr != ext->addr || m->ext_port != ext->port ||
-	    mapping_use(owner, m, now) != NAT_CONTINUE)
-		return -EBUSY;
 	lent_key(lk, owner, key);
 	lent.lent_to = *inside;
-	return bpf_map_update_elem(&sessions, lk, &lent, BPF_NOEXIST);
+	err = bpf_map_update_elem(&sessions, lk, &lent, BPF_NOEXIST);
+	if (err)
+		return err;
+	m = bpf_map_lookup_elem(&mappings, owner);
+	if (!m || m->ext_addr != ext->addr || m->ext_port != ext->port ||
+	    mapping_use(owner, m, now) != NAT_CONTINUE) {
+		lent_return(lk, inside);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* A hash of a session key, for share_misses. */
+static __always_inline __u32 share_hash(const struct bpfmasq_session_key *k)
+{
+	__u32 h = k->inside_addr * 0x9e3779b1u;
+
+	h ^= k->remote_addr * 0x85ebca6bu;
+	h ^= ((__u32)k->inside_port << 16 | k->remote_port) * 0xc2b2ae35u;
+	h ^= k->proto;
+	return h ^ (h >> 15);
+}
+
+/*
+ * Did flow @key search in vain within BPFMASQ_SHARE_MISS_MS? Its slot in
+ * *@miss either way, NULL if there is none.
+ */
+static __always_inline bool share_missed(const struct bpfmasq_session_key *key,
+					 __u32 hash, __u32 now_ms,
+					 struct bpfmasq_share_miss **miss)
+{
+	__u32 slot = hash % BPFMASQ_SHARE_MISS_SLOTS;
+
+	*miss = bpf_map_lookup_elem(&share_misses, &slot);
+	return *miss && (*miss)->hash == hash &&
+	       now_ms - (*miss)->ms < BPFMASQ_SHARE_MISS_MS;
 }
 
 /*
  * A new flow whose address has no free port: a session on a port another
  * mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY when none of the
- * ports tried can be shared, TABLE_FULL.
+ * ports tried can be shared (or the flow searched in vain a moment ago),
+ * TABLE_FULL.
  */
 static __always_inline __u32 nat_flow_share(
 	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
 	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
 	struct bpfmasq_session **s)
 {
+	__u32 hash = share_hash(key), now_ms = now / NS_PER_MS;
 	struct bpfmasq_endpoint ext, owner;
+	struct bpfmasq_share_miss *miss;
 	struct bpfmasq_session_key lk;
 	bool created = false;
 	long err;
 	int i;
 
-	if (!share_ports)
+	if (!share_ports || share_missed(key, hash, now_ms, &miss))
 		return BPFMASQ_STAT_PORT_POOL_EMPTY;
 	for (i = 0; i < BPFMASQ_SHARE_TRIES; i++) {
 		endpoint_make(&ext, cfg->ext_addr, share_pick(), inside->proto);
@@ -107,6 +144,10 @@ static __always_inline __u32 nat_flow_share(
 		if (created)
 			stat_inc(BPFMASQ_STAT_PORT_SHARED);
 		return NAT_CONTINUE;
+	}
+	if (miss) {
+		miss->hash = hash;
+		miss->ms = now_ms;
 	}
 	return BPFMASQ_STAT_PORT_POOL_EMPTY;
 }

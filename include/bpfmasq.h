@@ -50,6 +50,21 @@
 #define BPFMASQ_SHARE_TRIES 8
 
 /*
+ * A flow that found no port to share is remembered, per CPU, in one of
+ * this many slots (by a hash of its session key): its packets in the next
+ * BPFMASQ_SHARE_MISS_MS skip the search and cost one lookup, so that a
+ * flow that cannot be mapped does not pay for the search on every packet.
+ */
+#define BPFMASQ_SHARE_MISS_SLOTS 256
+#define BPFMASQ_SHARE_MISS_MS 1000
+
+struct bpfmasq_share_miss {
+	__u32 hash; /* of the flow's session key */
+	__u32 ms; /* boot-time ms (modulo 2^32) of its last search */
+};
+_Static_assert(sizeof(struct bpfmasq_share_miss) == 8, "share miss layout");
+
+/*
  * Under endpoint-independent filtering, at most this many sessions opened
  * from outside per mapping, by default (--max-inbound).
  */
