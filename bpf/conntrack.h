@@ -84,8 +84,8 @@ static __always_inline __u8 tcp_initial_state(__u8 flags)
 static __always_inline bool tcp_plausible(const struct bpfmasq_session *s,
 					  const struct pkt *p, int from)
 {
-	const struct bpfmasq_tcp_peer *snd = &s->tcp[from];
-	const struct bpfmasq_tcp_peer *rcv = &s->tcp[!from];
+	const struct bpfmasq_tcp_peer *snd = &s->u.tcp[from];
+	const struct bpfmasq_tcp_peer *rcv = &s->u.tcp[!from];
 
 	if (rcv->flags & (BPFMASQ_PEER_KNOWN | BPFMASQ_PEER_EXPECT))
 		return p->tcp_seq - rcv->ack <= (__u32)rcv->win
@@ -116,8 +116,8 @@ static __always_inline void tcp_learn(struct bpfmasq_tcp_peer *me,
 static __always_inline void tcp_syn(struct bpfmasq_session *s,
 				    const struct pkt *p, int from)
 {
-	struct bpfmasq_tcp_peer *me = &s->tcp[from];
-	struct bpfmasq_tcp_peer *other = &s->tcp[!from];
+	struct bpfmasq_tcp_peer *me = &s->u.tcp[from];
+	struct bpfmasq_tcp_peer *other = &s->u.tcp[!from];
 	__u32 unit;
 
 	if (p->tcp_wscale == PKT_WSCALE_NONE) {
@@ -150,7 +150,7 @@ static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 				      const struct pkt *p, bool out)
 {
 	const int from = out ? TCP_INSIDE : TCP_REMOTE;
-	struct bpfmasq_tcp_peer *me = &s->tcp[from];
+	struct bpfmasq_tcp_peer *me = &s->u.tcp[from];
 	__u8 state = s->tcp_state;
 	__u8 flags = p->tcp_flags;
 
@@ -181,8 +181,8 @@ static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 				s->tcp_state = BPFMASQ_TCP_SYN_SENT;
 				s->flags &= ~(BPFMASQ_SESS_FIN_OUT |
 					      BPFMASQ_SESS_FIN_IN);
-				s->tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
-				s->tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
+				s->u.tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
+				s->u.tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
 			} else if (state != BPFMASQ_TCP_SYN_SENT) {
 				return;
 			}
@@ -228,7 +228,7 @@ out_of_window:
 static __always_inline void tcp_track(struct bpfmasq_session *s,
 				      const struct pkt *p, bool out)
 {
-	struct bpfmasq_tcp_peer *me = &s->tcp[out ? TCP_INSIDE : TCP_REMOTE];
+	struct bpfmasq_tcp_peer *me = &s->u.tcp[out ? TCP_INSIDE : TCP_REMOTE];
 
 	if (!(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
 	    s->tcp_state == BPFMASQ_TCP_ESTABLISHED) {
@@ -281,8 +281,8 @@ session_create(const struct bpfmasq_session_key *key, __be32 ext_addr,
 
 	if (p->proto == IPPROTO_TCP) {
 		val.tcp_state = tcp_initial_state(p->tcp_flags);
-		val.tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
-		val.tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
+		val.u.tcp[TCP_INSIDE] = TCP_PEER_UNSEEN;
+		val.u.tcp[TCP_REMOTE] = TCP_PEER_UNSEEN;
 	}
 	err = bpf_map_update_elem(&sessions, key, &val, BPF_NOEXIST);
 	if (err && err != -EEXIST)

@@ -242,7 +242,8 @@ static __always_inline void lent_return(const struct bpfmasq_session_key *lk,
 	struct bpfmasq_session *l = bpf_map_lookup_elem(&sessions, lk);
 
 	if (l && (l->flags & BPFMASQ_SESS_LENT) &&
-	    l->lent_to.addr == inside->addr && l->lent_to.port == inside->port)
+	    l->u.lent_to.addr == inside->addr &&
+	    l->u.lent_to.port == inside->port)
 		bpf_map_delete_elem(&sessions, lk);
 }
 
@@ -282,8 +283,8 @@ session_of_reply(struct bpfmasq_session_key *key, __be32 ext_addr,
 	if (!s)
 		return NULL;
 	if (s->flags & BPFMASQ_SESS_LENT) {
-		key->inside_addr = s->lent_to.addr;
-		key->inside_port = s->lent_to.port;
+		key->inside_addr = s->u.lent_to.addr;
+		key->inside_port = s->u.lent_to.port;
 		s = bpf_map_lookup_elem(&sessions, key);
 		if (s && !(s->flags & BPFMASQ_SESS_SHARED))
 			s = NULL;

@@ -64,7 +64,7 @@ static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
 	long err;
 
 	lent_key(lk, owner, key);
-	lent.lent_to = *inside;
+	lent.u.lent_to = *inside;
 	err = bpf_map_update_elem(&sessions, lk, &lent, BPF_NOEXIST);
 	if (err)
 		return err;

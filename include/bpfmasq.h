@@ -271,12 +271,13 @@ struct bpfmasq_session {
 	__be16 ext_port;
 	__u8 tcp_state; /* enum bpfmasq_tcp_state */
 	__u8 flags;
+	/* Named, so that bpftool names it: what the session's kind keeps. */
 	union {
 		/* TCP only: [0] the inside host, [1] the remote. */
 		struct bpfmasq_tcp_peer tcp[2];
 		/* LENT: the inside endpoint of the session it is lent to. */
 		struct bpfmasq_endpoint lent_to;
-	};
+	} u;
 };
 _Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 

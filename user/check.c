@@ -356,7 +356,7 @@ static int check_shared(struct pass *p, const struct bpfmasq_session_key *k,
 	lk.inside_port = o.port;
 	if ((bpf_map_lookup_elem(p->m->sessions, &lk, &lent) ||
 	     !(lent.flags & BPFMASQ_SESS_LENT) ||
-	     lent.lent_to.addr != in.addr || lent.lent_to.port != in.port ||
+	     lent.u.lent_to.addr != in.addr || lent.u.lent_to.port != in.port ||
 	     lent.ext_port != s->ext_port) &&
 	    session_still(p->m, k, s))
 		return add(
@@ -377,8 +377,8 @@ static int check_lent(struct pass *p, const struct bpfmasq_session_key *k,
 	struct bpfmasq_session_key bk = *k;
 	struct bpfmasq_session b;
 
-	bk.inside_addr = l->lent_to.addr;
-	bk.inside_port = l->lent_to.port;
+	bk.inside_addr = l->u.lent_to.addr;
+	bk.inside_port = l->u.lent_to.port;
 	if ((bpf_map_lookup_elem(p->m->sessions, &bk, &b) ||
 	     !(b.flags & BPFMASQ_SESS_SHARED) || b.ext_port != l->ext_port ||
 	     b.ext_addr != l->ext_addr) &&

@@ -184,8 +184,8 @@ static bool lent_held(const struct key_set *s,
 {
 	struct bpfmasq_session_key b = *k;
 
-	b.inside_addr = l->lent_to.addr;
-	b.inside_port = l->lent_to.port;
+	b.inside_addr = l->u.lent_to.addr;
+	b.inside_port = l->u.lent_to.port;
 	return s->slots[key_slot(s, &b)] != 0;
 }
 

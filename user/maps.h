@@ -45,7 +45,7 @@ struct cidr {
 	  1)                                                                   \
 	X(unreach_bucket, sizeof(__u32),                                       \
 	  sizeof(struct bpfmasq_unreach_bucket), 3)                            \
-	X(evict_queue, 0, sizeof(struct bpfmasq_victim), 4)                   \
+	X(evict_queue, 0, sizeof(struct bpfmasq_victim), 4)                    \
 	X(share_misses, sizeof(__u32), sizeof(struct bpfmasq_share_miss), 4)
 
 struct masq_maps {

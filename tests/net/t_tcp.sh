@@ -12,7 +12,7 @@
 # sessions map; 0 if there is none.
 _sess_peer() {
 	bpftool -j map dump pinned "$(pins_dir)/sessions" | pyjson "
-[(e['formatted']['value'].get('tcp') or [{}, {}])[$1].get('$2', 0) for e in d
+[(e['formatted']['value']['u'].get('tcp') or [{}, {}])[$1].get('$2', 0) for e in d
  if e['formatted']['key']['proto'] == 6 and
  ((e['formatted']['value']['ext_port'] & 0xff) << 8 | e['formatted']['value']['ext_port'] >> 8) == $CONN_EXT_PORT][0]" 2>/dev/null ||
 		echo 0

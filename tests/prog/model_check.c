@@ -131,7 +131,7 @@ static bool owners_match(const struct model *m, struct fixture *fx)
 static bool kind_matches(const struct m_sess *p,
 			 const struct bpfmasq_session *v)
 {
-	const struct bpfmasq_endpoint *t = &v->lent_to;
+	const struct bpfmasq_endpoint *t = &v->u.lent_to;
 
 	if (!ASSERT_EQ(!!(v->flags & BPFMASQ_SESS_SHARED), p->shared,
 		       "session on a shared port") ||

@@ -129,9 +129,10 @@ static bool expect_lent_proto(struct fixture *fx, __u8 proto, __be32 owner,
 	ok = ASSERT_EQ(s.flags, BPFMASQ_SESS_LENT, "LENT entry flags");
 	ok &= ASSERT_EQ(ntohl(s.ext_addr), ntohl(EXT_ADDR), "LENT ext_addr");
 	ok &= ASSERT_EQ(ntohs(s.ext_port), ext, "LENT ext_port");
-	ok &= ASSERT_EQ(ntohl(s.lent_to.addr), ntohl(to), "LENT lent_to addr");
-	ok &= ASSERT_EQ(ntohs(s.lent_to.port), to_port, "LENT lent_to port");
-	ok &= ASSERT_EQ(s.lent_to.proto, proto, "LENT lent_to proto");
+	ok &= ASSERT_EQ(ntohl(s.u.lent_to.addr), ntohl(to),
+			"LENT lent_to addr");
+	ok &= ASSERT_EQ(ntohs(s.u.lent_to.port), to_port, "LENT lent_to port");
+	ok &= ASSERT_EQ(s.u.lent_to.proto, proto, "LENT lent_to proto");
 	ok &= ASSERT_EQ(s.packets_out, 0, "LENT packets_out");
 	ok &= ASSERT_EQ(s.packets_in, 0, "LENT packets_in");
 	return ok;

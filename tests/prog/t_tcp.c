@@ -272,11 +272,12 @@ PROG_TEST(tcp_picked_up, TEST_REPLIES)
 	    !expect_state(&fx, BPFMASQ_TCP_ESTABLISHED, "answer"))
 		goto out;
 	if (ASSERT_OK(tcp_session(&fx, &s), "session")) {
-		ASSERT_EQ(s.tcp[0].ack, in_ack, "inside ack");
-		ASSERT_EQ(s.tcp[0].win, 4, "inside win");
-		ASSERT_EQ(s.tcp[0].wscale, BPFMASQ_WSCALE_MAX, "inside wscale");
-		ASSERT_EQ(s.tcp[1].ack, remote_ack, "remote ack");
-		ASSERT_EQ(s.tcp[1].win, 100, "remote win");
+		ASSERT_EQ(s.u.tcp[0].ack, in_ack, "inside ack");
+		ASSERT_EQ(s.u.tcp[0].win, 4, "inside win");
+		ASSERT_EQ(s.u.tcp[0].wscale, BPFMASQ_WSCALE_MAX,
+			  "inside wscale");
+		ASSERT_EQ(s.u.tcp[1].ack, remote_ack, "remote ack");
+		ASSERT_EQ(s.u.tcp[1].win, 100, "remote win");
 	}
 	if (!step(&fx, false, PKT_TCP_RST, in_ack + 70000, 0, 0) ||
 	    !expect_state(&fx, BPFMASQ_TCP_ESTABLISHED, "RST past the window"))
@@ -443,9 +444,9 @@ PROG_TEST(tcp_wscale, TEST_REPLIES | TEST_SUBTESTS)
 		if (send_seg(&fx, &syn, true) &&
 		    send_seg(&fx, &synack, false) &&
 		    ASSERT_OK(tcp_session(&fx, &s), "session")) {
-			ASSERT_EQ(s.tcp[0].wscale, wscale_cases[i].wscale,
+			ASSERT_EQ(s.u.tcp[0].wscale, wscale_cases[i].wscale,
 				  "inside wscale");
-			ASSERT_EQ(s.tcp[1].wscale, wscale_cases[i].wscale,
+			ASSERT_EQ(s.u.tcp[1].wscale, wscale_cases[i].wscale,
 				  "remote wscale");
 		}
 		fx_teardown(&fx);
