@@ -50,8 +50,12 @@ static __always_inline void victim_mapping(const struct bpfmasq_victim *v,
 		mapping_release(&inside, m, v->map_stamp, false, now);
 }
 
-/* Delete one queued session that still gives way: true if one went. */
-static __always_inline bool session_make_room(__u64 now)
+/*
+ * Delete one queued session that still gives way: true if one went. A
+ * global function, which the verifier checks once, not at each of the
+ * places that make room.
+ */
+__attribute__((noinline)) int session_make_room(__u64 now)
 {
 	struct bpfmasq_session *s;
 	struct bpfmasq_victim v;

@@ -42,39 +42,45 @@ static __always_inline __be16 share_pick(void)
 }
 
 /*
- * Borrow port @ext of @owner for the flow @key of @inside: the LENT entry
- * is claimed first (so a try that fails changes nothing), then the owner's
- * mapping must be live, and is stamped so that the collector does not
- * release it meanwhile. 0, -EEXIST when the owner or another borrower
- * talks to this remote from the port, -EBUSY when the mapping is going,
- * another error when the table is full.
+ * Claim port @ext of @owner for the flow @key of @inside: the LENT entry,
+ * at @lk. 0, -EEXIST when the owner or another borrower talks to this
+ * remote from the port, another error when the table is full.
  */
-static __always_inline long port_borrow(const struct bpfmasq_endpoint *ext,
-					const struct bpfmasq_endpoint *owner,
-					const struct bpfmasq_endpoint *inside,
-					const struct bpfmasq_session_key *key,
-					__u64 now,
-					struct bpfmasq_session_key *lk)
+static __always_inline long port_lend(const struct bpfmasq_endpoint *ext,
+				      const struct bpfmasq_endpoint *owner,
+				      const struct bpfmasq_endpoint *inside,
+				      const struct bpfmasq_session_key *key,
+				      __u64 now, struct bpfmasq_session_key *lk)
 {
 	struct bpfmasq_session lent = { .last_ns = now,
 					.ext_addr = ext->addr,
 					.ext_port = ext->port,
 					.flags = BPFMASQ_SESS_LENT };
-	struct bpfmasq_mapping *m;
-	long err;
 
 	lent_key(lk, owner, key);
 	lent.u.lent_to = *inside;
-	err = bpf_map_update_elem(&sessions, lk, &lent, BPF_NOEXIST);
-	if (err)
-		return err;
-	m = bpf_map_lookup_elem(&mappings, owner);
-	if (!m || m->ext_addr != ext->addr || m->ext_port != ext->port ||
-	    mapping_use(owner, m, now) != NAT_CONTINUE) {
-		lent_return(lk, inside);
-		return -EBUSY;
-	}
-	return 0;
+	return bpf_map_update_elem(&sessions, lk, &lent, BPF_NOEXIST);
+}
+
+/*
+ * With its LENT entry claimed, the owner's mapping must be live; it is
+ * stamped, so that the collector does not release it meanwhile. Claiming
+ * first makes a try that fails change nothing. False (the LENT entry
+ * given back) when the mapping is going.
+ */
+static __always_inline bool lender_holds(const struct bpfmasq_endpoint *ext,
+					 const struct bpfmasq_endpoint *owner,
+					 const struct bpfmasq_endpoint *inside,
+					 const struct bpfmasq_session_key *lk,
+					 __u64 now)
+{
+	struct bpfmasq_mapping *m = bpf_map_lookup_elem(&mappings, owner);
+
+	if (m && m->ext_addr == ext->addr && m->ext_port == ext->port &&
+	    mapping_use(owner, m, now) == NAT_CONTINUE)
+		return true;
+	lent_return(lk, inside);
+	return false;
 }
 
 /* A hash of a session key, for share_misses. */
@@ -119,37 +125,43 @@ static __always_inline __u32 nat_flow_share(
 	struct bpfmasq_share_miss *miss;
 	struct bpfmasq_session_key lk;
 	bool created = false;
-	long err;
+	long err = -EEXIST;
 	int i;
 
 	if (!share_ports || share_missed(key, hash, now_ms, &miss))
 		return BPFMASQ_STAT_PORT_POOL_EMPTY;
+	/* Kept small: the verifier walks it once a try. */
 	for (i = 0; i < BPFMASQ_SHARE_TRIES; i++) {
 		endpoint_make(&ext, cfg->ext_addr, share_pick(), inside->proto);
 		if (!port_owner(&ext, &owner) ||
 		    (owner.addr == inside->addr && owner.port == inside->port))
 			continue;
-		err = port_borrow(&ext, &owner, inside, key, now, &lk);
-		if (err == -EEXIST || err == -EBUSY)
-			continue;
-		if (err)
-			return BPFMASQ_STAT_TABLE_FULL;
-		*s = session_create_out(key, ext.addr, ext.port, p,
-					BPFMASQ_SESS_SHARED, now, &created);
-		/* No room, or another CPU made this flow first. */
-		if (!created)
-			lent_return(&lk, inside);
-		if (!*s)
-			return BPFMASQ_STAT_TABLE_FULL;
-		if (created)
-			stat_inc(BPFMASQ_STAT_PORT_SHARED);
-		return NAT_CONTINUE;
+		err = port_lend(&ext, &owner, inside, key, now, &lk);
+		if (err != -EEXIST)
+			break;
 	}
-	if (miss) {
-		miss->hash = hash;
-		miss->ms = now_ms;
+	if (err == -EEXIST) {
+		if (miss) {
+			miss->hash = hash;
+			miss->ms = now_ms;
+		}
+		return BPFMASQ_STAT_PORT_POOL_EMPTY;
 	}
-	return BPFMASQ_STAT_PORT_POOL_EMPTY;
+	if (err)
+		return BPFMASQ_STAT_TABLE_FULL;
+	/* A mapping released under it: the next packet tries again. */
+	if (!lender_holds(&ext, &owner, inside, &lk, now))
+		return BPFMASQ_STAT_PORT_POOL_EMPTY;
+	*s = session_create_out(key, ext.addr, ext.port, p, BPFMASQ_SESS_SHARED,
+				now, &created);
+	/* No room, or another CPU made this flow first. */
+	if (!created)
+		lent_return(&lk, inside);
+	if (!*s)
+		return BPFMASQ_STAT_TABLE_FULL;
+	if (created)
+		stat_inc(BPFMASQ_STAT_PORT_SHARED);
+	return NAT_CONTINUE;
 }
 
 #endif /* BPFMASQ_SHARE_H */

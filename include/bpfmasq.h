@@ -47,7 +47,7 @@
  * of the owner or of another borrower goes to the flow's remote endpoint
  * from it (share.h).
  */
-#define BPFMASQ_SHARE_TRIES 8
+#define BPFMASQ_SHARE_TRIES 4
 
 /*
  * A flow that found no port to share is remembered, per CPU, in one of

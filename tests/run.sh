@@ -12,7 +12,7 @@
 # exit status 1 if anything failed. A suite that is missing, crashes or
 # prints no summary counts as one failure, so it can never pass silently.
 #
-# Environment: PROG_TEST_TIMEOUT (s, default 300), NET_TESTS_TIMEOUT (s,
+# Environment: PROG_TEST_TIMEOUT (s, default 600), NET_TESTS_TIMEOUT (s,
 # default 900) bound each suite; NET_VERBOSE=1 shows every scenario's log;
 # TEST_NET_PATTERN selects network scenarios (globs, e.g. 'tcp_*' or '*.xdp*').
 set -u
@@ -72,7 +72,7 @@ run_suite() {
 }
 
 if [[ -x $build/prog_test ]]; then
-	run_suite prog_test "${PROG_TEST_TIMEOUT:-300}" "$build/prog_test"
+	run_suite prog_test "${PROG_TEST_TIMEOUT:-600}" "$build/prog_test"
 else
 	echo "== prog_test"
 	echo "FAIL prog_test ($build/prog_test is missing: run make first)"

@@ -239,7 +239,7 @@ _share_count() { sed -n "s/.*\b$2 \([0-9]*\).*/\1/p" <<<"$1"; }
 #        36,280 ports are all taken by new mappings and the other 28,232
 #        flows borrowed a port (ports_shared exactly that), never two flows
 #        on one (port, remote); port_pool_empty counts only the packets
-#        whose 8 tries found no lendable port, which a later pass retried:
+#        whose tries found no lendable port, which a later pass retried:
 #        at most 1% of the flows.
 #   off: exactly the pool's 36,280 flows are answered; every other flow's
 #        packets were counted port_pool_empty, none shared.
@@ -440,7 +440,7 @@ t_shared_replies_not_crossed() {
 	mapfile -t b_ext < <(_share_ok "$out" "${SHARE_B_PORTS[@]}")
 	expect_eq "B's external ports for R2" "$(printf '%s\n' "${b_ext[@]}" | sort | tr '\n' ' ')" "20000 20001 20002 20003 " ||
 		{ indent_log <<<"$out"; return 1; }
-	note "B: ${SHARE_B_PORTS[*]} -> ${b_ext[*]} (to R2, :9002), $(nat_stat port_pool_empty) port_pool_empty (packets whose 8 tries found no port to borrow)"
+	note "B: ${SHARE_B_PORTS[*]} -> ${b_ext[*]} (to R2, :9002), $(nat_stat port_pool_empty) port_pool_empty (packets whose tries found no port to borrow)"
 	expect_eq "ports_shared" "$(nat_stat ports_shared)" 4 || rc=1
 	expect_eq "mappings (B's flows have none)" "$(status_field mappings)" 4 || rc=1
 	empty0=$(nat_stat port_pool_empty) || return 1
