@@ -436,7 +436,7 @@ t_shared_replies_not_crossed() {
 
 	# B borrows them, for R2 only; each port once.
 	empty0=$(nat_stat port_pool_empty) || return 1
-	out=$(_share_udp "$NS_LAN2" ask B 9002 1 4 "${SHARE_B_PORTS[@]}")
+	out=$(_share_udp "$NS_LAN2" ask B 9002 1.2 8 "${SHARE_B_PORTS[@]}")
 	mapfile -t b_ext < <(_share_ok "$out" "${SHARE_B_PORTS[@]}")
 	expect_eq "B's external ports for R2" "$(printf '%s\n' "${b_ext[@]}" | sort | tr '\n' ' ')" "20000 20001 20002 20003 " ||
 		{ indent_log <<<"$out"; return 1; }
@@ -448,7 +448,7 @@ t_shared_replies_not_crossed() {
 	[[ $out == *"6005 none"* ]] || { indent_log <<<"$out"; fail "a fifth flow to R2 got a port: every port is lent for R2 already"; rc=1; }
 	n=$(nat_stat port_pool_empty) || return 1
 	((n >= empty0 + 2)) || { fail "port_pool_empty $empty0 -> $n for two packets with no port to borrow"; rc=1; }
-	out=$(_share_udp "$NS_LAN2" ask B 9003 1 3 6005)
+	out=$(_share_udp "$NS_LAN2" ask B 9003 1.2 6 6005)
 	r3=$(_share_ok "$out" 6005) || { indent_log <<<"$out"; return 1; }
 	note "B: 6005 -> $r3 (to R3, :9003); a fifth to R2 found none: port_pool_empty $empty0 -> $n"
 
@@ -480,7 +480,7 @@ t_shared_replies_not_crossed() {
 	# ... and every one of its flows to R1 goes on.
 	out=$(_share_udp "$NS_LAN1" ask A 9001 1 3 "${SHARE_A_PORTS[@]}")
 	expect_eq "A's ports after the refusal" "$(_share_ok "$out" "${SHARE_A_PORTS[@]}" | tr '\n' ' ')" "${a_ext[*]} " || rc=1
-	out=$(_share_udp "$NS_LAN2" ask B 9002 1 3 6001)
+	out=$(_share_udp "$NS_LAN2" ask B 9002 1.2 6 6001)
 	expect_eq "B:6001's port after the refusal" "$(_share_ok "$out" 6001)" "$e" || rc=1
 	((rc == 0)) || return 1
 
