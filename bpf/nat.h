@@ -128,9 +128,7 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	s = bpf_map_lookup_elem(&sessions, &key);
 	/* Left over from an old external address: start the flow anew. */
 	if (s && s->ext_addr != cfg->ext_addr) {
-		if (!bpf_map_delete_elem(&sessions, &key) &&
-		    (s->flags & BPFMASQ_SESS_SHARED))
-			share_end(&key, s->ext_addr, s->ext_port);
+		session_remove(&key, s);
 		s = NULL;
 	}
 	/* Its port is lent for this remote: the owner cannot use it here. */

@@ -17,20 +17,6 @@
 #include "maps.h"
 #include "ports.h"
 
-/* As the collector's gives_way() (gc.c): may this session make room? */
-static __always_inline bool
-session_gives_way(const struct bpfmasq_session_key *k,
-		  const struct bpfmasq_session *s)
-{
-	if (s->flags & BPFMASQ_SESS_LENT)
-		return false; /* it goes with the session it is lent to */
-	if (!(s->flags & BPFMASQ_SESS_REPLIED))
-		return true;
-	return k->proto == IPPROTO_TCP &&
-	       (s->tcp_state == BPFMASQ_TCP_CLOSED ||
-		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
-}
-
 /*
  * The mapping of victim @v's inside endpoint goes too, if @v was its last
  * session and none has started on it since it was queued.
@@ -65,7 +51,7 @@ __attribute__((noinline)) int session_make_room(__u64 now)
 		if (bpf_map_pop_elem(&evict_queue, &v))
 			return false;
 		s = bpf_map_lookup_elem(&sessions, &v.key);
-		if (s && session_gives_way(&v.key, s) &&
+		if (s && bpfmasq_gives_way(v.key.proto, s) &&
 		    !session_remove(&v.key, s)) {
 			victim_mapping(&v, now);
 			stat_inc(BPFMASQ_STAT_EVICTED);

@@ -25,7 +25,7 @@
 /*
  * The instance's port ranges, which the loader sets before load: share_lo[i]
  * is the first port of range i, share_n[i] its number of ports, share_ports
- * their sum; 0 turns sharing off (--no-port-sharing).
+ * their sum; 0 turns sharing off (--port-sharing off).
  */
 const volatile __u16 share_lo[BPFMASQ_MAX_PORT_RANGES];
 const volatile __u32 share_n[BPFMASQ_MAX_PORT_RANGES];

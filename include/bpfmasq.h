@@ -281,6 +281,24 @@ struct bpfmasq_session {
 };
 _Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 
+/*
+ * May session @s, of protocol @proto, give way when a table is full (RFC
+ * 6888 REQ-11)? One that never saw a reply, or a TCP connection closed or
+ * reset; never an answered open one, nor a LENT entry, which goes with the
+ * session it is lent to. The data path (room.h) and the collector (gc.c)
+ * both ask this.
+ */
+static inline int bpfmasq_gives_way(__u8 proto, const struct bpfmasq_session *s)
+{
+	if (s->flags & BPFMASQ_SESS_LENT)
+		return 0;
+	if (!(s->flags & BPFMASQ_SESS_REPLIED))
+		return 1;
+	return proto == BPFMASQ_PROTO_TCP &&
+	       (s->tcp_state == BPFMASQ_TCP_CLOSED ||
+		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
+}
+
 /* victim.flags */
 enum {
 	/*

@@ -196,23 +196,6 @@ static bool lent_held(const struct key_set *s,
 #define PRESSURE_HIGH_PCT 90
 #define PRESSURE_LOW_PCT 80
 
-/*
- * A session that never saw a reply, or a TCP connection that is closed or
- * reset, gives way first; an answered one is never evicted.
- */
-static bool gives_way(const struct bpfmasq_session_key *k,
-		      const struct bpfmasq_session *s)
-{
-	/* A LENT entry goes with the session it is lent to. */
-	if (s->flags & BPFMASQ_SESS_LENT)
-		return false;
-	if (!(s->flags & BPFMASQ_SESS_REPLIED))
-		return true;
-	return k->proto == BPFMASQ_PROTO_TCP &&
-	       (s->tcp_state == BPFMASQ_TCP_CLOSED ||
-		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
-}
-
 struct victim {
 	uint64_t last_ns;
 	long idx;
@@ -239,7 +222,8 @@ static long victims(const struct bpfmasq_session_key *keys,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		if (!gone[live[i]] && gives_way(&keys[live[i]], &vals[live[i]]))
+		if (!gone[live[i]] &&
+		    bpfmasq_gives_way(keys[live[i]].proto, &vals[live[i]]))
 			v[nv++] = (struct victim){ vals[live[i]].last_ns,
 						   live[i] };
 	qsort(v, nv, sizeof(*v), victim_cmp);
