@@ -48,7 +48,7 @@ static __always_inline __u32 nat_flow_bind(
 
 	reason = mapping_get(cfg, inside, now, &created, &m);
 	/* No room for the mapping: a session that gives way makes some. */
-	if (reason == BPFMASQ_STAT_TABLE_FULL && session_make_room(now))
+	if (reason == BPFMASQ_STAT_TABLE_FULL && session_make_room(now, true))
 		reason = mapping_get(cfg, inside, now, &created, &m);
 	if (reason == BPFMASQ_STAT_PORT_POOL_EMPTY)
 		return nat_flow_share(cfg, inside, key, p, now, s);

@@ -19,29 +19,32 @@
 
 /*
  * The mapping of victim @v's inside endpoint goes too, if @v was its last
- * session and none has started on it since it was queued.
+ * session and none has started on it since it was queued (a packet since,
+ * even one dropped, stamped it): true if it went.
  */
-static __always_inline void victim_mapping(const struct bpfmasq_victim *v,
+static __always_inline bool victim_mapping(const struct bpfmasq_victim *v,
 					   __u64 now)
 {
 	struct bpfmasq_endpoint inside;
 	struct bpfmasq_mapping *m;
 
 	if (!(v->flags & BPFMASQ_VICTIM_LAST))
-		return;
+		return false;
 	endpoint_make(&inside, v->key.inside_addr, v->key.inside_port,
 		      v->key.proto);
 	m = bpf_map_lookup_elem(&mappings, &inside);
-	if (m && m->used_ms == v->map_stamp)
-		mapping_release(&inside, m, v->map_stamp, false, now);
+	return m && m->used_ms == v->map_stamp &&
+	       !mapping_release(&inside, m, v->map_stamp, false, now);
 }
 
 /*
- * Delete one queued session that still gives way: true if one went. A
- * global function, which the verifier checks once, not at each of the
- * places that make room.
+ * Delete one queued session that still gives way: true if one went, and,
+ * if the flow needs room in the mappings table (@mapping), its mapping
+ * with it; a victim whose mapping stays does not end the search. A global
+ * function, which the verifier checks once, not at each of the places
+ * that make room.
  */
-__attribute__((noinline)) int session_make_room(__u64 now)
+__attribute__((noinline)) int session_make_room(__u64 now, bool mapping)
 {
 	struct bpfmasq_session *s;
 	struct bpfmasq_victim v;
@@ -51,12 +54,12 @@ __attribute__((noinline)) int session_make_room(__u64 now)
 		if (bpf_map_pop_elem(&evict_queue, &v))
 			return false;
 		s = bpf_map_lookup_elem(&sessions, &v.key);
-		if (s && bpfmasq_gives_way(v.key.proto, s) &&
-		    !session_remove(&v.key, s)) {
-			victim_mapping(&v, now);
-			stat_inc(BPFMASQ_STAT_EVICTED);
+		if (!s || !bpfmasq_gives_way(v.key.proto, s) ||
+		    session_remove(&v.key, s))
+			continue;
+		stat_inc(BPFMASQ_STAT_EVICTED);
+		if (victim_mapping(&v, now) || !mapping)
 			return true;
-		}
 	}
 	return false;
 }
@@ -70,7 +73,7 @@ session_create_out(const struct bpfmasq_session_key *key, __be32 ext_addr,
 	struct bpfmasq_session *s;
 
 	s = session_create(key, ext_addr, ext_port, p, flags, now, created);
-	if (s || !session_make_room(now))
+	if (s || !session_make_room(now, false))
 		return s;
 	return session_create(key, ext_addr, ext_port, p, flags, now, created);
 }

@@ -36,7 +36,8 @@
  * Room at insert time: the collector queues up to this many keys of the
  * oldest sessions that give way (never answered, or closed); a new outbound
  * flow that finds the session table full deletes one of them, trying at
- * most BPFMASQ_EVICT_TRIES keys, instead of waiting for the next pass.
+ * most BPFMASQ_EVICT_TRIES keys, instead of waiting for the next pass. One
+ * that finds the mappings table full goes on until a victim's mapping went.
  */
 #define BPFMASQ_EVICT_QUEUE 4096
 #define BPFMASQ_EVICT_TRIES 2

@@ -178,12 +178,17 @@ PROG_TEST(gc_room_at_insert, TEST_SUBTESTS)
 
 /*
  * Under endpoint-independent filtering a full table refuses a new remote:
- * the queued unanswered sessions stay, for flows from inside.
+ * the queued unanswered sessions stay, for flows from inside. The refused
+ * packet still stamped the mapping it was sent to (the stamp comes before
+ * the session, so that no collector releases the mapping under it): a new
+ * flow from inside, which needs room in the mappings table too, deletes
+ * that mapping's session without the mapping, and goes on to the next one.
  */
 PROG_TEST(gc_room_not_for_strangers, TEST_REPLIES)
 {
 	const struct fx_opts opts = { .max_sessions = TABLE,
 				      .filtering = BPFMASQ_FILTER_INDEPENDENT };
+	struct bpfmasq_mapping m;
 	struct pkt_spec s, r;
 	struct gc_result res;
 	struct frame in, out;
@@ -204,7 +209,8 @@ PROG_TEST(gc_room_not_for_strangers, TEST_REPLIES)
 			    "gc_pass"))
 			goto out;
 	}
-	/* A new remote to HOST2:50000's mapping: it may not evict. */
+	/* A new remote to HOST2:50000's mapping, a clock tick later. */
+	usleep(2000);
 	r = udp_spec(REMOTE2, 53, EXT_ADDR, port, answer);
 	frame_build(&in, &r);
 	ASSERT_EQ(fx_ingress(&fx, &in, &out), XDP_VERDICT_DROP,
@@ -214,8 +220,16 @@ PROG_TEST(gc_room_not_for_strangers, TEST_REPLIES)
 	ASSERT_EQ(map_count(fx.maps.sessions), TABLE, "sessions");
 	/* From inside it may. */
 	s = udp_spec(HOST3, 50000, REMOTE1, 53, query);
-	if (send_out(&fx, &s, NULL))
-		ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 1);
+	if (!send_out(&fx, &s, NULL))
+		goto out;
+	ASSERT_STAT(&fx, BPFMASQ_STAT_EVICTED, 2);
+	ASSERT_EQ(fx_mapping(&fx, HOST2, 50000, IPPROTO_UDP, &m), 0,
+		  "the stamped mapping");
+	ASSERT_EQ(fx_mapping(&fx, HOST2, 50001, IPPROTO_UDP, &m), -ENOENT,
+		  "the next victim's mapping");
+	/* HOST3's in the place of HOST2:50001's. */
+	ASSERT_EQ(map_count(fx.maps.mappings), TABLE, "mappings");
+	expect_check_clean(&fx);
 out:
 	fx_teardown(&fx);
 }
