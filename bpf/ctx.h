@@ -39,8 +39,14 @@ static __always_inline __u64 ctx_off(__u32 off)
 	return o;
 }
 
+/*
+ * The context's fields are read through the context pointer itself, with
+ * a barrier: clang may otherwise keep &ctx->data_end in a register of its
+ * own, and the verifier refuses a load through a context pointer moved.
+ */
 static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)
 {
+	asm volatile("" : "+r"(ctx));
 	if (kind == CTX_XDP)
 		return (void *)(long)((struct xdp_md *)ctx)->data;
 	return (void *)(long)((struct __sk_buff *)ctx)->data;
@@ -48,6 +54,7 @@ static __always_inline void *ctx_data(void *ctx, const enum ctx_kind kind)
 
 static __always_inline void *ctx_data_end(void *ctx, const enum ctx_kind kind)
 {
+	asm volatile("" : "+r"(ctx));
 	if (kind == CTX_XDP)
 		return (void *)(long)((struct xdp_md *)ctx)->data_end;
 	return (void *)(long)((struct __sk_buff *)ctx)->data_end;
@@ -75,6 +82,15 @@ static __always_inline void ctx_pull(void *ctx, const enum ctx_kind kind,
 	if (kind == CTX_XDP || have >= len || have >= total)
 		return;
 	bpf_skb_pull_data(ctx, len < total ? len : total);
+}
+
+/* Copy @len bytes from @off, linear or not; 0 or a negative error. */
+static __always_inline long ctx_load_bytes(void *ctx, const enum ctx_kind kind,
+					   __u32 off, void *to, __u32 len)
+{
+	if (kind == CTX_XDP)
+		return bpf_xdp_load_bytes(ctx, off, to, len);
+	return bpf_skb_load_bytes(ctx, off, to, len);
 }
 
 /*

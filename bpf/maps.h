@@ -133,6 +133,20 @@ struct {
 	__type(value, struct bpfmasq_frag);
 } frags SEC(".maps");
 
+/* Early fragments and settled datagrams, for the daemon (frag.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, BPFMASQ_FRAG_EVENTS_BYTES);
+} frag_events SEC(".maps");
+
+/* The daemon's heartbeat: it alone writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_daemon);
+} daemon SEC(".maps");
+
 /* The rate limit of the ICMP errors for flows that found no port. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -203,6 +203,9 @@ nat_new_flow_in(void *ctx, const struct bpfmasq_config *cfg,
 		return BPFMASQ_STAT_INBOUND_LIMIT;
 	if (own_socket(ctx, p))
 		return BPFMASQ_STAT_NOT_OURS;
+	/* Its datagram went elsewhere: no session for it either. */
+	if (p->first_fragment && frag_conflicts(p, inside->addr, now))
+		return BPFMASQ_STAT_FRAG_CONFLICT;
 	reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
@@ -215,40 +218,32 @@ nat_new_flow_in(void *ctx, const struct bpfmasq_config *cfg,
 	return NAT_CONTINUE;
 }
 
-/*
- * Inbound (WAN ingress): translate replies back to the inside host. What
- * matches no state is left to the gateway's own stack, untouched.
- */
-static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
+/* An inbound packet with its L4 header (a whole one or a first fragment). */
+static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
+					    const struct pkt *p)
 {
 	const struct bpfmasq_config *cfg;
 	struct bpfmasq_session_key key;
 	struct bpfmasq_endpoint ext, inside;
 	struct bpfmasq_session *s;
 	bool held = false;
-	struct pkt p;
 	__u32 reason;
 	__u64 now;
 
-	reason = nat_parse(ctx, kind, &p);
-	if (reason != NAT_CONTINUE)
-		return reason;
-	if (p.kind == PKT_LATER_FRAGMENT)
-		return nat_fragment_in(ctx, kind, &p);
-	if (p.kind == PKT_ICMP_ERROR)
-		return nat_icmp_error_in(ctx, kind, &p);
-	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REPLY)
+	if (p->kind == PKT_ICMP_ERROR)
+		return nat_icmp_error_in(ctx, kind, p);
+	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY)
 		goto not_ours;
 
-	endpoint_make(&ext, p.daddr, p.dport, p.proto);
+	endpoint_make(&ext, p->daddr, p->dport, p->proto);
 	if (!port_owner(&ext, &inside))
 		goto not_ours;
 
-	session_key_make(&key, inside.addr, inside.port, p.saddr, p.sport,
-			 p.proto);
+	session_key_make(&key, inside.addr, inside.port, p->saddr, p->sport,
+			 p->proto);
 
 	now = bpf_ktime_get_boot_ns();
-	s = session_of_reply(&key, p.daddr, p.dport, &held);
+	s = session_of_reply(&key, p->daddr, p->dport, &held);
 	if (!s) {
 		/* Not from a remote this port sent to, and none may open one. */
 		if (held)
@@ -256,19 +251,41 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */
-		reason = nat_new_flow_in(ctx, cfg, &inside, &key, &p, now, &s);
+		reason = nat_new_flow_in(ctx, cfg, &inside, &key, p, now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;
 	}
-	session_touch(s, &p, false, now);
-	if (nat_rewrite_dst(ctx, kind, &p, key.inside_addr, key.inside_port))
+	if (p->first_fragment && !frag_settle(p, key.inside_addr, now))
+		return BPFMASQ_STAT_FRAG_CONFLICT;
+	session_touch(s, p, false, now);
+	if (nat_rewrite_dst(ctx, kind, p, key.inside_addr, key.inside_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
-	if (p.first_fragment)
-		frag_remember(&p, key.inside_addr, now);
 	return BPFMASQ_STAT_TRANSLATED_IN;
 
 not_ours:
-	return inbound_unmatched(&p, BPFMASQ_STAT_NOT_OURS);
+	return inbound_unmatched(p, BPFMASQ_STAT_NOT_OURS);
+}
+
+/*
+ * Inbound (WAN ingress): translate replies back to the inside host. What
+ * matches no state is left to the gateway's own stack, untouched.
+ */
+static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
+{
+	struct pkt p;
+	__u32 reason;
+
+	reason = nat_parse(ctx, kind, &p);
+	if (reason != NAT_CONTINUE)
+		return reason;
+	if (p.kind == PKT_LATER_FRAGMENT)
+		return nat_fragment_in(ctx, kind, &p);
+	reason = nat_inbound_l4(ctx, kind, &p);
+	/* A first fragment the gateway's stack takes: so do its held rest. */
+	if (p.first_fragment && reason != BPFMASQ_STAT_TRANSLATED_IN &&
+	    !reason_drops(reason))
+		frag_first_passed(&p);
+	return reason;
 }
 
 #endif /* BPFMASQ_NAT_H */

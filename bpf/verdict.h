@@ -8,6 +8,8 @@
 #ifndef BPFMASQ_VERDICT_H
 #define BPFMASQ_VERDICT_H
 
+#include <stdbool.h>
+
 #include "maps.h"
 
 /* Not decided yet: internal to the NAT code, never returned to a hook. */
@@ -25,13 +27,17 @@ enum nat_verdict {
 #define REASON_DROP_MASK (0 BPFMASQ_STATS(REASON_DROP_BIT))
 _Static_assert(BPFMASQ_STAT_MAX <= 64, "one bit per reason in a __u64");
 
-/* Count @reason and return its verdict; what is not a reason is dropped. */
+/* Is @reason's verdict DROP? What is not a reason is dropped. */
+static __always_inline bool reason_drops(__u32 reason)
+{
+	return reason >= BPFMASQ_STAT_MAX || ((REASON_DROP_MASK >> reason) & 1);
+}
+
+/* Count @reason and return its verdict. */
 static __always_inline enum nat_verdict nat_exit(__u32 reason)
 {
 	stat_inc(reason);
-	if (reason >= BPFMASQ_STAT_MAX || ((REASON_DROP_MASK >> reason) & 1))
-		return NAT_DROP;
-	return NAT_PASS;
+	return reason_drops(reason) ? NAT_DROP : NAT_PASS;
 }
 
 #endif /* BPFMASQ_VERDICT_H */

@@ -340,13 +340,74 @@ struct bpfmasq_frag_key {
 };
 _Static_assert(sizeof(struct bpfmasq_frag_key) == 12, "frag key layout");
 
-/* Value of the fragment table. */
+/*
+ * Value of the fragment table. inside_addr is where the datagram's
+ * fragments go: 0 while later fragments that came first are held for the
+ * first one, the key's own daddr when the first one went to the gateway's
+ * stack (and so do the rest). It changes from 0 once, by compare-and-swap:
+ * the CPU that changes it tells the daemon (BPFMASQ_FRAG_EV_SETTLED),
+ * which sends the held fragments on.
+ */
 struct bpfmasq_frag {
 	__be32 inside_addr;
 	__u32 pad;
-	__u64 seen_ns; /* boot-time ns of the first fragment */
+	__u64 seen_ns; /* boot-time ns of the first fragment, or first held */
 };
 _Static_assert(sizeof(struct bpfmasq_frag) == 16, "frag layout");
+
+/*
+ * Records of the frag_events ring buffer, from the inbound data path to
+ * the daemon, which holds early fragments (RFC 4787 REQ-14): a later
+ * fragment from outside that came before its datagram's first one is
+ * handed over whole and dropped on its hook; the datagram's settling
+ * follows, and the daemon sends what it holds on, translated.
+ */
+enum {
+	BPFMASQ_FRAG_EV_HELD =
+		1, /* a fragment to hold, its IP packet in data */
+	BPFMASQ_FRAG_EV_SETTLED, /* the datagram's inside_addr is known */
+};
+
+struct bpfmasq_frag_event {
+	__u32 type; /* BPFMASQ_FRAG_EV_* */
+	__u16 len; /* HELD: bytes of data, the IP total length */
+	__u16 pad;
+	struct bpfmasq_frag_key dgram;
+	__be32 inside_addr; /* SETTLED: as in its frags entry */
+	__u64 at_ns; /* boot time */
+};
+_Static_assert(sizeof(struct bpfmasq_frag_event) == 32, "frag event layout");
+
+/* The largest IP packet held: a fragment of an Ethernet MTU. */
+#define BPFMASQ_FRAG_HOLD_BYTES 1504
+
+struct bpfmasq_frag_held_event {
+	struct bpfmasq_frag_event ev;
+	__u8 data[BPFMASQ_FRAG_HOLD_BYTES];
+};
+_Static_assert(sizeof(struct bpfmasq_frag_held_event) == 1536,
+	       "frag held event layout");
+
+/* The ring: room for about forty fragments the daemon has not read yet. */
+#define BPFMASQ_FRAG_EVENTS_BYTES (64 * 1024)
+/* How long the daemon holds a fragment for its first one, and how many. */
+#define BPFMASQ_FRAG_HOLD_S 5
+#define BPFMASQ_MAX_FRAG_HOLD 512
+
+/*
+ * Element 0 of the daemon map, written by `bpfmasq run` alone, at every
+ * tick: the data path holds early fragments only while a daemon is there
+ * to send them on, and leaves them to the gateway's stack otherwise.
+ */
+struct bpfmasq_daemon {
+	__u64 alive_ns; /* boot time of its last tick; 0 once it exited */
+	__u32 pid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_daemon) == 16, "daemon layout");
+
+/* A daemon whose last tick is older than this is gone. */
+#define BPFMASQ_DAEMON_ALIVE_S 3
 
 /*
  * How long the fragments of a datagram may follow its first one: the
@@ -404,10 +465,12 @@ enum {
  * or meaning moves it. 1 was the first release's (no instance record); 3
  * made every port come from the pool, with owner states and quarantine; 4
  * shares ports when a pool runs dry (SHARED and LENT sessions), makes room
- * at insert time (evict_queue) and gives the counters room to grow. Layout
- * 3 sessions, mappings and owners are valid layout 4 ones (migrate.c).
+ * at insert time (evict_queue) and gives the counters room to grow; 5
+ * holds early fragments (frag_events, daemon; a frags entry may wait with
+ * inside address 0). Layout 3 sessions, mappings and owners are valid
+ * layout 4 and 5 ones (migrate.c).
  */
-#define BPFMASQ_LAYOUT_VERSION 4
+#define BPFMASQ_LAYOUT_VERSION 5
 /* The oldest layout attach takes over in place. */
 #define BPFMASQ_LAYOUT_OLDEST 3
 
@@ -471,7 +534,12 @@ enum bpfmasq_verdict {
  * counts it once and takes its hook's verdict from this row. EVENT rows
  * (new mappings and sessions, TCP RSTs and FINs outside the window, which
  * are still translated, ICMP errors sent or held back for a flow that found
- * no port, flows on a shared port) are counted on top. A new reason is one
+ * no port, flows on a shared port) are counted on top. A fragment held
+ * for its first one is dropped on its hook; the daemon sends it on later
+ * (fragments_sent_on; fragments_duplicate for a second copy, discarded;
+ * fragments_expired when its first one never came, fragments_hold_full
+ * when the daemon had no room: rows only the daemon counts, in CPU 0's
+ * slot). A new reason is one
  * row, added at the end: a counter's index never changes, so the pinned
  * counters of an older layout keep their meaning.
  */
@@ -500,7 +568,14 @@ enum bpfmasq_verdict {
 	X(ICMP_UNREACH_LIMITED, "icmp_unreach_limited", EVENT)                 \
 	X(PORT_SHARED, "ports_shared", EVENT)                                  \
 	X(PORT_LENT, "port_lent", DROP)                                        \
-	X(EVICTED, "sessions_evicted", EVENT)
+	X(EVICTED, "sessions_evicted", EVENT)                                  \
+	X(FRAG_HELD, "fragment_held", DROP)                                    \
+	X(FRAG_NOT_HELD, "fragment_not_held", DROP)                            \
+	X(FRAG_CONFLICT, "fragment_conflict", DROP)                            \
+	X(FRAG_SENT, "fragments_sent_on", EVENT)                               \
+	X(FRAG_DUPLICATE, "fragments_duplicate", EVENT)                        \
+	X(FRAG_EXPIRED, "fragments_expired", EVENT)                            \
+	X(FRAG_HOLD_FULL, "fragments_hold_full", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

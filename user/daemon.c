@@ -20,6 +20,7 @@
 #include "bpffs.h"
 #include "clock.h"
 #include "daemon.h"
+#include "frag.h"
 #include "gc.h"
 #include "instance.h"
 #include "log.h"
@@ -98,19 +99,32 @@ static __u32 pinned_config_id(const char *dir)
 
 /*
  * Sleep up to @seconds, or until an IPv4 address changes (true then) or a
- * signal asks us to stop.
+ * signal asks us to stop; meanwhile send held fragments on as their
+ * datagrams settle (@frags, NULL if they cannot be held).
  */
-static bool wait_tick(int watch_fd, unsigned int seconds)
+static bool wait_tick(int watch_fd, struct frag_reader *frags,
+		      const struct masq_maps *m, unsigned int seconds)
 {
-	struct pollfd pfd = { .fd = watch_fd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = watch_fd, .events = POLLIN },
+		{ .fd = frags ? frag_reader_fd(frags) : -1, .events = POLLIN },
+	};
+	uint64_t end = now_boot_ns() + seconds * NS_PER_S, now;
+	int n;
 
-	if (watch_fd < 0) {
-		sleep(seconds);
-		return false;
+	while (!stop_requested && (now = now_boot_ns()) < end) {
+		n = poll(pfd, 2, (end - now) / 1000000 + 1);
+		if (n <= 0)
+			break;
+		if (pfd[1].revents & POLLIN)
+			frag_reader_poll(frags, m);
+		if ((pfd[0].revents & POLLIN) &&
+		    netif_addr_watch_drain(watch_fd))
+			return true;
 	}
-	if (poll(&pfd, 1, seconds * 1000) <= 0)
-		return false;
-	return netif_addr_watch_drain(watch_fd);
+	if (frags)
+		frag_reader_poll(frags, m);
+	return false;
 }
 
 /*
@@ -194,6 +208,7 @@ int daemon_run(const struct masq_opts *o)
 	__u32 config_id;
 	char dir[PATH_MAX];
 	bool gc_due;
+	struct frag_reader *frags;
 	struct masq_maps m;
 	int err, watch_fd;
 
@@ -218,6 +233,11 @@ int daemon_run(const struct masq_opts *o)
 	if (watch_fd < 0)
 		pr_err("cannot watch address changes (%s): polling every %us",
 		       strerror(-watch_fd), o->gc_interval);
+	/* Without a hold, early fragments go to the stack as before. */
+	if (frag_reader_open(&frags, &m))
+		frags = NULL;
+	else
+		daemon_alive_write(&m, now_boot_ns());
 	pr_info("%s: attached; garbage collection every %us", o->ifname,
 		o->gc_interval);
 	/* A change before the watch began. */
@@ -230,7 +250,7 @@ int daemon_run(const struct masq_opts *o)
 		 * Every second, cut short by SIGTERM/SIGINT or an address
 		 * change: a full table is seen to within a second.
 		 */
-		bool changed = wait_tick(watch_fd, 1);
+		bool changed = wait_tick(watch_fd, frags, &m, 1);
 
 		if (stop_requested)
 			break;
@@ -251,6 +271,8 @@ int daemon_run(const struct masq_opts *o)
 				o->ifname);
 			gc_due = true;
 		}
+		if (frags)
+			daemon_alive_write(&m, now_boot_ns());
 		if (gc_due)
 			next_gc = now_boot_ns() + interval;
 		daemon_tick(o, &m, dir, config_id, changed || watch_fd < 0,
@@ -258,6 +280,11 @@ int daemon_run(const struct masq_opts *o)
 	}
 	if (watch_fd >= 0)
 		close(watch_fd);
+	if (frags) {
+		/* The data path leaves early fragments to the stack again. */
+		daemon_alive_write(&m, 0);
+		frag_reader_close(frags);
+	}
 	maps_close(&m);
 	pr_info("%s: exiting; the data path and its state stay in place",
 		o->ifname);

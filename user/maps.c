@@ -403,6 +403,26 @@ int stat_read(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t *total)
 	return stats_sum(m, id, 1, total);
 }
 
+int stat_add(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 key = id;
+	__u64 *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->stats, &key, vals))
+		err = -errno;
+	vals[0] += n;
+	if (!err && bpf_map_update_elem(m->stats, &key, vals, BPF_EXIST))
+		err = -errno;
+	free(vals);
+	return err;
+}
+
 long map_dump(int fd, void **keys, void **vals)
 {
 	struct bpf_map_info info = {};

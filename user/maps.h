@@ -46,7 +46,9 @@ struct cidr {
 	X(unreach_bucket, sizeof(__u32),                                       \
 	  sizeof(struct bpfmasq_unreach_bucket), 3)                            \
 	X(evict_queue, 0, sizeof(struct bpfmasq_victim), 4)                    \
-	X(share_misses, sizeof(__u32), sizeof(struct bpfmasq_share_miss), 4)
+	X(share_misses, sizeof(__u32), sizeof(struct bpfmasq_share_miss), 4)   \
+	X(frag_events, 0, 0, 5)                                                \
+	X(daemon, sizeof(__u32), sizeof(struct bpfmasq_daemon), 5)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;
@@ -109,6 +111,11 @@ const char *proto_name(__u8 proto);
 int stats_read(const struct masq_maps *m, uint64_t *totals);
 /* One counter, summed over the CPUs. */
 int stat_read(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t *total);
+/*
+ * Add @n to counter @id, in CPU 0's slot: only for the rows that the
+ * daemon alone counts (the data path's are its own CPUs' to write).
+ */
+int stat_add(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t n);
 extern const char *const stat_names[BPFMASQ_STAT_MAX];
 /* "native", "generic", "tc": --mode's words and what status shows. */
 extern const char *const ingress_names[BPFMASQ_INGRESS_MAX];

@@ -11,6 +11,8 @@
  * The steps, one per layout change:
  *   3 -> 4  the counters map grows from its 22 rows to BPFMASQ_STAT_SLOTS;
  *           rows keep their index. Layout 3 has no SHARED or LENT session.
+ *   4 -> 5  frag_events and daemon are new, and created by the load; no
+ *           layout 4 frags entry waits (inside address 0).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +50,11 @@ int migrate_prepare(struct migration *mg, const char *dir, __u32 from)
 		pr_err("cannot upgrade from layout %u", from);
 		return -EPROTO;
 	}
+	pr_info("upgrading the pinned state from layout %u to %u", from,
+		BPFMASQ_LAYOUT_VERSION);
+	/* 4 -> 5 only adds maps, which the load creates. */
+	if (from >= 4)
+		return 0;
 	err = stats_path(mg, path, sizeof(path));
 	if (err)
 		return err;
@@ -70,8 +77,6 @@ int migrate_prepare(struct migration *mg, const char *dir, __u32 from)
 	}
 	mg->old_stats = fd;
 	mg->old_stats_n = info.max_entries;
-	pr_info("upgrading the pinned state from layout %u to %u", from,
-		BPFMASQ_LAYOUT_VERSION);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -116,15 +121,17 @@ void migrate_finish(struct migration *mg, const struct masq_maps *m)
 {
 	int err;
 
-	if (mg->old_stats < 0)
+	if (mg->from == BPFMASQ_LAYOUT_VERSION)
 		return;
 	/* The old programs are detached now: their counters are final. */
-	err = stats_carry(mg->old_stats, mg->old_stats_n, m->stats);
-	if (err)
-		pr_err("the counters of layout %u could not be carried over: %s",
-		       mg->from, strerror(-err));
-	close(mg->old_stats);
-	mg->old_stats = -1;
+	if (mg->old_stats >= 0) {
+		err = stats_carry(mg->old_stats, mg->old_stats_n, m->stats);
+		if (err)
+			pr_err("the counters of layout %u could not be carried over: %s",
+			       mg->from, strerror(-err));
+		close(mg->old_stats);
+		mg->old_stats = -1;
+	}
 	pr_info("upgraded the pinned state from layout %u to %u", mg->from,
 		BPFMASQ_LAYOUT_VERSION);
 }

@@ -3,15 +3,18 @@
 #
 # Upgrade in place: bpfmasq as of commit $UPGRADE_OLD_REV (pinned layout 3),
 # built from the repository's own history, attaches and carries traffic;
-# this build (layout 4) refuses every command on that instance but attach
+# this build (a later layout) refuses every command on that instance but attach
 # (and detach --force), and its attach takes the instance over: maps
 # reused, programs swapped on the hooks, established connections kept with
-# their external ports, counters carried over, the record stamped 4. The
-# other way round, the old build refuses a layout 4 instance.
+# their external ports, counters carried over, the record stamped with
+# this build's layout. The
+# other way round, the old build refuses this build's instance.
 
 UPGRADE_OLD_REV=ca0a230
 UPGRADE_OLD_LAYOUT=3
-UPGRADE_NEW_LAYOUT=4
+# This build's, as its header says.
+UPGRADE_NEW_LAYOUT=$(sed -n 's/^#define BPFMASQ_LAYOUT_VERSION \([0-9]*\)$/\1/p' \
+	"$REPO_DIR/include/bpfmasq.h")
 # The ICMP echo identifier of the pings that cross the upgrade.
 UPGRADE_PING_ID=4242
 

@@ -383,9 +383,41 @@ static void expect_frag_in(struct model *m, const struct view *v, uint64_t now,
 		expect_set(e, EXP_ANY, 0, "fragment at its timeout");
 		return;
 	}
+	/* To the gateway itself (its own echo): to its stack, as it is. */
+	if (m->frags[i].inside == v->daddr) {
+		expect_unmatched(e, v, REASON(BPFMASQ_STAT_FRAGMENT));
+		return;
+	}
 	expect_set(e, EXP_TRANSLATE, REASON(BPFMASQ_STAT_TRANSLATED_IN),
 		   "later fragment of a translated datagram");
 	e->addr = m->frags[i].inside;
+}
+
+/*
+ * A first fragment that would be translated, of a datagram whose live
+ * entry sends it to another host: dropped, and no state made for it.
+ */
+static void expect_frag_conflict(const struct model *m, const struct view *v,
+				 uint64_t now, struct expect *e)
+{
+	int i = find_frag(m, v);
+	uint64_t age;
+
+	if (!v->first_frag || e->act != EXP_TRANSLATE || i < 0 ||
+	    m->frags[i].inside == e->addr)
+		return;
+	age = now - m->frags[i].seen_ns;
+	if (age > (BPFMASQ_FRAG_TIMEOUT_S + 1) * NS_PER_S)
+		return;
+	if (m->frags[i].doubtful ||
+	    age > (BPFMASQ_FRAG_TIMEOUT_S - 1) * NS_PER_S) {
+		expect_set(e, EXP_ANY, 0, "first fragment at its timeout");
+		return;
+	}
+	expect_set(e, EXP_DROP, REASON(BPFMASQ_STAT_FRAG_CONFLICT),
+		   "first fragment of a datagram that went to another host");
+	e->new_sessions = false;
+	e->to_borrower = false;
 }
 
 /* May a packet from a new remote open a session (EIF filtering)? */
@@ -481,6 +513,7 @@ static void expect_in(struct model *m, const struct view *v, uint64_t now,
 	case V_PORTS:
 	case V_ECHO_REPLY:
 		expect_flow_in(m, v, e);
+		expect_frag_conflict(m, v, now, e);
 		return;
 	case V_OTHER:
 	case V_ECHO_REQUEST:
@@ -559,6 +592,10 @@ static void remember_frag(struct model *m, const struct view *v,
 
 	if (i < 0 && m->nfrags == MODEL_MAX_FRAGS)
 		return; /* the model forgets; then it expects nothing */
+	/* A live entry keeps its time: it lives as the first one's queue. */
+	if (i >= 0 && m->frags[i].inside == e->addr &&
+	    now - m->frags[i].seen_ns <= BPFMASQ_FRAG_TIMEOUT_S * NS_PER_S)
+		return;
 	if (i < 0)
 		i = m->nfrags++;
 	m->frags[i] = (struct m_frag){ .saddr = v->saddr,
