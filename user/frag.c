@@ -356,3 +356,14 @@ int daemon_alive_write(const struct masq_maps *m, uint64_t now)
 		return -errno;
 	return 0;
 }
+
+__u32 daemon_alive_pid(const struct masq_maps *m)
+{
+	struct bpfmasq_daemon d;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->daemon, &zero, &d) || !d.alive_ns ||
+	    now_boot_ns() - d.alive_ns > BPFMASQ_DAEMON_ALIVE_S * NS_PER_S)
+		return 0;
+	return d.pid;
+}

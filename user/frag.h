@@ -56,5 +56,10 @@ void frag_reader_close(struct frag_reader *r);
 
 /* The daemon's heartbeat: @now (boot ns), or 0 as it exits. */
 int daemon_alive_write(const struct masq_maps *m, uint64_t now);
+/*
+ * The pid of the daemon whose heartbeat is live, as the data path sees it
+ * (then it holds early fragments); 0 if none.
+ */
+__u32 daemon_alive_pid(const struct masq_maps *m);
 
 #endif /* BPFMASQ_USER_FRAG_H */

@@ -12,6 +12,7 @@
 #include "bpffs.h"
 #include "check.h"
 #include "clock.h"
+#include "frag.h"
 #include "gc.h"
 #include "instance.h"
 #include "json.h"
@@ -240,7 +241,20 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 		json_kv_uint(j, timeout_keys[i], inst->timeouts[i]);
 	json_object_end(j);
 	json_kv_uint(j, "layout_version", inst->layout_version);
+	json_kv_uint(j, "daemon_pid", daemon_alive_pid(m));
 	json_object_end(j);
+}
+
+/* Whether `run` is there, and so holds fragments that come early. */
+static void print_daemon(const struct masq_maps *m)
+{
+	__u32 pid = daemon_alive_pid(m);
+
+	if (pid)
+		printf("\n  daemon     pid %u: early fragments are held\n",
+		       pid);
+	else
+		printf("\n  daemon     none: early fragments go to the stack\n");
 }
 
 /* One instance's status; in JSON when @j is not NULL. */
@@ -287,7 +301,7 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
 			printf("%s %s %us", i ? "," : "", timeout_keys[i],
 			       inst.timeouts[i]);
-		printf("\n");
+		print_daemon(&m);
 	}
 	maps_close(&m);
 	return 0;

@@ -81,6 +81,8 @@ t_frag_reverse() {
 	local offload=$1 size port=9100 held=0
 	offload_setup "$offload" || return 1
 	_frag_run || return 1
+	expect_eq "status: daemon_pid" "$(status_field daemon_pid)" "$DAEMON_PID" ||
+		return 1
 	for size in "${FRAG_SIZES[@]}"; do
 		_frag_in "$size" $((port++)) reverse || return 1
 		_frag_out "$size" $((port++)) || return 1
