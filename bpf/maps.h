@@ -117,6 +117,18 @@ struct {
 	__type(value, __u8);
 } lan_nets SEC(".maps");
 
+/*
+ * Destinations never translated (RFC 6888 REQ-6): flows to them leave with
+ * their inside source, and their packets may reach the inside.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BPFMASQ_MAX_EXCLUDED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bpfmasq_lpm_key);
+	__type(value, __u8);
+} excluded_nets SEC(".maps");
+
 /* The gateway's own addresses: never translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -114,6 +114,10 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	if (!cfg)
 		return BPFMASQ_STAT_NO_ADDRESS; /* cannot happen: array map */
 
+	/* Fragments and errors carry no session of their own to look up. */
+	if ((p.kind == PKT_LATER_FRAGMENT || p.kind == PKT_ICMP_ERROR) &&
+	    is_excluded(p.daddr))
+		return BPFMASQ_STAT_EXCLUDED;
 	if (p.kind == PKT_LATER_FRAGMENT)
 		return nat_fragment_out(ctx, kind, cfg, &p);
 	if (p.kind == PKT_ICMP_ERROR)
@@ -137,6 +141,8 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	if (!s) {
 		if (!is_inside(p.saddr) && !own_echo(cfg, &p))
 			return BPFMASQ_STAT_NOT_INSIDE;
+		if (is_excluded(p.daddr))
+			return BPFMASQ_STAT_EXCLUDED;
 		reason = nat_new_flow_out(cfg, &key, &p, now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;

@@ -36,6 +36,17 @@ static __always_inline bool is_inside(__be32 addr)
 }
 
 /*
+ * Is @addr in a prefix that is never translated (--exclude)? Asked only of
+ * packets that have no session: a flow to such a place never makes one.
+ */
+static __always_inline bool is_excluded(__be32 addr)
+{
+	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
+
+	return bpf_map_lookup_elem(&excluded_nets, &key) != NULL;
+}
+
+/*
  * A reply that was translated already: while a re-attach switches modes,
  * XDP and TC ingress are both attached for a moment, and TC sees what XDP
  * translated. It belongs to a session, which a stranger's packet cannot;
@@ -74,8 +85,12 @@ static __always_inline __u32 inbound_unmatched(const struct pkt *p,
 		return pass_reason;
 	if (bpf_map_lookup_elem(&lan_nets, &key) &&
 	    !bpf_map_lookup_elem(&local_addrs, &p->daddr) &&
-	    !translated_already(cfg, p))
+	    !translated_already(cfg, p)) {
+		/* From a network the inside talks to untranslated. */
+		if (is_excluded(p->saddr))
+			return BPFMASQ_STAT_EXCLUDED;
 		return BPFMASQ_STAT_UNSOLICITED;
+	}
 	return pass_reason;
 }
 

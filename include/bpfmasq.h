@@ -23,6 +23,8 @@
 #define BPFMASQ_MAX_OWNERS (3 * 65536)
 #define BPFMASQ_MAX_POOLS 64
 #define BPFMASQ_MAX_INTERNAL 256
+/* Destinations never translated (--exclude). */
+#define BPFMASQ_MAX_EXCLUDED 64
 #define BPFMASQ_MAX_LOCAL_ADDRS 256
 
 /*
@@ -467,7 +469,7 @@ enum {
  * shares ports when a pool runs dry (SHARED and LENT sessions), makes room
  * at insert time (evict_queue) and gives the counters room to grow; 5
  * holds early fragments (frag_events, daemon; a frags entry may wait with
- * inside address 0). Layout 3 sessions, mappings and owners are valid
+ * inside address 0) and adds excluded_nets. Layout 3 sessions, mappings and owners are valid
  * layout 4 and 5 ones (migrate.c).
  */
 #define BPFMASQ_LAYOUT_VERSION 5
@@ -575,7 +577,8 @@ enum bpfmasq_verdict {
 	X(FRAG_SENT, "fragments_sent_on", EVENT)                               \
 	X(FRAG_DUPLICATE, "fragments_duplicate", EVENT)                        \
 	X(FRAG_EXPIRED, "fragments_expired", EVENT)                            \
-	X(FRAG_HOLD_FULL, "fragments_hold_full", EVENT)
+	X(FRAG_HOLD_FULL, "fragments_hold_full", EVENT)                        \
+	X(EXCLUDED, "excluded", PASS)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

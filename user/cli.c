@@ -73,6 +73,7 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 };
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
+#define DEF_MAX_EXCLUDED STR(BPFMASQ_MAX_EXCLUDED)
 #define DEF_MAX_SESSIONS STR(BPFMASQ_DEFAULT_MAX_SESSIONS)
 #define DEF_MAX_INBOUND STR(BPFMASQ_DEFAULT_MAX_INBOUND)
 
@@ -94,6 +95,19 @@ const struct cli_opt cli_opts[] = {
 		.help = "Translate only sources in this prefix; may be "
 			"repeated, up to " DEF_MAX_INTERNAL " times (default: "
 			"every source but the gateway's own addresses).",
+	},
+	{
+		.id = OPT_EXCLUDE,
+		.name = "exclude",
+		.arg = "CIDR",
+		.repeat = true,
+		.cmds = ATTACH_RUN,
+		.help = "Never translate flows to this prefix: they leave with "
+			"their inside source, and packets from it may reach "
+			"the inside (a VPN peer, a provider network that routes "
+			"the inside prefixes); may be repeated, up to " DEF_MAX_EXCLUDED
+			" times; none, the default, clears "
+			"them.",
 	},
 	{
 		.id = OPT_PORTS,

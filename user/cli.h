@@ -46,6 +46,7 @@ struct cli_cmd {
 enum cli_opt_id {
 	OPT_ADDRESS = 256,
 	OPT_INTERNAL,
+	OPT_EXCLUDE,
 	OPT_PORTS,
 	OPT_FILTERING,
 	OPT_MAX_SESSIONS,

@@ -73,6 +73,13 @@ static int state_setup(const struct masq_maps *m,
 		if (err)
 			goto fail;
 	}
+	/* Given, or none: the set is replaced; else it stays. */
+	if (o->n_exclude) {
+		err = lpm_set(m->excluded_nets, o->exclude,
+			      o->n_exclude > 0 ? o->n_exclude : 0);
+		if (err)
+			goto fail;
+	}
 	err = host_addrs_sync(m, o->ifname);
 	if (err)
 		goto fail;

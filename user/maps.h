@@ -40,6 +40,7 @@ struct cidr {
 	X(port_pools, sizeof(struct bpfmasq_pool_key), sizeof(__u32), 1)       \
 	X(internal_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8), 1)      \
 	X(lan_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8), 1)           \
+	X(excluded_nets, sizeof(struct bpfmasq_lpm_key), sizeof(__u8), 5)      \
 	X(local_addrs, sizeof(__be32), sizeof(__u8), 1)                        \
 	X(frags, sizeof(struct bpfmasq_frag_key), sizeof(struct bpfmasq_frag), \
 	  1)                                                                   \

@@ -122,6 +122,29 @@ static int parse_port_ranges(const char *s, struct masq_opts *o)
 	return 0;
 }
 
+/* --exclude CIDR, repeated; "none" alone clears the prefixes. */
+static int parse_exclude(const char *arg, struct masq_opts *o)
+{
+	if (!strcmp(arg, "none")) {
+		if (o->n_exclude > 0) {
+			pr_err("--exclude none cannot go with a prefix");
+			return -1;
+		}
+		o->n_exclude = -1;
+		return 0;
+	}
+	if (o->n_exclude < 0) {
+		pr_err("--exclude none cannot go with a prefix");
+		return -1;
+	}
+	if (o->n_exclude == BPFMASQ_MAX_EXCLUDED) {
+		pr_err("too many --exclude prefixes (at most %d)",
+		       BPFMASQ_MAX_EXCLUDED);
+		return -1;
+	}
+	return parse_cidr(arg, &o->exclude[o->n_exclude++]);
+}
+
 static int parse_opt(int c, const char *arg, struct masq_opts *o)
 {
 	struct in_addr a;
@@ -144,6 +167,8 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 			return -1;
 		}
 		return parse_cidr(arg, &o->internal[o->n_internal++]);
+	case OPT_EXCLUDE:
+		return parse_exclude(arg, o);
 	case OPT_PORTS:
 		return parse_port_ranges(arg, o);
 	case OPT_FILTERING:

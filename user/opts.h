@@ -22,6 +22,8 @@ struct masq_opts {
 	__be32 address;
 	int n_internal;
 	struct cidr internal[BPFMASQ_MAX_INTERNAL];
+	int n_exclude; /* -1: "none", clear them */
+	struct cidr exclude[BPFMASQ_MAX_EXCLUDED];
 	int n_ports; /* 0: unset */
 	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 	int filtering; /* -1: unset */

@@ -178,12 +178,15 @@ int cmd_stats(const struct masq_opts *o)
 	return 0;
 }
 
-/* The inside prefixes, as "a/b, c/d" (a JSON array of strings with @j). */
-static void print_internal(const struct masq_maps *m, struct json *j)
+/*
+ * The prefixes of LPM trie @fd, as "a/b, c/d" (a JSON array of strings
+ * with @j); @none when there are none, in text.
+ */
+static void print_prefixes(int fd, struct json *j, const char *none)
 {
 	struct cidr c[BPFMASQ_MAX_INTERNAL];
 	char a[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN + 4];
-	int n = lpm_get(m->internal_nets, c, BPFMASQ_MAX_INTERNAL), i;
+	int n = lpm_get(fd, c, BPFMASQ_MAX_INTERNAL), i;
 
 	if (j)
 		json_array_begin(j);
@@ -197,6 +200,8 @@ static void print_internal(const struct masq_maps *m, struct json *j)
 	}
 	if (j)
 		json_array_end(j);
+	else if (n <= 0)
+		printf("%s", none);
 }
 
 /* Where replies are translated: native, generic or tc. */
@@ -231,7 +236,9 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_bool(j, "port_sharing",
 		     !(inst->flags & BPFMASQ_INST_NO_SHARING));
 	json_key(j, "internal");
-	print_internal(m, j);
+	print_prefixes(m->internal_nets, j, NULL);
+	json_key(j, "excluded");
+	print_prefixes(m->excluded_nets, j, NULL);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
@@ -295,7 +302,9 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		       cfg.filtering ? "endpoint-independent"
 				     : "address-and-port-dependent",
 		       mode_name(&inst));
-		print_internal(&m, NULL);
+		print_prefixes(m.internal_nets, NULL, "none");
+		printf("\n  excluded   ");
+		print_prefixes(m.excluded_nets, NULL, "none");
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",
 		       sessions, inst.max_sessions, mappings);
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)

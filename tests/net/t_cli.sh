@@ -36,6 +36,9 @@ t_cli_errors() {
 		"attach $WAN --internal 10.77.0.0/abc"
 		"attach $WAN --internal 300.77.0.0/16"
 		"attach $WAN --internal nonsense"
+		"attach $WAN --exclude 10.0.0.0/40"
+		"attach $WAN --exclude none --exclude 192.0.2.0/24"
+		"attach $WAN --exclude 192.0.2.0/24 --exclude none"
 		"attach $WAN --ports 5000-4000"
 		"attach $WAN --ports 70000"
 		"attach $WAN --ports 1024-70000"
@@ -350,7 +353,7 @@ _omits() {
 # usage block is `bpfmasq --help`.
 t_cli_help() {
 	local rc=0 help cmd opt page warn man
-	local -a opts attach_opts=(address internal ports filtering max-sessions
+	local -a opts attach_opts=(address internal exclude ports filtering max-sessions
 		timeout-tcp-est timeout-tcp-trans timeout-tcp-close timeout-udp timeout-icmp mode)
 	local -a global=(bpffs verbose help)
 
