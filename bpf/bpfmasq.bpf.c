@@ -13,6 +13,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "fast.h"
 #include "nat.h"
 #include "unreach.h"
 #include "verdict.h"
@@ -33,15 +34,28 @@ int bpfmasq_egress(struct __sk_buff *skb)
 SEC("xdp")
 int bpfmasq_ingress(struct xdp_md *ctx)
 {
-	return nat_exit(nat_inbound(ctx, CTX_XDP)) == NAT_DROP ? XDP_DROP
-							       : XDP_PASS;
+	__u32 reason = nat_inbound(ctx, CTX_XDP);
+
+	if (nat_exit(reason) == NAT_DROP)
+		return XDP_DROP;
+	return fast_in(ctx, CTX_XDP, reason, XDP_PASS);
 }
 
 SEC("tc")
 int bpfmasq_ingress_tc(struct __sk_buff *skb)
 {
-	return nat_exit(nat_inbound(skb, CTX_SKB)) == NAT_DROP ? TC_ACT_SHOT
-							       : TC_ACT_OK;
+	__u32 reason = nat_inbound(skb, CTX_SKB);
+
+	if (nat_exit(reason) == NAT_DROP)
+		return TC_ACT_SHOT;
+	return fast_in(skb, CTX_SKB, reason, TC_ACT_OK);
+}
+
+/* On the XDP hook of each fast-path LAN interface (fast.h). */
+SEC("xdp")
+int bpfmasq_lan(struct xdp_md *ctx)
+{
+	return fast_out(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -145,6 +145,14 @@ struct {
 	__type(value, struct bpfmasq_frag);
 } frags SEC(".maps");
 
+/* The fast path's interfaces (fast.h): ifindex -> LAN or WAN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_FAST_LANS + 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_fast_iface);
+} fast_ifaces SEC(".maps");
+
 /* Early fragments and settled datagrams, for the daemon (frag.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

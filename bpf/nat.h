@@ -94,39 +94,38 @@ static __always_inline bool own_echo(const struct bpfmasq_config *cfg,
 }
 
 /*
- * Outbound (WAN egress): translate the source of packets from inside hosts.
- * A packet from inside that cannot be translated is dropped, never sent with
- * its inside address.
+ * Outbound: translate the source of packet @p (parsed) from an inside
+ * host. A packet from inside that cannot be translated is dropped, never
+ * sent with its inside address.
  */
-static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
+static __always_inline __u32 nat_outbound_pkt(void *ctx,
+					      const enum ctx_kind kind,
+					      struct pkt *p)
 {
 	const struct bpfmasq_config *cfg;
 	struct bpfmasq_session_key key;
 	struct bpfmasq_session *s;
-	struct pkt p;
 	__u32 reason;
 	__u64 now;
 
-	reason = nat_parse(ctx, kind, &p);
-	if (reason != NAT_CONTINUE)
-		return reason;
 	cfg = config_get();
 	if (!cfg)
 		return BPFMASQ_STAT_NO_ADDRESS; /* cannot happen: array map */
 
 	/* Fragments and errors carry no session of their own to look up. */
-	if ((p.kind == PKT_LATER_FRAGMENT || p.kind == PKT_ICMP_ERROR) &&
-	    is_excluded(p.daddr))
+	if ((p->kind == PKT_LATER_FRAGMENT || p->kind == PKT_ICMP_ERROR) &&
+	    is_excluded(p->daddr))
 		return BPFMASQ_STAT_EXCLUDED;
-	if (p.kind == PKT_LATER_FRAGMENT)
-		return nat_fragment_out(ctx, kind, cfg, &p);
-	if (p.kind == PKT_ICMP_ERROR)
-		return nat_icmp_error_out(ctx, kind, &p, is_inside(p.saddr));
-	if (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST)
-		return is_inside(p.saddr) ? BPFMASQ_STAT_UNSUPPORTED
-					  : BPFMASQ_STAT_NOT_INSIDE;
+	if (p->kind == PKT_LATER_FRAGMENT)
+		return nat_fragment_out(ctx, kind, cfg, p);
+	if (p->kind == PKT_ICMP_ERROR)
+		return nat_icmp_error_out(ctx, kind, p, is_inside(p->saddr));
+	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REQUEST)
+		return is_inside(p->saddr) ? BPFMASQ_STAT_UNSUPPORTED
+					   : BPFMASQ_STAT_NOT_INSIDE;
 
-	session_key_make(&key, p.saddr, p.sport, p.daddr, p.dport, p.proto);
+	session_key_make(&key, p->saddr, p->sport, p->daddr, p->dport,
+			 p->proto);
 
 	now = bpf_ktime_get_boot_ns();
 	s = bpf_map_lookup_elem(&sessions, &key);
@@ -139,18 +138,30 @@ static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
 	if (s && (s->flags & BPFMASQ_SESS_LENT))
 		return BPFMASQ_STAT_PORT_LENT;
 	if (!s) {
-		if (!is_inside(p.saddr) && !own_echo(cfg, &p))
+		if (!is_inside(p->saddr) && !own_echo(cfg, p))
 			return BPFMASQ_STAT_NOT_INSIDE;
-		if (is_excluded(p.daddr))
+		if (is_excluded(p->daddr))
 			return BPFMASQ_STAT_EXCLUDED;
-		reason = nat_new_flow_out(cfg, &key, &p, now, &s);
+		reason = nat_new_flow_out(cfg, &key, p, now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;
 	}
-	session_touch(s, &p, true, now);
-	if (nat_rewrite_src(ctx, kind, &p, s->ext_addr, s->ext_port))
+	session_touch(s, p, true, now);
+	if (nat_rewrite_src(ctx, kind, p, s->ext_addr, s->ext_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_OUT;
+}
+
+/* Outbound (WAN egress): the packet, parsed, then translated. */
+static __always_inline __u32 nat_outbound(void *ctx, const enum ctx_kind kind)
+{
+	struct pkt p;
+	__u32 reason;
+
+	reason = nat_parse(ctx, kind, &p);
+	if (reason != NAT_CONTINUE)
+		return reason;
+	return nat_outbound_pkt(ctx, kind, &p);
 }
 
 /*

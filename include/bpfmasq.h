@@ -460,7 +460,27 @@ enum {
 	 * collector pass finishes it.
 	 */
 	BPFMASQ_CFG_FLUSHING = 1 << 1,
+	/* Fast-path interfaces are set (fast_ifaces): replies may go there. */
+	BPFMASQ_CFG_FAST_PATH = 1 << 2,
 };
+
+/*
+ * Value of fast_ifaces, keyed by ifindex: the interfaces of the fast path
+ * (bpf/fast.h), a LAN one with bpfmasq_lan on its XDP hook, and the WAN.
+ */
+struct bpfmasq_fast_iface {
+	__u8 role; /* BPFMASQ_FAST_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bpfmasq_fast_iface) == 4, "fast iface layout");
+
+enum {
+	BPFMASQ_FAST_LAN = 1,
+	BPFMASQ_FAST_WAN = 2,
+};
+
+/* LAN interfaces of the fast path, at most (--fast-path). */
+#define BPFMASQ_MAX_FAST_LANS 16
 
 /*
  * Version of the pinned layout: every change of a pinned map's key, value
@@ -469,7 +489,7 @@ enum {
  * shares ports when a pool runs dry (SHARED and LENT sessions), makes room
  * at insert time (evict_queue) and gives the counters room to grow; 5
  * holds early fragments (frag_events, daemon; a frags entry may wait with
- * inside address 0) and adds excluded_nets. Layout 3 sessions, mappings and owners are valid
+ * inside address 0) and adds excluded_nets and fast_ifaces. Layout 3 sessions, mappings and owners are valid
  * layout 4 and 5 ones (migrate.c).
  */
 #define BPFMASQ_LAYOUT_VERSION 5
@@ -578,7 +598,10 @@ enum bpfmasq_verdict {
 	X(FRAG_DUPLICATE, "fragments_duplicate", EVENT)                        \
 	X(FRAG_EXPIRED, "fragments_expired", EVENT)                            \
 	X(FRAG_HOLD_FULL, "fragments_hold_full", EVENT)                        \
-	X(EXCLUDED, "excluded", PASS)
+	X(EXCLUDED, "excluded", PASS)                                          \
+	X(FAST_OUT, "fast_path_out", EVENT)                                    \
+	X(FAST_IN, "fast_path_in", EVENT)                                      \
+	X(FAST_TO_STACK, "fast_path_to_stack", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

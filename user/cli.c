@@ -74,6 +74,7 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
 #define DEF_MAX_EXCLUDED STR(BPFMASQ_MAX_EXCLUDED)
+#define DEF_MAX_FAST_LANS STR(BPFMASQ_MAX_FAST_LANS)
 #define DEF_MAX_SESSIONS STR(BPFMASQ_DEFAULT_MAX_SESSIONS)
 #define DEF_MAX_INBOUND STR(BPFMASQ_DEFAULT_MAX_INBOUND)
 
@@ -108,6 +109,18 @@ const struct cli_opt cli_opts[] = {
 			"the inside prefixes); may be repeated, up to " DEF_MAX_EXCLUDED
 			" times; none, the default, clears "
 			"them.",
+	},
+	{
+		.id = OPT_FAST_PATH,
+		.name = "fast-path",
+		.arg = "IFACE",
+		.repeat = true,
+		.cmds = ATTACH_RUN,
+		.help = "Translate and forward in XDP between this LAN "
+			"interface and the WAN, past the kernel's forwarding "
+			"path (and its firewall); may be repeated, up to " DEF_MAX_FAST_LANS
+			" times; none clears them (default: "
+			"none; a re-attach without it keeps them).",
 	},
 	{
 		.id = OPT_PORTS,

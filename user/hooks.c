@@ -4,6 +4,7 @@
  * ingress in TC mode) on its clsact qdisc, the XDP link pinned beside the
  * maps, and switching the ingress mode in place without a gap.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #define TC_HANDLE 0x6d61
 #define TC_PRIO 0x6d61
 #define XDP_LINK_PIN "xdp_link"
+/* Followed by the LAN interface's ifindex. */
+#define FAST_LINK_PIN "fast_link_"
 
 int tc_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd,
 	      bool *hook_created)
@@ -92,14 +95,14 @@ static int xdp_link_create(int prog_fd, int ifindex, bool generic)
  * Attach XDP through a pinned link, or swap the program of the pinned
  * one. *@created tells whether a new link was made.
  */
-static int xdp_attach(int prog_fd, int ifindex, const char *dir, bool generic,
-		      bool *created)
+static int xdp_attach_pin(int prog_fd, int ifindex, const char *dir,
+			  const char *pin, bool generic, bool *created)
 {
 	char path[PATH_MAX];
 	int fd, err = 0;
 
 	*created = false;
-	if (pin_path(path, sizeof(path), dir, XDP_LINK_PIN))
+	if (pin_path(path, sizeof(path), dir, pin))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -136,12 +139,12 @@ static int xdp_attach(int prog_fd, int ifindex, const char *dir, bool generic,
  * from a work queue, a moment later, and a new XDP attachment made in
  * that moment would find the device busy.
  */
-void xdp_detach(const char *dir)
+static void xdp_detach_pin(const char *dir, const char *pin)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (pin_path(path, sizeof(path), dir, XDP_LINK_PIN))
+	if (pin_path(path, sizeof(path), dir, pin))
 		return;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -151,6 +154,63 @@ void xdp_detach(const char *dir)
 		close(fd);
 	}
 	unlink(path);
+}
+
+void xdp_detach(const char *dir)
+{
+	xdp_detach_pin(dir, XDP_LINK_PIN);
+}
+
+static int xdp_attach(int prog_fd, int ifindex, const char *dir, bool generic,
+		      bool *created)
+{
+	return xdp_attach_pin(prog_fd, ifindex, dir, XDP_LINK_PIN, generic,
+			      created);
+}
+
+/* The pin of the fast path's XDP link on LAN interface @ifindex. */
+static void fast_pin(char *pin, size_t len, int ifindex)
+{
+	snprintf(pin, len, "%s%d", FAST_LINK_PIN, ifindex);
+}
+
+int fast_attach(int prog_fd, int ifindex, const char *dir, bool *created)
+{
+	char pin[32];
+	int err;
+
+	fast_pin(pin, sizeof(pin), ifindex);
+	err = xdp_attach_pin(prog_fd, ifindex, dir, pin, false, created);
+	if (err == -EOPNOTSUPP || err == -EINVAL) {
+		pr_info("native XDP is not available on ifindex %d (%s): generic XDP for its fast path",
+			ifindex, strerror(-err));
+		err = xdp_attach_pin(prog_fd, ifindex, dir, pin, true, created);
+	}
+	if (err)
+		pr_err("cannot attach the fast path to ifindex %d: %s", ifindex,
+		       strerror(-err));
+	return err;
+}
+
+void fast_detach(const char *dir, int ifindex)
+{
+	char pin[32];
+
+	fast_pin(pin, sizeof(pin), ifindex);
+	xdp_detach_pin(dir, pin);
+}
+
+void fast_detach_all(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, FAST_LINK_PIN, strlen(FAST_LINK_PIN)))
+			xdp_detach_pin(dir, de->d_name);
+	closedir(d);
 }
 
 /*

@@ -24,6 +24,16 @@ void tc_hook_destroy(int ifindex);
 void xdp_detach(const char *dir);
 
 /*
+ * The fast path's program @prog_fd on the XDP hook of LAN interface
+ * @ifindex, through a link pinned in @dir (native XDP, else generic); a
+ * pinned one gets the new program. *@created says whether it is new.
+ */
+int fast_attach(int prog_fd, int ifindex, const char *dir, bool *created);
+/* Detach and unpin the fast path's link on @ifindex; every one in @dir. */
+void fast_detach(const char *dir, int ifindex);
+void fast_detach_all(const char *dir);
+
+/*
  * Translate replies in @mode (enum bpfmasq_ingress, or MODE_AUTO) with the
  * XDP program @xdp_fd or the TC one @tc_fd, removing the other kind; a
  * re-attach switches modes this way without a gap. The mode attached is

@@ -19,6 +19,7 @@
 #include "bpffs.h"
 #include "bpfmasq.skel.h"
 #include "config.h"
+#include "fast.h"
 #include "hooks.h"
 #include "instance.h"
 #include "log.h"
@@ -215,6 +216,9 @@ static int attach_locked(const struct masq_opts *o)
 		       o->ifname);
 		return -EPROTONOSUPPORT;
 	}
+	err = fast_check(o, ifindex);
+	if (err)
+		return err;
 	if (pin_base(base, sizeof(base), o->bpffs) ||
 	    pin_dir(dir, sizeof(dir), o->bpffs, o->ifname))
 		return -ENAMETOOLONG;
@@ -269,6 +273,10 @@ static int attach_locked(const struct masq_opts *o)
 			&egress_hook);
 	if (err)
 		goto out_ingress;
+	err = fast_sync(&m, bpf_program__fd(skel->progs.bpfmasq_lan), dir, o,
+			ifindex, &cfg);
+	if (err)
+		goto out_egress;
 	/* A re-attach keeps the ownership recorded when it was created. */
 	if (fresh && (egress_hook || ingress_hook))
 		inst.flags |= BPFMASQ_INST_OWN_CLSACT;
@@ -303,6 +311,7 @@ out_unpin:
 	migrate_abort(&mg);
 	if (fresh) {
 		xdp_detach(dir);
+		fast_detach_all(dir);
 		pin_dir_remove(dir);
 	}
 	return err;
@@ -323,6 +332,7 @@ static int detach_force(const struct masq_opts *o, const char *dir)
 		tc_detach(ifindex, BPF_TC_INGRESS);
 	}
 	xdp_detach(dir);
+	fast_detach_all(dir);
 	err = pin_dir_remove(dir);
 	if (err) {
 		pr_err("cannot remove %s: %s", dir, strerror(-err));
@@ -358,6 +368,7 @@ static int detach_locked(const struct masq_opts *o)
 			tc_hook_destroy(ifindex);
 	}
 	xdp_detach(dir);
+	fast_detach_all(dir);
 	/* Unpinning the maps frees them, once no program uses them. */
 	err = pin_dir_remove(dir);
 	if (err)

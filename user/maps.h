@@ -49,7 +49,8 @@ struct cidr {
 	X(evict_queue, 0, sizeof(struct bpfmasq_victim), 4)                    \
 	X(share_misses, sizeof(__u32), sizeof(struct bpfmasq_share_miss), 4)   \
 	X(frag_events, 0, 0, 5)                                                \
-	X(daemon, sizeof(__u32), sizeof(struct bpfmasq_daemon), 5)
+	X(daemon, sizeof(__u32), sizeof(struct bpfmasq_daemon), 5)             \
+	X(fast_ifaces, sizeof(__u32), sizeof(struct bpfmasq_fast_iface), 5)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;

@@ -145,6 +145,32 @@ static int parse_exclude(const char *arg, struct masq_opts *o)
 	return parse_cidr(arg, &o->exclude[o->n_exclude++]);
 }
 
+/* --fast-path IFACE, repeated; "none" alone clears them. */
+static int parse_fast_path(const char *arg, struct masq_opts *o)
+{
+	bool none = !strcmp(arg, "none");
+
+	if ((none && o->n_fast > 0) || (!none && o->n_fast < 0)) {
+		pr_err("--fast-path none cannot go with an interface");
+		return -1;
+	}
+	if (none) {
+		o->n_fast = -1;
+		return 0;
+	}
+	if (o->n_fast == BPFMASQ_MAX_FAST_LANS) {
+		pr_err("too many --fast-path interfaces (at most %d)",
+		       BPFMASQ_MAX_FAST_LANS);
+		return -1;
+	}
+	if (!*arg || strlen(arg) >= sizeof(o->fast[0])) {
+		pr_err("bad interface name '%s'", arg);
+		return -1;
+	}
+	snprintf(o->fast[o->n_fast++], sizeof(o->fast[0]), "%s", arg);
+	return 0;
+}
+
 static int parse_opt(int c, const char *arg, struct masq_opts *o)
 {
 	struct in_addr a;
@@ -169,6 +195,8 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		return parse_cidr(arg, &o->internal[o->n_internal++]);
 	case OPT_EXCLUDE:
 		return parse_exclude(arg, o);
+	case OPT_FAST_PATH:
+		return parse_fast_path(arg, o);
 	case OPT_PORTS:
 		return parse_port_ranges(arg, o);
 	case OPT_FILTERING:

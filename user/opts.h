@@ -24,6 +24,8 @@ struct masq_opts {
 	struct cidr internal[BPFMASQ_MAX_INTERNAL];
 	int n_exclude; /* -1: "none", clear them */
 	struct cidr exclude[BPFMASQ_MAX_EXCLUDED];
+	int n_fast; /* --fast-path interfaces; -1: "none", clear them */
+	char fast[BPFMASQ_MAX_FAST_LANS][16];
 	int n_ports; /* 0: unset */
 	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 	int filtering; /* -1: unset */

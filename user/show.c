@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "bpffs.h"
 #include "check.h"
 #include "clock.h"
+#include "fast.h"
 #include "frag.h"
 #include "gc.h"
 #include "instance.h"
@@ -212,6 +214,29 @@ static const char *mode_name(const struct bpfmasq_instance *inst)
 		       : "?";
 }
 
+/* The fast path's LAN interfaces, by name (a JSON array with @j). */
+static void print_fast_path(const struct masq_maps *m, struct json *j)
+{
+	__u32 lans[BPFMASQ_MAX_FAST_LANS];
+	int n = fast_list(m, lans, BPFMASQ_MAX_FAST_LANS), i;
+	char name[IF_NAMESIZE];
+
+	if (j)
+		json_array_begin(j);
+	for (i = 0; i < n; i++) {
+		if (!if_indextoname(lans[i], name))
+			snprintf(name, sizeof(name), "%u", lans[i]);
+		if (j)
+			json_string(j, name);
+		else
+			printf("%s%s", i ? ", " : "", name);
+	}
+	if (j)
+		json_array_end(j);
+	else if (n <= 0)
+		printf("none");
+}
+
 static void status_json(struct json *j, const char *ifname, const char *dir,
 			const struct bpfmasq_config *cfg,
 			const struct bpfmasq_instance *inst,
@@ -239,6 +264,8 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	print_prefixes(m->internal_nets, j, NULL);
 	json_key(j, "excluded");
 	print_prefixes(m->excluded_nets, j, NULL);
+	json_key(j, "fast_path");
+	print_fast_path(m, j);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
@@ -305,6 +332,8 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		print_prefixes(m.internal_nets, NULL, "none");
 		printf("\n  excluded   ");
 		print_prefixes(m.excluded_nets, NULL, "none");
+		printf("\n  fast path  ");
+		print_fast_path(&m, NULL);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",
 		       sessions, inst.max_sessions, mappings);
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)

@@ -89,6 +89,8 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	inst.ingress =
 		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	skel_prepare(fx->skel, &inst);
+	if (!opts->fast_path)
+		bpf_program__set_autoload(fx->skel->progs.bpfmasq_lan, false);
 	/* Room for every port of the test ranges, quicker to set up. */
 	bpf_map__set_max_entries(fx->skel->maps.port_owners,
 				 opts->max_owners ? opts->max_owners : 8192);

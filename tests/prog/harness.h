@@ -62,6 +62,7 @@ struct fx_opts {
 	__u16 max_inbound; /* per mapping; 0: the default */
 	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
 	bool no_sharing; /* --port-sharing off */
+	bool fast_path; /* load bpfmasq_lan too (the verifier's time) */
 };
 
 struct fixture {
