@@ -39,6 +39,9 @@ t_cli_errors() {
 		"attach $WAN --exclude 10.0.0.0/40"
 		"attach $WAN --exclude none --exclude 192.0.2.0/24"
 		"attach $WAN --exclude 192.0.2.0/24 --exclude none"
+		"attach $WAN --fast-path nosuch0"
+		"attach $WAN --fast-path $WAN"
+		"attach $WAN --fast-path none --fast-path lan1"
 		"attach $WAN --ports 5000-4000"
 		"attach $WAN --ports 70000"
 		"attach $WAN --ports 1024-70000"
@@ -353,7 +356,7 @@ _omits() {
 # usage block is `bpfmasq --help`.
 t_cli_help() {
 	local rc=0 help cmd opt page warn man
-	local -a opts attach_opts=(address internal exclude ports filtering max-sessions
+	local -a opts attach_opts=(address internal exclude fast-path ports filtering max-sessions
 		timeout-tcp-est timeout-tcp-trans timeout-tcp-close timeout-udp timeout-icmp mode)
 	local -a global=(bpffs verbose help)
 
