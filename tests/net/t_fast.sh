@@ -8,7 +8,7 @@
 # counters show the packets took it, both ways, while lan2 keeps the normal
 # path. `--fast-path none` takes it off lan1 again, traffic unharmed. And a
 # packet whose neighbour is not resolved yet goes through the kernel, which
-# resolves it; the next ones take the fast path.
+# resolves it; the next ones take the fast path. detach takes it off lan1.
 #
 # The end hosts compute checksums in full (offload off): XDP on a veth
 # cannot see that a local sender left one to offload. A veth takes frames
@@ -80,6 +80,12 @@ t_fast_neigh() {
 	note "after a neighbour flush: $((stack1 - stack0)) to the kernel, $((out1 - out0)) out on the fast path"
 	((stack1 > stack0)) || { fail "no packet went to the kernel for want of a neighbour"; return 1; }
 	((out1 - out0 >= 3)) || { fail "the pings did not take the fast path once resolved"; return 1; }
+	# detach takes the fast path off lan1 too.
+	bmq detach "$WAN" || { fail "bpfmasq detach"; return 1; }
+	if ip -n "$NS_GW" link show lan1 | grep -q 'prog/xdp'; then
+		fail "detach left the XDP program on lan1"
+		return 1
+	fi
 }
 
 net_test fast.tc in_mode tc t_fast
