@@ -266,12 +266,19 @@ static bool sess_follow_gc(struct model *m, struct fixture *fx, uint64_t now,
 	return shares_follow_gc(m);
 }
 
+/*
+ * Does a session hold the mapping of @in: a flow of its own, or a LENT
+ * entry of its port? A shared flow of @in's does not: it is on another
+ * endpoint's port, which that one's mapping and LENT entry hold, and
+ * never uses @in's (the pool ran dry when it was made: keeping a port
+ * that nothing sends from would take it from the flows that need one).
+ */
 static bool in_use(const struct model *m, const struct m_ep *in)
 {
 	int i;
 
 	for (i = 0; i < m->nsess; i++)
-		if (model_ep_eq(&m->sess[i].in, in))
+		if (!m->sess[i].shared && model_ep_eq(&m->sess[i].in, in))
 			return true;
 	return false;
 }

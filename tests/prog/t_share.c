@@ -12,12 +12,14 @@
  * random choice is forced.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "check.h"
+#include "model.h"
 #include "scenario.h"
 
 /*
@@ -1315,6 +1317,51 @@ static bool free_port_of(struct fixture *fx, __be32 host, __u16 port,
 	return ASSERT_OK(ctl_run(&fx->maps, &a), "freeing the port");
 }
 
+/* A pool of two ports. */
+static const struct fx_opts two_ports = { .port_min = 41000,
+					  .port_max = 41001 };
+
+/*
+ * A fresh instance of two_ports, which HOST1 and HOST5 own by their flows
+ * to REMOTE1: HOST2 borrows one for REMOTE2 (*@ext, *@lender's), then the
+ * other comes free and becomes HOST2's own (*@own), by its flow to
+ * REMOTE3.
+ */
+static bool setup_borrower_own(struct fixture *fx, __be32 *lender, __u16 *ext,
+			       __u16 *own)
+{
+	struct pkt_spec q = udp_spec(HOST1, OWNER_PORT, REMOTE1, 53, query);
+	__u16 p1, p5;
+	bool ok;
+
+	test_ctx("HOST1 to REMOTE1");
+	if (!setup_flow(fx, &two_ports, &q, &p1))
+		return false;
+	q.saddr = HOST5;
+	test_ctx("HOST5 to REMOTE1");
+	if (!send_out(fx, &q, &p5))
+		return false;
+	q = udp_spec(HOST2, BORROWER_PORT, REMOTE2, 53, query);
+	test_ctx("HOST2 to REMOTE2");
+	if (!send_out(fx, &q, ext))
+		return false;
+	test_ctx(NULL);
+	if (!ASSERT_TRUE(*ext == p1 || *ext == p5, "borrowed port is owned"))
+		return false;
+	*lender = *ext == p1 ? HOST1 : HOST5;
+	/* The port that is not lent comes free. */
+	test_ctx("freeing the other port");
+	if (*ext == p1 ? !free_port_of(fx, HOST5, OWNER_PORT, REMOTE1, 53, p5)
+		       : !free_port_of(fx, HOST1, OWNER_PORT, REMOTE1, 53, p1))
+		return false;
+	test_ctx("HOST2 to REMOTE3");
+	q = udp_spec(HOST2, BORROWER_PORT, REMOTE3, 53, query);
+	ok = send_out(fx, &q, own) &&
+	     ASSERT_EQ(*own, *ext == p1 ? p5 : p1, "HOST2's own port");
+	test_ctx(NULL);
+	return ok;
+}
+
 /*
  * A borrower that gets a mapping of its own later (a port came free) keeps
  * its shared flow on the borrowed port; the remote of that flow is still
@@ -1324,40 +1371,15 @@ static bool free_port_of(struct fixture *fx, __be32 host, __u16 port,
  */
 PROG_TEST(share_borrower_gets_mapping, TEST_REPLIES)
 {
-	const struct fx_opts opts = { .port_min = 41000, .port_max = 41001 };
 	struct icmp_error_spec e;
 	struct frame sent, in;
 	struct pkt_spec q;
 	struct fixture fx;
-	__u16 p1, p5, ext, own;
+	__u16 ext, own;
+	__be32 lender;
 
-	if (!fx_setup(&fx, &opts))
-		return;
-	q = udp_spec(HOST1, OWNER_PORT, REMOTE1, 53, query);
-	test_ctx("HOST1 to REMOTE1");
-	if (!send_out(&fx, &q, &p1))
+	if (!setup_borrower_own(&fx, &lender, &ext, &own))
 		goto out;
-	q.saddr = HOST5;
-	test_ctx("HOST5 to REMOTE1");
-	if (!send_out(&fx, &q, &p5))
-		goto out;
-	q = udp_spec(HOST2, BORROWER_PORT, REMOTE2, 53, query);
-	test_ctx("HOST2 to REMOTE2");
-	if (!send_out(&fx, &q, &ext))
-		goto out;
-	test_ctx(NULL);
-	if (!ASSERT_TRUE(ext == p1 || ext == p5, "borrowed port is owned"))
-		goto out;
-	/* The port that is not lent comes free. */
-	test_ctx("freeing the other port");
-	if (ext == p1 ? !free_port_of(&fx, HOST5, OWNER_PORT, REMOTE1, 53, p5)
-		      : !free_port_of(&fx, HOST1, OWNER_PORT, REMOTE1, 53, p1))
-		goto out;
-	test_ctx("HOST2 to REMOTE3");
-	q = udp_spec(HOST2, BORROWER_PORT, REMOTE3, 53, query);
-	if (!send_out(&fx, &q, &own))
-		goto out;
-	ASSERT_EQ(own, ext == p1 ? p5 : p1, "HOST2's own port");
 	test_ctx("HOST2 to REMOTE2 again");
 	udp_out(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, ext);
 	test_ctx("reply from REMOTE2 to the borrowed port");
@@ -1380,6 +1402,131 @@ PROG_TEST(share_borrower_gets_mapping, TEST_REPLIES)
 	ASSERT_STAT(&fx, BPFMASQ_STAT_FILTERED, 2);
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_IN, 2);
 out:
+	fx_teardown(&fx);
+}
+
+/*
+ * The lender's mapping, its owned port and the released one in quarantine;
+ * the shared session and its LENT entry.
+ */
+static bool expect_tables_released(struct fixture *fx)
+{
+	return ASSERT_EQ(map_count(fx->maps.mappings), 1, "mappings entries") &&
+	       ASSERT_EQ(map_count(fx->maps.port_owners), 2,
+			 "port_owners entries") &&
+	       ASSERT_EQ(map_count(fx->maps.sessions), 2, "sessions entries");
+}
+
+/* A UDP session of @in's with @raddr:53 on @ext, in model @m. */
+static struct m_sess *model_udp_sess(struct model *m, const struct m_ep *in,
+				     __be32 raddr, __u16 ext)
+{
+	struct m_sess *s = &m->sess[m->nsess++];
+
+	*s = (struct m_sess){
+		.in = *in, .raddr = raddr, .rport = 53, .ext = ext
+	};
+	return s;
+}
+
+/*
+ * The fuzz test's model (model.h) of share_borrower_mapping_released
+ * before its pass: @lender's flow to REMOTE1 and its LENT entry for
+ * REMOTE2 on @ext; HOST2's shared flow to REMOTE2 there, last used at
+ * @shared_ns, and its own to REMOTE3 on @own. NULL when out of memory.
+ */
+static struct model *model_borrower(__be32 lender, __u16 ext, __u16 own,
+				    __u64 shared_ns)
+{
+	const struct m_ep l = { lender, OWNER_PORT, IPPROTO_UDP };
+	const struct m_ep b = { HOST2, BORROWER_PORT, IPPROTO_UDP };
+	struct model *m = calloc(1, sizeof(*m));
+	struct m_sess *s;
+
+	if (!m)
+		return NULL;
+	model_init(m, EXT_ADDR, two_ports.port_min, two_ports.port_max, false);
+	m->maps[m->nmaps++] = (struct m_map){ .in = l, .ext = ext };
+	m->maps[m->nmaps++] = (struct m_map){ .in = b, .ext = own };
+	model_udp_sess(m, &l, REMOTE1, ext);
+	s = model_udp_sess(m, &l, REMOTE2, ext);
+	s->lent = true;
+	s->lent_to = b;
+	s = model_udp_sess(m, &b, REMOTE2, ext);
+	s->shared = true;
+	s->last_ns = shared_ns;
+	model_udp_sess(m, &b, REMOTE3, own);
+	return m;
+}
+
+/*
+ * A borrower with a mapping of its own (a port came free after it
+ * borrowed) whose own flows have all expired: the collector releases that
+ * mapping, though the borrower's shared flow is live. The shared flow is
+ * on the lender's port, which the lender's mapping and the LENT entry
+ * hold, and sends nothing from the borrower's own: keeping that port
+ * would take it from the flows that need one, when ports are scarce. The
+ * shared flow carries on as it was, both ways; its own port's remote now
+ * reaches no one. The fuzz test's model follows the pass as the maps do:
+ * the shared flow is no use of the borrower's mapping.
+ */
+PROG_TEST(share_borrower_mapping_released, TEST_REPLIES)
+{
+	struct bpfmasq_session_key bk;
+	struct gc_result res = {};
+	struct bpfmasq_mapping map;
+	struct model *m = NULL;
+	struct bpfmasq_owner o;
+	struct fixture fx;
+	__u16 ext, own;
+	__be32 lender;
+	__u64 later;
+
+	if (!setup_borrower_own(&fx, &lender, &ext, &own))
+		goto out;
+	/* A UDP timeout later; the shared flow had a packet just before. */
+	bk = skey(HOST2, BORROWER_PORT, REMOTE2, 53);
+	later = now_boot_ns() + UDP_TIMEOUT_NS + NS_PER_S;
+	if (!set_last_ns(&fx, &bk, later - NS_PER_S))
+		goto out;
+	m = model_borrower(lender, ext, own, later - NS_PER_S);
+	test_ctx("the fuzz model before the pass");
+	if (!ASSERT_TRUE(m != NULL, "the model") || !model_matches_maps(m, &fx))
+		goto out;
+	test_ctx(NULL);
+	if (!ASSERT_OK(gc_pass(&fx.maps, later, &res), "gc_pass"))
+		goto out;
+	/* The fuzz test's clock: the shared flow's last packet. */
+	test_ctx("the fuzz model follows the pass");
+	if (!model_follow_gc(m, &fx, later - NS_PER_S, later))
+		goto out;
+	test_ctx(NULL);
+	ASSERT_EQ(res.sessions_expired, 2, "sessions expired");
+	ASSERT_EQ(res.mappings_freed, 1, "mappings freed");
+	ASSERT_EQ(fx_mapping(&fx, HOST2, BORROWER_PORT, IPPROTO_UDP, &map),
+		  -ENOENT, "HOST2's own mapping after the pass");
+	ASSERT_EQ(fx_port_state(&fx, EXT_ADDR, own, IPPROTO_UDP, &o),
+		  BPFMASQ_PORT_QUARANTINED, "HOST2's own port after the pass");
+	expect_shared(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, ext, 1, 0);
+	expect_lent(&fx, lender, OWNER_PORT, REMOTE2, 53, ext, HOST2,
+		    BORROWER_PORT);
+	ASSERT_OK(fx_mapping(&fx, lender, OWNER_PORT, IPPROTO_UDP, &map),
+		  "lender's mapping after the pass");
+	expect_owner(&fx, ext, lender, OWNER_PORT);
+	expect_tables_released(&fx);
+
+	test_ctx("reply from REMOTE2 to the borrowed port");
+	udp_in(&fx, REMOTE2, 53, ext, HOST2, BORROWER_PORT);
+	test_ctx("HOST2 to REMOTE2 again");
+	udp_out(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, ext);
+	test_ctx("REMOTE3 to HOST2's released port");
+	udp_in_untouched(&fx, REMOTE3, 53, own);
+	test_ctx(NULL);
+	expect_shared(&fx, HOST2, BORROWER_PORT, REMOTE2, 53, ext, 2, 1);
+	expect_tables_released(&fx);
+	expect_check_clean(&fx);
+out:
+	free(m);
 	fx_teardown(&fx);
 }
 
