@@ -222,9 +222,10 @@ t_upgrade_from() {
 		# A collection pass or two over the upgraded state.
 		sleep 2
 	else
-		nat_attach || return 1
+		# No --mode: the old record says which it is.
+		NAT_MODE='' nat_attach || return 1
 	fi
-	expect_mode tc || return 1
+	expect_mode "$(mode_of "${NAT_MODE:-tc}")" || return 1
 	v=$(status_field layout_version)
 	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
 	# Before a packet of theirs meets the new programs: the sessions were
@@ -296,10 +297,33 @@ t_upgrade_from() {
 }
 net_test upgrade_from_layout_1 t_upgrade_from 1 attach
 net_test upgrade_from_layout_1.run t_upgrade_from 1 run
+net_test upgrade_from_layout_1.xdp in_mode xdp t_upgrade_from 1 attach
 net_test upgrade_from_layout_2 t_upgrade_from 2 attach
 net_test upgrade_from_layout_2.run t_upgrade_from 2 run
 net_test upgrade_from_layout_3 t_upgrade_from 3 attach
 net_test upgrade_from_layout_3.run t_upgrade_from 3 run
+
+# t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the
+# instance of the old build of that layout, reading its record: the hooks,
+# the XDP link, the pins and the clsact qdisc the old build made all go.
+t_upgrade_detach() {
+	local rc
+	_old_build "$1"
+	rc=$?
+	((rc == 2)) && return 0
+	((rc == 0)) || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	BPFMASQ_BIN=$OLD_BIN nat_attach "${@:2}" || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	bmq detach "$WAN" || {
+		fail "detach of the layout $1 instance"
+		return 1
+	}
+	nothing_attached
+}
+net_test upgrade_detach_layout_1 t_upgrade_detach 1
+net_test upgrade_detach_layout_1.xdp t_upgrade_detach 1 --mode native
+net_test upgrade_detach_layout_2 t_upgrade_detach 2
 
 # t_upgrade_downgrade: the old build refuses an instance of this build's
 # layout, and leaves it working.
@@ -317,7 +341,7 @@ t_upgrade_downgrade() {
 	_refused_by "$OLD_BIN" "old build on layout $UPGRADE_NEW_LAYOUT" stats "$WAN" || return 1
 	v=$(status_field layout_version)
 	expect_eq "layout_version after the old build's commands" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
-	expect_mode tc || return 1
+	expect_mode "$(mode_of "${NAT_MODE:-tc}")" || return 1
 	tcp_check "$NS_LAN1" after >/dev/null || return 1
 	bmq detach "$WAN" || {
 		fail "detach"
