@@ -397,13 +397,16 @@ static int table_write(const struct table *t, int fd, const char *name)
 {
 	long i;
 
+	int err;
+
 	for (i = 0; i < t->n; i++)
 		if (bpf_map_update_elem(fd, t->keys + i * t->key_size,
 					t->vals + i * t->value_size,
 					BPF_NOEXIST)) {
+			err = -errno;
 			pr_err("cannot carry an entry of %s over: %s", name,
-			       strerror(errno));
-			return -errno;
+			       strerror(-err));
+			return err;
 		}
 	return 0;
 }
@@ -958,7 +961,7 @@ void migrate_finish(struct migration *mg, const struct masq_maps *m)
 		BPFMASQ_LAYOUT_VERSION);
 }
 
-/* The maps of this build that layout @from did not have. */
+/* Each map of this build, and the layout that added it. */
 static const struct {
 	const char *name;
 	__u32 since;
@@ -976,6 +979,7 @@ void migrate_abort(struct migration *mg)
 
 	if (mg->from == BPFMASQ_LAYOUT_VERSION)
 		return;
+	/* The old layout had no such pin: the load made it. */
 	for (j = 0; j < ARRAY_SIZE(added); j++)
 		if (added[j].since > mg->from &&
 		    !pin_path(path, sizeof(path), mg->dir, added[j].name))
