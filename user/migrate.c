@@ -43,6 +43,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpffs.h"
+#include "config.h"
 #include "log.h"
 #include "migrate.h"
 #include "pools.h"
@@ -498,22 +499,21 @@ static void record_2_3(struct image *im)
 	cfg->filtering = old_cfg.filtering;
 	/* Layout 2 had no bound: the default one, as a fresh attach has. */
 	cfg->max_inbound = BPFMASQ_DEFAULT_MAX_INBOUND;
-	memset(inst, 0, sizeof(*inst));
+	/*
+	 * The timeouts layout 2 did not have get their defaults: the
+	 * quarantine, and tcp-close, which tcp-trans covered (its value may
+	 * be hours, too long for a closed session).
+	 */
+	instance_defaults(inst);
 	inst->layout_version = 3;
 	inst->ifindex = old.ifindex;
 	inst->max_sessions = old.max_sessions;
 	inst->ingress = old.ingress;
 	inst->flags = old.flags;
 	inst->timeouts[BPFMASQ_TIMEOUT_TCP_EST] = old.timeouts[0];
-	/*
-	 * tcp-trans covered closed sessions too; they have a timeout of
-	 * their own now, and the old value may be hours: the default.
-	 */
 	inst->timeouts[BPFMASQ_TIMEOUT_TCP_TRANS] = old.timeouts[1];
-	inst->timeouts[BPFMASQ_TIMEOUT_TCP_CLOSE] = 10;
 	inst->timeouts[BPFMASQ_TIMEOUT_UDP] = old.timeouts[2];
 	inst->timeouts[BPFMASQ_TIMEOUT_ICMP] = old.timeouts[3];
-	inst->timeouts[BPFMASQ_TIMEOUT_QUARANTINE] = BPFMASQ_PORT_QUARANTINE_S;
 	/* The same range: another one would flush every mapping. */
 	inst->ports[0].lo = old_cfg.port_min;
 	inst->ports[0].hi = old_cfg.port_max;
