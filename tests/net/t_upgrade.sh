@@ -171,7 +171,7 @@ _tcp_conn() {
 # build of layout LAYOUT attached, by `bpfmasq attach`, or by `bpfmasq run`
 # (which then keeps running, collecting).
 t_upgrade_from() {
-	local how=$2 rc tport uport p flows flows2 out0 out1 v cmd pk0 pk1
+	local how=$2 rc tport uport p flows flows2 out0 out1 v cmd pk0 pk1 ports
 	local -a chk=()
 	_old_build "$1"
 	rc=$?
@@ -181,9 +181,11 @@ t_upgrade_from() {
 	# 2. The old build attached, carrying a connection, a flow and pings.
 	tcp_server "$NS_WAN" 8080 || return 1
 	udp_server "$NS_WAN" 9000 || return 1
-	BPFMASQ_BIN=$OLD_BIN nat_attach || return 1
+	# A setting of the record's, to be kept: a timeout all layouts had.
+	BPFMASQ_BIN=$OLD_BIN nat_attach --timeout-udp 301 || return 1
 	v=$(_old_layout)
 	expect_eq "layout_version of the old build's instance" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
+	ports=$(_old_bmq status "$WAN" --json | pyjson "d['ports']") || return 1
 	conn_open "$NS_LAN1" || return 1
 	tport=$CONN_EXT_PORT
 	conn_say before || return 1
@@ -228,6 +230,10 @@ t_upgrade_from() {
 	expect_mode "$(mode_of "${NAT_MODE:-tc}")" || return 1
 	v=$(status_field layout_version)
 	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
+	v=$(status_field ports)
+	expect_eq "port ranges after the upgrade" "$v" "$ports" || return 1
+	v=$(bmq status "$WAN" --json | pyjson "d['timeouts']['udp']")
+	expect_eq "UDP timeout after the upgrade" "$v" 301 || return 1
 	# Before a packet of theirs meets the new programs: the sessions were
 	# carried over, not made again by the traffic that follows.
 	p=$(conn_port) || {
