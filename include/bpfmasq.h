@@ -484,17 +484,20 @@ enum {
 
 /*
  * Version of the pinned layout: every change of a pinned map's key, value
- * or meaning moves it. 1 was the first release's (no instance record); 3
- * made every port come from the pool, with owner states and quarantine; 4
- * shares ports when a pool runs dry (SHARED and LENT sessions), makes room
- * at insert time (evict_queue) and gives the counters room to grow; 5
- * holds early fragments (frag_events, daemon; a frags entry may wait with
- * inside address 0) and adds excluded_nets and fast_ifaces. Layout 3 sessions, mappings and owners are valid
- * layout 4 and 5 ones (migrate.c).
+ * or meaning moves it. 1 was the first release's (c5336bd: no instance
+ * record, the loader's settings in the config); 2 split the record off the
+ * config (fb0b2f2); 3 made every port come from the pool, with owner
+ * states and quarantine, and gave sessions their TCP windows (7a22c7f, as
+ * of ca0a230); 4 shares ports when a pool runs dry (SHARED and LENT
+ * sessions), makes room at insert time (evict_queue) and gives the
+ * counters room to grow (be145dc); 5 holds early fragments (frag_events,
+ * daemon; a frags entry may wait with inside address 0) and adds
+ * excluded_nets and fast_ifaces. migrate.c tells the pins of each apart
+ * and brings them up to this one, a step a layout.
  */
 #define BPFMASQ_LAYOUT_VERSION 5
 /* The oldest layout attach takes over in place. */
-#define BPFMASQ_LAYOUT_OLDEST 3
+#define BPFMASQ_LAYOUT_OLDEST 1
 
 /*
  * External ports the pools hold: host order, inclusive; lo 0 marks an

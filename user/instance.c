@@ -182,6 +182,8 @@ static int read_pinned(const char *dir, struct bpfmasq_config *cfg,
 	err = maps_open_pinned_layout(dir, &pm, layout);
 	if (err)
 		return err;
+	if (*layout < MIGRATE_LAYOUT_READABLE)
+		return migrate_read_record(dir, *layout, cfg, inst);
 	err = bpf_map_lookup_elem(pm.instance, &zero, inst) ? -errno : 0;
 	if (!err && cfg)
 		err = config_read(&pm, cfg);
@@ -253,6 +255,8 @@ static int attach_locked(const struct masq_opts *o)
 		goto out_destroy;
 	err = state_setup(&m, fresh ? NULL : &old, fresh ? NULL : &old_inst,
 			  &cfg, &inst, o);
+	if (!err)
+		err = migrate_carry(&mg, &m, &cfg);
 	if (err)
 		goto out_destroy;
 

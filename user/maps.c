@@ -15,6 +15,7 @@
 #include "ctl.skel.h"
 #include "log.h"
 #include "maps.h"
+#include "migrate.h"
 
 #define STAT_NAME(name, str, verdict) [BPFMASQ_STAT_##name] = str,
 const char *const stat_names[BPFMASQ_STAT_MAX] = { BPFMASQ_STATS(STAT_NAME) };
@@ -167,18 +168,6 @@ static int map_check(int fd, const struct map_desc *d, const char *path)
 	return 0;
 }
 
-/* The layout version of the record, whichever it is. */
-static int layout_read(const struct masq_maps *m, __u32 *layout)
-{
-	struct bpfmasq_instance inst;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(m->instance, &zero, &inst))
-		return -errno;
-	*layout = inst.layout_version;
-	return 0;
-}
-
 /* One line on a record of another layout than this build's. */
 static int layout_refuse(__u32 layout)
 {
@@ -209,15 +198,27 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 	for (i = 0; i < N_MAPS; i++)
 		*map_fd(m, &map_descs[i]) = -1;
 	m->ctl = -1;
+	/* Sizes can match across layouts: the record, or the pins, say. */
+	err = migrate_detect(dir, &found);
+	if (err)
+		return err;
+	if (found > BPFMASQ_LAYOUT_VERSION)
+		return layout_refuse(found);
+	/* Pins this build's definitions cannot read: migrate.c reads them. */
+	if (found < MIGRATE_LAYOUT_READABLE) {
+		if (!layout)
+			return layout_refuse(found);
+		*layout = found;
+		return 0;
+	}
 	for (i = 0; i < N_MAPS; i++) {
 		fd = map_fd(m, &map_descs[i]);
 		err = pin_path(path, sizeof(path), dir, map_descs[i].name);
 		if (err)
 			goto fail;
 		*fd = bpf_obj_get(path);
-		/* Added since the oldest layout attach upgrades: see below. */
-		if (*fd < 0 && errno == ENOENT &&
-		    map_descs[i].since > BPFMASQ_LAYOUT_OLDEST)
+		/* Added since the pinned layout: attach upgrades it. */
+		if (*fd < 0 && errno == ENOENT && map_descs[i].since > found)
 			continue;
 		if (*fd < 0) {
 			err = -errno;
@@ -229,23 +230,7 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 		if (err)
 			goto fail;
 	}
-	/* Sizes can match across layouts: the record says which it is. */
-	err = layout_read(m, &found);
-	if (err) {
-		pr_err("cannot read the instance record in %s: %s", dir,
-		       strerror(-err));
-		goto fail;
-	}
-	for (i = 0; i < N_MAPS; i++)
-		if (*map_fd(m, &map_descs[i]) < 0 &&
-		    found >= map_descs[i].since) {
-			err = -ENOENT;
-			pr_err("cannot open pinned map %s/%s: %s", dir,
-			       map_descs[i].name, strerror(-err));
-			goto fail;
-		}
-	if (layout && found >= BPFMASQ_LAYOUT_OLDEST &&
-	    found <= BPFMASQ_LAYOUT_VERSION) {
+	if (layout) {
 		*layout = found;
 		return 0;
 	}

@@ -75,7 +75,9 @@ int maps_open_pinned(const char *dir, struct masq_maps *m);
 /*
  * The same for attach and detach, which also take an instance of an older
  * layout that this build upgrades (BPFMASQ_LAYOUT_OLDEST up): its layout in
- * *@layout. Only the maps are opened then, not the control program.
+ * *@layout. Only the maps are opened then, not the control program, and
+ * none for a layout older than MIGRATE_LAYOUT_READABLE, whose pins only
+ * migrate.c reads.
  */
 int maps_open_pinned_layout(const char *dir, struct masq_maps *m,
 			    __u32 *layout);

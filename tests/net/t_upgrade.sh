@@ -1,30 +1,33 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Upgrade in place: bpfmasq as of commit $UPGRADE_OLD_REV (pinned layout 3),
-# built from the repository's own history, attaches and carries traffic;
-# this build (a later layout) refuses every command on that instance but attach
-# (and detach --force), and its attach takes the instance over: maps
-# reused, programs swapped on the hooks, established connections kept with
-# their external ports, counters carried over, the record stamped with
-# this build's layout. The
-# other way round, the old build refuses this build's instance.
-
-UPGRADE_OLD_REV=ca0a230
-UPGRADE_OLD_LAYOUT=3
+# Upgrade in place: bpfmasq as of an older commit, built from the
+# repository's own history, attaches and carries traffic; this build
+# refuses every command on that instance but attach (and detach --force),
+# and its attach takes the instance over: maps reused or carried over into
+# their new layout, programs swapped on the hooks, established connections
+# kept with their external ports, counters carried over, the record
+# stamped with this build's layout. The other way round, the old build of
+# layout 3 refuses this build's instance.
+#
+# The commits of the layouts upgraded from: the first release (layout 1,
+# no instance record), the one that split the record off the config
+# (layout 2), and the last one of layouts 3 and 4.
+UPGRADE_REVS=([1]=c5336bd [2]=fb0b2f2 [3]=ca0a230 [4]=be145dc)
 # This build's, as its header says.
 UPGRADE_NEW_LAYOUT=$(sed -n 's/^#define BPFMASQ_LAYOUT_VERSION \([0-9]*\)$/\1/p' \
 	"$REPO_DIR/include/bpfmasq.h")
 # The ICMP echo identifier of the pings that cross the upgrade.
 UPGRADE_PING_ID=4242
 
-# _old_build: bpfmasq as of $UPGRADE_OLD_REV, built once per build directory
-# (cached in old-REV next to $BPFMASQ_BIN; concurrent runs wait for the first
-# one's build under a lock). Leaves its path in OLD_BIN. Returns 2, after a
-# SKIP note, when the commit is not in the history (a shallow clone, a
-# tarball).
+# _old_build LAYOUT: bpfmasq as of ${UPGRADE_REVS[LAYOUT]}, built once per
+# build directory (cached in old-REV next to $BPFMASQ_BIN; concurrent runs
+# wait for the first one's build under a lock). Leaves its path in OLD_BIN
+# and the layout in UPGRADE_OLD_LAYOUT. Returns 2, after a SKIP note, when
+# the commit is not in the history (a shallow clone, a tarball).
 _old_build() {
-	local rev=$UPGRADE_OLD_REV cache err
+	UPGRADE_OLD_LAYOUT=$1
+	local rev=${UPGRADE_REVS[$1]} cache err
 	cache=$(dirname "$BPFMASQ_BIN")/old-$rev
 	OLD_BIN=$cache/bpfmasq
 	if ! err=$(git -C "$REPO_DIR" cat-file -e "$rev^{commit}" 2>&1); then
@@ -53,10 +56,11 @@ _old_build() {
 			fail "git archive $rev | tar -x -C $src: exit ${st[*]}"
 			exit 1
 		}
-		# The old Makefile runs tools/deps.sh once per build directory,
-		# which installs missing packages from the network. Its build
-		# packages are this build's, installed already: mark that done.
-		mkdir -p "$src/build" && touch "$src/build/.deps-build" || exit 1
+		# The old Makefiles install missing packages from the network
+		# once per build directory (tools/deps.sh, or dpkg and apt-get
+		# before it). Their build packages are this build's, installed
+		# already: mark that done, under either stamp.
+		mkdir -p "$src/build" && touch "$src/build/.deps-build" "$src/build/.deps-ok" || exit 1
 		# Nothing of an outer make (a -j jobserver, OUTPUT=...) leaks in.
 		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 80 \
 			make -C "$src" -j"$(nproc)" OUTPUT=build build/bpfmasq >"$log" 2>&1; then
@@ -153,12 +157,25 @@ _upgrade_run() {
 	fi
 }
 
-# t_upgrade_from_layout_3 attach|run: the takeover by `bpfmasq attach`, or
-# by `bpfmasq run` (which then keeps running, collecting).
-t_upgrade_from_layout_3() {
-	local how=$1 rc tport uport p flows flows2 out0 out1 v cmd
+# _old_layout: the layout of the old build's instance, as its status says
+# (layout 1 has no record, and its status no layout_version).
+_old_layout() {
+	_old_bmq status "$WAN" --json | pyjson "d.get('layout_version', 1)"
+}
+
+# _tcp_conn FIELD: that field of the long-lived connection's session in
+# conns --json (of $BPFMASQ_BIN).
+_tcp_conn() {
+	conns_json | pyjson "[c['$1'] for c in d if c['proto'] == 'tcp' and c['inside'].startswith('$TOPO_LAN1_ADDR:') and c['remote'] == '$TOPO_WAN_ADDR:8080'][0]"
+}
+
+# t_upgrade_from LAYOUT attach|run: the takeover of the instance that the
+# build of layout LAYOUT attached, by `bpfmasq attach`, or by `bpfmasq run`
+# (which then keeps running, collecting).
+t_upgrade_from() {
+	local how=$2 rc tport uport p flows flows2 out0 out1 v cmd pk0 pk1 ports
 	local -a chk=()
-	_old_build
+	_old_build "$1"
 	rc=$?
 	((rc == 2)) && return 0
 	((rc == 0)) || return 1
@@ -166,9 +183,11 @@ t_upgrade_from_layout_3() {
 	# 2. The old build attached, carrying a connection, a flow and pings.
 	tcp_server "$NS_WAN" 8080 || return 1
 	udp_server "$NS_WAN" 9000 || return 1
-	BPFMASQ_BIN=$OLD_BIN nat_attach || return 1
-	v=$(_old_bmq status "$WAN" --json | pyjson "d['layout_version']")
+	# A setting of the record's, to be kept: a timeout all layouts had.
+	BPFMASQ_BIN=$OLD_BIN nat_attach --timeout-udp 301 || return 1
+	v=$(_old_layout)
 	expect_eq "layout_version of the old build's instance" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
+	ports=$(_old_bmq status "$WAN" --json | pyjson "d['ports']") || return 1
 	conn_open "$NS_LAN1" || return 1
 	tport=$CONN_EXT_PORT
 	conn_say before || return 1
@@ -181,20 +200,25 @@ t_upgrade_from_layout_3() {
 		}
 	out0=$(BPFMASQ_BIN=$OLD_BIN nat_stat translated_out) || return 1
 	note "old build: TCP $TOPO_WAN_GW:$tport, UDP $TOPO_WAN_GW:$uport; $flows; translated_out $out0"
-	if ! p=$(_old_bmq check "$WAN" 2>&1); then
+	# bpfmasq check came with layout 3.
+	if ((UPGRADE_OLD_LAYOUT >= 3)) && ! p=$(_old_bmq check "$WAN" 2>&1); then
 		indent_log <<<"$p"
 		fail "the old build's check finds the old instance inconsistent"
 		return 1
 	fi
 
-	# 3. This build's other commands refuse the layout 3 instance and
-	# leave it as it is.
+	# 3. This build's other commands refuse the old instance and leave it
+	# as it is.
 	for cmd in gc stats conns; do
 		_refused_by "$BPFMASQ_BIN" "layout $UPGRADE_OLD_LAYOUT instance" "$cmd" "$WAN" || return 1
 	done
-	v=$(_old_bmq status "$WAN" --json | pyjson "d['layout_version']")
+	v=$(_old_layout)
 	expect_eq "layout_version after the refused commands" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
 	conn_say after-refusals || return 1
+	pk0=$(BPFMASQ_BIN=$OLD_BIN _tcp_conn packets) || {
+		fail "the old build's conns does not list the connection"
+		return 1
+	}
 
 	# 4. This build's attach (or run) takes it over in place.
 	if [[ $how == run ]]; then
@@ -202,38 +226,58 @@ t_upgrade_from_layout_3() {
 		# A collection pass or two over the upgraded state.
 		sleep 2
 	else
-		nat_attach || return 1
+		# No --mode: the old record says which it is.
+		NAT_MODE='' nat_attach || return 1
 	fi
-	expect_mode tc || return 1
+	expect_mode "$(mode_of "${NAT_MODE:-tc}")" || return 1
 	v=$(status_field layout_version)
 	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
-	conn_say after-upgrade || return 1
-	_server_sees "$tport" ||
-		{
-			fail "the server has no established connection from $TOPO_WAN_GW:$tport after the upgrade"
-			return 1
-		}
+	v=$(status_field ports)
+	expect_eq "port ranges after the upgrade" "$v" "$ports" || return 1
+	v=$(bmq status "$WAN" --json | pyjson "d['timeouts']['udp']")
+	expect_eq "UDP timeout after the upgrade" "$v" 301 || return 1
+	# Before a packet of theirs meets the new programs: the sessions were
+	# carried over, not made again by the traffic that follows.
 	p=$(conn_port) || {
 		fail "conns does not list the connection after the upgrade"
 		return 1
 	}
 	expect_eq "external port of the connection in conns after the upgrade" "$p" "$tport" || return 1
-	p=$(udp_check "$NS_LAN1" 40000 after) || return 1
-	expect_eq "external port of the UDP flow after the upgrade" "$p" "$uport" || return 1
-	_ping_id "$NS_LAN2" || return 1
+	v=$(_tcp_conn state) || return 1
+	expect_eq "state of the connection in conns after the upgrade" "$v" established || return 1
+	pk1=$(_tcp_conn packets) || return 1
+	((pk1 >= pk0)) || {
+		fail "the connection's session counts $pk1 packets after the upgrade, $pk0 before: it was not carried over"
+		return 1
+	}
 	flows2=$(_flows_outside) ||
 		{
 			fail "conns does not list the UDP flow and the pings after the upgrade"
 			return 1
 		}
 	expect_eq "outside endpoints of the UDP flow and the pings" "$flows2" "$flows" || return 1
+	conn_say after-upgrade || return 1
+	_server_sees "$tport" ||
+		{
+			fail "the server has no established connection from $TOPO_WAN_GW:$tport after the upgrade"
+			return 1
+		}
+	p=$(udp_check "$NS_LAN1" 40000 after) || return 1
+	expect_eq "external port of the UDP flow after the upgrade" "$p" "$uport" || return 1
+	_ping_id "$NS_LAN2" || return 1
+	flows2=$(_flows_outside) || return 1
+	expect_eq "outside endpoints of the UDP flow and the pings after more traffic" "$flows2" "$flows" || return 1
 	out1=$(nat_stat translated_out) || return 1
 	((out1 >= out0)) || {
 		fail "translated_out went back from $out0 to $out1: the counters were not carried over"
 		return 1
 	}
+	# A new flow takes a port of the pools the upgrade built, shares none.
+	p=$(tcp_check "$NS_LAN2" new-flow) || return 1
+	v=$(nat_stat ports_shared) || return 1
+	expect_eq "ports shared by the flows after the upgrade" "$v" 0 || return 1
 	conn_say last || return 1
-	note "upgraded: same connection and port, same flows; translated_out $out0 -> $out1"
+	note "upgraded: same connection and port, same flows, a new one on port $p; translated_out $out0 -> $out1"
 	# The pools too, unless the daemon's collector may be moving them.
 	[[ $how == run ]] || chk=(--pools)
 	if ! p=$(bmq check "$WAN" "${chk[@]}" 2>&1); then
@@ -259,14 +303,43 @@ t_upgrade_from_layout_3() {
 	fi
 	nothing_attached
 }
-net_test upgrade_from_layout_3 t_upgrade_from_layout_3 attach
-net_test upgrade_from_layout_3.run t_upgrade_from_layout_3 run
+net_test upgrade_from_layout_1 t_upgrade_from 1 attach
+net_test upgrade_from_layout_1.run t_upgrade_from 1 run
+net_test upgrade_from_layout_1.xdp in_mode xdp t_upgrade_from 1 attach
+net_test upgrade_from_layout_2 t_upgrade_from 2 attach
+net_test upgrade_from_layout_2.run t_upgrade_from 2 run
+net_test upgrade_from_layout_3 t_upgrade_from 3 attach
+net_test upgrade_from_layout_3.run t_upgrade_from 3 run
+net_test upgrade_from_layout_4 t_upgrade_from 4 attach
+net_test upgrade_from_layout_4.run t_upgrade_from 4 run
+
+# t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the
+# instance of the old build of that layout, reading its record: the hooks,
+# the XDP link, the pins and the clsact qdisc the old build made all go.
+t_upgrade_detach() {
+	local rc
+	_old_build "$1"
+	rc=$?
+	((rc == 2)) && return 0
+	((rc == 0)) || return 1
+	tcp_server "$NS_WAN" 8080 || return 1
+	BPFMASQ_BIN=$OLD_BIN nat_attach "${@:2}" || return 1
+	tcp_check "$NS_LAN1" before >/dev/null || return 1
+	bmq detach "$WAN" || {
+		fail "detach of the layout $1 instance"
+		return 1
+	}
+	nothing_attached
+}
+net_test upgrade_detach_layout_1 t_upgrade_detach 1
+net_test upgrade_detach_layout_1.xdp t_upgrade_detach 1 --mode native
+net_test upgrade_detach_layout_2 t_upgrade_detach 2
 
 # t_upgrade_downgrade: the old build refuses an instance of this build's
 # layout, and leaves it working.
 t_upgrade_downgrade() {
 	local rc v
-	_old_build
+	_old_build 3
 	rc=$?
 	((rc == 2)) && return 0
 	((rc == 0)) || return 1
@@ -278,7 +351,7 @@ t_upgrade_downgrade() {
 	_refused_by "$OLD_BIN" "old build on layout $UPGRADE_NEW_LAYOUT" stats "$WAN" || return 1
 	v=$(status_field layout_version)
 	expect_eq "layout_version after the old build's commands" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
-	expect_mode tc || return 1
+	expect_mode "$(mode_of "${NAT_MODE:-tc}")" || return 1
 	tcp_check "$NS_LAN1" after >/dev/null || return 1
 	bmq detach "$WAN" || {
 		fail "detach"
@@ -287,3 +360,56 @@ t_upgrade_downgrade() {
 	nothing_attached
 }
 net_test downgrade_refused t_upgrade_downgrade
+
+# _pin_map NAME TYPE KEY VALUE ENTRIES: a map of that shape pinned as NAME
+# in the instance's pin directory.
+_pin_map() {
+	bpftool map create "$(pins_dir)/$1" type "$2" key "$3" value "$4" entries "$5" name "$1" ||
+		{
+			fail "bpftool map create $1 ($2, $3-byte keys, $4-byte values)"
+			return 1
+		}
+}
+
+# t_upgrade_snapshot: pins stamped layout 2 by a commit between two layouts
+# (a8b9cd1: the fragments' 16-byte values of layout 3, or a7b4769: a
+# 36-byte record) are of no layout this build knows: every command refuses
+# them in one line, attach hooks nothing, and detach --force removes them.
+t_upgrade_snapshot() {
+	local rec cmd
+	for rec in 32 36; do
+		mkdir -p "$(pins_dir)" || return 1
+		_pin_map config array 4 12 1 &&
+			_pin_map instance array 4 "$rec" 1 &&
+			_pin_map stats percpu_array 4 8 16 &&
+			_pin_map sessions hash 16 56 64 &&
+			_pin_map mappings hash 8 16 64 &&
+			_pin_map port_owners hash 8 8 64 &&
+			_pin_map frags lru_hash 12 16 64 || return 1
+		# shellcheck disable=SC2046 # one word a byte
+		bpftool map update pinned "$(pins_dir)/instance" key 0 0 0 0 \
+			value 2 $(printf '0 %.0s' $(seq 2 "$rec")) ||
+			{
+				fail "bpftool map update instance"
+				return 1
+			}
+		for cmd in attach status conns detach; do
+			_refused_by "$BPFMASQ_BIN" "layout 2 snapshot, $rec-byte record" "$cmd" "$WAN" || return 1
+		done
+		[[ $(xdp_kind "$WAN") == none && -z $(tc_ours egress "$WAN") ]] ||
+			{
+				fail "attach hooked something to $WAN"
+				return 1
+			}
+		[[ -e $(pins_dir)/sessions ]] || {
+			fail "a refused command removed the pins"
+			return 1
+		}
+		bmq detach --force "$WAN" >/dev/null || {
+			fail "detach --force"
+			return 1
+		}
+	done
+	nothing_attached
+}
+net_test upgrade_snapshot_refused t_upgrade_snapshot
