@@ -101,9 +101,14 @@ static __always_inline int fast_route(void *ctx, const enum ctx_kind kind,
 		__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
 		return 1;
 	}
-	/* No route, a blackhole, a prohibit: the kernel's to answer for. */
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
-	    rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+	/*
+	 * The egress is known for these: the kernel resolves the neighbour,
+	 * or sends the error, when it is the fast path's. No route, a
+	 * blackhole, a prohibit: the kernel's to answer for, uncounted.
+	 */
+	if ((rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	     rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) &&
+	    fast_iface(fib.ifindex, role))
 		return -1;
 	return 0;
 }

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* harness.c - fixture, test runs, map look-ups and assertion reporting. */
+#define _GNU_SOURCE /* setns, unshare */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -55,6 +59,83 @@ void assert_fail(const char *file, int line, const char *fmt, ...)
 
 const struct fx_opts fx_one_port = { .port_min = IN_RANGE_PORT,
 				     .port_max = IN_RANGE_PORT };
+
+int fast_lan_ifindex, fast_wan_ifindex;
+
+/* The namespace of the tests, and the fast path's; -1 until made. */
+static int netns_tests = -1, netns_fast = -1;
+
+static int fast_world_make(void)
+{
+	static const char *const cmds[] = {
+		"ip link add flan address 02:00:00:00:0a:01 type veth peer name flanp",
+		"ip link add fwan address 02:00:00:00:fe:02 type veth peer name fwanp",
+		"ip link set flanp up",
+		"ip link set fwanp up",
+		"ip link set flan up",
+		"ip link set fwan up",
+		"ip addr add 10.0.0.1/8 dev flan",
+		"ip addr add 203.0.113.1/24 dev fwan",
+		"ip route add default via 203.0.113.254",
+		"ip neigh add 203.0.113.254 lladdr 02:00:00:00:fe:01 dev fwan nud permanent",
+		"ip neigh add 10.0.0.2 lladdr 02:00:00:00:0a:02 dev flan nud permanent",
+		"sysctl -qw net.ipv4.conf.all.forwarding=1",
+	};
+	char cmd[160];
+	size_t i;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", cmds[i]);
+		if (system(cmd))
+			return -EIO;
+	}
+	fast_lan_ifindex = if_nametoindex("flan");
+	fast_wan_ifindex = if_nametoindex("fwan");
+	netns_fast = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	return netns_fast < 0 ? -errno : 0;
+}
+
+/* Into the fast path's namespace, made at the first call. */
+static int fast_world_enter(void)
+{
+	int err;
+
+	if (netns_tests < 0) {
+		netns_tests = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (netns_tests < 0)
+			return -errno;
+	}
+	if (netns_fast >= 0)
+		return setns(netns_fast, CLONE_NEWNET) ? -errno : 0;
+	err = fast_world_make();
+	if (err && setns(netns_tests, CLONE_NEWNET))
+		err = -errno;
+	return err;
+}
+
+static void fast_world_leave(void)
+{
+	if (netns_tests >= 0)
+		setns(netns_tests, CLONE_NEWNET);
+}
+
+/* The fast path on the dummy LAN and WAN, as attach --fast-path sets it. */
+static int fx_fast_path(struct fixture *fx)
+{
+	const struct bpfmasq_fast_iface lan = { .role = BPFMASQ_FAST_LAN },
+					wan = { .role = BPFMASQ_FAST_WAN };
+	__u32 l = fast_lan_ifindex, w = fast_wan_ifindex;
+
+	if (!l || !w)
+		return -ENODEV;
+	if (bpf_map_update_elem(fx->maps.fast_ifaces, &l, &lan, BPF_ANY) ||
+	    bpf_map_update_elem(fx->maps.fast_ifaces, &w, &wan, BPF_ANY))
+		return -errno;
+	fx->cfg.flags |= BPFMASQ_CFG_FAST_PATH;
+	return config_write(&fx->maps, &fx->cfg);
+}
 
 bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 {
@@ -128,6 +209,12 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		err = local_addrs_set(&fx->maps, local, 2);
 	if (!err)
 		err = pools_create(&fx->maps, &fx->cfg);
+	if (!err && opts->fast_path) {
+		err = fast_world_enter();
+		fx->fast = !err;
+		if (!err)
+			err = fx_fast_path(fx);
+	}
 	if (err) {
 		assert_fail(__FILE__, __LINE__, "cannot configure: %s",
 			    strerror(-err));
@@ -139,6 +226,9 @@ fail:
 		close(fx->maps.ctl);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
+	if (fx->fast)
+		fast_world_leave();
+	fx->fast = false;
 	return false;
 }
 
@@ -148,6 +238,9 @@ void fx_teardown(struct fixture *fx)
 		close(fx->maps.ctl);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
+	if (fx->fast)
+		fast_world_leave();
+	fx->fast = false;
 	test_ctx(NULL);
 }
 

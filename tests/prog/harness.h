@@ -70,7 +70,23 @@ struct fixture {
 	struct masq_maps maps;
 	struct bpfmasq_config cfg;
 	bool ingress_tc; /* fx_ingress() runs the TC ingress program */
+	bool fast; /* in the fast path's namespace until fx_teardown */
 };
+
+/*
+ * The fast path's world: a network namespace of its own, with a "LAN"
+ * (10.0.0.1/8, HOST1's MAC known: FAST_HOST1_MAC, HOST2's not) and a
+ * "WAN" (EXT_ADDR/24, both veths to nowhere, the default route through a next hop whose
+ * MAC is FAST_NEXT_HOP_MAC), forwarding on, so that bpf_fib_lookup answers
+ * in BPF_PROG_TEST_RUN. A fixture with fast_path runs in it (made at the
+ * first) and leaves it at fx_teardown, for the namespace of the other
+ * tests, where no route is (unreach.h's lookups find none).
+ */
+extern int fast_lan_ifindex, fast_wan_ifindex;
+#define FAST_LAN_MAC "\x02\x00\x00\x00\x0a\x01"
+#define FAST_WAN_MAC "\x02\x00\x00\x00\xfe\x02"
+#define FAST_HOST1_MAC "\x02\x00\x00\x00\x0a\x02"
+#define FAST_NEXT_HOP_MAC "\x02\x00\x00\x00\xfe\x01"
 
 /* Open, size, load and configure; false (with a message) on failure. */
 bool fx_setup(struct fixture *fx, const struct fx_opts *opts);

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_fast.c - the fast path's program on a LAN interface (bpfmasq_lan), as
- * far as it runs without routes: a packet whose route is not through a
- * fast-path WAN goes to the kernel as it came, with no state made and
- * nothing counted (the normal path counts what it does with it); and a
- * reply's fast path is not tried while none is configured. Translation and
- * forwarding through it, which need the kernel's routes and neighbours,
- * are tested in namespaces (tests/net/t_fast.sh).
+ * t_fast.c - the fast path (bpf/fast.h), in a network namespace whose
+ * routes and neighbours bpf_fib_lookup reads (harness.h: a LAN and a
+ * WAN veth): a new flow translated at the LAN's XDP hook and redirected to the
+ * WAN's next hop, its reply redirected from the WAN's XDP ingress to the
+ * inside host, TTL one less, MAC addresses the next hop's, checksums
+ * right; the flow going on on the normal path; and what goes to the kernel
+ * as it is: a TTL that would run out, a neighbour not resolved, a route
+ * that does not leave by the WAN, a fast path that is off.
  */
+#include <linux/if_ether.h>
 #include <bpf/bpf.h>
 
 #include "bpfmasq.skel.h"
@@ -15,41 +17,173 @@
 
 static const struct fx_opts fast_opts = { .fast_path = true };
 
-/* Run @f through bpfmasq_lan: its verdict, @out the frame after. */
-static int fx_lan(struct fixture *fx, const struct frame *f, struct frame *out)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data,
-		    .data_size_in = f->len, .data_out = out->data,
-		    .data_size_out = sizeof(out->data), .repeat = 1);
+#define XDP_VERDICT_REDIRECT 4
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.bpfmasq_lan),
-				   &opts))
-		return -errno;
+/* Run @in through XDP program @prog as come in on @ifindex. */
+static int fx_xdp_on(const struct bpf_program *prog, int ifindex,
+		     const struct frame *in, struct frame *out)
+{
+	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out->data,
+		    .data_size_out = sizeof(out->data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	memset(out->data, 0, sizeof(out->data));
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		assert_fail(__FILE__, __LINE__, "BPF_PROG_TEST_RUN of %s: %s",
+			    bpf_program__name(prog), strerror(errno));
+		return -1;
+	}
 	out->len = opts.data_size_out;
 	return opts.retval;
 }
 
-PROG_TEST(fast_lan_not_routed, TEST_SUBTESTS)
+static int fx_lan(struct fixture *fx, const struct frame *in, struct frame *out)
 {
-	static const __u8 protos[] = { IPPROTO_UDP, IPPROTO_TCP, IPPROTO_ICMP };
-	struct frame in, out;
-	struct pkt_spec s;
-	struct fixture fx;
-	size_t i;
+	return fx_xdp_on(fx->skel->progs.bpfmasq_lan, fast_lan_ifindex, in,
+			 out);
+}
 
-	for (i = 0; i < ARRAY_SIZE(protos); i++) {
-		if (!test_subtest("proto %u", protos[i]))
-			continue;
-		if (!fx_setup(&fx, &fast_opts))
-			continue;
-		s = flow_spec(protos[i], true);
-		frame_build(&in, &s);
+static int fx_wan(struct fixture *fx, const struct frame *in, struct frame *out)
+{
+	return fx_xdp_on(fx->skel->progs.bpfmasq_ingress, fast_wan_ifindex, in,
+			 out);
+}
+
+/*
+ * @out left for the next hop as the kernel forwards: TTL one less,
+ * checksums right, to @dmac from @smac.
+ */
+static void expect_forwarded(struct frame *out, const char *dmac,
+			     const char *smac, const char *what)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)out->data;
+
+	ASSERT_CSUMS(out, what);
+	ASSERT_EQ(frame_ip(out)->ttl, 63, "TTL, one hop on");
+	ASSERT_TRUE(!memcmp(eth->h_dest, dmac, ETH_ALEN),
+		    "destination MAC: the next hop's");
+	ASSERT_TRUE(!memcmp(eth->h_source, smac, ETH_ALEN),
+		    "source MAC: the interface's own");
+}
+
+/*
+ * A new UDP flow out and its reply in, both on the fast path; the flow's
+ * next packet on the normal path (TC egress) keeps its external port.
+ */
+PROG_TEST(fast_out_in, 0)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct pkt_spec a;
+	struct frame in, out;
+	struct fixture fx;
+	__u16 port = 0;
+
+	if (!fx_setup(&fx, &fast_opts))
+		goto out;
+	frame_build(&in, &q);
+	test_ctx("out");
+	if (!ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
+		       "verdict: to the WAN"))
+		goto out;
+	port = frame_sport(&out);
+	ASSERT_EQ(frame_ip(&out)->saddr, EXT_ADDR, "source address");
+	ASSERT_IN_RANGE(port, PORT_MIN, PORT_MAX, "external port");
+	ASSERT_EQ(frame_ip(&out)->daddr, REMOTE1, "destination address");
+	expect_forwarded(&out, FAST_NEXT_HOP_MAC, FAST_WAN_MAC, "out");
+
+	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
+	frame_build(&in, &a);
+	test_ctx("in");
+	if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
+		      "verdict: to the LAN")) {
+		ASSERT_EQ(frame_ip(&out)->daddr, HOST1, "destination address");
+		ASSERT_EQ(frame_dport(&out), OUT_RANGE_PORT,
+			  "destination port");
+		expect_forwarded(&out, FAST_HOST1_MAC, FAST_LAN_MAC, "in");
+	}
+	test_ctx(NULL);
+	ASSERT_TABLES(&fx, 1, 1);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(TRANSLATED_IN, 1),
+		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+		     STAT(FAST_OUT, 1), STAT(FAST_IN, 1));
+	test_ctx("next packet, normal path");
+	frame_build(&in, &q);
+	if (ASSERT_EQ(fx_egress(&fx, &in, &out), TC_OK, "verdict"))
+		ASSERT_EQ(frame_sport(&out), port, "external port");
+	test_ctx(NULL);
+	expect_check_clean(&fx);
+out:
+	fx_teardown(&fx);
+}
+
+/*
+ * What the fast path leaves to the kernel, as it came (and translated, on
+ * the way in, as the normal path does): a TTL that would run out and a
+ * neighbour not resolved yet (counted fast_path_to_stack), a route that
+ * does not leave by the WAN and a fast path that is off (not counted).
+ */
+PROG_TEST(fast_to_stack, TEST_SUBTESTS)
+{
+	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
+	struct pkt_spec a;
+	struct frame in, out;
+	struct fixture fx;
+	__u16 port;
+
+	if (test_subtest("TTL 1") && fx_setup(&fx, &fast_opts)) {
+		frame_build(&in, &q);
+		frame_ip(&in)->ttl = 1;
+		frame_fix_ip_csum(&in);
+		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+			      "verdict"))
+			ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(FAST_TO_STACK, 1));
+		fx_teardown(&fx);
+	}
+	if (test_subtest("no neighbour") && fx_setup(&fx, &fast_opts)) {
+		/* HOST2's MAC is not known on the LAN. */
+		q.saddr = HOST2;
+		if (send_out(&fx, &q, &port)) {
+			a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
+			frame_build(&in, &a);
+			if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_PASS,
+				      "verdict"))
+				ASSERT_EQ(frame_ip(&out)->daddr, HOST2,
+					  "translated all the same");
+			ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
+				     STAT(TRANSLATED_IN, 1),
+				     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
+				     STAT(FAST_TO_STACK, 1));
+		}
+		q.saddr = HOST1;
+		fx_teardown(&fx);
+	}
+	if (test_subtest("routed inside") && fx_setup(&fx, &fast_opts)) {
+		a = udp_spec(HOST1, OUT_RANGE_PORT, HOST4, 53, query);
+		frame_build(&in, &a);
 		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
 		/* Every counter zero. */
-		ASSERT_STATS(&fx, STAT(NON_IPV4, 0));
+		ASSERT_STATS(&fx, STAT(FAST_OUT, 0));
+		fx_teardown(&fx);
+	}
+	if (test_subtest("fast path off") && fx_setup(&fx, &fast_opts)) {
+		fx.cfg.flags &= ~BPFMASQ_CFG_FAST_PATH;
+		if (ASSERT_OK(config_write(&fx.maps, &fx.cfg), "config") &&
+		    send_out(&fx, &q, &port)) {
+			a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
+			frame_build(&in, &a);
+			if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_PASS,
+				      "verdict"))
+				ASSERT_EQ(frame_ip(&out)->ttl, 64,
+					  "TTL, left to the kernel");
+			ASSERT_STAT(&fx, BPFMASQ_STAT_FAST_IN, 0);
+		}
 		fx_teardown(&fx);
 	}
 }
