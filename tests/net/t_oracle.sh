@@ -5,11 +5,12 @@
 # observation twice on one topology, first through the kernel's own
 # `nft ... oifname wan0 masquerade` (no bpfmasq attached), then, with the
 # ruleset and every conntrack entry gone, through bpfmasq, and compares what
-# the peers saw: the source the server sees, whether replies arrive, two
-# hosts on one source port. Where bpfmasq differs on purpose
+# the peers saw: the source the server sees, whether replies arrive, the
+# hops of a traceroute, the path MTU, ICMP errors both ways, fragments, many
+# flows, two hosts on one source port. Where bpfmasq differs on purpose
 # (endpoint-independent mapping, random pool ports instead of the inside
-# port) the scenario names the difference with both values and asserts
-# bpfmasq's side.
+# port, no malformed packet forwarded untranslated) the scenario names the
+# difference with both values and asserts bpfmasq's side.
 #
 # An observation is a function that prints "KEY VALUE" lines (notes go to
 # stderr) and runs under whichever NAT oracle_run set up; ORACLE_NAT names
@@ -230,3 +231,189 @@ t_oracle_mapping() {
 }
 net_test oracle_mapping.tc in_mode tc t_oracle_mapping
 net_test oracle_mapping.xdp in_mode xdp t_oracle_mapping
+
+# ---- ICMP errors -------------------------------------------------------------
+
+# obs_icmp: inbound, the server's port unreachable for lan1's and lan2's
+# datagrams to a closed port; outbound, lan1's port unreachable for a
+# datagram the server sent to lan1's mapping after lan1 closed its socket,
+# as the server captures it (_ICMP_OUT_PY, t_pmtu.sh: run.sh sources every
+# t_*.sh into one shell).
+obs_icmp() {
+	local go=$TOPO_TMP/icmp-go.$ORACLE_NAT res=$TOPO_TMP/icmp-out.$ORACLE_NAT n0 pid out ext js
+	n0=$(ip netns exec "$NS_LAN1" nstat -asz IcmpInDestUnreachs | awk '$1 == "IcmpInDestUnreachs" { print $2 }')
+	echo "in.lan1.out-range $(UDP_DST=9999 udp_call "$NS_LAN1" 40003 closed 3 --connect)"
+	echo "in.lan2.in-range $(UDP_DST=9999 udp_call "$NS_LAN2" 20003 closed 3 --connect)"
+	echo "in.lan1.unreachables $(($(ip netns exec "$NS_LAN1" nstat -asz IcmpInDestUnreachs | awk '$1 == "IcmpInDestUnreachs" { print $2 }') - n0))"
+
+	# shellcheck disable=SC2154 # _ICMP_OUT_PY is t_pmtu.sh's
+	TOPO_BG_LOG=$res topo_bg "$NS_WAN" timeout 20 python3 -c "$_ICMP_OUT_PY" 9100 "$go" 5
+	pid=$TOPO_BG_PID
+	wait_until 5 listening "$NS_WAN" udp 9100 || { fail "the server on 9100 did not start"; return 1; }
+	out=$(UDP_DST=9100 udp_call "$NS_LAN1" 40004 hello 3 --first)
+	ext=$(sed -n "s/^from .* reply .*:\([0-9]*\)\$/\1/p" <<<"$out")
+	touch "$go"
+	wait "$pid" # bounded by its timeout 20
+	js=$(tail -n 1 "$res")
+	note "$ORACLE_NAT: the server captured $(pyjson '{k: v for k, v in d.items() if k != "hex"}' <<<"$js")"
+	pyjson "'\\n'.join('out.%s %s' % (k, d.get(k)) for k in
+		('src', 'dst', 'type', 'code', 'q_src', 'q_dst', 'q_proto', 'q_sport',
+		 'ip_csum_ok', 'icmp_csum_ok', 'q_ip_csum_ok', 'q_udp_csum_ok'))" <<<"$js"
+	echo "out.q_dport_is_the_port_the_server_saw $(yes_no [ -n "$ext" ] && pyjson "d.get('q_dport') == $ext" <<<"$js" | grep -qx True)"
+	echo "out.lan1_address_in_packet $(pyjson "'hex' in d and bytes.fromhex(d['hex']).find(bytes([${TOPO_LAN1_ADDR//./, }])) >= 0" <<<"$js")"
+}
+
+t_oracle_icmp() {
+	offload_setup off || return 1
+	oracle_run obs_icmp || return 1
+	oracle_same in.lan1.out-range in.lan2.in-range in.lan1.unreachables \
+		out.src out.dst out.type out.code out.q_src out.q_dst out.q_proto out.q_sport \
+		out.ip_csum_ok out.icmp_csum_ok out.q_ip_csum_ok out.q_udp_csum_ok \
+		out.q_dport_is_the_port_the_server_saw out.lan1_address_in_packet
+}
+net_test oracle_icmp.tc in_mode tc t_oracle_icmp
+net_test oracle_icmp.xdp in_mode xdp t_oracle_icmp
+
+# ---- the path: time exceeded, fragmentation needed -------------------------
+
+# obs_path: lan1 towards far, behind the server over a 1280-byte link:
+# ping -M do (fragmentation needed from the server, the PMTU lan1 learns
+# from it), tracepath (both again, found by itself) and traceroute in its
+# three modes (time exceeded from the server, far's answers).
+obs_path() {
+	local out mode
+	# shellcheck disable=SC1010 # "do" is ping's argument
+	out=$(nsx "$NS_LAN1" ping -M do -s 1400 -c 1 -W 2 "$TOPO_FAR_ADDR" 2>&1)
+	echo "ping.reported_mtu $(grep -Eo 'mtu ?= ?[0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | head -n 1)"
+	echo "ping.route_mtu $(_pmtu_route_mtu "$NS_LAN1")"
+	ip -n "$NS_LAN1" route flush cache || return 1
+	out=$(timeout 15 ip netns exec "$NS_LAN1" tracepath -n -m 5 "$TOPO_FAR_ADDR" 2>&1)
+	echo "tracepath.resume $(sed -n 's/^ *Resume: //p' <<<"$out")"
+	echo "tracepath.route_mtu $(_pmtu_route_mtu "$NS_LAN1")"
+	local -A opts=([udp]="" [icmp]="-I" [tcp]="-T -p 8080")
+	for mode in udp icmp tcp; do
+		# shellcheck disable=SC2086 # the options are words
+		out=$(nsx "$NS_LAN1" traceroute -n -q 1 -w 1 -m 5 ${opts[$mode]} "$TOPO_FAR_ADDR" 2>&1)
+		echo "traceroute.$mode $(_trace_hops <<<"$out" | paste -sd, -)"
+	done
+}
+
+t_oracle_path() {
+	local ns
+	topo_far_create || { fail "could not build the far link"; return 1; }
+	# Every hop's ICMP errors go to one address (the gateway's, or lan1's
+	# from the gateway itself): without this, nft's run would spend the
+	# per-destination rate limit that bpfmasq's run needs.
+	for ns in "$NS_GW" "$NS_WAN" "$NS_FAR"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 >/dev/null || return 1
+	done
+	tcp_server "$NS_FAR" 8080 || return 1
+	oracle_run obs_path || return 1
+	oracle_same ping.reported_mtu ping.route_mtu tracepath.resume tracepath.route_mtu \
+		traceroute.udp traceroute.icmp traceroute.tcp
+}
+net_test oracle_path.tc in_mode tc t_oracle_path
+net_test oracle_path.xdp in_mode xdp t_oracle_path
+
+# ---- fragments ----------------------------------------------------------------
+
+# obs_fragments: datagrams larger than the MTU from lan1, and the replies
+# as large, cross as IPv4 fragments both ways.
+obs_fragments() {
+	local size big out
+	for size in 4000 8000 30000; do
+		big=$(head -c "$size" /dev/zero | tr '\0' 'x')
+		out=$(udp_call "$NS_LAN1" 40005 "$big" 3 --first)
+		echo "udp.$size.src $(sed -n 's/^from .* reply \([0-9.]*\):[0-9]* .*/\1/p' <<<"$out")"
+		echo "udp.$size.intact_reply $(yes_no [ "${out##* }" = "$big" ])"
+	done
+}
+
+t_oracle_fragments() {
+	local size rc=0
+	udp_server "$NS_WAN" 9000 || return 1
+	oracle_run obs_fragments || return 1
+	for size in 4000 8000 30000; do
+		oracle_same "udp.$size.src" "udp.$size.intact_reply" || rc=1
+	done
+	return $rc
+}
+net_test oracle_fragments.tc in_mode tc t_oracle_fragments
+net_test oracle_fragments.xdp in_mode xdp t_oracle_fragments
+
+# ---- many flows ----------------------------------------------------------------
+
+ORACLE_FLOWS=300
+
+# obs_flows: ORACLE_FLOWS UDP flows from lan1, from ports the kernel picks
+# (in ip_local_port_range), each answered by the server with the source it
+# saw.
+obs_flows() {
+	local out lo hi
+	out=$(timeout 20 ip netns exec "$NS_LAN1" python3 "$NETTOOL" udp-flows \
+		--to "$TOPO_WAN_ADDR:9000" --count "$ORACLE_FLOWS" --wait 8)
+	read -r lo hi < <(ip netns exec "$NS_GW" sysctl -n net.ipv4.ip_local_port_range)
+	grep '^answered ' <<<"$out"
+	# "flow LOCAL-PORT reply ADDR:PORT flow-N"
+	awk -v lo="$lo" -v hi="$hi" '$1 == "flow" {
+		split($4, e, ":"); addr[e[1]]; port[e[2]]; n++
+		if (e[2] == $2) kept++
+		if (e[2] < lo || e[2] > hi) outside++
+	} END {
+		for (a in addr) src = src (src == "" ? "" : ",") a
+		for (p in port) distinct++
+		printf "src %s\ndistinct_ports %d\nports_kept %d\noutside_local_range %d\n", src, distinct, kept, outside
+	}' <<<"$out"
+}
+
+t_oracle_flows() {
+	udp_server "$NS_WAN" 9000 || return 1
+	oracle_run obs_flows || return 1
+	local rc=0
+	oracle_same answered src distinct_ports || rc=1
+	oracle_differs ports_kept \
+		"bpfmasq draws every port from its pool (RFC 6056), nft keeps the inside port" 0 || rc=1
+	oracle_differs outside_local_range \
+		"bpfmasq's pool leaves out ip_local_port_range, where the gateway's own sockets live" "$ORACLE_FLOWS" || rc=1
+	return $rc
+}
+net_test oracle_flows.tc in_mode tc t_oracle_flows
+net_test oracle_flows.xdp in_mode xdp t_oracle_flows
+
+# ---- malformed packets -------------------------------------------------------
+
+# obs_malformed: lan1 sends a SYN to the server's 8081 whose data offset
+# is shorter than a TCP header, and a well-formed SYN to 8082 (so that
+# "nothing arrived" means something); the server's packet socket records
+# what reaches it.
+obs_malformed() {
+	local ready=$TOPO_TMP/sniff-ready.$ORACLE_NAT log=$TOPO_TMP/sniff.$ORACLE_NAT pid seen
+	TOPO_BG_LOG=$log topo_bg "$NS_WAN" timeout 10 python3 "$NETTOOL" sniff --iface eth0 \
+		--proto 6 --dport 8081 --dport 8082 --ready "$ready" --wait 3
+	pid=$TOPO_BG_PID
+	wait_until 5 test -e "$ready" || { fail "the server's packet socket did not start"; return 1; }
+	nsx "$NS_LAN1" python3 "$NETTOOL" tcp-malformed \
+		--src "$TOPO_LAN1_ADDR:40006" --dst "$TOPO_WAN_ADDR:8081" || return 1
+	nsx "$NS_LAN1" python3 "$NETTOOL" tcp-spoof --flags S --seq 1 \
+		--src "$TOPO_LAN1_ADDR:40007" --dst "$TOPO_WAN_ADDR:8082" || return 1
+	wait "$pid" # bounded by its timeout 10
+	seen=$(awk '$1 == "seen" && $3 == 8081 { print $2 }' "$log" | paste -sd, -)
+	echo "malformed.seen_by_server ${seen:-nothing}"
+	seen=$(awk '$1 == "seen" && $3 == 8082 { sub(/:.*/, "", $2); print $2 }' "$log" | paste -sd, -)
+	echo "wellformed.src ${seen:-nothing}"
+}
+
+t_oracle_malformed() {
+	local n
+	oracle_run obs_malformed || return 1
+	local rc=0
+	oracle_same wellformed.src || rc=1
+	oracle_differs malformed.seen_by_server \
+		"conntrack finds the segment invalid and leaves it untranslated, so nft forwards it with the inside address; bpfmasq drops it" nothing || rc=1
+	n=$(nat_stat malformed) || return 1
+	note "bpfmasq's malformed counter: $n"
+	((n >= 1)) || { fail "stats: malformed is $n, expected the dropped segment"; rc=1; }
+	return $rc
+}
+net_test oracle_malformed.tc in_mode tc t_oracle_malformed
+net_test oracle_malformed.xdp in_mode xdp t_oracle_malformed
