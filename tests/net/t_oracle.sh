@@ -157,8 +157,8 @@ net_test oracle_basic.xdp in_mode xdp t_oracle_basic
 # ---- two hosts, one source port; mappings ------------------------------------
 
 # obs_same_sport: lan1 and lan2 send UDP from port 40000 to the same server
-# port, and open TCP connections from port 40000 to the same server port
-# at once.
+# port, open TCP connections from port 40000 to the same server port at
+# once, and ping at once with the same echo identifier.
 obs_same_sport() {
 	local a1 p1 a2 p2 h ns kept=0 pids=()
 	read -r a1 p1 < <(oracle_udp "$NS_LAN1" 40000 same-lan1)
@@ -185,6 +185,18 @@ obs_same_sport() {
 	p1=${p1:-none:none} p2=${p2:-none:none}
 	echo "tcp.src ${p1%:*} ${p2%:*}"
 	echo "tcp.distinct_ports $(yes_no [ "$p1" != none:none ] && [ "$p2" != none:none ] && [ "${p1##*:}" != "${p2##*:}" ])"
+	# And ping, both hosts at once with one echo identifier.
+	pids=()
+	for h in lan1 lan2; do
+		if [[ $h == lan1 ]]; then ns=$NS_LAN1; else ns=$NS_LAN2; fi
+		timeout 15 ip netns exec "$ns" ping -e 4242 -c 5 -i 0.2 -W 2 -q "$TOPO_WAN_ADDR" \
+			>"$TOPO_TMP/ping.$ORACLE_NAT.$h" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}" # bounded by their timeout 15
+	for h in lan1 lan2; do
+		echo "ping.$h.received $(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$TOPO_TMP/ping.$ORACLE_NAT.$h")"
+	done
 }
 
 t_oracle_same_sport() {
@@ -192,7 +204,8 @@ t_oracle_same_sport() {
 	udp_server "$NS_WAN" 9000 || return 1
 	oracle_run obs_same_sport || return 1
 	local rc=0
-	oracle_same udp.src udp.distinct_ports tcp.lan1.reply tcp.lan2.reply tcp.src tcp.distinct_ports || rc=1
+	oracle_same udp.src udp.distinct_ports tcp.lan1.reply tcp.lan2.reply tcp.src tcp.distinct_ports \
+		ping.lan1.received ping.lan2.received || rc=1
 	oracle_differs udp.hosts_keeping_40000 \
 		"nft keeps the first host's port and moves the second; bpfmasq gives both a pool port" 0 || rc=1
 	return $rc
