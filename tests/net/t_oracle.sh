@@ -292,7 +292,8 @@ net_test oracle_icmp.xdp in_mode xdp t_oracle_icmp
 # obs_path: lan1 towards far, behind the server over a 1280-byte link:
 # ping -M do (fragmentation needed from the server, the PMTU lan1 learns
 # from it), tracepath (both again, found by itself) and traceroute in its
-# three modes (time exceeded from the server, far's answers).
+# three modes (time exceeded from the server, far's answers), and a TCP
+# upload that meets the narrow link with full-size segments.
 obs_path() {
 	local out mode
 	# shellcheck disable=SC1010 # "do" is ping's argument
@@ -309,6 +310,11 @@ obs_path() {
 		out=$(nsx "$NS_LAN1" traceroute -n -q 1 -w 1 -m 5 ${opts[$mode]} "$TOPO_FAR_ADDR" 2>&1)
 		echo "traceroute.$mode $(_trace_hops <<<"$out" | paste -sd, -)"
 	done
+	# TCP has to discover the PMTU from the translated errors: far
+	# advertises the MSS of a 1500-byte path (t_oracle_path).
+	ip -n "$NS_LAN1" route flush cache || return 1
+	echo "tcp_upload.intact $(yes_no tcp_upload "$NS_FAR" "$TOPO_FAR_ADDR" 5002 "$TOPO_TMP/oracle-data" 30)"
+	echo "tcp_upload.route_mtu $(_pmtu_route_mtu "$NS_LAN1")"
 }
 
 t_oracle_path() {
@@ -321,9 +327,11 @@ t_oracle_path() {
 		ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 >/dev/null || return 1
 	done
 	tcp_server "$NS_FAR" 8080 || return 1
+	ip -n "$NS_FAR" route change default via "$TOPO_FAR_ROUTER" advmss 1460 || return 1
+	head -c 2M /dev/urandom >"$TOPO_TMP/oracle-data" || return 1
 	oracle_run obs_path || return 1
 	oracle_same ping.reported_mtu ping.route_mtu tracepath.resume tracepath.route_mtu \
-		traceroute.udp traceroute.icmp traceroute.tcp
+		traceroute.udp traceroute.icmp traceroute.tcp tcp_upload.intact tcp_upload.route_mtu
 }
 net_test oracle_path.tc in_mode tc t_oracle_path
 net_test oracle_path.xdp in_mode xdp t_oracle_path
