@@ -338,8 +338,8 @@ net_test oracle_path.xdp in_mode xdp t_oracle_path
 
 # ---- fragments ----------------------------------------------------------------
 
-# obs_fragments: datagrams larger than the MTU from lan1, and the replies
-# as large, cross as IPv4 fragments both ways.
+# obs_fragments: datagrams and echo requests larger than the MTU from lan1,
+# and the replies as large, cross as IPv4 fragments both ways.
 obs_fragments() {
 	local size big out
 	for size in 4000 8000 30000; do
@@ -347,6 +347,8 @@ obs_fragments() {
 		out=$(udp_call "$NS_LAN1" 40005 "$big" 3 --first)
 		echo "udp.$size.src $(sed -n 's/^from .* reply \([0-9.]*\):[0-9]* .*/\1/p' <<<"$out")"
 		echo "udp.$size.intact_reply $(yes_no [ "${out##* }" = "$big" ])"
+		out=$(nsx "$NS_LAN1" ping -s "$size" -c 2 -i 0.2 -W 2 -q "$TOPO_WAN_ADDR")
+		echo "ping.$size.received $(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")"
 	done
 }
 
@@ -355,7 +357,7 @@ t_oracle_fragments() {
 	udp_server "$NS_WAN" 9000 || return 1
 	oracle_run obs_fragments || return 1
 	for size in 4000 8000 30000; do
-		oracle_same "udp.$size.src" "udp.$size.intact_reply" || rc=1
+		oracle_same "udp.$size.src" "udp.$size.intact_reply" "ping.$size.received" || rc=1
 	done
 	return $rc
 }
