@@ -27,6 +27,11 @@
       Send one SYN whose data offset (4 words) is shorter than the TCP
       header itself: malformed, for a NAT to drop rather than to forward.
 
+  udp-frags --src IP:PORT --dst IP:PORT --size N [--mtu M] [--reverse]
+      Send one UDP datagram of N bytes ("f" each) from a raw socket, in IP
+      fragments of at most M bytes, the last fragment first with
+      --reverse (as reordering on the way would deliver them).
+
   udp-flows --to IP:PORT --count N [--wait S]
       Send one datagram from each of N sockets on ports of the kernel's
       choosing, then print "flow <local-port> <text>" for each first
@@ -43,6 +48,7 @@
 Every loop is bounded in time.
 """
 import argparse
+import random
 import selectors
 import socket
 import struct
@@ -90,6 +96,31 @@ def tcp_spoof(args):
 
 def tcp_malformed(args):
     return tcp_send(args.src, args.dst, 0x02, 1, 0, 502, doff=4)
+
+
+def udp_frags(args):
+    sip, sport = args.src.rsplit(":", 1)
+    dip, dport = args.dst.rsplit(":", 1)
+    src, dst = socket.inet_aton(sip), socket.inet_aton(dip)
+    payload = b"f" * args.size
+    udp = struct.pack("!HHHH", int(sport), int(dport), 8 + len(payload), 0) + payload
+    c = csum(struct.pack("!4s4sBBH", src, dst, 0, socket.IPPROTO_UDP, len(udp)) + udp)
+    udp = udp[:6] + struct.pack("!H", c or 0xffff) + udp[8:]
+    step = (args.mtu - 20) // 8 * 8
+    ident = random.randrange(1, 0x10000)
+    frags = []
+    for off in range(0, len(udp), step):
+        chunk = udp[off:off + step]
+        more = 0x2000 if off + step < len(udp) else 0
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(chunk), ident,
+                         more | off // 8, 64, socket.IPPROTO_UDP, 0, src, dst)
+        frags.append(ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + chunk)
+    if args.reverse:
+        frags.reverse()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for f in frags:
+        sock.sendto(f, (dip, 0))
+    return 0
 
 
 def udp_flows(args):
@@ -260,6 +291,12 @@ def main():
     m = sub.add_parser("tcp-malformed")
     m.add_argument("--src", required=True)
     m.add_argument("--dst", required=True)
+    g = sub.add_parser("udp-frags")
+    g.add_argument("--src", required=True)
+    g.add_argument("--dst", required=True)
+    g.add_argument("--size", type=int, required=True)
+    g.add_argument("--mtu", type=int, default=1500)
+    g.add_argument("--reverse", action="store_true")
     f = sub.add_parser("udp-flows")
     f.add_argument("--to", required=True)
     f.add_argument("--count", type=int, required=True)
@@ -275,6 +312,8 @@ def main():
         return tcp_spoof(args)
     if args.cmd == "tcp-malformed":
         return tcp_malformed(args)
+    if args.cmd == "udp-frags":
+        return udp_frags(args)
     if args.cmd == "udp-flows":
         return udp_flows(args)
     if args.cmd == "sniff":
