@@ -104,6 +104,14 @@ oracle_differs() {
 # yes_no CMD...: "yes" if CMD succeeds, else "no".
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 
+# answered PORT...: none of the ports oracle_udp printed is "none".
+answered() { [[ " $* " != *" none "* ]]; }
+
+# two_ports P1 P2, same_port P1 P2: both flows were answered, the server
+# saw them from two ports, from one.
+two_ports() { answered "$1" "$2" && [[ $1 != "$2" ]]; }
+same_port() { answered "$1" "$2" && [[ $1 == "$2" ]]; }
+
 # oracle_udp NS BIND_PORT MSG: one datagram to the server's
 # ${UDP_DST:-9000}; prints the source the server saw, "ADDR PORT", or
 # "none none" when no reply came back.
@@ -165,7 +173,7 @@ obs_same_sport() {
 	read -r a1 p1 < <(oracle_udp "$NS_LAN1" 40000 same-lan1)
 	read -r a2 p2 < <(oracle_udp "$NS_LAN2" 40000 same-lan2)
 	echo "udp.src $a1 $a2"
-	echo "udp.distinct_ports $(yes_no [ "$p1" != none ] && [ "$p2" != none ] && [ "$p1" != "$p2" ])"
+	echo "udp.distinct_ports $(yes_no two_ports "$p1" "$p2")"
 	[[ $p1 == 40000 ]] && kept=$((kept + 1))
 	[[ $p2 == 40000 ]] && kept=$((kept + 1))
 	echo "udp.hosts_keeping_40000 $kept"
@@ -185,7 +193,7 @@ obs_same_sport() {
 	p2=$(sed -n 's/^peer //p' "$TOPO_TMP/same.$ORACLE_NAT.lan2")
 	p1=${p1:-none:none} p2=${p2:-none:none}
 	echo "tcp.src ${p1%:*} ${p2%:*}"
-	echo "tcp.distinct_ports $(yes_no [ "$p1" != none:none ] && [ "$p2" != none:none ] && [ "${p1##*:}" != "${p2##*:}" ])"
+	echo "tcp.distinct_ports $(yes_no two_ports "${p1##*:}" "${p2##*:}")"
 	# And ping, both hosts at once with one echo identifier.
 	pids=()
 	for h in lan1 lan2; do
@@ -226,9 +234,9 @@ obs_mapping() {
 	read -r a2 p2 < <(UDP_DST=9001 oracle_udp "$NS_LAN1" 40000 map-lan1-9001)
 	note "$ORACLE_NAT: lan2:40000 -> :9001 as $a0:$p0, lan1:40000 -> :9000 as $a1:$p1, -> :9001 as $a2:$p2"
 	echo "src $a0 $a1 $a2"
-	echo "answered $(yes_no [ "$p0" != none ] && [ "$p1" != none ] && [ "$p2" != none ])"
-	echo "lan1.one_port_all_remotes $(yes_no [ "$p1" = "$p2" ])"
-	echo "lan1_lan2.share_a_port $(yes_no [ "$p1" = "$p0" ])"
+	echo "answered $(yes_no answered "$p0" "$p1" "$p2")"
+	echo "lan1.one_port_all_remotes $(yes_no same_port "$p1" "$p2")"
+	echo "lan1_lan2.share_a_port $(yes_no same_port "$p1" "$p0")"
 }
 
 t_oracle_mapping() {
@@ -254,7 +262,7 @@ net_test oracle_mapping.xdp in_mode xdp t_oracle_mapping
 # as the server captures it (_ICMP_OUT_PY, t_pmtu.sh: run.sh sources every
 # t_*.sh into one shell).
 obs_icmp() {
-	local go=$TOPO_TMP/icmp-go.$ORACLE_NAT res=$TOPO_TMP/icmp-out.$ORACLE_NAT n0 pid out ext js
+	local go=$TOPO_TMP/icmp-go.$ORACLE_NAT res=$TOPO_TMP/icmp-out.$ORACLE_NAT n0 pid out ext js q
 	n0=$(ip netns exec "$NS_LAN1" nstat -asz IcmpInDestUnreachs | awk '$1 == "IcmpInDestUnreachs" { print $2 }')
 	echo "in.lan1.out-range $(UDP_DST=9999 udp_call "$NS_LAN1" 40003 closed 3 --connect)"
 	echo "in.lan2.in-range $(UDP_DST=9999 udp_call "$NS_LAN2" 20003 closed 3 --connect)"
@@ -273,7 +281,8 @@ obs_icmp() {
 	pyjson "'\\n'.join('out.%s %s' % (k, d.get(k)) for k in
 		('src', 'dst', 'type', 'code', 'q_src', 'q_dst', 'q_proto', 'q_sport',
 		 'ip_csum_ok', 'icmp_csum_ok', 'q_ip_csum_ok', 'q_udp_csum_ok'))" <<<"$js"
-	echo "out.q_dport_is_the_port_the_server_saw $(yes_no [ -n "$ext" ] && pyjson "d.get('q_dport') == $ext" <<<"$js" | grep -qx True)"
+	q=$(pyjson "d.get('q_dport')" <<<"$js")
+	echo "out.q_dport_is_the_port_the_server_saw $(yes_no [ "${ext:-none}" = "$q" ])"
 	echo "out.lan1_address_in_packet $(pyjson "'hex' in d and bytes.fromhex(d['hex']).find(bytes([${TOPO_LAN1_ADDR//./, }])) >= 0" <<<"$js")"
 }
 
