@@ -194,11 +194,17 @@ obs_same_sport() {
 	p1=${p1:-none:none} p2=${p2:-none:none}
 	echo "tcp.src ${p1%:*} ${p2%:*}"
 	echo "tcp.distinct_ports $(yes_no two_ports "${p1##*:}" "${p2##*:}")"
-	# And ping, both hosts at once with one echo identifier.
+	# And ping, both hosts at once with one echo identifier. lan2 starts
+	# 0.3 s after lan1, so that the two first echoes do not meet in one
+	# instant in nft's conntrack, where one of two new entries given the
+	# same translation loses the insert and its packet is dropped; and
+	# with -w each ping sends until it has its 5 replies, so that one
+	# echo lost on a busy machine does not count as the NAT's.
 	pids=()
 	for h in lan1 lan2; do
 		if [[ $h == lan1 ]]; then ns=$NS_LAN1; else ns=$NS_LAN2; fi
-		timeout 15 ip netns exec "$ns" ping -e 4242 -c 5 -i 0.2 -W 2 -q "$TOPO_WAN_ADDR" \
+		[[ $h == lan2 ]] && sleep 0.3
+		timeout 15 ip netns exec "$ns" ping -e 4242 -c 5 -i 0.2 -w 10 -q "$TOPO_WAN_ADDR" \
 			>"$TOPO_TMP/ping.$ORACLE_NAT.$h" 2>&1 &
 		pids+=($!)
 	done
