@@ -101,6 +101,15 @@ oracle_differs() {
 	expect_eq "$1 under bpfmasq" "${ORACLE[bpfmasq:$1]-}" "$3"
 }
 
+# oracle_counted COUNTER WHAT: bpfmasq's COUNTER (stats, after its run)
+# counted WHAT, the packets it treats unlike nft.
+oracle_counted() {
+	local n
+	n=$(nat_stat "$1") || return 1
+	note "bpfmasq's $1 counter: $n"
+	((n >= 1)) || fail "stats: $1 is $n, expected $2 in it"
+}
+
 # yes_no CMD...: "yes" if CMD succeeds, else "no".
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 
@@ -392,7 +401,7 @@ oracle_frags() {
 }
 
 t_oracle_fragments() {
-	local size n rc=0
+	local size rc=0
 	udp_server "$NS_WAN" 9000 || return 1
 	oracle_run obs_fragments || return 1
 	for size in 4000 8000 30000; do
@@ -401,9 +410,7 @@ t_oracle_fragments() {
 	oracle_same frags.in-order.delivered || rc=1
 	oracle_differs frags.reversed.delivered \
 		"nft reassembles before it translates; bpfmasq follows a datagram's first fragment, and a later one that arrives before it is not translated (README, Limits today)" no || rc=1
-	n=$(nat_stat fragment_unmatched) || return 1
-	note "bpfmasq's fragment_unmatched counter: $n"
-	((n >= 1)) || { fail "stats: fragment_unmatched is $n, expected the reversed datagram's later fragments"; rc=1; }
+	oracle_counted fragment_unmatched "the reversed datagram's later fragments" || rc=1
 	return $rc
 }
 net_test oracle_fragments.tc in_mode tc t_oracle_fragments
@@ -472,15 +479,12 @@ obs_malformed() {
 }
 
 t_oracle_malformed() {
-	local n
-	oracle_run obs_malformed || return 1
 	local rc=0
+	oracle_run obs_malformed || return 1
 	oracle_same wellformed.src || rc=1
 	oracle_differs malformed.seen_by_server \
 		"conntrack finds the segment invalid and leaves it untranslated, so nft forwards it with the inside address; bpfmasq drops it" nothing || rc=1
-	n=$(nat_stat malformed) || return 1
-	note "bpfmasq's malformed counter: $n"
-	((n >= 1)) || { fail "stats: malformed is $n, expected the dropped segment"; rc=1; }
+	oracle_counted malformed "the dropped segment" || rc=1
 	return $rc
 }
 net_test oracle_malformed.tc in_mode tc t_oracle_malformed
