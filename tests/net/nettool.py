@@ -23,9 +23,33 @@
       Send one TCP segment with those flags and numbers from a raw socket,
       as an off-path host forging its source would.
 
+  tcp-malformed --src IP:PORT --dst IP:PORT
+      Send one SYN whose data offset (4 words) is shorter than the TCP
+      header itself: malformed, for a NAT to drop rather than to forward.
+
+  udp-frags --src IP:PORT --dst IP:PORT --size N [--mtu M] [--reverse]
+      Send one UDP datagram of N bytes ("f" each) from a raw socket, in IP
+      fragments of at most M bytes, the last fragment first with
+      --reverse (as reordering on the way would deliver them).
+
+  udp-flows --to IP:PORT --count N [--wait S]
+      Send one datagram from each of N sockets on ports of the kernel's
+      choosing, then print "flow <local-port> <text>" for each first
+      answer within S seconds, and "answered <n> of <N>". A flow still
+      unanswered after a second sends again (a burst can overflow a busy
+      receiver's buffer), from the same socket: the same flow.
+
+  sniff --iface IF --proto N --dport P [--dport P...] [--ready FILE] [--wait S]
+      Print "seen <src-ip>:<src-port> <dst-port>" for every IPv4 packet of
+      protocol N to one of the ports P that IF receives within S seconds (a
+      packet socket: it sees what the stack would drop). FILE is created
+      once it listens.
+
 Every loop is bounded in time.
 """
 import argparse
+import random
+import selectors
 import socket
 import struct
 import sys
@@ -43,15 +67,13 @@ def csum(data):
     return ~s & 0xffff
 
 
-def tcp_spoof(args):
-    sip, sport = args.src.rsplit(":", 1)
-    dip, dport = args.dst.rsplit(":", 1)
-    bits = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
-    flags = 0
-    for c in args.flags:
-        flags |= bits[c]
-    hdr = struct.pack("!HHIIBBHHH", int(sport), int(dport), args.seq & 0xffffffff,
-                      args.ack & 0xffffffff, 5 << 4, flags, args.win, 0, 0)
+def tcp_send(src, dst, flags, seq, ack, win, doff=5):
+    """Send one TCP segment (no options) from src to dst ("IP:PORT") from a
+    raw socket, its data offset doff words."""
+    sip, sport = src.rsplit(":", 1)
+    dip, dport = dst.rsplit(":", 1)
+    hdr = struct.pack("!HHIIBBHHH", int(sport), int(dport), seq & 0xffffffff,
+                      ack & 0xffffffff, doff << 4, flags, win, 0, 0)
     pseudo = struct.pack("!4s4sBBH", socket.inet_aton(sip), socket.inet_aton(dip),
                          0, socket.IPPROTO_TCP, len(hdr))
     hdr = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
@@ -61,6 +83,112 @@ def tcp_spoof(args):
                      socket.IPPROTO_TCP, 0, socket.inet_aton(sip), socket.inet_aton(dip))
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     sock.sendto(ip + hdr, (dip, 0))
+    return 0
+
+
+def tcp_spoof(args):
+    bits = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
+    flags = 0
+    for c in args.flags:
+        flags |= bits[c]
+    return tcp_send(args.src, args.dst, flags, args.seq, args.ack, args.win)
+
+
+def tcp_malformed(args):
+    return tcp_send(args.src, args.dst, 0x02, 1, 0, 502, doff=4)
+
+
+def udp_frags(args):
+    sip, sport = args.src.rsplit(":", 1)
+    dip, dport = args.dst.rsplit(":", 1)
+    src, dst = socket.inet_aton(sip), socket.inet_aton(dip)
+    payload = b"f" * args.size
+    udp = struct.pack("!HHHH", int(sport), int(dport), 8 + len(payload), 0) + payload
+    c = csum(struct.pack("!4s4sBBH", src, dst, 0, socket.IPPROTO_UDP, len(udp)) + udp)
+    udp = udp[:6] + struct.pack("!H", c or 0xffff) + udp[8:]
+    step = (args.mtu - 20) // 8 * 8
+    ident = random.randrange(1, 0x10000)
+    frags = []
+    for off in range(0, len(udp), step):
+        chunk = udp[off:off + step]
+        more = 0x2000 if off + step < len(udp) else 0
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(chunk), ident,
+                         more | off // 8, 64, socket.IPPROTO_UDP, 0, src, dst)
+        frags.append(ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + chunk)
+    if args.reverse:
+        frags.reverse()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for f in frags:
+        sock.sendto(f, (dip, 0))
+    return 0
+
+
+def udp_flows(args):
+    host, port = args.to.rsplit(":", 1)
+    sel = selectors.DefaultSelector()
+    for i in range(args.count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", 0))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, ("flow-%d\n" % i).encode())
+    answered = 0
+    now = time.monotonic()
+    deadline = now + args.wait
+    resend = now
+    while answered < args.count:
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if now >= resend:
+            for key in list(sel.get_map().values()):
+                try:
+                    key.fileobj.sendto(key.data, (host, int(port)))
+                except BlockingIOError:
+                    pass
+            resend = now + 1
+        for key, _ in sel.select(min(deadline, resend) - now):
+            s = key.fileobj
+            try:
+                data = s.recv(65535)
+            except OSError:
+                continue
+            print("flow %d %s" % (s.getsockname()[1],
+                                  data.decode(errors="replace").strip()))
+            sel.unregister(s)
+            answered += 1
+    print("answered %d of %d" % (answered, args.count), flush=True)
+    return 0 if answered == args.count else 1
+
+
+def received(sock, wait):
+    """What sock receives within wait seconds, one packet at a time."""
+    deadline = time.monotonic() + wait
+    left = wait
+    while left > 0:
+        sock.settimeout(left)
+        try:
+            yield sock.recv(65535)
+        except socket.timeout:
+            return
+        left = deadline - time.monotonic()
+
+
+def sniff(args):
+    # ETH_P_IP on a SOCK_DGRAM packet socket: frames arrive as IP packets.
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    sock.bind((args.iface, 0))
+    if args.ready:
+        open(args.ready, "w").close()
+    for pkt in received(sock, args.wait):
+        if len(pkt) < 20 or pkt[0] >> 4 != 4 or pkt[9] != args.proto:
+            continue
+        ihl = (pkt[0] & 15) * 4
+        if len(pkt) < ihl + 4:
+            continue
+        sport, dport = struct.unpack("!HH", pkt[ihl:ihl + 4])
+        if dport in args.dport:
+            print("seen %s:%d %d" % (socket.inet_ntoa(pkt[12:16]), sport, dport),
+                  flush=True)
     return 0
 
 
@@ -160,9 +288,36 @@ def main():
     t.add_argument("--seq", type=int, required=True)
     t.add_argument("--ack", type=int, default=0)
     t.add_argument("--win", type=int, default=502)
+    m = sub.add_parser("tcp-malformed")
+    m.add_argument("--src", required=True)
+    m.add_argument("--dst", required=True)
+    g = sub.add_parser("udp-frags")
+    g.add_argument("--src", required=True)
+    g.add_argument("--dst", required=True)
+    g.add_argument("--size", type=int, required=True)
+    g.add_argument("--mtu", type=int, default=1500)
+    g.add_argument("--reverse", action="store_true")
+    f = sub.add_parser("udp-flows")
+    f.add_argument("--to", required=True)
+    f.add_argument("--count", type=int, required=True)
+    f.add_argument("--wait", type=float, default=5)
+    n = sub.add_parser("sniff")
+    n.add_argument("--iface", required=True)
+    n.add_argument("--proto", type=int, required=True)
+    n.add_argument("--dport", type=int, action="append", required=True)
+    n.add_argument("--ready")
+    n.add_argument("--wait", type=float, default=5)
     args = ap.parse_args()
     if args.cmd == "tcp-spoof":
         return tcp_spoof(args)
+    if args.cmd == "tcp-malformed":
+        return tcp_malformed(args)
+    if args.cmd == "udp-frags":
+        return udp_frags(args)
+    if args.cmd == "udp-flows":
+        return udp_flows(args)
+    if args.cmd == "sniff":
+        return sniff(args)
     if args.cmd == "udp-server":
         return udp_server(args)
     return udp_client(args)

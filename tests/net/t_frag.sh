@@ -18,8 +18,9 @@
 FRAGTOOL=$NET_DIR/fragtool.py
 FRAG_SIZES=(3000 8000)
 
-# _frag_run: bpfmasq run on the gateway, in NAT_MODE's ingress mode.
-_frag_run() {
+# nat_run_daemon: bpfmasq run on the gateway, in NAT_MODE's ingress mode,
+# attached once it returns (its pid in DAEMON_PID).
+nat_run_daemon() {
 	local -a mode=()
 	[[ ${NAT_MODE:-} == xdp ]] && mode=(--mode native)
 	_start_daemon "$TOPO_TMP/run.log" --internal "$TOPO_INTERNAL" \
@@ -80,7 +81,7 @@ _frag_sent() { [[ $(nat_stat fragments_sent_on) == "$1" ]]; }
 t_frag_reverse() {
 	local offload=$1 size port=9100 held=0
 	offload_setup "$offload" || return 1
-	_frag_run || return 1
+	nat_run_daemon || return 1
 	expect_eq "status: daemon_pid" "$(status_field daemon_pid)" "$DAEMON_PID" ||
 		return 1
 	for size in "${FRAG_SIZES[@]}"; do
@@ -106,7 +107,7 @@ _frag_reasm() {
 
 t_frag_not_crossed() {
 	local log2=$TOPO_TMP/lan2.log ext2 size=8000 dups
-	_frag_run || return 1
+	nat_run_daemon || return 1
 	# lan2's mapping: a datagram from its port 7777 to the server's 9300.
 	TOPO_BG_LOG=$log2 topo_bg "$NS_LAN2" python3 "$FRAGTOOL" listen 7777 6 \
 		"$TOPO_WAN_ADDR:9300"
