@@ -58,7 +58,7 @@ C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
 	tests/prog/*.c tests/prog/*.h tools/*.c tools/bench/*.c tools/bench/*.h)
 SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh tools/bench/*.sh) .ci/run
 
-.PHONY: all deps test fuzz demo install clean format lint readme FORCE
+.PHONY: all deps test fuzz demo bench install clean format lint readme FORCE
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH) $(MAN)
 
 deps: $(DEPS_STAMP)
@@ -110,7 +110,8 @@ $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The benchmark's XDP programs (generator, sink, forwarder) and bmqgen,
-# which loads and runs them.
+# which loads and runs them; make bench runs tools/bench/bench.sh with them.
+# QUICK=1: the short profile.
 BENCH_OBJ := $(OUTPUT)/tools/bench/bench.bpf.o
 BENCH_SKEL := $(OUTPUT)/tools/bench/bench.skel.h
 BENCH_GEN := $(OUTPUT)/tools/bench/bmqgen
@@ -123,6 +124,9 @@ $(BENCH_SKEL): $(BENCH_OBJ)
 
 $(BENCH_GEN): tools/bench/bmqgen.c tools/bench/bench.h $(BENCH_SKEL)
 	$(CC) $(CFLAGS) -Itools/bench -I$(OUTPUT)/tools/bench -MD $< $(LDLIBS) -o $@
+
+bench: all $(BENCH_GEN) $(OUTPUT)/.deps-test
+	tools/bench/bench.sh $(OUTPUT) $(if $(QUICK),--quick)
 
 $(GEN_MAN): tools/gen_man.c user/cli.c user/cli.h include/bpfmasq.h | $(OUTPUT)/tools
 	$(HOSTCC) -O2 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser \

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# tools/bench/report.py RAW [PROG_BENCH [TCP]] - the tables and the
+# `name value unit` lines of a bench.sh run, from its raw samples (one
+# "workload config pps busy ns" line per window: busy is the gateway CPU's
+# busy share meanwhile, ns its NAPI threads' CPU time per packet),
+# prog_bench's output and the bulk TCP runs.
+import statistics
+import sys
+
+CONFIGS = ["plain", "nft", "bpfmasq_tc", "bpfmasq_xdp", "xdp_fwd", "fastpath"]
+# There is no fast path in this build: its row says so, with no figures.
+MISSING = {"fastpath": "not available in this build"}
+
+
+def load(path):
+    samples = {}
+    order = []
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if len(w) != 5:
+                continue
+            if w[0] not in order:
+                order.append(w[0])
+            samples.setdefault((w[0], w[1]), []).append(
+                (float(w[2]), float(w[3]), float(w[4])))
+    return order, samples
+
+
+def tcp_table(path):
+    """Bulk TCP: one "workload config gbps cpu_all gw" line a run."""
+    rows = {}
+    order = []
+    try:
+        with open(path) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 5:
+                    if w[0] not in order:
+                        order.append(w[0])
+                    rows[(w[0], w[1])] = [float(x) for x in w[2:]]
+    except OSError:
+        return []
+    if not order:
+        return []
+    lines = []
+    print()
+    print("Bulk TCP (iperf3, lan1 -> wan), one run each: throughput, and CPU seconds")
+    print("per Gbit of both cores (sender, gateway, receiver) and of the gateway's core")
+    for wl in order:
+        print()
+        print(wl)
+        print("  %-12s %8s %6s %9s %9s" % ("config", "Gbit/s", "ratio", "CPU/Gbit", "gw/Gbit"))
+        nft = rows.get((wl, "nft"))
+        for cfg in CONFIGS:
+            if cfg in MISSING:
+                print("  %-12s %s" % (cfg, MISSING[cfg]))
+                continue
+            r = rows.get((wl, cfg))
+            if not r:
+                print("  %-12s not measured" % cfg)
+                continue
+            ratio = r[0] / nft[0] if nft and nft[0] else 0
+            print("  %-12s %8.2f %6.2f %9.3f %9.3f" % (cfg, r[0], ratio, r[1], r[2]))
+            name = "%s.%s" % (wl, cfg)
+            lines += ["%s.throughput %.3f Gbit/s" % (name, r[0]),
+                      "%s.ratio_nft %.3f ratio" % (name, ratio),
+                      "%s.cpu_all %.3f s/Gbit" % (name, r[1]),
+                      "%s.cpu_gw %.3f s/Gbit" % (name, r[2])]
+    return lines
+
+
+def main():
+    order, samples = load(sys.argv[1])
+    lines = []
+    print("64-byte UDP through the gateway: packets per second at the receiver")
+    print("(median, min, max of the windows; ratio: median / nft's median;")
+    print(" CPU: the gateway core's busy share, whoever kept it busy;")
+    print(" ns/pkt: CPU time of the gateway's NAPI threads per packet received)")
+    for wl in order:
+        print()
+        print(wl)
+        print("  %-12s %10s %10s %10s %6s %5s %7s" %
+              ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt"))
+        nft = samples.get((wl, "nft"))
+        nft_med = statistics.median([s[0] for s in nft]) if nft else 0
+        for cfg in CONFIGS:
+            if cfg in MISSING:
+                print("  %-12s %s" % (cfg, MISSING[cfg]))
+                continue
+            s = samples.get((wl, cfg))
+            if not s:
+                print("  %-12s not measured" % cfg)
+                continue
+            pps = [x[0] for x in s]
+            busy = statistics.median([x[1] for x in s])
+            ns = statistics.median([x[2] for x in s])
+            med = statistics.median(pps)
+            ratio = med / nft_med if nft_med else 0
+            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f" %
+                  (cfg, med, min(pps), max(pps), ratio, busy, ns))
+            name = "%s.%s" % (wl, cfg)
+            lines += ["%s.median %.0f pps" % (name, med),
+                      "%s.min %.0f pps" % (name, min(pps)),
+                      "%s.max %.0f pps" % (name, max(pps)),
+                      "%s.ratio_nft %.3f ratio" % (name, ratio),
+                      "%s.gw_cpu_busy %.3f share" % (name, busy),
+                      "%s.gw_ns_per_pkt %.0f ns" % (name, ns)]
+    if len(sys.argv) > 3:
+        lines += tcp_table(sys.argv[3])
+    if len(sys.argv) > 2:
+        print()
+        print("Per-packet cost of each program path (prog_bench, BPF_PROG_TEST_RUN)")
+        try:
+            with open(sys.argv[2]) as f:
+                for line in f:
+                    w = line.split()
+                    if len(w) == 3:
+                        print("  %-36s %8s %s" % tuple(w))
+                        lines.append("prog.%s %s %s" % tuple(w))
+        except OSError:
+            print("  not measured")
+    print()
+    for l in lines:
+        print(l)
+
+
+main()
