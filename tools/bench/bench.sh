@@ -62,6 +62,14 @@ R_1FLOW=9000
 R_65K=9001
 R_ONE=9003
 MAX_SESSIONS=262144
+# Scale: the 65k workload's 32,750 mappings to 32 remote ports each,
+# 1,048,000 sessions, in a table twice that size (so that the collector's
+# room making for a nearly full table stays out of it).
+R_1M=9100
+SCALE_REMOTES=32
+SCALE_MAX=2097152
+# Extra options for bpfmasq attach (the scale runs' timeouts).
+BMQ_EXTRA=()
 
 log() { echo "bench: $*" >&2; }
 die() {
@@ -156,7 +164,7 @@ cfg_up() {
 		local mode=tc
 		[[ $1 == bpfmasq_xdp ]] && mode=native
 		bmq attach "$TOPO_WAN_IF" --internal "$TOPO_INTERNAL" --mode "$mode" \
-			--ports 1024-65535 --max-sessions "$MAX_SESSIONS" >/dev/null
+			--ports 1024-65535 --max-sessions "$MAX_SESSIONS" "${BMQ_EXTRA[@]}" >/dev/null
 		;;
 	xdp_fwd)
 		ip netns exec "$NS_GW" "$GEN" fwd lan1 "$TOPO_WAN_IF" "$WAN_MAC" &&
@@ -210,6 +218,8 @@ gen_args() {
 	65k) f=(--hosts "$HOSTS" --ports "$HOST_PORTS" --port-stride "$HOST_PORTS" --remotes 2
 		--port-base "$PORT_BASE" --remote-base "$R_65K") ;;
 	one) f=(--hosts 1 --ports "$ONE_PORTS" --remotes 1 --port-base "$PORT_BASE" --remote-base "$R_ONE") ;;
+	1m) f=(--hosts "$HOSTS" --ports "$HOST_PORTS" --port-stride "$HOST_PORTS" --remotes "$SCALE_REMOTES"
+		--port-base "$PORT_BASE" --remote-base "$R_1M") ;;
 	esac
 	local src=$HOST_BASE
 	[[ $flows == one ]] && src=$ONE_HOST
@@ -255,9 +265,14 @@ gen_stop() {
 # at random, and a new session costs more than an existing one: bpfmasq's
 # count of sessions says when every flow got through (bounded).
 warm_up() {
-	local cfg=$1 flows=$2 want i n
-	case $flows in 1flow) want=1 ;; 65k) want=$((HOSTS * HOST_PORTS * 2)) ;; one) want=$ONE_PORTS ;; esac
-	for ((i = 0; i < 5; i++)); do
+	local cfg=$1 flows=$2 rounds=${3:-5} want i n
+	case $flows in
+	1flow) want=1 ;;
+	65k) want=$((HOSTS * HOST_PORTS * 2)) ;;
+	one) want=$ONE_PORTS ;;
+	1m) want=1000000 ;;
+	esac
+	for ((i = 0; i < rounds; i++)); do
 		gen_start "$WARMUP" "$cfg" "$flows" out
 		sleep "$WARMUP"
 		gen_stop
@@ -284,13 +299,21 @@ for c in json.load(sys.stdin):
 # that every session exists), then the generators of DIR... (out, in, or
 # both for a mix) and REPS windows at the sinks that receive them.
 measure() {
+	local wl=$1 cfg=$2 flows=$3
+	shift 3
+	cfg_flush "$cfg" || die "$cfg: fresh instance failed"
+	warm_up "$cfg" "$flows"
+	[[ $cfg == bpfmasq_* && " $* " == *" in "* ]] && mapped_ports
+	windows "$wl" "$cfg" "$flows" "$@"
+}
+
+# windows WORKLOAD CFG FLOWS DIR...: the measurement itself, on the state
+# there is.
+windows() {
 	local wl=$1 cfg=$2 flows=$3 secs d n pps busy ns
 	shift 3
 	local -a pins=()
-	cfg_flush "$cfg" || die "$cfg: fresh instance failed"
-	warm_up "$cfg" "$flows"
 	n=$(sessions "$cfg")
-	[[ $cfg == bpfmasq_* && " $* " == *" in "* ]] && mapped_ports
 	secs=$(((REPS * WINDOW_MS) / 1000 + 3))
 	for d; do
 		gen_start "$secs" "$cfg" "$flows" "$d"
@@ -330,11 +353,27 @@ run_udp() {
 
 # ---- bulk TCP ----------------------------------------------------------------
 
-# cpu_busy [N]: busy jiffies (all but idle and iowait) of every CPU, or of
-# CPU N.
-cpu_busy() {
-	awk -v c="cpu${1:-}" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i
-		print t - $5 - $6; exit }' /proc/stat
+# softirq_jiffies N: CPU N's softirq time so far (USER_HZ, 100 a second).
+softirq_jiffies() { awk -v c="cpu$1" '$1 == c { print $8; exit }' /proc/stat; }
+
+# tcp_setup: the gateway's receive work in the softirq of its own CPU. The
+# veth hands TSO packets to the peer's backlog on the sending CPU (not to
+# NAPI, even with GRO on), so GRO goes off and RPS moves the gateway's
+# backlog to its CPU, the end hosts' to the other one; softirq time on the
+# gateway's CPU is then the gateway's. The sinks go: XDP on a veth takes
+# its peer's GSO away.
+tcp_setup() {
+	local dev ns
+	for ns in "$NS_WAN" "$NS_LAN1"; do
+		ip -n "$ns" link set dev eth0 xdp off || return 1
+		ip netns exec "$ns" sh -c "echo $((1 << GEN_CPU)) >/sys/class/net/eth0/queues/rx-0/rps_cpus" ||
+			return 1
+	done
+	for dev in lan1 "$TOPO_WAN_IF"; do
+		ip netns exec "$NS_GW" ethtool -K "$dev" gro off >/dev/null || return 1
+		ip netns exec "$NS_GW" sh -c "echo $((1 << GW_CPU)) >/sys/class/net/$dev/queues/rx-0/rps_cpus" ||
+			return 1
+	done
 }
 
 # tcp_offload on|off: the end hosts' and the gateway's TX checksum offload,
@@ -345,37 +384,36 @@ tcp_offload() {
 }
 
 # tcp_bulk CFG STREAMS OFFLOAD: iperf3 from lan1 to the server for
-# TCP_SECS, both pinned to the generator's CPU; the gateway's work (and the
-# server's receive softirq, raised from it) is on the other. Records
-# Gbit/s, and CPU seconds per Gbit of both CPUs and of the gateway's.
+# TCP_SECS, both pinned to the generator's CPU; the gateway's work is in
+# softirq on the other (tcp_setup). Records Gbit/s and that softirq time
+# per Gbit.
 tcp_bulk() {
-	local cfg=$1 p=$2 off=$3 json bps a0 a1 g0 g1 port=5201
+	local cfg=$1 p=$2 off=$3 json bps j0 j1 port=5201
 	TOPO_BG_LOG=$RES_DIR/iperf3.log topo_bg "$NS_WAN" timeout $((TCP_SECS + 15)) taskset -c "$GEN_CPU" iperf3 -s -1 -p "$port"
 	local srv=$TOPO_BG_PID
 	sleep 0.3
-	a0=$(cpu_busy) g0=$(cpu_busy "$GW_CPU")
+	j0=$(softirq_jiffies "$GW_CPU")
 	json=$(timeout $((TCP_SECS + 10)) ip netns exec "$NS_LAN1" taskset -c "$GEN_CPU" \
 		iperf3 -c "$TOPO_WAN_ADDR" -p "$port" -t "$TCP_SECS" -P "$p" -J 2>/dev/null)
-	a1=$(cpu_busy) g1=$(cpu_busy "$GW_CPU")
+	j1=$(softirq_jiffies "$GW_CPU")
 	wait "$srv" 2>/dev/null
 	bps=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])' <<<"$json" 2>/dev/null) ||
 		{ log "tcp $cfg P$p offload $off: iperf3 failed"; return 0; }
-	# Jiffies are USER_HZ (100 a second); bits over the run, in Gbit.
-	python3 - "$cfg" "$p" "$off" "$bps" "$TCP_SECS" $((a1 - a0)) $((g1 - g0)) >>"$RES_DIR/tcp.txt" <<-'EOF'
+	# The softirq time is over the whole client run (a little more than
+	# TCP_SECS), the bits over TCP_SECS: a slight overestimate, alike for all.
+	python3 - "$cfg" "$p" "$off" "$bps" "$TCP_SECS" $((j1 - j0)) >>"$RES_DIR/tcp.txt" <<-'EOF'
 		import sys
-		cfg, p, off, bps, secs, busy, gw = sys.argv[1:]
+		cfg, p, off, bps, secs, jiffies = sys.argv[1:]
 		gbit = float(bps) * float(secs) / 1e9
-		print("tcp_bulk_P%s_offload_%s %s %.3f %.3f %.3f" % (p, off, cfg, float(bps) / 1e9,
-		      int(busy) / 100 / gbit, int(gw) / 100 / gbit))
+		print("tcp_bulk_P%s_offload_%s %s %.3f %.4f" % (p, off, cfg, float(bps) / 1e9,
+		      int(jiffies) / 100 / gbit))
 	EOF
-	log "tcp P$p offload $off $cfg: $(tail -n 1 "$RES_DIR/tcp.txt" | cut -d' ' -f3-) (Gbit/s, CPU s/Gbit all, gateway)"
+	log "tcp P$p offload $off $cfg: $(tail -n 1 "$RES_DIR/tcp.txt" | cut -d' ' -f3-) (Gbit/s, gateway CPU s/Gbit)"
 }
 
 run_tcp() {
 	local cfg off p
-	# The sinks would take the server's GSO away (XDP on a veth peer).
-	ip -n "$NS_WAN" link set dev eth0 xdp off || return 1
-	ip -n "$NS_LAN1" link set dev eth0 xdp off || return 1
+	tcp_setup || return 1
 	for cfg in plain nft bpfmasq_tc bpfmasq_xdp; do
 		cfg_up "$cfg" || die "$cfg: setup failed"
 		for off in "${TCP_OFFLOADS[@]}"; do
@@ -388,6 +426,69 @@ run_tcp() {
 		cfg_down "$cfg" || die "$cfg: teardown failed"
 	done
 	tcp_offload on
+}
+
+# ---- scale -------------------------------------------------------------------
+
+# memlock: bytes of memory charged to bpfmasq's pinned maps (bpftool's
+# bytes_memlock, which for the preallocated tables is their full size).
+memlock() {
+	local f
+	find "$BPFMASQ_BPFFS/bpfmasq/$TOPO_WAN_IF" -type f 2>/dev/null | while read -r f; do
+		bpftool -j map show pinned "$f" 2>/dev/null
+		echo
+	done | python3 -c '
+import json, sys
+print(sum(json.loads(l).get("bytes_memlock", 0) for l in sys.stdin if l.strip()))'
+}
+
+# scale NAME VALUE UNIT: one result line of the scale runs.
+scale() {
+	echo "$1 $2 $3" >>"$RES_DIR/scale.txt"
+	log "scale: $*"
+}
+
+# now_ns: a monotonic clock for timing one command.
+now_ns() { date +%s%N; }
+
+# run_scale: memory per session at two table sizes, 1,048,000 live
+# sessions, the data path's cost with them (udp_1m_out), and one collector
+# pass over them live and once they have all expired.
+run_scale() {
+	local cfg=bpfmasq_tc small big n t0 t1
+	MAX_SESSIONS=65536 cfg_up "$cfg" || die "scale: attach"
+	small=$(memlock)
+	cfg_down "$cfg" || die "scale: detach"
+	MAX_SESSIONS=$SCALE_MAX cfg_up "$cfg" || die "scale: attach"
+	big=$(memlock)
+	scale scale.memlock_65536 "$small" bytes
+	scale scale.memlock_per_session_65536 $((small / 65536)) bytes
+	scale "scale.memlock_$SCALE_MAX" "$big" bytes
+	scale "scale.memlock_per_session_$SCALE_MAX" $((big / SCALE_MAX)) bytes
+	scale scale.memlock_per_added_session $(((big - small) / (SCALE_MAX - 65536))) bytes
+	# Many rounds: a million new sessions, of which the gateway takes a
+	# few per cent of what is sent, at random.
+	WARMUP=3 warm_up "$cfg" 1m 12
+	n=$(sessions "$cfg")
+	scale scale.sessions_live "$n" sessions
+	MAX_SESSIONS=$SCALE_MAX windows udp_1m_out "$cfg" 1m out
+	t0=$(now_ns)
+	bmq gc "$TOPO_WAN_IF" >"$RES_DIR/gc_live.txt" || log "gc failed"
+	t1=$(now_ns)
+	scale scale.gc_pass_live $(((t1 - t0) / 1000000)) ms
+	scale scale.sessions_after_gc_live "$(sessions "$cfg")" sessions
+	# The same instance with a 1 s UDP timeout (attach updates in place):
+	# every session has expired.
+	BMQ_EXTRA=(--timeout-udp 1)
+	MAX_SESSIONS=$SCALE_MAX cfg_up "$cfg" || die "scale: timeout"
+	BMQ_EXTRA=()
+	sleep 2
+	t0=$(now_ns)
+	bmq gc "$TOPO_WAN_IF" >"$RES_DIR/gc_expired.txt" || log "gc failed"
+	t1=$(now_ns)
+	scale scale.gc_pass_expired $(((t1 - t0) / 1000000)) ms
+	scale scale.sessions_after_gc_expired "$(sessions "$cfg")" sessions
+	cfg_down "$cfg" || die "scale: detach"
 }
 
 run_prog_bench() {
@@ -404,15 +505,22 @@ main() {
 	: >"$RES_DIR/gen.log"
 	: >"$RES_DIR/tcp.txt"
 	: >"$RES_DIR/iperf3.log"
+	: >"$RES_DIR/scale.txt"
 	setup
 	log "$( ((QUICK)) && echo quick: )$REPS windows of $WINDOW_MS ms after a ${WARMUP}s warm-up; generator on CPU $GEN_CPU, gateway on CPU $GW_CPU"
 	run_udp
 	log "64-byte UDP done at ${SECONDS}s"
+	# The fill alone takes longer than the short profile.
+	if ((!QUICK)); then
+		run_scale
+		log "scale done at ${SECONDS}s"
+	fi
+	# Last: it takes the generator's path away (tcp_setup).
 	run_tcp || die "bulk TCP"
 	log "bulk TCP done at ${SECONDS}s"
 	run_prog_bench
 	if ! python3 "$BENCH_DIR/report.py" "$RAW" "$RES_DIR/prog_bench.txt" \
-		"$RES_DIR/tcp.txt" >"$RESULTS.tmp"; then
+		"$RES_DIR/tcp.txt" "$RES_DIR/scale.txt" >"$RESULTS.tmp"; then
 		die "report"
 	fi
 	mv "$RESULTS.tmp" "$RESULTS" || die "$RESULTS"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# tools/bench/report.py RAW [PROG_BENCH [TCP]] - the tables and the
+# tools/bench/report.py RAW [PROG_BENCH [TCP [SCALE]]] - the tables and the
 # `name value unit` lines of a bench.sh run, from its raw samples (one
 # "workload config pps busy ns" line per window: busy is the gateway CPU's
 # busy share meanwhile, ns its NAPI threads' CPU time per packet),
@@ -30,14 +30,14 @@ def load(path):
 
 
 def tcp_table(path):
-    """Bulk TCP: one "workload config gbps cpu_all gw" line a run."""
+    """Bulk TCP: one "workload config gbps gw_s_per_gbit" line a run."""
     rows = {}
     order = []
     try:
         with open(path) as f:
             for line in f:
                 w = line.split()
-                if len(w) == 5:
+                if len(w) == 4:
                     if w[0] not in order:
                         order.append(w[0])
                     rows[(w[0], w[1])] = [float(x) for x in w[2:]]
@@ -47,12 +47,13 @@ def tcp_table(path):
         return []
     lines = []
     print()
-    print("Bulk TCP (iperf3, lan1 -> wan), one run each: throughput, and CPU seconds")
-    print("per Gbit of both cores (sender, gateway, receiver) and of the gateway's core")
+    print("Bulk TCP (iperf3, lan1 -> wan), one run each: throughput, and the softirq")
+    print("time of the gateway's CPU per Gbit (ms; the gateway's receive work is")
+    print("steered there, the end hosts' to the other CPU)")
     for wl in order:
         print()
         print(wl)
-        print("  %-12s %8s %6s %9s %9s" % ("config", "Gbit/s", "ratio", "CPU/Gbit", "gw/Gbit"))
+        print("  %-12s %8s %6s %9s" % ("config", "Gbit/s", "ratio", "ms/Gbit"))
         nft = rows.get((wl, "nft"))
         for cfg in CONFIGS:
             if cfg in MISSING:
@@ -63,13 +64,28 @@ def tcp_table(path):
                 print("  %-12s not measured" % cfg)
                 continue
             ratio = r[0] / nft[0] if nft and nft[0] else 0
-            print("  %-12s %8.2f %6.2f %9.3f %9.3f" % (cfg, r[0], ratio, r[1], r[2]))
+            print("  %-12s %8.2f %6.2f %9.1f" % (cfg, r[0], ratio, r[1] * 1e3))
             name = "%s.%s" % (wl, cfg)
             lines += ["%s.throughput %.3f Gbit/s" % (name, r[0]),
                       "%s.ratio_nft %.3f ratio" % (name, ratio),
-                      "%s.cpu_all %.3f s/Gbit" % (name, r[1]),
-                      "%s.cpu_gw %.3f s/Gbit" % (name, r[2])]
+                      "%s.gw_cpu %.1f ms/Gbit" % (name, r[1] * 1e3)]
     return lines
+
+
+def scale_table(path):
+    """Scale: its lines are already `name value unit`."""
+    try:
+        with open(path) as f:
+            rows = [l.split() for l in f if len(l.split()) == 3]
+    except OSError:
+        rows = []
+    print()
+    print("Scale (bpfmasq, TC ingress): memory, 1,048,000 live sessions, the collector")
+    if not rows:
+        print("  not measured (make bench without QUICK=1)")
+    for r in rows:
+        print("  %-40s %12s %s" % tuple(r))
+    return [" ".join(r) for r in rows]
 
 
 def main():
@@ -82,8 +98,8 @@ def main():
     for wl in order:
         print()
         print(wl)
-        print("  %-12s %10s %10s %10s %6s %5s %7s" %
-              ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt"))
+        print("  %-12s %10s %10s %10s %6s %5s %7s %11s" %
+              ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt", "(min-max)"))
         nft = samples.get((wl, "nft"))
         nft_med = statistics.median([s[0] for s in nft]) if nft else 0
         for cfg in CONFIGS:
@@ -96,11 +112,13 @@ def main():
                 continue
             pps = [x[0] for x in s]
             busy = statistics.median([x[1] for x in s])
-            ns = statistics.median([x[2] for x in s])
+            nss = [x[2] for x in s]
+            ns = statistics.median(nss)
             med = statistics.median(pps)
             ratio = med / nft_med if nft_med else 0
-            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f" %
-                  (cfg, med, min(pps), max(pps), ratio, busy, ns))
+            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f %11s" %
+                  (cfg, med, min(pps), max(pps), ratio, busy, ns,
+                   "%.0f-%.0f" % (min(nss), max(nss))))
             name = "%s.%s" % (wl, cfg)
             lines += ["%s.median %.0f pps" % (name, med),
                       "%s.min %.0f pps" % (name, min(pps)),
@@ -110,6 +128,8 @@ def main():
                       "%s.gw_ns_per_pkt %.0f ns" % (name, ns)]
     if len(sys.argv) > 3:
         lines += tcp_table(sys.argv[3])
+    if len(sys.argv) > 4:
+        lines += scale_table(sys.argv[4])
     if len(sys.argv) > 2:
         print()
         print("Per-packet cost of each program path (prog_bench, BPF_PROG_TEST_RUN)")
