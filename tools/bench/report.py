@@ -14,6 +14,18 @@ CONFIGS = ["plain", "nft", "bpfmasq_tc", "bpfmasq_xdp", "xdp_fwd", "fastpath"]
 MISSING = {"fastpath": "not available in this build"}
 
 
+def measured(rows, wl):
+    """Each configuration's data for workload @wl, in table order; rows for
+    what has none are printed here."""
+    for cfg in CONFIGS:
+        if cfg in MISSING:
+            print("  %-12s %s" % (cfg, MISSING[cfg]))
+        elif (wl, cfg) not in rows:
+            print("  %-12s not measured" % cfg)
+        else:
+            yield cfg, rows[(wl, cfg)]
+
+
 def load(path):
     samples = {}
     order = []
@@ -55,14 +67,7 @@ def tcp_table(path):
         print(wl)
         print("  %-12s %8s %6s %9s" % ("config", "Gbit/s", "ratio", "ms/Gbit"))
         nft = rows.get((wl, "nft"))
-        for cfg in CONFIGS:
-            if cfg in MISSING:
-                print("  %-12s %s" % (cfg, MISSING[cfg]))
-                continue
-            r = rows.get((wl, cfg))
-            if not r:
-                print("  %-12s not measured" % cfg)
-                continue
+        for cfg, r in measured(rows, wl):
             ratio = r[0] / nft[0] if nft and nft[0] else 0
             print("  %-12s %8.2f %6.2f %9.1f" % (cfg, r[0], ratio, r[1] * 1e3))
             name = "%s.%s" % (wl, cfg)
@@ -94,38 +99,36 @@ def main():
     print("64-byte UDP through the gateway: packets per second at the receiver")
     print("(median, min, max of the windows; ratio: median / nft's median;")
     print(" CPU: the gateway core's busy share, whoever kept it busy;")
-    print(" ns/pkt: CPU time of the gateway's NAPI threads per packet received)")
+    print(" ns/pkt: CPU time of the gateway's NAPI threads per packet received,")
+    print(" median and range; ns/nft: that median over nft's)")
     for wl in order:
         print()
         print(wl)
-        print("  %-12s %10s %10s %10s %6s %5s %7s %11s" %
-              ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt", "(min-max)"))
+        print("  %-12s %10s %10s %10s %6s %5s %7s %11s %6s" %
+              ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt", "(min-max)",
+               "ns/nft"))
         nft = samples.get((wl, "nft"))
         nft_med = statistics.median([s[0] for s in nft]) if nft else 0
-        for cfg in CONFIGS:
-            if cfg in MISSING:
-                print("  %-12s %s" % (cfg, MISSING[cfg]))
-                continue
-            s = samples.get((wl, cfg))
-            if not s:
-                print("  %-12s not measured" % cfg)
-                continue
+        nft_ns = statistics.median([s[2] for s in nft]) if nft else 0
+        for cfg, s in measured(samples, wl):
             pps = [x[0] for x in s]
             busy = statistics.median([x[1] for x in s])
             nss = [x[2] for x in s]
             ns = statistics.median(nss)
             med = statistics.median(pps)
             ratio = med / nft_med if nft_med else 0
-            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f %11s" %
+            cost = ns / nft_ns if nft_ns else 0
+            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f %11s %6.2f" %
                   (cfg, med, min(pps), max(pps), ratio, busy, ns,
-                   "%.0f-%.0f" % (min(nss), max(nss))))
+                   "%.0f-%.0f" % (min(nss), max(nss)), cost))
             name = "%s.%s" % (wl, cfg)
             lines += ["%s.median %.0f pps" % (name, med),
                       "%s.min %.0f pps" % (name, min(pps)),
                       "%s.max %.0f pps" % (name, max(pps)),
                       "%s.ratio_nft %.3f ratio" % (name, ratio),
                       "%s.gw_cpu_busy %.3f share" % (name, busy),
-                      "%s.gw_ns_per_pkt %.0f ns" % (name, ns)]
+                      "%s.gw_ns_per_pkt %.0f ns" % (name, ns),
+                      "%s.gw_ns_ratio_nft %.3f ratio" % (name, cost)]
     if len(sys.argv) > 3:
         lines += tcp_table(sys.argv[3])
     if len(sys.argv) > 4:
