@@ -310,10 +310,11 @@ measure() {
 # windows WORKLOAD CFG FLOWS DIR...: the measurement itself, on the state
 # there is.
 windows() {
-	local wl=$1 cfg=$2 flows=$3 secs d n pps busy ns
+	local wl=$1 cfg=$2 flows=$3 secs d n pps busy ns lines offered line
 	shift 3
-	local -a pins=()
+	local -a pins=() rows=()
 	n=$(sessions "$cfg")
+	lines=$(wc -l <"$RES_DIR/gen.log")
 	secs=$(((REPS * WINDOW_MS) / 1000 + 3))
 	for d; do
 		gen_start "$secs" "$cfg" "$flows" "$d"
@@ -322,10 +323,18 @@ windows() {
 	done
 	sleep 0.3
 	while read -r pps busy ns; do
-		echo "$wl $cfg $pps $busy $ns" >>"$RAW"
+		rows+=("$wl $cfg $pps $busy $ns")
 		log "$wl $cfg: $pps pps, CPU $GW_CPU busy $busy, gateway $ns ns/packet, sessions $n"
 	done < <("$GEN" rate "$WINDOW_MS" "$REPS" "$GW_TIDS" "${pins[@]}")
 	gen_stop
+	# What the generators offered, for every window: they print it as
+	# they stop (bmqgen send ends on SIGTERM with its count).
+	offered=$(tail -n +$((lines + 1)) "$RES_DIR/gen.log" |
+		awk '/^sent / { s += $(NF - 1) } END { printf "%.0f", s }')
+	log "$wl $cfg: the generators offered $offered pps"
+	for line in "${rows[@]}"; do
+		echo "$line $offered" >>"$RAW"
+	done
 }
 
 WORKLOADS=(

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stddef.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -141,6 +142,15 @@ struct gen_pkt {
 _Static_assert(sizeof(struct gen_pkt) == 60, "a 64-byte frame with its FCS");
 _Static_assert(offsetof(struct gen_pkt, payload) + 4 == BENCH_TMPL_LEN,
 	       "the template ends with the magic word");
+
+/* SIGTERM ends a run early; what was sent until then is still printed. */
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static double now_s(void)
 {
@@ -327,16 +337,28 @@ static int cmd_send(int argc, char **argv)
 			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
 			    .repeat = 1 << 19, .batch_size = 64);
 
+		/*
+		 * No SA_RESTART: the signal interrupts the test run, whose
+		 * partial batch is then not counted.
+		 */
+		struct sigaction sa = { .sa_handler = on_term };
+
+		sigaction(SIGTERM, &sa, NULL);
 		t0 = now_s();
 		do {
-			if (bpf_prog_test_run_opts(fd, &opts))
+			if (bpf_prog_test_run_opts(fd, &opts)) {
+				if (errno == EINTR && stop)
+					break;
 				die("test run");
+			}
 			sent += opts.repeat;
 			t = now_s();
-		} while (t - t0 < secs);
+		} while (t - t0 < secs && !stop);
 	}
+	t = now_s();
 	printf("sent %llu packets in %.2f s: %.0f pps\n", sent, t - t0,
 	       sent / (t - t0));
+	fflush(stdout);
 	bench__destroy(skel);
 	return 0;
 }

@@ -3,8 +3,9 @@
 #
 # tools/bench/report.py RAW [PROG_BENCH [TCP [SCALE]]] - the tables and the
 # `name value unit` lines of a bench.sh run, from its raw samples (one
-# "workload config pps busy ns" line per window: busy is the gateway CPU's
-# busy share meanwhile, ns its NAPI threads' CPU time per packet),
+# "workload config pps busy ns offered" line per window: busy is the
+# gateway CPU's busy share meanwhile, ns its NAPI threads' CPU time per
+# packet, offered what the generators sent),
 # prog_bench's output and the bulk TCP runs.
 import statistics
 import sys
@@ -32,12 +33,12 @@ def load(path):
     with open(path) as f:
         for line in f:
             w = line.split()
-            if len(w) != 5:
+            if len(w) != 6:
                 continue
             if w[0] not in order:
                 order.append(w[0])
             samples.setdefault((w[0], w[1]), []).append(
-                (float(w[2]), float(w[3]), float(w[4])))
+                tuple(float(x) for x in w[2:]))
     return order, samples
 
 
@@ -100,13 +101,14 @@ def main():
     print("(median, min, max of the windows; ratio: median / nft's median;")
     print(" CPU: the gateway core's busy share, whoever kept it busy;")
     print(" ns/pkt: CPU time of the gateway's NAPI threads per packet received,")
-    print(" median and range; ns/nft: that median over nft's)")
+    print(" median and range; ns/nft: that median over nft's; offered: what the")
+    print(" generators sent, in Mpps)")
     for wl in order:
         print()
         print(wl)
-        print("  %-12s %10s %10s %10s %6s %5s %7s %11s %6s" %
+        print("  %-12s %10s %10s %10s %6s %5s %7s %11s %6s %7s" %
               ("config", "median", "min", "max", "ratio", "CPU", "ns/pkt", "(min-max)",
-               "ns/nft"))
+               "ns/nft", "offered"))
         nft = samples.get((wl, "nft"))
         nft_med = statistics.median([s[0] for s in nft]) if nft else 0
         nft_ns = statistics.median([s[2] for s in nft]) if nft else 0
@@ -118,9 +120,10 @@ def main():
             med = statistics.median(pps)
             ratio = med / nft_med if nft_med else 0
             cost = ns / nft_ns if nft_ns else 0
-            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f %11s %6.2f" %
+            offered = s[0][3]
+            print("  %-12s %10.0f %10.0f %10.0f %6.2f %5.2f %7.0f %11s %6.2f %7.2f" %
                   (cfg, med, min(pps), max(pps), ratio, busy, ns,
-                   "%.0f-%.0f" % (min(nss), max(nss)), cost))
+                   "%.0f-%.0f" % (min(nss), max(nss)), cost, offered / 1e6))
             name = "%s.%s" % (wl, cfg)
             lines += ["%s.median %.0f pps" % (name, med),
                       "%s.min %.0f pps" % (name, min(pps)),
@@ -128,7 +131,8 @@ def main():
                       "%s.ratio_nft %.3f ratio" % (name, ratio),
                       "%s.gw_cpu_busy %.3f share" % (name, busy),
                       "%s.gw_ns_per_pkt %.0f ns" % (name, ns),
-                      "%s.gw_ns_ratio_nft %.3f ratio" % (name, cost)]
+                      "%s.gw_ns_ratio_nft %.3f ratio" % (name, cost),
+                      "%s.offered %.0f pps" % (name, offered)]
     if len(sys.argv) > 3:
         lines += tcp_table(sys.argv[3])
     if len(sys.argv) > 4:
