@@ -61,8 +61,8 @@ def tcp_table(path):
     lines = []
     print()
     print("Bulk TCP (iperf3, lan1 -> wan), one run each: throughput, and the softirq")
-    print("time of the gateway's CPU per Gbit (ms; the gateway's receive work is")
-    print("steered there, the end hosts' to the other CPU)")
+    print("and NAPI-thread time of the gateway's CPU per Gbit (ms; the gateway's")
+    print("receive work is steered there, the end hosts' to the other CPU)")
     for wl in order:
         print()
         print(wl)
