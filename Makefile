@@ -126,7 +126,7 @@ $(BENCH_GEN): tools/bench/bmqgen.c tools/bench/bench.h $(BENCH_SKEL)
 	$(CC) $(CFLAGS) -Itools/bench -I$(OUTPUT)/tools/bench -MD $< $(LDLIBS) -o $@
 
 bench: all $(BENCH_GEN) $(OUTPUT)/.deps-test
-	tools/bench/bench.sh $(OUTPUT) $(if $(QUICK),--quick)
+	tools/bench/bench.sh $(OUTPUT) $(if $(filter-out 0,$(QUICK)),--quick)
 
 $(GEN_MAN): tools/gen_man.c user/cli.c user/cli.h include/bpfmasq.h | $(OUTPUT)/tools
 	$(HOSTCC) -O2 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser \
