@@ -61,8 +61,8 @@ def tcp_table(path):
     lines = []
     print()
     print("Bulk TCP (iperf3, lan1 -> wan), one run each: throughput, and the softirq")
-    print("and NAPI-thread time of the gateway's CPU per Gbit (ms; the gateway's")
-    print("receive work is steered there, the end hosts' to the other CPU)")
+    print("time of the gateway's CPU per Gbit (ms; rough: it holds other work's")
+    print("softirq too, and misses what polls in NAPI threads)")
     for wl in order:
         print()
         print(wl)
