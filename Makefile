@@ -55,10 +55,10 @@ DEPS_STAMPS := $(DEPS_STAMP) $(OUTPUT)/.deps-test $(OUTPUT)/.deps-lint
 
 # What make lint checks and make format rewrites.
 C_SRCS = $(wildcard bpf/*.c bpf/*.h include/*.h user/*.c user/*.h \
-	tests/prog/*.c tests/prog/*.h tools/*.c)
-SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh) .ci/run
+	tests/prog/*.c tests/prog/*.h tools/*.c tools/bench/*.c tools/bench/*.h)
+SH_SRCS = tests/run.sh $(wildcard tests/net/*.sh tools/*.sh tools/bench/*.sh) .ci/run
 
-.PHONY: all deps test fuzz demo install clean format lint readme FORCE
+.PHONY: all deps test fuzz demo bench install clean format lint readme FORCE
 all: $(BIN) $(PROG_TEST) $(PROG_BENCH) $(MAN)
 
 deps: $(DEPS_STAMP)
@@ -66,7 +66,7 @@ $(DEPS_STAMPS): $(OUTPUT)/.deps-%: tools/packages.txt tools/deps.sh | $(OUTPUT)
 	@tools/deps.sh $*
 	@touch $@
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools $(OUTPUT)/tools/bench:
 	@mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(DEPS_STAMP) $(OUTPUT)
@@ -108,6 +108,25 @@ $(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
 
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The benchmark's XDP programs (generator, sink, forwarder) and bmqgen,
+# which loads and runs them; make bench runs tools/bench/bench.sh with them.
+# QUICK=1: the short profile.
+BENCH_OBJ := $(OUTPUT)/tools/bench/bench.bpf.o
+BENCH_SKEL := $(OUTPUT)/tools/bench/bench.skel.h
+BENCH_GEN := $(OUTPUT)/tools/bench/bmqgen
+
+$(BENCH_OBJ): tools/bench/bench.bpf.c tools/bench/bench.h | $(DEPS_STAMP) $(OUTPUT)/tools/bench
+	$(CLANG) $(BPF_CFLAGS) -Itools/bench -MD -MF $@.d -c $< -o $@
+
+$(BENCH_SKEL): $(BENCH_OBJ)
+	$(BPFTOOL) gen skeleton $< name bench > $@.tmp && mv $@.tmp $@
+
+$(BENCH_GEN): tools/bench/bmqgen.c tools/bench/bench.h $(BENCH_SKEL)
+	$(CC) $(CFLAGS) -Itools/bench -I$(OUTPUT)/tools/bench -MD $< $(LDLIBS) -o $@
+
+bench: all $(BENCH_GEN) $(OUTPUT)/.deps-test
+	tools/bench/bench.sh $(OUTPUT) $(if $(filter-out 0,$(QUICK)),--quick)
 
 $(GEN_MAN): tools/gen_man.c user/cli.c user/cli.h include/bpfmasq.h | $(OUTPUT)/tools
 	$(HOSTCC) -O2 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iuser \
@@ -153,4 +172,4 @@ clean:
 	rm -rf $(OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d \
-	$(OUTPUT)/tools/*.d)
+	$(OUTPUT)/tools/*.d $(OUTPUT)/tools/bench/*.d)
