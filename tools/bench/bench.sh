@@ -144,7 +144,7 @@ setup() {
 
 # ---- the gateway's configurations ------------------------------------------
 
-CONFIGS=(plain nft bpfmasq_tc bpfmasq_xdp xdp_fwd)
+CONFIGS=(plain nft bpfmasq_tc bpfmasq_xdp bpfmasq_fast xdp_fwd)
 
 bmq() { timeout 60 ip netns exec "$NS_GW" "$BMQ" "$@" </dev/null; }
 
@@ -164,11 +164,16 @@ cfg_up() {
 			}
 		EOF
 		;;
-	bpfmasq_tc | bpfmasq_xdp)
+	bpfmasq_tc | bpfmasq_xdp | bpfmasq_fast)
 		local mode=tc
-		[[ $1 == bpfmasq_xdp ]] && mode=native
+		local -a fast=()
+		[[ $1 != bpfmasq_tc ]] && mode=native
+		# The fast path on lan1: both ends' sinks run XDP, so their
+		# veths take redirected frames.
+		[[ $1 == bpfmasq_fast ]] && fast=(--fast-path lan1)
 		bmq attach "$TOPO_WAN_IF" --internal "$TOPO_INTERNAL" --mode "$mode" \
-			--ports 1024-65535 --max-sessions "$MAX_SESSIONS" "${BMQ_EXTRA[@]}" >/dev/null
+			--ports 1024-65535 --max-sessions "$MAX_SESSIONS" "${fast[@]}" \
+			"${BMQ_EXTRA[@]}" >/dev/null
 		;;
 	xdp_fwd)
 		ip netns exec "$NS_GW" "$GEN" fwd lan1 "$TOPO_WAN_IF" "$WAN_MAC" &&

@@ -10,18 +10,15 @@
 import statistics
 import sys
 
-CONFIGS = ["plain", "nft", "bpfmasq_tc", "bpfmasq_xdp", "xdp_fwd", "fastpath"]
-# There is no fast path in this build: its row says so, with no figures.
-MISSING = {"fastpath": "not available in this build"}
+CONFIGS = ["plain", "nft", "bpfmasq_tc", "bpfmasq_xdp", "bpfmasq_fast",
+           "xdp_fwd"]
 
 
 def measured(rows, wl):
     """Each configuration's data for workload @wl, in table order; rows for
     what has none are printed here."""
     for cfg in CONFIGS:
-        if cfg in MISSING:
-            print("  %-12s %s" % (cfg, MISSING[cfg]))
-        elif (wl, cfg) not in rows:
+        if (wl, cfg) not in rows:
             print("  %-12s not measured" % cfg)
         else:
             yield cfg, rows[(wl, cfg)]
