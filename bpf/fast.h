@@ -7,9 +7,11 @@
  * addresses, as the kernel would have sent it. Outbound, the LAN
  * interface's XDP program (bpfmasq_lan) translates with the same NAT code
  * as the WAN's egress; inbound, the WAN's ingress program sends on what it
- * translated. What the fast path cannot finish (no route through a fast-path
- * interface, a neighbour not resolved, a TTL that runs out, a packet too
- * big for the next hop) goes to the kernel unchanged, on the normal path.
+ * translated. What the fast path cannot finish goes to the kernel unchanged,
+ * on the normal path, counted by reason: a neighbour not resolved, a TTL
+ * that runs out, a packet too big for the next hop, IP options, fragments.
+ * A route that is not through a fast-path interface (a local destination
+ * among them) is no business of the fast path's, and not counted.
  */
 #ifndef BPFMASQ_FAST_H
 #define BPFMASQ_FAST_H
@@ -59,22 +61,26 @@ static __always_inline struct iphdr *fast_ip(void *ctx,
 	return ip;
 }
 
+/* What fast_route finds, besides a reason the kernel has to finish it. */
+#define FAST_GO BPFMASQ_STAT_MAX /* the fast path takes it, to @hop */
+#define FAST_NOT_OURS (BPFMASQ_STAT_MAX + 1) /* not the fast path's route */
+
 /*
  * The next hop of the frame in @ctx, which came in on @in_ifindex, if it
- * leaves through a fast-path interface of @role: 1 with @hop, 0 when the
- * route goes elsewhere (nothing for the fast path), -1 when the kernel has
- * to finish it (no neighbour yet, too big, TTL).
+ * leaves through a fast-path interface of @role: FAST_GO with @hop;
+ * FAST_NOT_OURS when the route goes elsewhere (a local destination too);
+ * else the reason the kernel has to finish it (BPFMASQ_STAT_FAST_*).
  */
-static __always_inline int fast_route(void *ctx, const enum ctx_kind kind,
-				      __u32 in_ifindex, __u8 role,
-				      struct fast_hop *hop)
+static __always_inline __u32 fast_route(void *ctx, const enum ctx_kind kind,
+					__u32 in_ifindex, __u8 role,
+					struct fast_hop *hop)
 {
 	struct bpf_fib_lookup fib = {};
 	struct iphdr *ip = fast_ip(ctx, kind);
 	long rc;
 
 	if (!ip)
-		return 0;
+		return FAST_NOT_OURS;
 	fib.family = AF_INET;
 	fib.tos = ip->tos;
 	fib.l4_protocol = ip->protocol;
@@ -89,28 +95,43 @@ static __always_inline int fast_route(void *ctx, const enum ctx_kind kind,
 	    ((struct __sk_buff *)ctx)->gso_segs == 1)
 		fib.tot_len = bpf_ntohs(ip->tot_len);
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		if (!fast_iface(fib.ifindex, role))
-			return 0;
-		/* The kernel sends the time exceeded. */
-		ip = fast_ip(ctx, kind);
-		if (!ip || ip->ttl <= 1)
-			return -1;
-		hop->ifindex = fib.ifindex;
-		__builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
-		return 1;
-	}
 	/*
-	 * The egress is known for these: the kernel resolves the neighbour,
-	 * or sends the error, when it is the fast path's. No route, a
-	 * blackhole, a prohibit: the kernel's to answer for, uncounted.
+	 * The egress is known for these; no route, a blackhole, a prohibit
+	 * or a local destination are the kernel's to answer for.
 	 */
-	if ((rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
-	     rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) &&
-	    fast_iface(fib.ifindex, role))
-		return -1;
-	return 0;
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS &&
+	     rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	     rc != BPF_FIB_LKUP_RET_FRAG_NEEDED) ||
+	    !fast_iface(fib.ifindex, role))
+		return FAST_NOT_OURS;
+	ip = fast_ip(ctx, kind);
+	if (!ip)
+		return FAST_NOT_OURS;
+	/* Options to act on (record route, ...): the kernel does. */
+	if (ip->ihl != 5)
+		return BPFMASQ_STAT_FAST_IP_OPTIONS;
+	/* A datagram's fragments take one path, the kernel's. */
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return BPFMASQ_STAT_FAST_FRAGMENT;
+	/* The kernel sends the time exceeded, and fragmentation needed. */
+	if (ip->ttl <= 1)
+		return BPFMASQ_STAT_FAST_TTL;
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return BPFMASQ_STAT_FAST_TOO_BIG;
+	/* The kernel resolves the neighbour; the next packets go fast. */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return BPFMASQ_STAT_FAST_NO_NEIGH;
+	hop->ifindex = fib.ifindex;
+	__builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
+	return FAST_GO;
+}
+
+/* A fast_route answer other than FAST_GO: counted if it is a fallback. */
+static __always_inline void fast_fallback(__u32 r)
+{
+	if (r < BPFMASQ_STAT_MAX)
+		stat_inc(r);
 }
 
 /*
@@ -147,7 +168,7 @@ static __always_inline int fast_in(void *ctx, const enum ctx_kind kind,
 {
 	const struct bpfmasq_config *cfg;
 	struct fast_hop hop;
-	__u32 in_ifindex;
+	__u32 in_ifindex, r;
 	int rc;
 
 	if (reason != BPFMASQ_STAT_TRANSLATED_IN)
@@ -158,11 +179,11 @@ static __always_inline int fast_in(void *ctx, const enum ctx_kind kind,
 	in_ifindex = kind == CTX_XDP
 			     ? ((struct xdp_md *)ctx)->ingress_ifindex
 			     : ((struct __sk_buff *)ctx)->ingress_ifindex;
-	rc = fast_route(ctx, kind, in_ifindex, BPFMASQ_FAST_LAN, &hop);
-	if (rc < 0)
-		stat_inc(BPFMASQ_STAT_FAST_TO_STACK);
-	if (rc <= 0)
+	r = fast_route(ctx, kind, in_ifindex, BPFMASQ_FAST_LAN, &hop);
+	if (r != FAST_GO) {
+		fast_fallback(r);
 		return pass;
+	}
 	rc = fast_send(ctx, kind, &hop);
 	if (rc < 0)
 		return pass;
@@ -184,14 +205,15 @@ static __always_inline int fast_out(struct xdp_md *ctx)
 	int rc;
 
 	if (nat_parse(ctx, CTX_XDP, &p) != NAT_CONTINUE ||
-	    (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST))
+	    (p.kind != PKT_PORTS && p.kind != PKT_ECHO_REQUEST &&
+	     p.kind != PKT_LATER_FRAGMENT))
 		return XDP_PASS;
-	rc = fast_route(ctx, CTX_XDP, ctx->ingress_ifindex, BPFMASQ_FAST_WAN,
-			&hop);
-	if (rc < 0)
-		stat_inc(BPFMASQ_STAT_FAST_TO_STACK);
-	if (rc <= 0)
+	reason = fast_route(ctx, CTX_XDP, ctx->ingress_ifindex,
+			    BPFMASQ_FAST_WAN, &hop);
+	if (reason != FAST_GO) {
+		fast_fallback(reason);
 		return XDP_PASS;
+	}
 	reason = nat_outbound_pkt(ctx, CTX_XDP, &p);
 	if (reason != BPFMASQ_STAT_TRANSLATED_OUT)
 		return XDP_PASS;

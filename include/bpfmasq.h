@@ -604,7 +604,11 @@ enum bpfmasq_verdict {
 	X(EXCLUDED, "excluded", PASS)                                          \
 	X(FAST_OUT, "fast_path_out", EVENT)                                    \
 	X(FAST_IN, "fast_path_in", EVENT)                                      \
-	X(FAST_TO_STACK, "fast_path_to_stack", EVENT)
+	X(FAST_NO_NEIGH, "fast_path_no_neigh", EVENT)                          \
+	X(FAST_TTL, "fast_path_ttl", EVENT)                                    \
+	X(FAST_TOO_BIG, "fast_path_too_big", EVENT)                            \
+	X(FAST_IP_OPTIONS, "fast_path_ip_options", EVENT)                      \
+	X(FAST_FRAGMENT, "fast_path_fragment", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -31,9 +31,9 @@ _fast_setup() {
 		{ fail "no XDP program on lan1"; return 1; }
 }
 
-# _fast_counts: "out in to_stack".
+# _fast_counts: "out in no_neigh".
 _fast_counts() {
-	echo "$(nat_stat fast_path_out) $(nat_stat fast_path_in) $(nat_stat fast_path_to_stack)"
+	echo "$(nat_stat fast_path_out) $(nat_stat fast_path_in) $(nat_stat fast_path_no_neigh)"
 }
 
 # t_fast MODE: the WAN's ingress in MODE (tc, xdp), the fast path on lan1.
@@ -68,7 +68,7 @@ t_fast() {
 }
 
 # t_fast_neigh: with the gateway's neighbours flushed, the first packet
-# each way goes through the kernel (fast_path_to_stack), which resolves
+# each way goes through the kernel (fast_path_no_neigh), which resolves
 # them; the rest of the pings take the fast path.
 t_fast_neigh() {
 	local out0 out1 stack0 stack1

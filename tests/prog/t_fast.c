@@ -120,9 +120,10 @@ out:
 
 /*
  * What the fast path leaves to the kernel, as it came (and translated, on
- * the way in, as the normal path does): a TTL that would run out and a
- * neighbour not resolved yet (counted fast_path_to_stack), a route that
- * does not leave by the WAN and a fast path that is off (not counted).
+ * the way in, as the normal path does), counted by reason: a TTL that
+ * would run out, IP options, a fragment, a neighbour not resolved yet; and
+ * not counted: a route that does not leave by the WAN, a fast path that is
+ * off.
  */
 PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 {
@@ -140,7 +141,31 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
-		ASSERT_STATS(&fx, STAT(FAST_TO_STACK, 1));
+		ASSERT_STATS(&fx, STAT(FAST_TTL, 1));
+		fx_teardown(&fx);
+	}
+	if (test_subtest("IP options") && fx_setup(&fx, &fast_opts)) {
+		q.ihl = 6;
+		frame_build(&in, &q);
+		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+			      "verdict"))
+			ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(FAST_IP_OPTIONS, 1));
+		q.ihl = 0;
+		fx_teardown(&fx);
+	}
+	if (test_subtest("first fragment") && fx_setup(&fx, &fast_opts)) {
+		__u8 l4[FRAME_MAX];
+
+		q.frag = PKT_IP_MF;
+		frame_wrap(&in, &q, l4, l4_build(&q, l4) - 8);
+		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+			      "verdict"))
+			ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		ASSERT_TABLES(&fx, 0, 0);
+		ASSERT_STATS(&fx, STAT(FAST_FRAGMENT, 1));
+		q.frag = 0;
 		fx_teardown(&fx);
 	}
 	if (test_subtest("no neighbour") && fx_setup(&fx, &fast_opts)) {
@@ -156,7 +181,7 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 			ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
 				     STAT(TRANSLATED_IN, 1),
 				     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1),
-				     STAT(FAST_TO_STACK, 1));
+				     STAT(FAST_NO_NEIGH, 1));
 		}
 		q.saddr = HOST1;
 		fx_teardown(&fx);
