@@ -3,12 +3,14 @@
 """UDP datagrams sent as IP fragments in an order of the test's choosing,
 through a raw socket, and their receipt checked (tests/net/t_frag.sh).
 
-  fragtool.py serve PORT SIZE ORDER [--dup] [--conflict ADDR:PORT:SPORT]
+  fragtool.py serve PORT SIZE ORDER [--dup] [--overlap]
+                    [--conflict ADDR:PORT:SPORT]
       Wait for one datagram on UDP PORT and answer its sender with a
       SIZE-byte datagram, as fragments sent in ORDER (forward or reverse);
-      --dup sends every fragment twice; --conflict then sends a first
-      fragment of the same IP id to ADDR:PORT from port SPORT. Prints the
-      sender.
+      --dup sends every fragment twice; --overlap first sends a fragment
+      of 16 bytes at offset 8, across the first one's end; --conflict then
+      sends a first fragment of the same IP id to ADDR:PORT from port
+      SPORT. Prints the sender.
   fragtool.py call SERVER PORT SIZE
       Send a datagram to SERVER:PORT from an ephemeral port and wait for
       the answer: it must be SIZE bytes of the pattern. Prints "ok SIZE".
@@ -113,13 +115,19 @@ def udp_socket(port):
     return s
 
 
-def serve(port, size, order, dup=False, conflict=None):
+def serve(port, size, order, dup=False, conflict=None, overlap=False):
     sock = udp_socket(port)
     _, peer = recv_one(sock, 10)
     src = own_addr(peer)
     ident = ip_id()
     l4 = udp_bytes(src, peer[0], port, peer[1], pattern(size))
-    send_fragments(fragments(src, peer[0], ident, l4), peer[0], order, dup)
+    frags = fragments(src, peer[0], ident, l4)
+    if overlap:
+        step = (MTU - 20) // 8 * 8
+        extra = ip_fragment(src, peer[0], ident, step - 8, True,
+                            l4[step - 8:step + 8])
+        frags = frags + [extra] if order == "reverse" else [extra] + frags
+    send_fragments(frags, peer[0], order, dup)
     if conflict:
         addr, cport, sport = conflict.split(":")
         other = udp_bytes(src, addr, int(sport), int(cport), pattern(size))
@@ -171,7 +179,7 @@ def main(argv):
         if "--conflict" in args:
             conflict = args[args.index("--conflict") + 1]
         serve(int(args[0]), int(args[1]), args[2], "--dup" in args,
-              conflict)
+              conflict, "--overlap" in args)
     elif cmd == "call" and len(args) == 3:
         call(args[0], int(args[1]), int(args[2]))
     elif cmd == "push" and len(args) == 5:

@@ -10,6 +10,8 @@
 #    first: the server's answers reach lan1 whole, and lan1's reach the
 #    server whole from the gateway's address. The counters say that every
 #    inbound fragment that came early was held and sent on.
+#  - frag_overlap: one more fragment overlapping two others goes where the
+#    rest go, to lan1, and no fragment to lan2.
 #  - frag_not_crossed: lan1's answer with every fragment sent twice, then a
 #    first fragment of the same IP id to lan2's mapping, from the remote
 #    lan2 talks to: lan1 gets its datagram; lan2 gets no fragment at all,
@@ -131,9 +133,37 @@ t_frag_not_crossed() {
 	no_csum_errors
 }
 
+# t_frag_overlap: lan1's answer last fragment first, with one more that
+# overlaps two of them, held like the rest: every fragment reaches lan1
+# (whose reassembly then decides: Linux drops a datagram whose fragments
+# overlap), and none lan2, which talks to the same server at the time.
+t_frag_overlap() {
+	local size=8000 n r0 r1 log1=$TOPO_TMP/lan1.log
+	nat_run_daemon || return 1
+	TOPO_BG_LOG=$TOPO_TMP/lan2.log topo_bg "$NS_LAN2" python3 "$FRAGTOOL" \
+		listen 7777 6 "$TOPO_WAN_ADDR:9300"
+	TOPO_BG_LOG=$TOPO_TMP/serve.9302 topo_bg "$NS_WAN" \
+		python3 "$FRAGTOOL" serve 9302 "$size" reverse --overlap
+	wait_until 5 listening "$NS_WAN" udp 9302 ||
+		{ fail "the server is not listening on udp 9302"; return 1; }
+	r0=$(_frag_reasm "$NS_LAN1")
+	TOPO_BG_LOG=$log1 topo_bg "$NS_LAN1" python3 "$FRAGTOOL" listen 7001 3 \
+		"$TOPO_WAN_ADDR:9302"
+	# The datagram's fragments and the overlapping one: all to lan1.
+	n=$(($(_frag_held "$size") + 2))
+	# shellcheck disable=SC2016 # expanded by eval, at each try
+	wait_until 5 eval '(( $(_frag_reasm "$NS_LAN1") - r0 >= n ))'
+	r1=$(_frag_reasm "$NS_LAN1")
+	note "fragments lan1 was given: $((r1 - r0)) of $n; datagrams it took: $(wc -l <"$log1")"
+	expect_eq "fragments that reached lan1" "$((r1 - r0))" "$n" || return 1
+	expect_eq "fragments held" "$(nat_stat fragment_held)" "$((n - 1))" || return 1
+	expect_eq "fragments that reached lan2" "$(_frag_reasm "$NS_LAN2")" 0
+}
+
 net_test frag_reverse.tc.offload-off in_mode tc t_frag_reverse off
 net_test frag_reverse.tc.offload-on in_mode tc t_frag_reverse on
 net_test frag_reverse.xdp.offload-off in_mode xdp t_frag_reverse off
 net_test frag_reverse.xdp.offload-on in_mode xdp t_frag_reverse on
 net_test frag_not_crossed.tc in_mode tc t_frag_not_crossed
 net_test frag_not_crossed.xdp in_mode xdp t_frag_not_crossed
+net_test frag_overlap in_mode tc t_frag_overlap
