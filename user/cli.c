@@ -210,11 +210,13 @@ const struct cli_opt cli_opts[] = {
 	{
 		.id = OPT_FORCE,
 		.name = "force",
-		.cmds = CMD_BIT(CMD_DETACH),
-		.help = "Remove whatever bpfmasq left on IFACE (its TC filters, "
-			"its XDP link, its pins) without reading any pinned "
-			"map: for pins of another version or layout. The "
-			"clsact qdisc is left in place.",
+		.cmds = CMD_BIT(CMD_DETACH) | ATTACH_RUN,
+		.help = "detach: remove whatever bpfmasq left on IFACE (its TC "
+			"filters, its XDP links, its pins) without reading any "
+			"pinned map: for pins of another version or layout; "
+			"the clsact qdisc is left in place. attach, run: set "
+			"up the fast path even though the gateway has forward "
+			"rules (nftables, iptables), which it bypasses.",
 	},
 	{
 		.id = OPT_JSON,

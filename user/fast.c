@@ -78,12 +78,59 @@ static int fast_wanted(const struct masq_opts *o, int wan_ifindex, __u32 *want,
 	return o->n_fast;
 }
 
+/*
+ * Run @cmd (a fixed command line) and read its output for @needle: 1 if
+ * found, 0 if not, or if the command is not there to run.
+ */
+static int output_has(const char *cmd, const char *needle)
+{
+	char line[512];
+	int found = 0;
+	FILE *f;
+
+	f = popen(cmd, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			found = 1;
+	pclose(f);
+	return found;
+}
+
+/*
+ * Has the gateway a firewall on forwarded packets, which the fast path
+ * would bypass? A base chain on nftables' forward hook (iptables-nft's
+ * FORWARD chain is one), or a rule or a policy other than ACCEPT in
+ * iptables-legacy's FORWARD chain. NULL if none, else what it is.
+ */
+static const char *forward_rules(void)
+{
+	if (output_has("nft list ruleset 2>/dev/null", "hook forward"))
+		return "an nftables chain on the forward hook";
+	if (output_has("iptables-legacy -S FORWARD 2>/dev/null",
+		       "-A FORWARD") ||
+	    output_has("iptables-legacy -S FORWARD 2>/dev/null",
+		       "-P FORWARD DROP"))
+		return "iptables rules in the FORWARD chain";
+	return NULL;
+}
+
 int fast_check(const struct masq_opts *o, int wan_ifindex)
 {
 	__u32 want[BPFMASQ_MAX_FAST_LANS];
 	int n = o->n_fast > 0 ? fast_wanted(o, wan_ifindex, want, true) : 0;
+	const char *fw;
 
-	return n < 0 ? n : 0;
+	if (n <= 0)
+		return n;
+	fw = o->force ? NULL : forward_rules();
+	if (fw) {
+		pr_err("the gateway has %s, which the fast path would bypass: add --force to set it up all the same",
+		       fw);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /* Record @want (and the WAN) in fast_ifaces, and nothing else. */

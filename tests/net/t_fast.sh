@@ -9,6 +9,8 @@
 # path. `--fast-path none` takes it off lan1 again, traffic unharmed. And a
 # packet whose neighbour is not resolved yet goes through the kernel, which
 # resolves it; the next ones take the fast path. detach takes it off lan1.
+# A firewall on the forward hook, which the fast path would bypass, keeps
+# it from being set up but with --force.
 #
 # The end hosts compute checksums in full (offload off): XDP on a veth
 # cannot see that a local sender left one to offload. A veth takes frames
@@ -88,6 +90,28 @@ t_fast_neigh() {
 	fi
 }
 
+# t_fast_firewall: with a chain on the gateway's forward hook, which the
+# fast path would bypass, attach --fast-path is refused, in one line and
+# with nothing left attached; --force sets it up all the same.
+t_fast_firewall() {
+	local out
+	ip netns exec "$NS_GW" nft -f - <<-EOF || { fail "nft forward chain"; return 1; }
+		add table inet fw
+		add chain inet fw filter_forward { type filter hook forward priority 0; }
+	EOF
+	if out=$(bmq attach "$WAN" --internal "$TOPO_INTERNAL" --fast-path lan1 2>&1); then
+		fail "attach --fast-path went ahead past a forward chain"
+		return 1
+	fi
+	indent_log <<<"$out"
+	grep -q 'forward hook.*--force' <<<"$out" ||
+		{ fail "the refusal does not say why and what to do"; return 1; }
+	nothing_attached || return 1
+	nat_attach --fast-path lan1 --force || return 1
+	expect_eq "status: fast_path with --force" "$(status_field fast_path)" '["lan1"]'
+}
+
 net_test fast.tc in_mode tc t_fast
 net_test fast.xdp in_mode xdp t_fast
 net_test fast_neigh in_mode xdp t_fast_neigh
+net_test fast_firewall t_fast_firewall
