@@ -66,8 +66,12 @@ nat_attach() {
 	'' | tc) ;; # the default on veth: TC ingress
 	xdp) mode=(--mode native) ;;
 	generic) mode=(--mode generic) ;;
+	fast)
+		mode=(--mode native --fast-path lan1 --fast-path lan2)
+		fast_hosts || return 1
+		;;
 	*)
-		fail "nat_attach: NAT_MODE '$NAT_MODE' is not tc, xdp or generic"
+		fail "nat_attach: NAT_MODE '$NAT_MODE' is not tc, xdp, generic or fast"
 		return 1
 		;;
 	esac
@@ -79,19 +83,32 @@ nat_attach() {
 	[[ -z ${NAT_MODE:-} ]] || expect_mode "$(mode_of "$NAT_MODE")"
 }
 
-# in_mode tc|xdp|generic SCENARIO ARGS...: run SCENARIO with its nat_attach
-# in that ingress mode: tc is the default attach (no --mode: TC ingress on
-# veth), xdp is --mode native, generic is --mode generic.
+# in_mode tc|xdp|generic|fast SCENARIO ARGS...: run SCENARIO with its
+# nat_attach in that ingress mode: tc is the default attach (no --mode: TC
+# ingress on veth), xdp is --mode native, generic is --mode generic, fast
+# is --mode native with the fast path on lan1 and lan2 (fast_hosts).
 in_mode() {
 	local m=$1
 	shift
 	NAT_MODE=$m "$@"
 }
 
-# mode_of tc|xdp|generic: the mode status reports for it.
+# fast_hosts: what the fast path needs of the end hosts on veth: checksums
+# computed in full (XDP cannot complete one left to offload), and NAPI on
+# their veths (GRO), which then take frames redirected by XDP.
+fast_hosts() {
+	local ns
+	topo_offload off || { fail "ethtool -K tx off"; return 1; }
+	for ns in "$NS_LAN1" "$NS_LAN2" "$NS_WAN"; do
+		ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null ||
+			{ fail "ethtool -K eth0 gro on in ${ns##*-}"; return 1; }
+	done
+}
+
+# mode_of tc|xdp|generic|fast: the mode status reports for it.
 mode_of() {
 	case $1 in
-	xdp) echo native ;;
+	xdp | fast) echo native ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -394,6 +411,14 @@ nothing_attached() {
 # sending, so the pools can be read). Fails on any violation, printing the
 # checker's report; pins the checker cannot read at all (another layout,
 # left so on purpose) are only noted.
+# _fast_note IFACE: what took the fast path, if IFACE has one.
+_fast_note() {
+	local n
+	n=$(bmq stats "$1" --json | pyjson "'%d out, %d in' % (d['fast_path_out'], d['fast_path_in'])" 2>/dev/null) || return 0
+	[[ $(bmq status "$1" --json | pyjson "len(d['fast_path'])" 2>/dev/null) == 0 ]] ||
+		note "fast path $1: $n"
+}
+
 check_attached() {
 	local dir ifc out rc=0
 	[[ -n ${BPFMASQ_BPFFS:-} && -d $BPFMASQ_BPFFS/bpfmasq ]] || return 0
@@ -402,6 +427,7 @@ check_attached() {
 		ifc=$(basename "$dir")
 		if out=$(bmq check "$ifc" --pools 2>&1); then
 			note "check $ifc: $(tail -n 1 <<<"$out")"
+			_fast_note "$ifc"
 		elif grep -q '^violation: ' <<<"$out"; then
 			indent_log <<<"$out"
 			fail "bpfmasq check $ifc --pools: the state left by the scenario is inconsistent"

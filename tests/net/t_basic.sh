@@ -43,6 +43,7 @@ net_test tcp_basic.tc.offload-off in_mode tc t_tcp_basic off
 net_test tcp_basic.tc.offload-mixed in_mode tc t_tcp_basic mixed
 net_test tcp_basic.xdp.offload-on in_mode xdp t_tcp_basic on
 net_test tcp_basic.xdp.offload-off in_mode xdp t_tcp_basic off
+net_test tcp_basic.fast in_mode fast t_tcp_basic off
 # XDP in generic (skb) mode (--mode generic).
 net_test tcp_basic.xdp-generic in_mode generic t_tcp_basic off
 # No --internal: everything but the gateway's own addresses is translated.
@@ -81,6 +82,7 @@ net_test udp_ping.tc.offload-off in_mode tc t_udp_ping off
 net_test udp_ping.tc.offload-mixed in_mode tc t_udp_ping mixed
 net_test udp_ping.xdp.offload-on in_mode xdp t_udp_ping on
 net_test udp_ping.xdp.offload-off in_mode xdp t_udp_ping off
+net_test udp_ping.fast in_mode fast t_udp_ping off
 
 # t_same_sport OFFLOAD: both inside hosts use the same source port to the
 # same server port; both work and the server sees two different ports.
@@ -160,6 +162,7 @@ net_test same_sport.tc.offload-on in_mode tc t_same_sport on
 net_test same_sport.tc.offload-off in_mode tc t_same_sport off
 net_test same_sport.xdp.offload-on in_mode xdp t_same_sport on
 net_test same_sport.xdp.offload-off in_mode xdp t_same_sport off
+net_test same_sport.fast in_mode fast t_same_sport off
 
 # t_gw_own: the gateway's own traffic is neither translated nor blocked: its
 # connections out (ports from ip_local_port_range, outside the NAT's range)
@@ -246,6 +249,7 @@ t_udp_fragments() {
 net_test udp_fragments.tc.offload-off in_mode tc t_udp_fragments off
 net_test udp_fragments.tc.offload-on in_mode tc t_udp_fragments on
 net_test udp_fragments.xdp.offload-off in_mode xdp t_udp_fragments off
+net_test udp_fragments.fast in_mode fast t_udp_fragments off
 net_test udp_fragments.xdp.offload-on in_mode xdp t_udp_fragments on
 
 # t_icmp_error OFFLOAD: lan1 sends UDP to a closed port of the server; the
@@ -267,4 +271,5 @@ t_icmp_error() {
 net_test icmp_error.tc.offload-off in_mode tc t_icmp_error off
 net_test icmp_error.tc.offload-on in_mode tc t_icmp_error on
 net_test icmp_error.xdp.offload-off in_mode xdp t_icmp_error off
+net_test icmp_error.fast in_mode fast t_icmp_error off
 net_test icmp_error.xdp.offload-on in_mode xdp t_icmp_error on

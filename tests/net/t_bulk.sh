@@ -26,3 +26,4 @@ net_test bulk.tc.offload-off in_mode tc t_bulk off
 net_test bulk.tc.offload-mixed in_mode tc t_bulk mixed
 net_test bulk.xdp.offload-on in_mode xdp t_bulk on
 net_test bulk.xdp.offload-off in_mode xdp t_bulk off
+net_test bulk.fast in_mode fast t_bulk off

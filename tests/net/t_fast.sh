@@ -21,12 +21,8 @@ FAST_BULK_MB=8
 # _fast_setup: offload off and GRO on at the end hosts; then attach with
 # the fast path on lan1, which status must show, and lan1's XDP hook carry.
 _fast_setup() {
-	local ns
-	offload_setup off || return 1
-	for ns in "$NS_LAN1" "$NS_LAN2" "$NS_WAN"; do
-		ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null ||
-			{ fail "ethtool -K eth0 gro on in ${ns##*-}"; return 1; }
-	done
+	fast_hosts || return 1
+	note "checksum offload off and GRO on at the end hosts"
 	nat_attach --fast-path lan1 || return 1
 	expect_eq "status: fast_path" "$(status_field fast_path)" '["lan1"]' || return 1
 	ip -n "$NS_GW" link show lan1 | grep -q 'prog/xdp' ||

@@ -41,7 +41,9 @@ t_unsolicited() {
 net_test unsolicited.tc.dependent in_mode tc t_unsolicited dependent
 net_test unsolicited.tc.independent in_mode tc t_unsolicited independent
 net_test unsolicited.xdp.dependent in_mode xdp t_unsolicited dependent
+net_test unsolicited.fast.dependent in_mode fast t_unsolicited dependent
 net_test unsolicited.xdp.independent in_mode xdp t_unsolicited independent
+net_test unsolicited.fast.independent in_mode fast t_unsolicited independent
 
 # _unreachable_from_wan ADDR: the server, which routes ADDR to the gateway,
 # cannot reach lan1 there by TCP, UDP or ping; lan1 records nothing and
@@ -113,7 +115,9 @@ t_filter_udp() {
 net_test filter_udp.tc.dependent in_mode tc t_filter_udp dependent
 net_test filter_udp.tc.independent in_mode tc t_filter_udp independent
 net_test filter_udp.xdp.dependent in_mode xdp t_filter_udp dependent
+net_test filter_udp.fast.dependent in_mode fast t_filter_udp dependent
 net_test filter_udp.xdp.independent in_mode xdp t_filter_udp independent
+net_test filter_udp.fast.independent in_mode fast t_filter_udp independent
 
 # t_filter_tcp MODE: lan1 has connected from port 20081 to server:8080, so
 # 203.0.113.1:P/tcp is its mapping; then the server connects to that from
@@ -146,7 +150,9 @@ t_filter_tcp() {
 net_test filter_tcp.tc.dependent in_mode tc t_filter_tcp dependent
 net_test filter_tcp.tc.independent in_mode tc t_filter_tcp independent
 net_test filter_tcp.xdp.dependent in_mode xdp t_filter_tcp dependent
+net_test filter_tcp.fast.dependent in_mode fast t_filter_tcp dependent
 net_test filter_tcp.xdp.independent in_mode xdp t_filter_tcp independent
+net_test filter_tcp.fast.independent in_mode fast t_filter_tcp independent
 
 # t_unsolicited_routed: a network behind lan1, reached through a route on
 # the gateway (as behind a tunnel or a downstream router), is inside too:

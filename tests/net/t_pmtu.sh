@@ -102,6 +102,7 @@ t_pmtu() {
 net_test pmtu.tc.offload-off in_mode tc t_pmtu off
 net_test pmtu.tc.offload-on in_mode tc t_pmtu on
 net_test pmtu.xdp.offload-off in_mode xdp t_pmtu off
+net_test pmtu.fast in_mode fast t_pmtu off
 net_test pmtu.xdp.offload-on in_mode xdp t_pmtu on
 
 # _trace_hops: "HOP ADDR" per hop line of traceroute -n -q 1 output.
@@ -144,6 +145,7 @@ t_traceroute() {
 net_test traceroute.tc.offload-off in_mode tc t_traceroute off
 net_test traceroute.tc.offload-on in_mode tc t_traceroute on
 net_test traceroute.xdp.offload-off in_mode xdp t_traceroute off
+net_test traceroute.fast in_mode fast t_traceroute off
 net_test traceroute.xdp.offload-on in_mode xdp t_traceroute on
 
 # The server side of icmp_outbound, run in the server's namespace with
@@ -301,4 +303,5 @@ t_icmp_outbound() {
 net_test icmp_outbound.tc.offload-off in_mode tc t_icmp_outbound off
 net_test icmp_outbound.tc.offload-on in_mode tc t_icmp_outbound on
 net_test icmp_outbound.xdp.offload-off in_mode xdp t_icmp_outbound off
+net_test icmp_outbound.fast in_mode fast t_icmp_outbound off
 net_test icmp_outbound.xdp.offload-on in_mode xdp t_icmp_outbound on

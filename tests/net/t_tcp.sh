@@ -78,6 +78,7 @@ t_tcp_spoof() {
 }
 net_test tcp_spoof t_tcp_spoof
 net_test tcp_spoof_xdp in_mode xdp t_tcp_spoof
+net_test tcp_spoof_fast in_mode fast t_tcp_spoof
 
 # _tcp_states: the states of every TCP session, sorted, one line.
 _tcp_states() { conns_json | pyjson "' '.join(sorted(c['state'] for c in d if c['proto'] == 'tcp'))"; }
@@ -104,3 +105,4 @@ t_tcp_close() {
 }
 net_test tcp_close t_tcp_close
 net_test tcp_close_xdp in_mode xdp t_tcp_close
+net_test tcp_close_fast in_mode fast t_tcp_close
