@@ -38,10 +38,10 @@ RAW=$RES_DIR/raw.txt
 RESULTS=$RES_DIR/results.txt
 
 if ((QUICK)); then
-	REPS=3 WINDOW_MS=300 WARMUP=1 PROG_RUNS=20000 TCP_SECS=1
+	REPS=3 WINDOW_MS=300 WARMUP=1 PROG_RUNS=20000 TCP_SECS=1 CONN_SECS=2
 	TCP_OFFLOADS=(on)
 else
-	REPS=5 WINDOW_MS=1500 WARMUP=2 PROG_RUNS=200000 TCP_SECS=5
+	REPS=5 WINDOW_MS=1500 WARMUP=2 PROG_RUNS=200000 TCP_SECS=5 CONN_SECS=20
 	TCP_OFFLOADS=(on off)
 fi
 
@@ -431,6 +431,38 @@ tcp_bulk() {
 	log "tcp P$p offload $off $cfg: $(tail -n 1 "$RES_DIR/tcp.txt" | cut -d' ' -f3-) (Gbit/s, gateway CPU s/Gbit)"
 }
 
+# tcp_conns CFG: new TCP connections for CONN_SECS, one after the other
+# from lan1 and from lan2 at once (connrate.py; the server closes first, so
+# no client runs out of ports in TIME_WAIT), the end hosts on the
+# generator's CPU, which they saturate. Records connections a second, those
+# lost (failed, or over a second), and the gateway CPU's softirq time per
+# thousand (rough, as for bulk TCP).
+tcp_conns() {
+	local cfg=$1 port=8300 j0 j1 ns out ok=0 lost=0 o l
+	local -a pids=()
+	topo_bg "$NS_WAN" timeout $((CONN_SECS + 10)) taskset -c "$GEN_CPU" \
+		python3 "$BENCH_DIR/connrate.py" serve "$port" $((CONN_SECS + 3))
+	sleep 0.5
+	j0=$(softirq_jiffies "$GW_CPU")
+	for ns in "$NS_LAN1" "$NS_LAN2"; do
+		ip netns exec "$ns" timeout $((CONN_SECS + 10)) taskset -c "$GEN_CPU" \
+			python3 "$BENCH_DIR/connrate.py" connect "$TOPO_WAN_ADDR" "$port" \
+			"$CONN_SECS" >"$RES_DIR/conns.$cfg.${ns##*-}" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	j1=$(softirq_jiffies "$GW_CPU")
+	for ns in "$NS_LAN1" "$NS_LAN2"; do
+		read -r _ o _ l <"$RES_DIR/conns.$cfg.${ns##*-}" || continue
+		ok=$((ok + o)) lost=$((lost + l))
+	done
+	# Connections a second, lost, and ms of softirq per thousand.
+	out=$(awk -v ok="$ok" -v lost="$lost" -v secs="$CONN_SECS" -v j=$((j1 - j0)) \
+		'BEGIN { printf "%.0f %d %.3f", ok / secs, lost, ok ? j / 100 * 1e6 / ok : 0 }')
+	echo "tcp_conns $cfg $out" >>"$RES_DIR/conns.txt"
+	log "tcp connections $cfg: $ok made, $lost lost in ${CONN_SECS}s"
+}
+
 run_tcp() {
 	local cfg off p
 	tcp_setup || return 1
@@ -443,9 +475,11 @@ run_tcp() {
 				tcp_bulk "$cfg" "$p" "$off"
 			done
 		done
+		tcp_offload on || die "offload on"
+		cfg_flush "$cfg" || die "$cfg: fresh instance failed"
+		tcp_conns "$cfg"
 		cfg_down "$cfg" || die "$cfg: teardown failed"
 	done
-	tcp_offload on
 }
 
 # ---- scale -------------------------------------------------------------------
@@ -524,6 +558,7 @@ main() {
 	: >"$RAW"
 	: >"$RES_DIR/gen.log"
 	: >"$RES_DIR/tcp.txt"
+	: >"$RES_DIR/conns.txt"
 	: >"$RES_DIR/iperf3.log"
 	: >"$RES_DIR/scale.txt"
 	setup
@@ -540,7 +575,8 @@ main() {
 	log "bulk TCP done at ${SECONDS}s"
 	run_prog_bench
 	if ! python3 "$BENCH_DIR/report.py" "$RAW" "$RES_DIR/prog_bench.txt" \
-		"$RES_DIR/tcp.txt" "$RES_DIR/scale.txt" >"$RESULTS.tmp"; then
+		"$RES_DIR/tcp.txt" "$RES_DIR/scale.txt" "$RES_DIR/conns.txt" \
+		>"$RESULTS.tmp"; then
 		die "report"
 	fi
 	mv "$RESULTS.tmp" "$RESULTS" || die "$RESULTS"

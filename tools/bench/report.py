@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# tools/bench/report.py RAW [PROG_BENCH [TCP [SCALE]]] - the tables and the
+# tools/bench/report.py RAW [PROG_BENCH [TCP [SCALE [CONNS]]]] - the tables and the
 # `name value unit` lines of a bench.sh run, from its raw samples (one
 # "workload config pps busy ns offered" line per window: busy is the
 # gateway CPU's busy share meanwhile, ns its NAPI threads' CPU time per
@@ -75,6 +75,34 @@ def tcp_table(path):
     return lines
 
 
+def conns_table(path):
+    """New TCP connections: "tcp_conns config rate lost ms_per_1000"."""
+    try:
+        with open(path) as f:
+            rows = [l.split() for l in f if len(l.split()) == 5]
+    except OSError:
+        rows = []
+    if not rows:
+        return []
+    print()
+    print("New TCP connections from lan1 and lan2 at once, the end hosts on one")
+    print("CPU (which they saturate): connections a second, lost ones (failed or")
+    print("over 1 s), and the gateway CPU's softirq ms per thousand (rough)")
+    print("  %-12s %8s %6s %6s %9s" % ("config", "conn/s", "ratio", "lost", "ms/1000"))
+    nft = [float(r[2]) for r in rows if r[1] == "nft"]
+    lines = []
+    for r in rows:
+        rate, lost, cpu = float(r[2]), int(r[3]), float(r[4])
+        ratio = rate / nft[0] if nft and nft[0] else 0
+        print("  %-12s %8.0f %6.2f %6d %9.1f" % (r[1], rate, ratio, lost, cpu))
+        name = "tcp_conns.%s" % r[1]
+        lines += ["%s.rate %.0f conn/s" % (name, rate),
+                  "%s.ratio_nft %.3f ratio" % (name, ratio),
+                  "%s.lost %d connections" % (name, lost),
+                  "%s.gw_cpu %.1f ms/1000" % (name, cpu)]
+    return lines
+
+
 def scale_table(path):
     """Scale: its lines are already `name value unit`."""
     try:
@@ -134,6 +162,8 @@ def main():
         lines += tcp_table(sys.argv[3])
     if len(sys.argv) > 4:
         lines += scale_table(sys.argv[4])
+    if len(sys.argv) > 5:
+        lines += conns_table(sys.argv[5])
     if len(sys.argv) > 2:
         print()
         print("Per-packet cost of each program path (prog_bench, BPF_PROG_TEST_RUN)")
