@@ -244,13 +244,18 @@ void fx_teardown(struct fixture *fx)
 	test_ctx(NULL);
 }
 
-static int fx_run(const struct bpf_program *prog, const struct frame *in,
-		  struct frame *out)
+int fx_prog_run(const struct bpf_program *prog, int ifindex,
+		const struct frame *in, struct frame *out)
 {
+	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
 		    .data_size_in = in->len, .data_out = out->data,
 		    .data_size_out = sizeof(out->data), .repeat = 1);
 
+	if (ifindex) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
 	memset(out->data, 0, sizeof(out->data));
 	out->len = 0;
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
@@ -260,6 +265,12 @@ static int fx_run(const struct bpf_program *prog, const struct frame *in,
 	}
 	out->len = opts.data_size_out;
 	return opts.retval;
+}
+
+static int fx_run(const struct bpf_program *prog, const struct frame *in,
+		  struct frame *out)
+{
+	return fx_prog_run(prog, 0, in, out);
 }
 
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)

@@ -107,6 +107,14 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
 void fx_set_ingress_tc(bool tc);
 bool fx_ingress_tc(void);
 
+/*
+ * Run @in through @prog with BPF_PROG_TEST_RUN: its verdict, -1 (reported)
+ * if it could not run. An XDP program's frame comes in on @ifindex, when
+ * not 0 (TC and the other XDP runs: on loopback, as the kernel sets it).
+ */
+int fx_prog_run(const struct bpf_program *prog, int ifindex,
+		const struct frame *in, struct frame *out);
+
 /* Map look-ups by key; 0 when found, -ENOENT when not. */
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
 	       struct bpfmasq_mapping *m);

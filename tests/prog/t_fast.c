@@ -19,36 +19,16 @@ static const struct fx_opts fast_opts = { .fast_path = true };
 
 #define XDP_VERDICT_REDIRECT 4
 
-/* Run @in through XDP program @prog as come in on @ifindex. */
-static int fx_xdp_on(const struct bpf_program *prog, int ifindex,
-		     const struct frame *in, struct frame *out)
-{
-	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
-		    .data_size_in = in->len, .data_out = out->data,
-		    .data_size_out = sizeof(out->data), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-	memset(out->data, 0, sizeof(out->data));
-	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
-		assert_fail(__FILE__, __LINE__, "BPF_PROG_TEST_RUN of %s: %s",
-			    bpf_program__name(prog), strerror(errno));
-		return -1;
-	}
-	out->len = opts.data_size_out;
-	return opts.retval;
-}
-
 static int fx_lan(struct fixture *fx, const struct frame *in, struct frame *out)
 {
-	return fx_xdp_on(fx->skel->progs.bpfmasq_lan, fast_lan_ifindex, in,
-			 out);
+	return fx_prog_run(fx->skel->progs.bpfmasq_lan, fast_lan_ifindex, in,
+			   out);
 }
 
 static int fx_wan(struct fixture *fx, const struct frame *in, struct frame *out)
 {
-	return fx_xdp_on(fx->skel->progs.bpfmasq_ingress, fast_wan_ifindex, in,
-			 out);
+	return fx_prog_run(fx->skel->progs.bpfmasq_ingress, fast_wan_ifindex,
+			   in, out);
 }
 
 /*
