@@ -404,3 +404,18 @@ bool expect_check_clean(struct fixture *fx)
 	check_result_free(&res);
 	return ok;
 }
+
+bool frag_age(struct fixture *fx, const struct bpfmasq_frag_key *fk,
+	      __u64 age_s)
+{
+	struct bpfmasq_frag f;
+
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx->maps.frags, fk, &f) ? -errno : 0,
+		       "frags entry"))
+		return false;
+	f.seen_ns -= age_s * NS_PER_S;
+	return ASSERT_OK(bpf_map_update_elem(fx->maps.frags, fk, &f, BPF_EXIST)
+				 ? -errno
+				 : 0,
+			 "aging the frags entry");
+}

@@ -145,4 +145,8 @@ long queue_len(int fd);
 /* The state checker, pools included, finds nothing (else it prints it). */
 bool expect_check_clean(struct fixture *fx);
 
+/* Make the frags entry of datagram @fk @age_s seconds older. */
+bool frag_age(struct fixture *fx, const struct bpfmasq_frag_key *fk,
+	      __u64 age_s);
+
 #endif /* PROG_TEST_SCENARIO_H */

@@ -163,22 +163,6 @@ out:
 	fx_teardown(&fx);
 }
 
-/* Make the remembered first fragment of @fk @age_s seconds old. */
-static bool frag_age(struct fixture *fx, const struct bpfmasq_frag_key *fk,
-		     __u64 age_s)
-{
-	struct bpfmasq_frag f;
-
-	if (!ASSERT_OK(bpf_map_lookup_elem(fx->maps.frags, fk, &f) ? -errno : 0,
-		       "frags entry"))
-		return false;
-	f.seen_ns -= age_s * 1000000000ull;
-	return ASSERT_OK(bpf_map_update_elem(fx->maps.frags, fk, &f, BPF_EXIST)
-				 ? -errno
-				 : 0,
-			 "aging the frags entry");
-}
-
 /*
  * Later fragments whose first fragment was not seen are left alone; so are
  * those that come after the kernel's reassembly timeout: by then the id may

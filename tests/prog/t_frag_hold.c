@@ -308,23 +308,6 @@ out:
 	fx_teardown(&fx);
 }
 
-/* Make the frags entry of @a's datagram @age_s seconds old. */
-static bool dgram_age(struct fixture *fx, const struct pkt_spec *a, __u64 age_s)
-{
-	struct bpfmasq_frag_key fk = spec_frag_key(a);
-	struct bpfmasq_frag f;
-
-	if (!ASSERT_OK(bpf_map_lookup_elem(fx->maps.frags, &fk, &f) ? -errno
-								    : 0,
-		       "frags entry"))
-		return false;
-	f.seen_ns -= age_s * NS_PER_S;
-	return ASSERT_OK(bpf_map_update_elem(fx->maps.frags, &fk, &f, BPF_EXIST)
-				 ? -errno
-				 : 0,
-			 "aging the frags entry");
-}
-
 /*
  * A second first fragment of a live datagram (same source, destination,
  * protocol and id) to another host's port: dropped, and the datagram's
@@ -339,6 +322,7 @@ PROG_TEST(frag_first_conflict, TEST_REPLIES | TEST_SUBTESTS)
 		udp_spec(HOST2, OUT_RANGE_PORT, REMOTE1, 53, query);
 	__u8 l4[FRAME_MAX];
 	struct frame f1[3], f2[3], out;
+	struct bpfmasq_frag_key fk1;
 	struct pkt_spec a1, a2;
 	struct fixture fx;
 	__u16 p1, p2;
@@ -354,11 +338,12 @@ PROG_TEST(frag_first_conflict, TEST_REPLIES | TEST_SUBTESTS)
 		a1 = udp_spec(REMOTE1, 53, EXT_ADDR, p1, frag_data);
 		a2 = udp_spec(REMOTE1, 53, EXT_ADDR, p2, frag_data);
 		a1.ip_id = a2.ip_id = 0x4545;
+		fk1 = spec_frag_key(&a1);
 		three_fragments(&a1, l4, f1);
 		three_fragments(&a2, l4, f2);
 		if (!ASSERT_EQ(fx_ingress(&fx, &f1[0], &out), XDP_VERDICT_PASS,
 			       "HOST1's first fragment") ||
-		    (aged && !dgram_age(&fx, &a1, BPFMASQ_FRAG_TIMEOUT_S + 1)))
+		    (aged && !frag_age(&fx, &fk1, BPFMASQ_FRAG_TIMEOUT_S + 1)))
 			goto next;
 		if (!aged) {
 			ASSERT_EQ(fx_ingress(&fx, &f2[0], &out),
