@@ -79,10 +79,11 @@ static int fast_wanted(const struct masq_opts *o, int wan_ifindex, __u32 *want,
 }
 
 /*
- * Run @cmd (a fixed command line) and read its output for @needle: 1 if
- * found, 0 if not, or if the command is not there to run.
+ * Run @cmd (a fixed command line) and read its output for either needle
+ * (@b may be NULL): 1 if found, 0 if not, or if the command is not there
+ * to run.
  */
-static int output_has(const char *cmd, const char *needle)
+static int output_has(const char *cmd, const char *a, const char *b)
 {
 	char line[512];
 	int found = 0;
@@ -92,7 +93,7 @@ static int output_has(const char *cmd, const char *needle)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, needle))
+		if (strstr(line, a) || (b && strstr(line, b)))
 			found = 1;
 	pclose(f);
 	return found;
@@ -106,11 +107,9 @@ static int output_has(const char *cmd, const char *needle)
  */
 static const char *forward_rules(void)
 {
-	if (output_has("nft list ruleset 2>/dev/null", "hook forward"))
+	if (output_has("nft list ruleset 2>/dev/null", "hook forward", NULL))
 		return "an nftables chain on the forward hook";
-	if (output_has("iptables-legacy -S FORWARD 2>/dev/null",
-		       "-A FORWARD") ||
-	    output_has("iptables-legacy -S FORWARD 2>/dev/null",
+	if (output_has("iptables-legacy -S FORWARD 2>/dev/null", "-A FORWARD",
 		       "-P FORWARD DROP"))
 		return "iptables rules in the FORWARD chain";
 	return NULL;
