@@ -20,7 +20,8 @@ LDLIBS := -lbpf -lelf -lz
 # The command line (its table, parsing, dispatch, output) is the CLI's own;
 # everything else in user/ is libbpfmasq.a, which the CLI, the program tests
 # and prog_bench link.
-CLI_SRCS := user/main.c user/opts.c user/cli.c user/show.c user/json.c
+CLI_SRCS := user/main.c user/opts.c user/cli.c user/show.c user/json.c \
+	    user/forward_cmd.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CLI_SRCS))
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard user/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))

@@ -87,12 +87,126 @@ static __always_inline long owner_repair(struct bpfmasq_ctl_args *a)
 	struct bpfmasq_endpoint ext = a->ep, inside;
 	struct bpfmasq_mapping *m;
 
-	if (!port_owner(&ext, &inside))
+	if (port_state(&ext, &inside) != BPFMASQ_PORT_OWNED)
 		return -ENOENT;
 	m = bpf_map_lookup_elem(&mappings, &inside);
 	if (m && m->ext_addr == ext.addr && m->ext_port == ext.port)
 		return -EBUSY;
 	port_quarantine(&ext, a->now_ns);
+	return 0;
+}
+
+/* The forward of external port @ext, and in @inside its inside endpoint. */
+static __always_inline const struct bpfmasq_forward *
+forward_of(const struct bpfmasq_endpoint *ext, struct bpfmasq_endpoint *inside)
+{
+	struct bpfmasq_forward_key fk = { .port = ext->port,
+					  .proto = ext->proto };
+	const struct bpfmasq_forward *fwd = bpf_map_lookup_elem(&forwards, &fk);
+
+	if (fwd)
+		endpoint_make(inside, fwd->inside_addr, fwd->inside_port,
+			      ext->proto);
+	return fwd;
+}
+
+/* Give @inside the mapping of its forward on @ext, if it has none. */
+static __always_inline void
+forward_mapping(const struct bpfmasq_endpoint *ext,
+		const struct bpfmasq_endpoint *inside, __u64 now)
+{
+	struct bpfmasq_mapping val = { .ext_addr = ext->addr,
+				       .ext_port = ext->port,
+				       .flags = BPFMASQ_MAP_FORWARD,
+				       .used_ms = mapping_clock(now) };
+
+	bpf_map_update_elem(&mappings, inside, &val, BPF_NOEXIST);
+}
+
+static __always_inline long forward_take(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint ext = a->ep, inside;
+	bool in_range = a->stamp & 1;
+	struct bpfmasq_owner *o, want;
+	__u64 cur, to;
+
+	if (!forward_of(&ext, &inside))
+		return -ENOENT;
+	want = (struct bpfmasq_owner){
+		.addr = inside.addr,
+		.port = inside.port,
+		.proto = inside.proto,
+		.state = in_range ? BPFMASQ_PORT_FORWARD_QUEUED
+				  : BPFMASQ_PORT_FORWARD,
+	};
+	o = bpf_map_lookup_elem(&port_owners, &ext);
+	if (!o) {
+		/* Free: the claim races the data path's like any other. */
+		if (bpf_map_update_elem(&port_owners, &ext, &want, BPF_NOEXIST))
+			return -EBUSY;
+		goto mapping;
+	}
+	__builtin_memcpy(&cur, o, sizeof(cur));
+	if (o->state == BPFMASQ_PORT_QUARANTINED &&
+	    o->released_s == (__u32)(a->stamp >> 1))
+		/* Quarantined: in no queue. */
+		to = owner_word(inside.addr, inside.port, inside.proto,
+				BPFMASQ_PORT_FORWARD);
+	else if (o->state == BPFMASQ_PORT_RETURNED)
+		to = owner_word(inside.addr, inside.port, inside.proto,
+				BPFMASQ_PORT_FORWARD_QUEUED);
+	else if ((o->state == BPFMASQ_PORT_FORWARD ||
+		  o->state == BPFMASQ_PORT_FORWARD_QUEUED) &&
+		 o->addr == inside.addr && o->port == inside.port &&
+		 o->proto == inside.proto)
+		goto mapping; /* taken before */
+	else
+		return -EBUSY;
+	if (!owner_swap(o, cur, to))
+		return -EBUSY;
+mapping:
+	forward_mapping(&ext, &inside, a->now_ns);
+	return 0;
+}
+
+/*
+ * Let go of forward port @ext whose forward is gone (the collector saw no
+ * session on it), with the mapping on it if there is one, idle since
+ * used_ms @stamp >> 1.
+ */
+static __always_inline long forward_drop(struct bpfmasq_ctl_args *a)
+{
+	struct bpfmasq_endpoint ext = a->ep, inside, fwd_in;
+	struct bpfmasq_mapping *m;
+	struct bpfmasq_owner *o;
+	__u64 cur;
+
+	o = bpf_map_lookup_elem(&port_owners, &ext);
+	if (!o || (o->state != BPFMASQ_PORT_FORWARD &&
+		   o->state != BPFMASQ_PORT_FORWARD_QUEUED))
+		return -ENOENT;
+	endpoint_make(&inside, o->addr, o->port, o->proto);
+	if (forward_of(&ext, &fwd_in) && fwd_in.addr == inside.addr &&
+	    fwd_in.port == inside.port)
+		return -EBUSY; /* forwarded still */
+	m = bpf_map_lookup_elem(&mappings, &inside);
+	if (m && m->ext_addr == ext.addr && m->ext_port == ext.port) {
+		if (__sync_val_compare_and_swap(
+			    &m->used_ms, (__u32)(a->stamp >> 1),
+			    BPFMASQ_MAPPING_DYING) != (__u32)(a->stamp >> 1))
+			return -EBUSY; /* a session started on it */
+		bpf_map_delete_elem(&mappings, &inside);
+	}
+	__builtin_memcpy(&cur, o, sizeof(cur));
+	/* Still queued: free as it is; a pop may claim it meanwhile. */
+	if (o->state == BPFMASQ_PORT_FORWARD_QUEUED &&
+	    owner_swap(o, cur, owner_word(0, 0, 0, BPFMASQ_PORT_RETURNED)))
+		return 0;
+	/* FORWARD: in no queue (a pop may have just made it so). */
+	if (a->stamp & 1)
+		port_quarantine(&ext, a->now_ns);
+	else
+		bpf_map_delete_elem(&port_owners, &ext);
 	return 0;
 }
 
@@ -114,6 +228,12 @@ int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
 		break;
 	case BPFMASQ_CTL_PORT_UNRESERVE:
 		a->ret = port_unreserve(a);
+		break;
+	case BPFMASQ_CTL_FORWARD_TAKE:
+		a->ret = forward_take(a);
+		break;
+	case BPFMASQ_CTL_FORWARD_DROP:
+		a->ret = forward_drop(a);
 		break;
 	default:
 		a->ret = -EINVAL;

@@ -96,6 +96,15 @@ struct {
 	__type(value, struct bpfmasq_share_miss);
 } share_misses SEC(".maps");
 
+/* Port forwards: (protocol, external port) -> inside endpoint. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_FORWARDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bpfmasq_forward_key);
+	__type(value, struct bpfmasq_forward);
+} forwards SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -235,6 +235,59 @@ nat_new_flow_in(void *ctx, const struct bpfmasq_config *cfg,
 	return NAT_CONTINUE;
 }
 
+/* Is @fwd, the forward of @p's port, for @p (its inside endpoint, --from)? */
+static __always_inline bool
+forward_admits(const struct bpfmasq_forward *fwd,
+	       const struct bpfmasq_endpoint *inside, const struct pkt *p)
+{
+	__u32 mask = fwd->from_len ? ~0u << (32 - fwd->from_len) : 0;
+
+	return fwd->inside_addr == inside->addr &&
+	       fwd->inside_port == inside->port &&
+	       !((bpf_ntohl(p->saddr) ^ bpf_ntohl(fwd->from_addr)) & mask);
+}
+
+/*
+ * A packet from a remote that no session of forward port @p->dport knows:
+ * it opens one to the forward's inside endpoint @inside (filtering does not
+ * apply: that is what a forward is for), in *@s, if the forward still
+ * names it and admits the remote (--from). Never one the gateway has a
+ * socket of its own for: its own connection may have picked the port.
+ */
+static __always_inline __u32
+nat_forward_open(void *ctx, const struct bpfmasq_config *cfg,
+		 const struct bpfmasq_endpoint *inside,
+		 const struct bpfmasq_session_key *key, const struct pkt *p,
+		 __u64 now, struct bpfmasq_session **s)
+{
+	struct bpfmasq_forward_key fk = { .port = p->dport, .proto = p->proto };
+	const struct bpfmasq_forward *fwd;
+	bool created = false;
+
+	if (p->kind != PKT_PORTS)
+		return BPFMASQ_STAT_NOT_OURS;
+	if (own_socket(ctx, p))
+		return BPFMASQ_STAT_NOT_OURS;
+	if (p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN)
+		return BPFMASQ_STAT_FILTERED;
+	if (cfg->flags & BPFMASQ_CFG_FLUSHING)
+		return BPFMASQ_STAT_FLUSHING;
+	fwd = bpf_map_lookup_elem(&forwards, &fk);
+	if (!fwd || !forward_admits(fwd, inside, p))
+		return BPFMASQ_STAT_FILTERED;
+	if (p->first_fragment && frag_conflicts(p, inside->addr, now))
+		return BPFMASQ_STAT_FRAG_CONFLICT;
+	*s = session_create(key, p->daddr, p->dport, p,
+			    BPFMASQ_SESS_INBOUND | BPFMASQ_SESS_FORWARDED, now,
+			    &created);
+	if (!*s)
+		return BPFMASQ_STAT_TABLE_FULL;
+	if (created)
+		stat_inc(BPFMASQ_STAT_FORWARD_OPEN);
+	return NAT_CONTINUE;
+}
+
 /* An inbound packet with its L4 header (a whole one or a first fragment). */
 static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
 					    const struct pkt *p)
@@ -245,6 +298,7 @@ static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
 	struct bpfmasq_session *s;
 	bool held = false;
 	__u32 reason;
+	__u8 state;
 	__u64 now;
 
 	if (p->kind == PKT_ICMP_ERROR)
@@ -253,7 +307,8 @@ static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
 		goto not_ours;
 
 	endpoint_make(&ext, p->daddr, p->dport, p->proto);
-	if (!port_owner(&ext, &inside))
+	state = port_state(&ext, &inside);
+	if (!bpfmasq_port_names(state))
 		goto not_ours;
 
 	session_key_make(&key, inside.addr, inside.port, p->saddr, p->sport,
@@ -268,7 +323,12 @@ static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
 		cfg = config_get();
 		if (!cfg)
 			return BPFMASQ_STAT_NOT_OURS; /* cannot happen */
-		reason = nat_new_flow_in(ctx, cfg, &inside, &key, p, now, &s);
+		if (state == BPFMASQ_PORT_OWNED)
+			reason = nat_new_flow_in(ctx, cfg, &inside, &key, p,
+						 now, &s);
+		else
+			reason = nat_forward_open(ctx, cfg, &inside, &key, p,
+						  now, &s);
 		if (reason != NAT_CONTINUE)
 			return reason;
 	}

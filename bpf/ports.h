@@ -37,16 +37,56 @@ static __always_inline __u32 mapping_clock(__u64 now)
 	return ms == BPFMASQ_MAPPING_DYING ? ms - 1 : ms;
 }
 
-/* The inside endpoint that owns @ext, into @inside; false if none does. */
-static __always_inline bool port_owner(const struct bpfmasq_endpoint *ext,
+/*
+ * What port_owners says of @ext: its state (FREE when it has no entry),
+ * and in @inside the inside endpoint it names (when its state names one:
+ * bpfmasq_port_names()).
+ */
+static __always_inline __u8 port_state(const struct bpfmasq_endpoint *ext,
 				       struct bpfmasq_endpoint *inside)
 {
 	const struct bpfmasq_owner *o = bpf_map_lookup_elem(&port_owners, ext);
 
-	if (!o || o->state != BPFMASQ_PORT_OWNED)
-		return false;
+	/*
+	 * Written whatever the state: the verifier cannot always follow
+	 * that a caller reads it only when the state names someone.
+	 */
+	if (!o) {
+		endpoint_make(inside, 0, 0, 0);
+		return BPFMASQ_PORT_FREE;
+	}
 	endpoint_make(inside, o->addr, o->port, o->proto);
-	return true;
+	return o->state;
+}
+
+/*
+ * The inside endpoint that replies to @ext go to, into @inside: its
+ * mapping's or its forward's; false if none.
+ */
+static __always_inline bool port_owner(const struct bpfmasq_endpoint *ext,
+				       struct bpfmasq_endpoint *inside)
+{
+	return bpfmasq_port_names(port_state(ext, inside));
+}
+
+/* An owner entry as the one 64-bit word that compare-and-swap takes. */
+static __always_inline __u64 owner_word(__be32 addr, __be16 port, __u8 proto,
+					__u8 state)
+{
+	struct bpfmasq_owner o = {
+		.addr = addr, .port = port, .proto = proto, .state = state
+	};
+	__u64 w;
+
+	__builtin_memcpy(&w, &o, sizeof(w));
+	return w;
+}
+
+/* Change owner entry @o from @from to @to: true if it was @from. */
+static __always_inline bool owner_swap(struct bpfmasq_owner *o, __u64 from,
+				       __u64 to)
+{
+	return __sync_val_compare_and_swap((__u64 *)o, from, to) == from;
 }
 
 /*
@@ -74,10 +114,39 @@ static __always_inline void *pool_of(const struct bpfmasq_endpoint *ext)
 }
 
 /*
+ * A popped port @ext that has an owner entry all the same: a forward's
+ * that was taken while queued (FORWARD_QUEUED: the queue holds it no
+ * more, so it is FORWARD now), or a forward's given back since (RETURNED:
+ * free, claimed here for @inside). 0 when claimed; else it is not ours,
+ * and dropped from the queue.
+ */
+static __always_inline long
+port_claim_queued(const struct bpfmasq_endpoint *ext,
+		  const struct bpfmasq_endpoint *inside)
+{
+	struct bpfmasq_owner *o = bpf_map_lookup_elem(&port_owners, ext);
+	__u64 w;
+
+	if (!o)
+		return -EEXIST;
+	__builtin_memcpy(&w, o, sizeof(w));
+	if (o->state == BPFMASQ_PORT_FORWARD_QUEUED)
+		owner_swap(o, w,
+			   owner_word(o->addr, o->port, o->proto,
+				      BPFMASQ_PORT_FORWARD));
+	else if (o->state == BPFMASQ_PORT_RETURNED &&
+		 owner_swap(o, w,
+			    owner_word(inside->addr, inside->port,
+				       inside->proto, BPFMASQ_PORT_OWNED)))
+		return 0;
+	return -EEXIST;
+}
+
+/*
  * Take a free port from the pool into @ext and claim it for @inside. An
- * empty pool costs one pop. A popped port that has an owner entry was a
- * stray second copy (a queue holds free ports only): it is dropped, and
- * one more is tried.
+ * empty pool costs one pop. A popped port that has an owner entry is a
+ * forward's (port_claim_queued), or a stray second copy (a queue holds
+ * free ports only): it is dropped, and one more is tried.
  */
 static __always_inline long port_take(struct bpfmasq_endpoint *ext,
 				      const struct bpfmasq_endpoint *inside)
@@ -94,6 +163,8 @@ static __always_inline long port_take(struct bpfmasq_endpoint *ext,
 			return -ENOSPC;
 		ext->port = port;
 		err = port_claim(ext, inside);
+		if (err == -EEXIST)
+			err = port_claim_queued(ext, inside);
 		if (err != -EEXIST) {
 			if (err) /* table full: the port stays free */
 				bpf_map_push_elem(pool, &port, 0);
@@ -206,13 +277,16 @@ mapping_release(const struct bpfmasq_endpoint *inside,
 	struct bpfmasq_endpoint ext, owner;
 	__u32 old;
 
+	/* A forward's goes with its forward only (ctl.bpf.c). */
+	if (m->flags & BPFMASQ_MAP_FORWARD)
+		return -EBUSY;
 	old = __sync_val_compare_and_swap(&m->used_ms, stamp,
 					  BPFMASQ_MAPPING_DYING);
 	if (old != stamp)
 		return -EBUSY;
 	endpoint_make(&ext, m->ext_addr, m->ext_port, inside->proto);
-	if (port_owner(&ext, &owner) && owner.addr == inside->addr &&
-	    owner.port == inside->port) {
+	if (port_state(&ext, &owner) == BPFMASQ_PORT_OWNED &&
+	    owner.addr == inside->addr && owner.port == inside->port) {
 		if (unused)
 			port_return(&ext);
 		else
@@ -324,7 +398,8 @@ static __always_inline long session_remove(const struct bpfmasq_session_key *k,
 
 	if (bpf_map_delete_elem(&sessions, k))
 		return -ENOENT;
-	if (flags & BPFMASQ_SESS_INBOUND)
+	if ((flags & (BPFMASQ_SESS_INBOUND | BPFMASQ_SESS_FORWARDED)) ==
+	    BPFMASQ_SESS_INBOUND)
 		inbound_done(k, ext_addr, ext_port);
 	if (flags & BPFMASQ_SESS_SHARED)
 		share_end(k, ext_addr, ext_port);

@@ -133,7 +133,8 @@ static __always_inline __u32 nat_flow_share(
 	/* Kept small: the verifier walks it once a try. */
 	for (i = 0; i < BPFMASQ_SHARE_TRIES; i++) {
 		endpoint_make(&ext, cfg->ext_addr, share_pick(), inside->proto);
-		if (!port_owner(&ext, &owner) ||
+		/* A forward's port is never lent: its owner has no say. */
+		if (port_state(&ext, &owner) != BPFMASQ_PORT_OWNED ||
 		    (owner.addr == inside->addr && owner.port == inside->port))
 			continue;
 		err = port_lend(&ext, &owner, inside, key, now, &lk);

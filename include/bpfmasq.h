@@ -28,11 +28,12 @@
 #define BPFMASQ_MAX_LOCAL_ADDRS 256
 
 /*
- * A free-port queue holds exactly the free ports of its pool, so the first
- * pop is a free port; a second try only covers a port a corrupted queue
- * held twice (ports.h).
+ * A free-port queue holds the free ports of its pool, and the ports that
+ * forwards took from it while they were queued (each once: the pop that
+ * meets one drops it); the first pop is a free port unless it meets such
+ * a one. The tries after the first cover those (ports.h).
  */
-#define BPFMASQ_POOL_TRIES 2
+#define BPFMASQ_POOL_TRIES 4
 
 /*
  * Room at insert time: the collector queues up to this many keys of the
@@ -145,7 +146,7 @@ _Static_assert(sizeof(struct bpfmasq_endpoint) == 8, "endpoint layout");
 struct bpfmasq_mapping {
 	__be32 ext_addr;
 	__be16 ext_port;
-	__u8 flags; /* none yet */
+	__u8 flags; /* BPFMASQ_MAP_* */
 	__u8 pad;
 	/*
 	 * Boot-time milliseconds (modulo 2^32) when a session last started
@@ -159,6 +160,17 @@ struct bpfmasq_mapping {
 };
 _Static_assert(sizeof(struct bpfmasq_mapping) == 16, "mapping layout");
 
+/* mapping.flags */
+enum {
+	/*
+	 * The mapping of a forward's inside endpoint, on the forward's port
+	 * (state FORWARD): made by the loader or the collector, never by a
+	 * flow; released only once its forward is gone and no session is on
+	 * it.
+	 */
+	BPFMASQ_MAP_FORWARD = 1 << 0,
+};
+
 /* What an external port is, as its entry in port_owners says. */
 enum bpfmasq_port_state {
 	BPFMASQ_PORT_FREE = 0, /* no entry: the port is in its pool's queue */
@@ -166,21 +178,47 @@ enum bpfmasq_port_state {
 	BPFMASQ_PORT_QUARANTINED = 2, /* released; not handed out yet */
 	/* A socket of the gateway's own had it when the pool was built. */
 	BPFMASQ_PORT_RESERVED = 3,
+	/*
+	 * A port forward's (bpfmasq forward): names the forward's inside
+	 * endpoint, and is in no queue.
+	 */
+	BPFMASQ_PORT_FORWARD = 4,
+	/*
+	 * A port forward's, taken while the port was free: it is still in
+	 * its pool's queue once. A pop that meets it drops it from the
+	 * queue (compare-and-swap to FORWARD).
+	 */
+	BPFMASQ_PORT_FORWARD_QUEUED = 5,
+	/*
+	 * Free, and in its pool's queue once, with an entry all the same: a
+	 * FORWARD_QUEUED port whose forward went before a pop met it. The
+	 * pop that meets it claims it by compare-and-swap; nothing else may
+	 * delete it, since that pop could be under way.
+	 */
+	BPFMASQ_PORT_RETURNED = 6,
 };
+
+/* Does a port in @state name the inside endpoint that replies go to? */
+static inline int bpfmasq_port_names(__u8 state)
+{
+	return state == BPFMASQ_PORT_OWNED || state == BPFMASQ_PORT_FORWARD ||
+	       state == BPFMASQ_PORT_FORWARD_QUEUED;
+}
 
 /*
  * Value of the port-owner table (key: the external endpoint). An owned
- * port names the inside endpoint whose mapping holds it; a quarantined one
+ * port names the inside endpoint whose mapping holds it, a forwarded one
+ * the forward's inside endpoint; a quarantined one
  * names no one and carries the time it was released; a reserved one names
  * no one.
  */
 struct bpfmasq_owner {
 	union {
-		__be32 addr; /* OWNED: the inside address */
+		__be32 addr; /* OWNED, FORWARD*: the inside address */
 		__u32 released_s; /* QUARANTINED: boot-time seconds */
 	};
-	__be16 port; /* OWNED: the inside port (or echo id); else 0 */
-	__u8 proto; /* OWNED: the inside protocol; else 0 */
+	__be16 port; /* OWNED, FORWARD*: the inside port (or echo id); else 0 */
+	__u8 proto; /* OWNED, FORWARD*: the inside protocol; else 0 */
 	__u8 state; /* enum bpfmasq_port_state */
 };
 _Static_assert(sizeof(struct bpfmasq_owner) == 8, "owner layout");
@@ -231,6 +269,12 @@ enum {
 	 * to this remote meanwhile.
 	 */
 	BPFMASQ_SESS_LENT = 1 << 5,
+	/*
+	 * Opened from outside through a port forward (INBOUND is set too):
+	 * on the forward's port, whatever the inside endpoint's mapping, and
+	 * not counted against --max-inbound.
+	 */
+	BPFMASQ_SESS_FORWARDED = 1 << 6,
 };
 
 /* tcp_peer.flags */
@@ -328,6 +372,31 @@ struct bpfmasq_pool_key {
 	__u8 pad[3];
 };
 _Static_assert(sizeof(struct bpfmasq_pool_key) == 8, "pool key layout");
+
+/*
+ * Port forwards (bpfmasq forward): one entry per external port, on
+ * whatever address the instance translates to. Written by the CLI alone;
+ * the data path reads it when a packet from outside would open a session
+ * on a forwarded port, the collector when it installs and releases the
+ * ports (state FORWARD) and mappings (BPFMASQ_MAP_FORWARD) behind it.
+ */
+struct bpfmasq_forward_key {
+	__be16 port;
+	__u8 proto; /* BPFMASQ_PROTO_TCP or _UDP */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_forward_key) == 4, "forward key layout");
+
+struct bpfmasq_forward {
+	__be32 inside_addr;
+	__be16 inside_port;
+	__u8 from_len; /* --from: prefix length; 0 with from_addr 0: anyone */
+	__u8 pad;
+	__be32 from_addr;
+};
+_Static_assert(sizeof(struct bpfmasq_forward) == 12, "forward layout");
+
+#define BPFMASQ_MAX_FORWARDS 16384
 
 /*
  * Key of the fragment table: an inbound first fragment that was translated
@@ -492,10 +561,12 @@ enum {
  * sessions), makes room at insert time (evict_queue) and gives the
  * counters room to grow (be145dc); 5 holds early fragments (frag_events,
  * daemon; a frags entry may wait with inside address 0) and adds
- * excluded_nets and fast_ifaces. migrate.c tells the pins of each apart
- * and brings them up to this one, a step a layout.
+ * excluded_nets and fast_ifaces; 6 forwards ports (forwards, owner
+ * states FORWARD, FORWARD_QUEUED and RETURNED, mapping flag FORWARD,
+ * session flag FORWARDED). migrate.c tells the pins of each apart and
+ * brings them up to this one, a step a layout.
  */
-#define BPFMASQ_LAYOUT_VERSION 5
+#define BPFMASQ_LAYOUT_VERSION 6
 /* The oldest layout attach takes over in place. */
 #define BPFMASQ_LAYOUT_OLDEST 1
 
@@ -608,7 +679,8 @@ enum bpfmasq_verdict {
 	X(FAST_TTL, "fast_path_ttl", EVENT)                                    \
 	X(FAST_TOO_BIG, "fast_path_too_big", EVENT)                            \
 	X(FAST_IP_OPTIONS, "fast_path_ip_options", EVENT)                      \
-	X(FAST_FRAGMENT, "fast_path_fragment", EVENT)
+	X(FAST_FRAGMENT, "fast_path_fragment", EVENT)                          \
+	X(FORWARD_OPEN, "forwarded_sessions", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):
@@ -660,6 +732,21 @@ enum bpfmasq_ctl_op {
 	 * had it is gone.
 	 */
 	BPFMASQ_CTL_PORT_UNRESERVE,
+	/*
+	 * Take port @ep for the forward that names it (forwards): a free
+	 * port, a RETURNED one, or one quarantined since @stamp >> 1 whose
+	 * quarantine the caller found over; bit 0 of @stamp says the port is
+	 * in a pool's range (so a free one is in its queue: FORWARD_QUEUED).
+	 * Then the inside endpoint gets the forward's mapping if it has
+	 * none. -EBUSY when the port is held otherwise.
+	 */
+	BPFMASQ_CTL_FORWARD_TAKE,
+	/*
+	 * Let forward port @ep go if no forward names its owner any more
+	 * and no mapping is on it: FORWARD to quarantine (in range, bit 0 of
+	 * @stamp) or deleted, FORWARD_QUEUED to RETURNED.
+	 */
+	BPFMASQ_CTL_FORWARD_DROP,
 	BPFMASQ_CTL_OP_MAX,
 };
 

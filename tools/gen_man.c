@@ -45,10 +45,14 @@ static void synopsis(const struct cli_cmd *c)
 	unsigned int i;
 
 	printf(".SY bpfmasq\n.B %s\n", c->name);
+	if (c->actions)
+		printf(".B %s\n", c->actions);
 	if (c->iface == IFACE_OPTIONAL)
 		puts(".RI [ IFACE ]");
 	else
 		puts(".I IFACE");
+	if (c->args)
+		printf(".I %s\n", c->args);
 	for (i = 0; i < cli_n_opts; i++) {
 		const struct cli_opt *o = &cli_opts[i];
 

@@ -181,6 +181,36 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static bool forward_state(__u8 state)
+{
+	return state == BPFMASQ_PORT_FORWARD ||
+	       state == BPFMASQ_PORT_FORWARD_QUEUED;
+}
+
+/*
+ * A forward's mapping: its port is a forward's (FORWARD or
+ * FORWARD_QUEUED) that names its inside endpoint. It may lie outside the
+ * ranges.
+ */
+static int check_forward_mapping(struct pass *p,
+				 const struct bpfmasq_endpoint *in,
+				 const struct bpfmasq_mapping *mp)
+{
+	struct bpfmasq_endpoint ext =
+		ep_make(mp->ext_addr, mp->ext_port, in->proto);
+	struct bpfmasq_owner o;
+
+	if (!bpf_map_lookup_elem(p->m->port_owners, &ext, &o) &&
+	    forward_state(o.state) && owner_names(&o, in))
+		return 0;
+	if (!mapping_still(p->m, in, mp))
+		return 0;
+	return add(p, CHECK_OWNER_MISMATCH, in, &ext, NULL,
+		   "forward mapping %s %s -> %s: the port is not its forward's",
+		   proto_name(in->proto), ep_str(in->addr, in->port),
+		   ep_str(mp->ext_addr, mp->ext_port));
+}
+
 /*
  * Invariants 1 and 3, from the mapping side: its owner points back at it;
  * its port is in range and on the configured address. The external
@@ -215,6 +245,17 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 			   *out = ep_str(mp->ext_addr, mp->ext_port);
 
 		(*exts)[i] = ep_pack(&ext);
+		if (mp->flags & BPFMASQ_MAP_FORWARD) {
+			err = check_forward_mapping(p, in, mp);
+			if (!err && mp->ext_addr != cfg->ext_addr)
+				err = add(
+					p, CHECK_MAPPING_ADDRESS, in, &ext,
+					NULL,
+					"mapping %s %s -> %s: not on the external address %s",
+					what, ins, out,
+					addr_str(cfg->ext_addr));
+			continue;
+		}
 		if (bpf_map_lookup_elem(p->m->port_owners, &ext, &owner)) {
 			if (errno != ENOENT)
 				err = -errno;
@@ -281,9 +322,16 @@ static int check_owners(struct pass *p, const uint64_t *exts, long n_exts)
 		inside = owner_ep(o);
 		ins = ep_str(in->addr, in->port);
 		if ((o->state == BPFMASQ_PORT_QUARANTINED ||
-		     o->state == BPFMASQ_PORT_RESERVED) &&
+		     o->state == BPFMASQ_PORT_RESERVED ||
+		     o->state == BPFMASQ_PORT_RETURNED) &&
 		    !o->port && !o->proto)
 			continue; /* names no one: valid on its own */
+		/*
+		 * A forward's names its inside endpoint, whose mapping may be
+		 * elsewhere: replies of its connections come by the port.
+		 */
+		if (forward_state(o->state) && o->proto == ext->proto)
+			continue;
 		if (o->state != BPFMASQ_PORT_OWNED) {
 			if (owner_still(p->m, ext, o))
 				err = add(
@@ -364,6 +412,29 @@ static int check_shared(struct pass *p, const struct bpfmasq_session_key *k,
 			"shared session %s %s <-> %s via %s: its owner %s has not lent it",
 			what, ins, rem, out, ep_str(o.addr, o.port));
 	return 0;
+}
+
+/* A FORWARDED session @k: its port is a forward's naming its endpoint. */
+static int check_forwarded(struct pass *p, const struct bpfmasq_session_key *k,
+			   const struct bpfmasq_session *s)
+{
+	struct bpfmasq_endpoint in = ep_make(k->inside_addr, k->inside_port,
+					     k->proto),
+				ext = ep_make(s->ext_addr, s->ext_port,
+					      k->proto);
+	struct bpfmasq_owner o;
+
+	if (!bpf_map_lookup_elem(p->m->port_owners, &ext, &o) &&
+	    forward_state(o.state) && owner_names(&o, &in))
+		return 0;
+	if (!session_still(p->m, k, s))
+		return 0;
+	return add(
+		p, CHECK_SESSION_MISMATCH, &in, &ext, k,
+		"forwarded session %s %s <-> %s via %s: the port is not its forward's",
+		proto_name(k->proto), ep_str(k->inside_addr, k->inside_port),
+		ep_str(k->remote_addr, k->remote_port),
+		ep_str(s->ext_addr, s->ext_port));
 }
 
 /* A LENT entry @k names a SHARED session on its port. */
@@ -500,6 +571,8 @@ static int check_sessions(struct pass *p)
 				what, ins, rem, out);
 		else if (s->flags & BPFMASQ_SESS_SHARED)
 			err = check_shared(p, k, s);
+		else if (s->flags & BPFMASQ_SESS_FORWARDED)
+			err = check_forwarded(p, k, s);
 		else if (bpf_map_lookup_elem(p->m->mappings, &in, &mp)) {
 			if (errno != ENOENT)
 				err = -errno;
@@ -581,8 +654,12 @@ static const char *held_str(const struct bpfmasq_owner *o)
 
 	if (o->state == BPFMASQ_PORT_RESERVED)
 		return "reserved for the gateway's own socket";
-	if (o->state != BPFMASQ_PORT_OWNED)
+	if (o->state == BPFMASQ_PORT_QUARANTINED)
 		return "quarantined";
+	if (o->state == BPFMASQ_PORT_FORWARD)
+		return "forwarded";
+	if (o->state != BPFMASQ_PORT_OWNED)
+		return "marked queued";
 	snprintf(buf, sizeof(buf), "owned by %s %s", proto_name(o->proto),
 		 ep_str(o->addr, o->port));
 	return buf;
@@ -621,12 +698,15 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	free(ports);
 	for (port = 0; port < 65536 && !err; port++) {
 		bool in_range = ports_contain(&p->inst, port);
-		bool taken;
+		bool taken, queued_ok;
 
 		if (!queued[port] && !in_range)
 			continue;
 		ext = ep_make(cfg->ext_addr, htons(port), proto);
 		taken = held(p->m, &ext, &o);
+		/* Queued with an entry that says so: free, or to be dropped. */
+		queued_ok = taken && (o.state == BPFMASQ_PORT_FORWARD_QUEUED ||
+				      o.state == BPFMASQ_PORT_RETURNED);
 		if (queued[port] && !in_range)
 			err = add(p, CHECK_PORT_QUEUED_OUT_OF_RANGE, NULL, &ext,
 				  NULL, "pool %s %s: port %d outside %s", what,
@@ -635,7 +715,12 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 			err = add(p, CHECK_PORT_QUEUED_TWICE, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued %u times", what,
 				  addr_str(cfg->ext_addr), port, queued[port]);
-		else if (queued[port] && taken)
+		else if (queued_ok && !queued[port])
+			err = add(p, CHECK_PORT_LOST, NULL, &ext, NULL,
+				  "pool %s %s: port %d %s, yet not queued",
+				  what, addr_str(cfg->ext_addr), port,
+				  held_str(&o));
+		else if (queued[port] && taken && !queued_ok)
 			err = add(p, CHECK_PORT_QUEUED_OWNED, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued, yet %s", what,
 				  addr_str(cfg->ext_addr), port, held_str(&o));

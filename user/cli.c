@@ -70,6 +70,16 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 		.summary = "check that the translation state is consistent; "
 			   "exit 1 on a violation",
 	},
+	{
+		.id = CMD_FORWARD,
+		.name = "forward",
+		.actions = "add|del|list",
+		.iface = IFACE_REQUIRED,
+		.args = "[tcp|udp PORT[-END] [ADDR[:PORT]]]",
+		.summary = "add, delete or list the port forwards: connections "
+			   "from outside to PORT of the external address reach "
+			   "ADDR (at PORT, or from the given one on)",
+	},
 };
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
@@ -208,6 +218,14 @@ const struct cli_opt cli_opts[] = {
 			"no port; run it on a quiet instance.",
 	},
 	{
+		.id = OPT_FROM,
+		.name = "from",
+		.arg = "CIDR",
+		.cmds = CMD_BIT(CMD_FORWARD),
+		.help = "forward add: only remotes in this prefix may connect "
+			"through the forward (default: any).",
+	},
+	{
 		.id = OPT_FORCE,
 		.name = "force",
 		.cmds = CMD_BIT(CMD_DETACH) | ATTACH_RUN,
@@ -222,7 +240,8 @@ const struct cli_opt cli_opts[] = {
 		.id = OPT_JSON,
 		.name = "json",
 		.cmds = CMD_BIT(CMD_STATUS) | CMD_BIT(CMD_CONNS) |
-			CMD_BIT(CMD_STATS) | CMD_BIT(CMD_CHECK),
+			CMD_BIT(CMD_STATS) | CMD_BIT(CMD_CHECK) |
+			CMD_BIT(CMD_FORWARD),
 		.help = "Print JSON instead of text.",
 	},
 	{
@@ -266,6 +285,20 @@ const struct cli_cmd *cli_cmd_find(const char *name)
 const char *cli_iface_arg(const struct cli_cmd *c)
 {
 	return c->iface == IFACE_OPTIONAL ? "[IFACE]" : "IFACE";
+}
+
+bool cli_action_ok(const struct cli_cmd *c, const char *action)
+{
+	size_t n = strlen(action);
+	const char *p = c->actions;
+
+	while (p && *p) {
+		if (!strncmp(p, action, n) && (p[n] == '|' || !p[n]))
+			return n > 0;
+		p = strchr(p, '|');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
 }
 
 #define HELP_WIDTH 79
@@ -313,7 +346,10 @@ static void synopsis(FILE *f, const char *prefix, const struct cli_cmd *c)
 	size_t len, n;
 	unsigned int i;
 
-	len = snprintf(line, sizeof(line), "%s\t%s", c->name, cli_iface_arg(c));
+	len = snprintf(line, sizeof(line), "%s\t%s%s%s%s%s", c->name,
+		       c->actions ? c->actions : "", c->actions ? "\t" : "",
+		       cli_iface_arg(c), c->args ? "\t" : "",
+		       c->args ? c->args : "");
 	for (i = 0; i < cli_n_opts; i++) {
 		const struct cli_opt *o = &cli_opts[i];
 
@@ -369,7 +405,8 @@ void cli_help(FILE *f, const struct cli_cmd *c)
 	fputs("\nCommands:\n", f);
 	for (i = 0; i < CMD_MAX; i++) {
 		at = fprintf(f, "  %s %s", cli_cmds[i].name,
-			     cli_iface_arg(&cli_cmds[i]));
+			     cli_cmds[i].actions ? "..."
+						 : cli_iface_arg(&cli_cmds[i]));
 		wrap(f, cli_cmds[i].summary, ' ', at, 18, 18);
 	}
 	fputs("\nOptions (every command takes", f);

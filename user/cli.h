@@ -24,6 +24,7 @@ enum cli_cmd_id {
 	CMD_FLUSH,
 	CMD_GC,
 	CMD_CHECK,
+	CMD_FORWARD,
 	CMD_MAX,
 };
 
@@ -38,9 +39,16 @@ enum cli_iface {
 struct cli_cmd {
 	enum cli_cmd_id id;
 	const char *name;
+	/* "add|del|list": the word before IFACE that says what to do; or NULL */
+	const char *actions;
 	enum cli_iface iface;
+	/* What follows IFACE, e.g. "[tcp|udp PORT[-END] [ADDR[:PORT]]]"; or NULL */
+	const char *args;
 	const char *summary; /* one line, no final period */
 };
+
+/* The most words a command takes after IFACE. */
+#define CLI_MAX_ARGS 3
 
 /* getopt_long values; a short option's row also has its letter. */
 enum cli_opt_id {
@@ -53,6 +61,7 @@ enum cli_opt_id {
 	OPT_MAX_SESSIONS,
 	OPT_MAX_INBOUND,
 	OPT_PORT_SHARING,
+	OPT_FROM,
 #define OPT_TIMEOUT_ID(name, opt, key, dflt, what) OPT_TIMEOUT_##name,
 	BPFMASQ_TIMEOUTS(OPT_TIMEOUT_ID) /* in BPFMASQ_TIMEOUT_* order */
 #undef OPT_TIMEOUT_ID
@@ -84,6 +93,8 @@ extern const unsigned int cli_n_opts;
 const struct cli_cmd *cli_cmd_find(const char *name);
 /* "IFACE", "[IFACE]". */
 const char *cli_iface_arg(const struct cli_cmd *c);
+/* Is @action one of @c's? */
+bool cli_action_ok(const struct cli_cmd *c, const char *action);
 static inline bool cli_takes(const struct cli_cmd *c, const struct cli_opt *o)
 {
 	return o->cmds & CMD_BIT(c->id);

@@ -274,6 +274,14 @@ static long gc_pressure(const struct masq_maps *m,
 
 static bool mapping_idle(__u32 used_ms, uint64_t now);
 
+static bool quarantine_over(const struct bpfmasq_instance *inst,
+			    const struct bpfmasq_owner *o, uint64_t now)
+{
+	return now / NS_PER_S >=
+	       (uint64_t)o->released_s +
+		       inst->timeouts[BPFMASQ_TIMEOUT_QUARANTINE];
+}
+
 /*
  * The victim entry of session @k: marked the last of its mapping when @used
  * counts no other session of its inside endpoint and no session has started
@@ -375,7 +383,8 @@ static int gc_lent(const struct masq_maps *m,
  */
 static int gc_sessions(const struct masq_maps *m,
 		       const struct bpfmasq_instance *inst, uint64_t now,
-		       struct ep_set *used, struct gc_result *res)
+		       bool expire, struct ep_set *used,
+		       struct ep_set *ext_used, struct gc_result *res)
 {
 	struct bpfmasq_session_key *keys;
 	struct bpfmasq_session *vals;
@@ -388,6 +397,8 @@ static int gc_sessions(const struct masq_maps *m,
 	if (n < 0)
 		return n;
 	err = ep_set_init(used, n);
+	if (!err)
+		err = ep_set_init(ext_used, n);
 	live = calloc(n + 1, sizeof(*live));
 	gone = calloc(n + 1, sizeof(*gone));
 	if (err || !live || !gone) {
@@ -397,7 +408,7 @@ static int gc_sessions(const struct masq_maps *m,
 	for (i = 0; i < n; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 
-		if (!(vals[i].flags & BPFMASQ_SESS_LENT) &&
+		if (expire && !(vals[i].flags & BPFMASQ_SESS_LENT) &&
 		    expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
 			    now)) {
 			err = session_expire(m, k, vals[i].last_ns);
@@ -408,10 +419,11 @@ static int gc_sessions(const struct masq_maps *m,
 		}
 		live[nlive++] = i;
 	}
-	err = gc_lent(m, keys, vals, live, &nlive, now, res);
+	err = expire ? gc_lent(m, keys, vals, live, &nlive, now, res) : 0;
 	if (err)
 		goto out;
-	evicted = gc_pressure(m, inst, keys, vals, live, nlive, gone);
+	evicted = expire ? gc_pressure(m, inst, keys, vals, live, nlive, gone)
+			 : 0;
 	if (evicted < 0) {
 		err = evicted;
 		goto out;
@@ -423,14 +435,19 @@ static int gc_sessions(const struct masq_maps *m,
 		if (gone[live[i]])
 			continue;
 		res->sessions++;
+		if (!(vals[live[i]].flags & BPFMASQ_SESS_LENT))
+			ep_set_add(ext_used,
+				   ep_pack(vals[live[i]].ext_addr,
+					   vals[live[i]].ext_port, k->proto));
 		/* A shared flow is on another's port, not its own mapping. */
 		if (vals[live[i]].flags & BPFMASQ_SESS_SHARED)
 			continue;
 		ep_set_add(used,
 			   ep_pack(k->inside_addr, k->inside_port, k->proto));
 	}
-	err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone, used,
-			       now);
+	if (expire)
+		err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone,
+				       used, now);
 out:
 	free(live);
 	free(gone);
@@ -478,6 +495,9 @@ static int gc_mappings(const struct masq_maps *m, uint64_t now,
 	for (i = 0; i < n && err >= 0; i++) {
 		const struct bpfmasq_endpoint *k = &keys[i];
 
+		/* A forward's goes with its port (gc_forwards). */
+		if (vals[i].flags & BPFMASQ_MAP_FORWARD)
+			continue;
 		/* A release begun (DYING) is finished, whatever uses it. */
 		if (vals[i].used_ms != BPFMASQ_MAPPING_DYING &&
 		    (ep_set_has(used, ep_pack(k->addr, k->port, k->proto)) ||
@@ -518,6 +538,193 @@ static int gc_frags(const struct masq_maps *m, uint64_t now,
 }
 
 /*
+ * The forwards as a pass began, sorted by (protocol, port): the CLI alone
+ * changes them, under the instance lock that the pass holds too, but a
+ * packet may still be opening a session through one that `forward del`
+ * deleted just before. Only a forward gone before the pass read the
+ * sessions has no session on the way that the pass did not see.
+ */
+struct fwd_snap {
+	struct bpfmasq_forward_key *keys;
+	struct bpfmasq_forward *vals;
+	long n;
+};
+
+static uint32_t fwd_pack(__be16 port, __u8 proto)
+{
+	return (uint32_t)proto << 16 | ntohs(port);
+}
+
+static int fwd_key_cmp(const void *a, const void *b)
+{
+	const struct bpfmasq_forward_key *x = a, *y = b;
+	uint32_t px = fwd_pack(x->port, x->proto),
+		 py = fwd_pack(y->port, y->proto);
+
+	return px < py ? -1 : px > py;
+}
+
+static int fwd_snap_read(const struct masq_maps *m, struct fwd_snap *fs)
+{
+	struct bpfmasq_forward_key *keys;
+	struct bpfmasq_forward *vals;
+	long n, i;
+
+	n = map_dump(m->forwards, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	fs->keys = keys;
+	fs->vals = vals;
+	fs->n = n;
+	/* Sort both arrays by key: an index sort, by hand. */
+	for (i = 1; i < n; i++) {
+		struct bpfmasq_forward_key k = keys[i];
+		struct bpfmasq_forward v = vals[i];
+		long j = i;
+
+		while (j > 0 && fwd_key_cmp(&keys[j - 1], &k) > 0) {
+			keys[j] = keys[j - 1];
+			vals[j] = vals[j - 1];
+			j--;
+		}
+		keys[j] = k;
+		vals[j] = v;
+	}
+	return 0;
+}
+
+static void fwd_snap_free(struct fwd_snap *fs)
+{
+	free(fs->keys);
+	free(fs->vals);
+}
+
+/* The forward of @ext in @fs, or NULL. */
+static const struct bpfmasq_forward *
+fwd_find(const struct fwd_snap *fs, const struct bpfmasq_endpoint *ext)
+{
+	struct bpfmasq_forward_key k = { .port = ext->port,
+					 .proto = ext->proto };
+	const struct bpfmasq_forward_key *at;
+
+	at = fs->n ? bsearch(&k, fs->keys, fs->n, sizeof(k), fwd_key_cmp)
+		   : NULL;
+	return at ? &fs->vals[at - fs->keys] : NULL;
+}
+
+/* Bit 0 of the forward control steps' stamp: @ext is in a pool's range. */
+static uint64_t fwd_stamp(const struct bpfmasq_instance *inst,
+			  const struct bpfmasq_endpoint *ext, uint64_t stamp)
+{
+	return stamp << 1 | ports_contain(inst, ntohs(ext->port));
+}
+
+/*
+ * Forward port @ext (owner @o, naming its inside endpoint): give its
+ * inside endpoint the mapping if the forward still names it and it has
+ * none; else let the port go once nothing is on it.
+ */
+static int
+fwd_owner(const struct masq_maps *m, const struct bpfmasq_instance *inst,
+	  const struct fwd_snap *fs, const struct bpfmasq_endpoint *ext,
+	  const struct bpfmasq_owner *o, const struct ep_set *used,
+	  const struct ep_set *ext_used, uint64_t now, struct gc_result *res)
+{
+	const struct bpfmasq_forward *f = fwd_find(fs, ext);
+	struct bpfmasq_endpoint in = { .addr = o->addr,
+				       .port = o->port,
+				       .proto = o->proto };
+	struct bpfmasq_mapping map;
+	bool has_map = !bpf_map_lookup_elem(m->mappings, &in, &map);
+	uint64_t stamp = 0;
+	int err;
+
+	if (f && f->inside_addr == in.addr && f->inside_port == in.port) {
+		if (has_map)
+			return 0;
+		err = ctl_ep(m, BPFMASQ_CTL_FORWARD_TAKE, ext,
+			     fwd_stamp(inst, ext, 0), now);
+		res->forwards_taken += !err;
+		return err;
+	}
+	if (ep_set_has(ext_used, ep_pack(ext->addr, ext->port, ext->proto)))
+		return 0; /* its connections go on until they end */
+	if (has_map && map.ext_addr == ext->addr && map.ext_port == ext->port) {
+		if (ep_set_has(used, ep_pack(in.addr, in.port, in.proto)) ||
+		    !mapping_idle(map.used_ms, now))
+			return 0;
+		stamp = map.used_ms;
+	}
+	err = ctl_ep(m, BPFMASQ_CTL_FORWARD_DROP, ext,
+		     fwd_stamp(inst, ext, stamp), now);
+	res->forwards_dropped += !err;
+	return err;
+}
+
+/* Take the port of forward @k (of @fs) if it is free or may be had. */
+static int fwd_take(const struct masq_maps *m,
+		    const struct bpfmasq_instance *inst, __be32 addr,
+		    const struct bpfmasq_forward_key *k, uint64_t now,
+		    struct gc_result *res)
+{
+	struct bpfmasq_endpoint ext = { .addr = addr,
+					.port = k->port,
+					.proto = k->proto };
+	struct bpfmasq_owner o;
+	uint64_t stamp = 0;
+	int err;
+
+	if (!bpf_map_lookup_elem(m->port_owners, &ext, &o)) {
+		if (o.state == BPFMASQ_PORT_QUARANTINED &&
+		    quarantine_over(inst, &o, now))
+			stamp = o.released_s;
+		else if (o.state != BPFMASQ_PORT_RETURNED)
+			return 0; /* held: it waits (forward list says why) */
+	}
+	err = ctl_ep(m, BPFMASQ_CTL_FORWARD_TAKE, &ext,
+		     fwd_stamp(inst, &ext, stamp), now);
+	res->forwards_taken += !err;
+	return err;
+}
+
+/* The forward ports: see gc_forwards_now() in gc.h. */
+static int gc_forwards(const struct masq_maps *m,
+		       const struct bpfmasq_instance *inst,
+		       const struct bpfmasq_config *cfg,
+		       const struct fwd_snap *fs, const struct ep_set *used,
+		       const struct ep_set *ext_used, uint64_t now,
+		       struct gc_result *res)
+{
+	struct bpfmasq_endpoint *ext;
+	struct bpfmasq_owner *own;
+	long n, i;
+	int err = 0;
+
+	if (!cfg->ext_addr)
+		return 0;
+	n = map_dump(m->port_owners, (void **)&ext, (void **)&own);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && err >= 0; i++) {
+		if (own[i].state != BPFMASQ_PORT_FORWARD &&
+		    own[i].state != BPFMASQ_PORT_FORWARD_QUEUED)
+			continue;
+		err = fwd_owner(m, inst, fs, &ext[i], &own[i], used, ext_used,
+				now, res);
+		if (err == -EBUSY || err == -ENOENT)
+			err = 0;
+	}
+	for (i = 0; i < fs->n && err >= 0; i++) {
+		err = fwd_take(m, inst, cfg->ext_addr, &fs->keys[i], now, res);
+		if (err == -EBUSY || err == -ENOENT)
+			err = 0;
+	}
+	free(ext);
+	free(own);
+	return err < 0 ? err : 0;
+}
+
+/*
  * How long an owner without its mapping must stay so before it is taken
  * for a leftover: the data path claims the owner an instant before it
  * inserts the mapping.
@@ -536,14 +743,6 @@ static bool owner_orphaned(const struct masq_maps *m,
 
 	return bpf_map_lookup_elem(m->mappings, &inside, &map) ||
 	       map.ext_addr != ext->addr || map.ext_port != ext->port;
-}
-
-static bool quarantine_over(const struct bpfmasq_instance *inst,
-			    const struct bpfmasq_owner *o, uint64_t now)
-{
-	return now / NS_PER_S >=
-	       (uint64_t)o->released_s +
-		       inst->timeouts[BPFMASQ_TIMEOUT_QUARANTINE];
 }
 
 /*
@@ -585,7 +784,8 @@ static int gc_reserved(const struct masq_maps *m,
  * moment later, go to quarantine.
  */
 static int gc_owners(const struct masq_maps *m,
-		     const struct bpfmasq_instance *inst, uint64_t now,
+		     const struct bpfmasq_instance *inst,
+		     const struct fwd_snap *fs, uint64_t now,
 		     struct gc_result *res)
 {
 	struct bpfmasq_endpoint *ext, *reserved = NULL;
@@ -611,8 +811,10 @@ static int gc_owners(const struct masq_maps *m,
 				reserved[nres++] = ext[i];
 			continue;
 		}
+		/* A forward's to be is taken by gc_forwards, not freed. */
 		if (own[i].state != BPFMASQ_PORT_QUARANTINED ||
-		    !quarantine_over(inst, &own[i], now))
+		    !quarantine_over(inst, &own[i], now) ||
+		    fwd_find(fs, &ext[i]))
 			continue;
 		err = ctl_ep(m, BPFMASQ_CTL_PORT_FREE, &ext[i],
 			     own[i].released_s, now);
@@ -638,11 +840,23 @@ static int gc_owners(const struct masq_maps *m,
 	return err < 0 ? err : 0;
 }
 
-int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
+static void ep_set_free(struct ep_set *s)
 {
+	free(s->slots);
+	free(s->counts);
+}
+
+/*
+ * A pass (@full), or its forwards' part alone: the forwards read first,
+ * then the sessions (expired and pressed only in a full pass).
+ */
+static int gc_run(const struct masq_maps *m, uint64_t now, bool full,
+		  struct gc_result *res)
+{
+	struct ep_set used = {}, ext_used = {};
 	struct bpfmasq_instance inst;
 	struct bpfmasq_config cfg;
-	struct ep_set used = {};
+	struct fwd_snap fs = {};
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -652,18 +866,37 @@ int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
 	if (err)
 		return err;
 	if (cfg.flags & BPFMASQ_CFG_FLUSHING) {
+		if (!full)
+			return 0; /* the flush's end installs the forwards */
 		/* A flush was killed half-way: it is finished first. */
 		res->flush_finished = true;
 		return state_flush(m);
 	}
-	err = gc_sessions(m, &inst, now, &used, res);
+	err = fwd_snap_read(m, &fs);
 	if (!err)
+		err = gc_sessions(m, &inst, now, full, &used, &ext_used, res);
+	if (!err && full)
 		err = gc_mappings(m, now, &used, res);
-	if (!err)
+	if (!err && full)
 		err = gc_frags(m, now, res);
 	if (!err)
-		err = gc_owners(m, &inst, now, res);
-	free(used.slots);
-	free(used.counts);
+		err = gc_forwards(m, &inst, &cfg, &fs, &used, &ext_used, now,
+				  res);
+	if (!err && full)
+		err = gc_owners(m, &inst, &fs, now, res);
+	ep_set_free(&used);
+	ep_set_free(&ext_used);
+	fwd_snap_free(&fs);
 	return err;
+}
+
+int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res)
+{
+	return gc_run(m, now, true, res);
+}
+
+int gc_forwards_now(const struct masq_maps *m, uint64_t now,
+		    struct gc_result *res)
+{
+	return gc_run(m, now, false, res);
 }

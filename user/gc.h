@@ -18,6 +18,8 @@ struct gc_result {
 	long owners_repaired; /* owned ports without their mapping */
 	long lent_freed; /* LENT entries no SHARED session named */
 	long ports_unreserved; /* the gateway's socket on them has gone */
+	long forwards_taken; /* ports (or mappings) a forward took */
+	long forwards_dropped; /* ports of forwards that are gone, let go */
 	bool flush_finished; /* a flush had been killed: the pass ran it */
 };
 
@@ -36,5 +38,14 @@ uint32_t session_timeout(const struct bpfmasq_instance *inst,
  * was killed half-way (config flag FLUSHING) is finished instead.
  */
 int gc_pass(const struct masq_maps *m, uint64_t now, struct gc_result *res);
+
+/*
+ * The forwards' part of a pass, on its own: ports that forwards name are
+ * taken for them (free, RETURNED, or quarantined and over), the ports of
+ * forwards that are gone let go once no session is on them. For `forward
+ * add` and `del`, which change the forwards and want them in effect now.
+ */
+int gc_forwards_now(const struct masq_maps *m, uint64_t now,
+		    struct gc_result *res);
 
 #endif /* BPFMASQ_USER_GC_H */

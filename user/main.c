@@ -34,10 +34,11 @@ static int gc_locked(const struct masq_opts *o)
 		pr_err("garbage collection failed: %s", strerror(-err));
 		return err;
 	}
-	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired; %ld orphaned owners repaired; %ld orphaned lent entries removed; %ld reserved ports freed\n",
+	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired; %ld orphaned owners repaired; %ld orphaned lent entries removed; %ld reserved ports freed; %ld forward ports taken, %ld let go\n",
 	       res.sessions_expired, res.sessions_evicted, res.sessions,
 	       res.mappings_freed, res.ports_returned, res.frags_expired,
-	       res.owners_repaired, res.lent_freed, res.ports_unreserved);
+	       res.owners_repaired, res.lent_freed, res.ports_unreserved,
+	       res.forwards_taken, res.forwards_dropped);
 	return 0;
 }
 
@@ -72,7 +73,7 @@ static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
 	[CMD_DETACH] = instance_detach, [CMD_STATUS] = cmd_status,
 	[CMD_CONNS] = cmd_conns,	[CMD_STATS] = cmd_stats,
 	[CMD_FLUSH] = cmd_flush,	[CMD_GC] = cmd_gc,
-	[CMD_CHECK] = cmd_check,
+	[CMD_CHECK] = cmd_check,	[CMD_FORWARD] = cmd_forward,
 };
 
 int main(int argc, char **argv)

@@ -50,7 +50,9 @@ struct cidr {
 	X(share_misses, sizeof(__u32), sizeof(struct bpfmasq_share_miss), 4)   \
 	X(frag_events, 0, 0, 5)                                                \
 	X(daemon, sizeof(__u32), sizeof(struct bpfmasq_daemon), 5)             \
-	X(fast_ifaces, sizeof(__u32), sizeof(struct bpfmasq_fast_iface), 5)
+	X(fast_ifaces, sizeof(__u32), sizeof(struct bpfmasq_fast_iface), 5)    \
+	X(forwards, sizeof(struct bpfmasq_forward_key),                        \
+	  sizeof(struct bpfmasq_forward), 6)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;

@@ -128,7 +128,8 @@ static const __u32 stats_rows[] = { [1] = 16,
 				    [2] = 16,
 				    [3] = 22,
 				    [4] = BPFMASQ_STAT_SLOTS,
-				    [5] = BPFMASQ_STAT_SLOTS };
+				    [5] = BPFMASQ_STAT_SLOTS,
+				    [6] = BPFMASQ_STAT_SLOTS };
 _Static_assert(ARRAY_SIZE(stats_rows) == BPFMASQ_LAYOUT_VERSION + 1,
 	       "the counter rows of every layout");
 
@@ -699,6 +700,17 @@ static int step_4_5(struct image *im)
 	return 0;
 }
 
+/*
+ * Nothing changes either: forwards is new (made by the load, empty), and
+ * the owner states, mapping flag and session flag that layout 6 adds are
+ * values layout 5 never wrote.
+ */
+static int step_5_6(struct image *im)
+{
+	(void)im;
+	return 0;
+}
+
 /* One step: the maps whose definition or meaning it changes, and the work. */
 struct step {
 	__u32 changes; /* BIT(enum migrate_map) */
@@ -715,6 +727,7 @@ static const struct step steps[] = {
 		step_2_3 },
 	[3] = { BIT(MIGRATE_STATS), step_3_4 },
 	[4] = { 0, step_4_5 },
+	[5] = { 0, step_5_6 },
 };
 _Static_assert(ARRAY_SIZE(steps) == BPFMASQ_LAYOUT_VERSION,
 	       "a step to every layout");

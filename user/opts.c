@@ -250,6 +250,9 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_FORCE:
 		o->force = true;
 		return 0;
+	case OPT_FROM:
+		o->have_from = true;
+		return parse_cidr(arg, &o->from);
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;
@@ -274,6 +277,29 @@ static const struct cli_opt *opt_by_val(int val)
 		if ((int)cli_opts[i].id == val || cli_opts[i].short_name == val)
 			return &cli_opts[i];
 	return NULL;
+}
+
+/*
+ * A word that is no option: the command, its action (if it has actions),
+ * the interface, then what the command takes after it.
+ */
+static int positional(struct masq_opts *o, const char *arg)
+{
+	const struct cli_cmd *cmd = o->cmd ? cli_cmd_find(o->cmd) : NULL;
+
+	if (!o->cmd)
+		o->cmd = arg;
+	else if (cmd && cmd->actions && !o->action)
+		o->action = arg;
+	else if (!o->ifname)
+		o->ifname = arg;
+	else if (cmd && cmd->args && o->n_args < CLI_MAX_ARGS)
+		o->args[o->n_args++] = arg;
+	else {
+		pr_err("unexpected argument '%s'", arg);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -319,14 +345,8 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 		const char *arg = argv[optind];
 
 		if (only_args || arg[0] != '-' || !arg[1]) {
-			if (!o->cmd) {
-				o->cmd = arg;
-			} else if (!o->ifname) {
-				o->ifname = arg;
-			} else {
-				pr_err("unexpected argument '%s'", arg);
+			if (positional(o, arg))
 				return -1;
-			}
 			optind++;
 			continue;
 		}
@@ -366,6 +386,11 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 		}
 		if (parse_opt(seen[i]->id, seen_arg[i], o))
 			return -1;
+	}
+	if (cmd->actions && (!o->action || !cli_action_ok(cmd, o->action))) {
+		pr_err("%s: expected %s%s%s", cmd->name, cmd->actions,
+		       o->action ? ", not " : "", o->action ? o->action : "");
+		return -1;
 	}
 	if (!o->ifname && cmd->iface == IFACE_REQUIRED) {
 		pr_err("%s: an interface name is required", cmd->name);

@@ -7,12 +7,16 @@
 #include <linux/types.h>
 
 #include "bpfmasq.h"
+#include "cli.h"
 #include "hooks.h"
 #include "maps.h"
 
 struct masq_opts {
 	const char *cmd;
+	const char *action; /* of a command with actions (forward add) */
 	const char *ifname;
+	int n_args; /* the words after IFACE */
+	const char *args[CLI_MAX_ARGS];
 	const char *bpffs;
 	bool json;
 	bool verbose;
@@ -37,6 +41,8 @@ struct masq_opts {
 	unsigned int gc_interval; /* seconds, run only */
 	bool pools; /* check: read the port pools too */
 	bool force; /* detach: read nothing, remove everything */
+	bool have_from; /* forward add --from */
+	struct cidr from;
 };
 
 /*

@@ -83,6 +83,7 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		json_kv_string(j, "direction",
 			       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out");
 		json_kv_bool(j, "shared", s->flags & BPFMASQ_SESS_SHARED);
+		json_kv_bool(j, "forwarded", s->flags & BPFMASQ_SESS_FORWARDED);
 		json_kv_uint(j, "idle_s", idle);
 		json_kv_uint(j, "expires_s",
 			     idle < timeout ? timeout - idle : 0);
@@ -269,6 +270,7 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
+	json_kv_int(j, "forwards", map_count(m->forwards));
 	json_key(j, "timeouts");
 	json_object_begin(j);
 	for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
@@ -334,8 +336,11 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		print_prefixes(m.excluded_nets, NULL, "none");
 		printf("\n  fast path  ");
 		print_fast_path(&m, NULL);
-		printf("\n  sessions   %ld of %u\n  mappings   %ld\n  timeouts  ",
-		       sessions, inst.max_sessions, mappings);
+		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
+		       "  forwards   %ld ports (bpfmasq forward list)\n"
+		       "  timeouts  ",
+		       sessions, inst.max_sessions, mappings,
+		       map_count(m.forwards));
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
 			printf("%s %s %us", i ? "," : "", timeout_keys[i],
 			       inst.timeouts[i]);

@@ -10,5 +10,7 @@ int cmd_conns(const struct masq_opts *o);
 int cmd_stats(const struct masq_opts *o);
 /* The state checker (check.c): 1 on a violation. */
 int cmd_check(const struct masq_opts *o);
+/* forward add|del|list (forward_cmd.c). */
+int cmd_forward(const struct masq_opts *o);
 
 #endif /* BPFMASQ_USER_SHOW_H */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "forward.h"
 #include "maps.h"
 #include "netif.h"
 #include "pools.h"
@@ -160,6 +161,10 @@ int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
 		if (err)
 			return err;
 	}
+	/* The forwards' ports first: the pools are built around them. */
+	err = forwards_install(m, cfg);
+	if (err)
+		return err;
 	err = pools_create(m, cfg);
 	if (err)
 		return err;
