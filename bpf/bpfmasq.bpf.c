@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "fast.h"
+#include "hairpin.h"
 #include "nat.h"
 #include "unreach.h"
 #include "verdict.h"
@@ -56,6 +57,13 @@ SEC("xdp")
 int bpfmasq_lan(struct xdp_md *ctx)
 {
 	return fast_out(ctx);
+}
+
+/* On the TC ingress of each --hairpin LAN interface (hairpin.h). */
+SEC("tc")
+int bpfmasq_hairpin(struct __sk_buff *skb)
+{
+	return hairpin(skb);
 }
 
 char LICENSE[] SEC("license") = "GPL";

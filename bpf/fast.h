@@ -61,6 +61,28 @@ static __always_inline struct iphdr *fast_ip(void *ctx,
 	return ip;
 }
 
+/* A FIB lookup of @ip's route, for a packet that came in on @ifindex. */
+static __always_inline void fib_init(struct bpf_fib_lookup *fib,
+				     const struct iphdr *ip, __u32 ifindex)
+{
+	fib->family = AF_INET;
+	fib->tos = ip->tos;
+	fib->l4_protocol = ip->protocol;
+	fib->ipv4_src = ip->saddr;
+	fib->ipv4_dst = ip->daddr;
+	fib->ifindex = ifindex;
+}
+
+/* One hop on: TTL one less, the IP checksum to match. */
+static __always_inline void ttl_dec(struct iphdr *ip)
+{
+	__u16 old = *(__u16 *)&ip->ttl, new;
+
+	ip->ttl--;
+	new = *(__u16 *)&ip->ttl;
+	csum_replace2(&ip->check, old, new);
+}
+
 /* What fast_route finds, besides a reason the kernel has to finish it. */
 #define FAST_GO BPFMASQ_STAT_MAX /* the fast path takes it, to @hop */
 #define FAST_NOT_OURS (BPFMASQ_STAT_MAX + 1) /* not the fast path's route */
@@ -81,12 +103,7 @@ static __always_inline __u32 fast_route(void *ctx, const enum ctx_kind kind,
 
 	if (!ip)
 		return FAST_NOT_OURS;
-	fib.family = AF_INET;
-	fib.tos = ip->tos;
-	fib.l4_protocol = ip->protocol;
-	fib.ipv4_src = ip->saddr;
-	fib.ipv4_dst = ip->daddr;
-	fib.ifindex = in_ifindex;
+	fib_init(&fib, ip, in_ifindex);
 	/*
 	 * The next hop's MTU is checked against the length; an skb that GRO
 	 * built is segmented again on the way out, and is not.
@@ -145,14 +162,10 @@ static __always_inline int fast_send(void *ctx, const enum ctx_kind kind,
 	void *data = ctx_data(ctx, kind), *end = ctx_data_end(ctx, kind);
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + sizeof(*eth);
-	__u16 old, new;
 
 	if ((void *)(ip + 1) > end)
 		return -1;
-	old = *(__u16 *)&ip->ttl;
-	ip->ttl--;
-	new = *(__u16 *)&ip->ttl;
-	csum_replace2(&ip->check, old, new);
+	ttl_dec(ip);
 	__builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
 	return bpf_redirect(hop->ifindex, 0);

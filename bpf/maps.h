@@ -162,6 +162,14 @@ struct {
 	__type(value, struct bpfmasq_fast_iface);
 } fast_ifaces SEC(".maps");
 
+/* The --hairpin LAN interfaces: the loader's record, no program reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_HAIRPIN_LANS);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_hairpin_iface);
+} hairpin_ifaces SEC(".maps");
+
 /* Early fragments and settled datagrams, for the daemon (frag.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -552,6 +552,25 @@ enum {
 #define BPFMASQ_MAX_FAST_LANS 16
 
 /*
+ * Value of hairpin_ifaces, keyed by ifindex: the --hairpin LAN interfaces,
+ * with bpfmasq_hairpin on their TC ingress. No program reads it.
+ */
+struct bpfmasq_hairpin_iface {
+	__u8 flags; /* BPFMASQ_HAIRPIN_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bpfmasq_hairpin_iface) == 4,
+	       "hairpin iface layout");
+
+enum {
+	/* The loader created the interface's clsact qdisc: it removes it. */
+	BPFMASQ_HAIRPIN_OWN_CLSACT = 1 << 0,
+};
+
+/* LAN interfaces that hairpin, at most (--hairpin). */
+#define BPFMASQ_MAX_HAIRPIN_LANS 16
+
+/*
  * Version of the pinned layout: every change of a pinned map's key, value
  * or meaning moves it. 1 was the first release's (c5336bd: no instance
  * record, the loader's settings in the config); 2 split the record off the
@@ -563,7 +582,7 @@ enum {
  * daemon; a frags entry may wait with inside address 0) and adds
  * excluded_nets and fast_ifaces; 6 forwards ports (forwards, owner
  * states FORWARD, FORWARD_QUEUED and RETURNED, mapping flag FORWARD,
- * session flag FORWARDED). migrate.c tells the pins of each apart and
+ * session flag FORWARDED) and hairpins (hairpin_ifaces). migrate.c tells the pins of each apart and
  * brings them up to this one, a step a layout.
  */
 #define BPFMASQ_LAYOUT_VERSION 6
@@ -680,7 +699,9 @@ enum bpfmasq_verdict {
 	X(FAST_TOO_BIG, "fast_path_too_big", EVENT)                            \
 	X(FAST_IP_OPTIONS, "fast_path_ip_options", EVENT)                      \
 	X(FAST_FRAGMENT, "fast_path_fragment", EVENT)                          \
-	X(FORWARD_OPEN, "forwarded_sessions", EVENT)
+	X(FORWARD_OPEN, "forwarded_sessions", EVENT)                           \
+	X(HAIRPINNED, "hairpinned", PASS)                                      \
+	X(HAIRPIN_REFUSED, "hairpin_refused", DROP)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -85,6 +85,7 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
 #define DEF_MAX_EXCLUDED STR(BPFMASQ_MAX_EXCLUDED)
 #define DEF_MAX_FAST_LANS STR(BPFMASQ_MAX_FAST_LANS)
+#define DEF_MAX_HAIRPIN_LANS STR(BPFMASQ_MAX_HAIRPIN_LANS)
 #define DEF_MAX_SESSIONS STR(BPFMASQ_DEFAULT_MAX_SESSIONS)
 #define DEF_MAX_INBOUND STR(BPFMASQ_DEFAULT_MAX_INBOUND)
 
@@ -131,6 +132,19 @@ const struct cli_opt cli_opts[] = {
 			"path (and its firewall); may be repeated, up to " DEF_MAX_FAST_LANS
 			" times; none clears them (default: "
 			"none; a re-attach without it keeps them).",
+	},
+	{
+		.id = OPT_HAIRPIN,
+		.name = "hairpin",
+		.arg = "IFACE",
+		.repeat = true,
+		.cmds = ATTACH_RUN,
+		.help = "Hairpin on this LAN interface: its hosts reach "
+			"forwards and other hosts' mappings by the external "
+			"address, and are seen with their own external "
+			"address and port; may be repeated, up to " DEF_MAX_HAIRPIN_LANS
+			" times; none clears them (default: none; a re-attach "
+			"without it keeps them).",
 	},
 	{
 		.id = OPT_PORTS,

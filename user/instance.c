@@ -20,6 +20,7 @@
 #include "bpfmasq.skel.h"
 #include "config.h"
 #include "fast.h"
+#include "hairpin.h"
 #include "hooks.h"
 #include "instance.h"
 #include "log.h"
@@ -279,6 +280,10 @@ static int attach_locked(const struct masq_opts *o)
 		goto out_ingress;
 	err = fast_sync(&m, bpf_program__fd(skel->progs.bpfmasq_lan), dir, o,
 			ifindex, &cfg);
+	if (!err)
+		err = hairpin_sync(&m,
+				   bpf_program__fd(skel->progs.bpfmasq_hairpin),
+				   o, ifindex);
 	if (err)
 		goto out_egress;
 	/* A re-attach keeps the ownership recorded when it was created. */
@@ -316,6 +321,7 @@ out_unpin:
 	if (fresh) {
 		xdp_detach(dir);
 		fast_detach_all(dir);
+		hairpin_detach_pinned(dir);
 		pin_dir_remove(dir);
 	}
 	return err;
@@ -337,6 +343,7 @@ static int detach_force(const struct masq_opts *o, const char *dir)
 	}
 	xdp_detach(dir);
 	fast_detach_all(dir);
+	hairpin_detach_pinned(dir);
 	err = pin_dir_remove(dir);
 	if (err) {
 		pr_err("cannot remove %s: %s", dir, strerror(-err));
@@ -373,6 +380,7 @@ static int detach_locked(const struct masq_opts *o)
 	}
 	xdp_detach(dir);
 	fast_detach_all(dir);
+	hairpin_detach_pinned(dir);
 	/* Unpinning the maps frees them, once no program uses them. */
 	err = pin_dir_remove(dir);
 	if (err)

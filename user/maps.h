@@ -52,7 +52,9 @@ struct cidr {
 	X(daemon, sizeof(__u32), sizeof(struct bpfmasq_daemon), 5)             \
 	X(fast_ifaces, sizeof(__u32), sizeof(struct bpfmasq_fast_iface), 5)    \
 	X(forwards, sizeof(struct bpfmasq_forward_key),                        \
-	  sizeof(struct bpfmasq_forward), 6)
+	  sizeof(struct bpfmasq_forward), 6)                                   \
+	X(hairpin_ifaces, sizeof(__u32), sizeof(struct bpfmasq_hairpin_iface), \
+	  6)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;

@@ -701,7 +701,8 @@ static int step_4_5(struct image *im)
 }
 
 /*
- * Nothing changes either: forwards is new (made by the load, empty), and
+ * Nothing changes either: forwards and hairpin_ifaces are new (made by
+ * the load, empty), and
  * the owner states, mapping flag and session flag that layout 6 adds are
  * values layout 5 never wrote.
  */

@@ -145,29 +145,32 @@ static int parse_exclude(const char *arg, struct masq_opts *o)
 	return parse_cidr(arg, &o->exclude[o->n_exclude++]);
 }
 
-/* --fast-path IFACE, repeated; "none" alone clears them. */
-static int parse_fast_path(const char *arg, struct masq_opts *o)
+/*
+ * --@opt IFACE (--fast-path, --hairpin), repeated, into @names (@max), their
+ * number in *@n; "none" alone clears them (*@n -1).
+ */
+static int parse_ifaces(const char *opt, const char *arg, int *n,
+			char (*names)[16], int max)
 {
 	bool none = !strcmp(arg, "none");
 
-	if ((none && o->n_fast > 0) || (!none && o->n_fast < 0)) {
-		pr_err("--fast-path none cannot go with an interface");
+	if ((none && *n > 0) || (!none && *n < 0)) {
+		pr_err("--%s none cannot go with an interface", opt);
 		return -1;
 	}
 	if (none) {
-		o->n_fast = -1;
+		*n = -1;
 		return 0;
 	}
-	if (o->n_fast == BPFMASQ_MAX_FAST_LANS) {
-		pr_err("too many --fast-path interfaces (at most %d)",
-		       BPFMASQ_MAX_FAST_LANS);
+	if (*n == max) {
+		pr_err("too many --%s interfaces (at most %d)", opt, max);
 		return -1;
 	}
-	if (!*arg || strlen(arg) >= sizeof(o->fast[0])) {
+	if (!*arg || strlen(arg) >= sizeof(names[0])) {
 		pr_err("bad interface name '%s'", arg);
 		return -1;
 	}
-	snprintf(o->fast[o->n_fast++], sizeof(o->fast[0]), "%s", arg);
+	snprintf(names[(*n)++], sizeof(names[0]), "%s", arg);
 	return 0;
 }
 
@@ -196,7 +199,11 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 	case OPT_EXCLUDE:
 		return parse_exclude(arg, o);
 	case OPT_FAST_PATH:
-		return parse_fast_path(arg, o);
+		return parse_ifaces("fast-path", arg, &o->n_fast, o->fast,
+				    BPFMASQ_MAX_FAST_LANS);
+	case OPT_HAIRPIN:
+		return parse_ifaces("hairpin", arg, &o->n_hairpin, o->hairpin,
+				    BPFMASQ_MAX_HAIRPIN_LANS);
 	case OPT_PORTS:
 		return parse_port_ranges(arg, o);
 	case OPT_FILTERING:

@@ -30,6 +30,8 @@ struct masq_opts {
 	struct cidr exclude[BPFMASQ_MAX_EXCLUDED];
 	int n_fast; /* --fast-path interfaces; -1: "none", clear them */
 	char fast[BPFMASQ_MAX_FAST_LANS][16];
+	int n_hairpin; /* --hairpin interfaces; -1: "none", clear them */
+	char hairpin[BPFMASQ_MAX_HAIRPIN_LANS][16];
 	int n_ports; /* 0: unset */
 	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 	int filtering; /* -1: unset */

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "clock.h"
 #include "fast.h"
+#include "hairpin.h"
 #include "frag.h"
 #include "gc.h"
 #include "instance.h"
@@ -216,11 +217,11 @@ static const char *mode_name(const struct bpfmasq_instance *inst)
 }
 
 /* The fast path's LAN interfaces, by name (a JSON array with @j). */
-static void print_fast_path(const struct masq_maps *m, struct json *j)
+/* The interfaces @lans[0..@n), by name, as a list or a JSON array. */
+static void print_ifaces(const __u32 *lans, int n, struct json *j)
 {
-	__u32 lans[BPFMASQ_MAX_FAST_LANS];
-	int n = fast_list(m, lans, BPFMASQ_MAX_FAST_LANS), i;
 	char name[IF_NAMESIZE];
+	int i;
 
 	if (j)
 		json_array_begin(j);
@@ -236,6 +237,20 @@ static void print_fast_path(const struct masq_maps *m, struct json *j)
 		json_array_end(j);
 	else if (n <= 0)
 		printf("none");
+}
+
+static void print_fast_path(const struct masq_maps *m, struct json *j)
+{
+	__u32 lans[BPFMASQ_MAX_FAST_LANS];
+
+	print_ifaces(lans, fast_list(m, lans, BPFMASQ_MAX_FAST_LANS), j);
+}
+
+static void print_hairpin(const struct masq_maps *m, struct json *j)
+{
+	__u32 lans[BPFMASQ_MAX_HAIRPIN_LANS];
+
+	print_ifaces(lans, hairpin_list(m, lans, BPFMASQ_MAX_HAIRPIN_LANS), j);
 }
 
 static void status_json(struct json *j, const char *ifname, const char *dir,
@@ -267,6 +282,8 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	print_prefixes(m->excluded_nets, j, NULL);
 	json_key(j, "fast_path");
 	print_fast_path(m, j);
+	json_key(j, "hairpin");
+	print_hairpin(m, j);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
@@ -336,6 +353,8 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		print_prefixes(m.excluded_nets, NULL, "none");
 		printf("\n  fast path  ");
 		print_fast_path(&m, NULL);
+		printf("\n  hairpin    ");
+		print_hairpin(&m, NULL);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
 		       "  forwards   %ld ports (bpfmasq forward list)\n"
 		       "  timeouts  ",

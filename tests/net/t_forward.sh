@@ -166,3 +166,61 @@ net_test forward.udp_range t_forward_udp_range
 net_test forward.waits t_forward_waits
 net_test forward.kept t_forward_kept
 net_test forward.refused t_forward_refused
+
+# ---- hairpinning (--hairpin) ------------------------------------------------
+
+# hairpin.forward: lan1 reaches lan2's forwarded service by the external
+# address and is seen as its own external endpoint; without --hairpin the
+# gateway's stack answers (nobody listens there).
+t_hairpin_forward() {
+	local out peer p
+	tcp_server "$NS_LAN2" 8022 || return 1
+	nat_attach --hairpin lan1 --hairpin lan2 || return 1
+	expect_eq "status: hairpin" \
+		"$(bmq status "$WAN" --json | pyjson "sorted(d['hairpin'])")" \
+		'["lan1", "lan2"]' ||
+		return 1
+	bmq forward add "$WAN" tcp 2222 "$TOPO_LAN2_ADDR:8022" >/dev/null ||
+		{ fail "forward add tcp 2222"; return 1; }
+	out=$(tcp_call "$NS_LAN1" "$TOPO_WAN_GW" 2222 hairpin)
+	peer=$(sed -n 's/^peer //p' <<<"$out")
+	grep -qx "echo hairpin" <<<"$out" ||
+		{ fail "no answer through the hairpin (got: '$out')"; csum_report; return 1; }
+	p=$(conns_json | pyjson "[c['outside'].split(':')[1] for c in d if c['inside'].startswith('$TOPO_LAN1_ADDR:') and c['remote'] == '$TOPO_WAN_GW:2222'][0]") ||
+		return 1
+	expect_eq "the service saw" "$peer" "$TOPO_WAN_GW:$p" || return 1
+	(($(nat_stat hairpinned) >= 2)) ||
+		{ fail "hairpinned counted $(nat_stat hairpinned)"; return 1; }
+	note "lan1 -> $TOPO_WAN_GW:2222 reached $TOPO_LAN2_ADDR:8022, seen as $peer (lan1's mapping)"
+	nat_attach --hairpin none || return 1
+	if tcp_call "$NS_LAN1" "$TOPO_WAN_GW" 2222 nope | grep -q "echo nope"; then
+		fail "reached the forward by the external address with --hairpin none"
+		return 1
+	fi
+	expect_eq "status: hairpin none" "$(status_field hairpin)" "[]" || return 1
+	! tc_ours ingress lan1 >/dev/null ||
+		{ fail "--hairpin none left the filter on lan1"; return 1; }
+	! has_clsact lan1 || { fail "--hairpin none left the clsact qdisc it made on lan1"; return 1; }
+}
+
+# hairpin.mapping: under endpoint-independent filtering, lan1 reaches the
+# mapping lan2's flow to the server made; each sees the other's external
+# endpoint.
+t_hairpin_mapping() {
+	local pb out
+	udp_server "$NS_WAN" 9000 || return 1
+	nat_attach --filtering independent --hairpin lan1 --hairpin lan2 ||
+		return 1
+	pb=$(udp_check "$NS_LAN2" 6000 first) || return 1
+	udp_server "$NS_LAN2" 6000 || return 1
+	out=$(timeout 15 ip netns exec "$NS_LAN1" python3 "$NETTOOL" udp-client \
+		--to "$TOPO_WAN_GW:$pb" --bind-port 5000 --send across --wait 3 --first)
+	grep -q "^from $TOPO_WAN_GW:$pb reply $TOPO_WAN_GW:[0-9]* across\$" <<<"$out" ||
+		{ fail "no answer from lan2's mapping $TOPO_WAN_GW:$pb (got: '$out')"; csum_report; return 1; }
+	note "lan1 -> $TOPO_WAN_GW:$pb (lan2's mapping): $out"
+}
+
+net_test hairpin.forward t_hairpin_forward
+net_test hairpin.forward.xdp in_mode xdp t_hairpin_forward
+net_test hairpin.forward.fast in_mode fast t_hairpin_forward
+net_test hairpin.mapping t_hairpin_mapping

@@ -172,6 +172,9 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	skel_prepare(fx->skel, &inst);
 	if (!opts->fast_path)
 		bpf_program__set_autoload(fx->skel->progs.bpfmasq_lan, false);
+	if (!opts->hairpin)
+		bpf_program__set_autoload(fx->skel->progs.bpfmasq_hairpin,
+					  false);
 	/* Room for every port of the test ranges, quicker to set up. */
 	bpf_map__set_max_entries(fx->skel->maps.port_owners,
 				 opts->max_owners ? opts->max_owners : 8192);
@@ -248,11 +251,16 @@ int fx_prog_run(const struct bpf_program *prog, int ifindex,
 		const struct frame *in, struct frame *out)
 {
 	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = ifindex };
+	struct __sk_buff skb = { .ingress_ifindex = ifindex,
+				 .ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
 		    .data_size_in = in->len, .data_out = out->data,
 		    .data_size_out = sizeof(out->data), .repeat = 1);
 
-	if (ifindex) {
+	if (ifindex && bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) {
+		opts.ctx_in = &skb;
+		opts.ctx_size_in = sizeof(skb);
+	} else if (ifindex) {
 		opts.ctx_in = &ctx;
 		opts.ctx_size_in = sizeof(ctx);
 	}

@@ -63,6 +63,7 @@ struct fx_opts {
 	bool inside_any; /* inside prefix 0.0.0.0/0 instead of 10.0.0.0/8 */
 	bool no_sharing; /* --port-sharing off */
 	bool fast_path; /* load bpfmasq_lan too (the verifier's time) */
+	bool hairpin; /* load bpfmasq_hairpin too */
 };
 
 struct fixture {
@@ -109,8 +110,8 @@ bool fx_ingress_tc(void);
 
 /*
  * Run @in through @prog with BPF_PROG_TEST_RUN: its verdict, -1 (reported)
- * if it could not run. An XDP program's frame comes in on @ifindex, when
- * not 0 (TC and the other XDP runs: on loopback, as the kernel sets it).
+ * if it could not run. Its frame comes in on @ifindex, when not 0 (else
+ * on loopback, as the kernel sets it).
  */
 int fx_prog_run(const struct bpf_program *prog, int ifindex,
 		const struct frame *in, struct frame *out);
