@@ -65,6 +65,25 @@ int fast_lan_ifindex, fast_wan_ifindex;
 /* The namespace of the tests, and the fast path's; -1 until made. */
 static int netns_tests = -1, netns_fast = -1;
 
+/* The inside hosts the tests use: neighbours on the fast world's LAN. */
+static const __be32 fast_hosts[] = { HOST1, HOST2, HOST3, HOST4, HOST5 };
+
+void fast_host_mac(__be32 addr, __u8 mac[ETH_ALEN])
+{
+	const __u8 *a = (const __u8 *)&addr;
+
+	memcpy(mac, "\x02\x00\x00\x00\x0a", 5);
+	mac[5] = a[3];
+}
+
+static int fast_world_run(const char *cmd)
+{
+	char buf[192];
+
+	snprintf(buf, sizeof(buf), "%s >/dev/null 2>&1", cmd);
+	return system(buf) ? -EIO : 0;
+}
+
 static int fast_world_make(void)
 {
 	static const char *const cmds[] = {
@@ -78,19 +97,29 @@ static int fast_world_make(void)
 		"ip addr add 203.0.113.1/24 dev fwan",
 		"ip route add default via 203.0.113.254",
 		"ip neigh add 203.0.113.254 lladdr 02:00:00:00:fe:01 dev fwan nud permanent",
-		"ip neigh add 10.0.0.2 lladdr 02:00:00:00:0a:02 dev flan nud permanent",
 		"sysctl -qw net.ipv4.conf.all.forwarding=1",
 	};
-	char cmd[160];
+	char cmd[160], addr[INET_ADDRSTRLEN];
+	__u8 mac[ETH_ALEN];
 	size_t i;
+	int err = 0;
 
 	if (unshare(CLONE_NEWNET))
 		return -errno;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", cmds[i]);
-		if (system(cmd))
-			return -EIO;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && !err; i++)
+		err = fast_world_run(cmds[i]);
+	for (i = 0; i < sizeof(fast_hosts) / sizeof(fast_hosts[0]) && !err;
+	     i++) {
+		fast_host_mac(fast_hosts[i], mac);
+		inet_ntop(AF_INET, &fast_hosts[i], addr, sizeof(addr));
+		snprintf(cmd, sizeof(cmd),
+			 "ip neigh add %s lladdr "
+			 "%02x:%02x:%02x:%02x:%02x:%02x dev flan nud permanent",
+			 addr, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		err = fast_world_run(cmd);
 	}
+	if (err)
+		return err;
 	fast_lan_ifindex = if_nametoindex("flan");
 	fast_wan_ifindex = if_nametoindex("fwan");
 	netns_fast = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -279,6 +308,79 @@ static int fx_run(const struct bpf_program *prog, const struct frame *in,
 		  struct frame *out)
 {
 	return fx_prog_run(prog, 0, in, out);
+}
+
+int fx_fast_lan(struct fixture *fx, const struct frame *in, struct frame *out)
+{
+	return fx_prog_run(fx->skel->progs.bpfmasq_lan, fast_lan_ifindex, in,
+			   out);
+}
+
+int fx_fast_wan(struct fixture *fx, const struct frame *in, struct frame *out)
+{
+	return fx_prog_run(fx->skel->progs.bpfmasq_ingress, fast_wan_ifindex,
+			   in, out);
+}
+
+/* A frame's IPv4 header, if it has one whole: NULL if not. */
+static struct iphdr *fast_frame_ip(const struct frame *f)
+{
+	const struct ethhdr *eth = (const void *)f->data;
+	struct iphdr *iph = (void *)(f->data + ETH_HLEN);
+
+	if (f->len < ETH_HLEN + sizeof(*iph) ||
+	    eth->h_proto != htons(ETH_P_IP) || iph->version != 4 ||
+	    iph->ihl < 5)
+		return NULL;
+	return iph;
+}
+
+/* The MAC address @got is @want, else a failure naming it @which. */
+static bool mac_is(const __u8 *got, const __u8 *want, const char *which,
+		   const char *what, const char *file, int line)
+{
+	if (!memcmp(got, want, ETH_ALEN))
+		return true;
+	assert_fail(file, line,
+		    "%s: %s MAC: expected %02x:%02x:%02x:%02x:%02x:%02x, got "
+		    "%02x:%02x:%02x:%02x:%02x:%02x",
+		    what, which, want[0], want[1], want[2], want[3], want[4],
+		    want[5], got[0], got[1], got[2], got[3], got[4], got[5]);
+	return false;
+}
+
+bool assert_fast_forwarded(const struct frame *in, const struct frame *out,
+			   const void *dmac, const void *smac, const char *what,
+			   const char *file, int line)
+{
+	const struct iphdr *iin = fast_frame_ip(in), *iout = fast_frame_ip(out);
+	const struct ethhdr *eth = (const void *)out->data;
+	bool ok = true;
+
+	if (!iin || !iout) {
+		assert_fail(file, line, "%s: not an IPv4 frame", what);
+		return false;
+	}
+	if (iout->ttl != iin->ttl - 1) {
+		assert_fail(file, line,
+			    "%s: TTL: expected %u (one less), got %u", what,
+			    iin->ttl - 1, iout->ttl);
+		ok = false;
+	}
+	/* An IP checksum that was wrong stays so: the update is incremental. */
+	if (ntohs(iin->check) == ip_csum_compute(iin) &&
+	    ntohs(iout->check) != ip_csum_compute(iout)) {
+		assert_fail(file, line,
+			    "%s: IP checksum: expected 0x%04x, got 0x%04x",
+			    what, ip_csum_compute(iout), ntohs(iout->check));
+		ok = false;
+	}
+	ok &= mac_is(eth->h_dest, dmac, "destination (the next hop's)", what,
+		     file, line);
+	/* fib.smac is the egress device's: the redirect's target. */
+	ok &= mac_is(eth->h_source, smac, "source (the outgoing interface's)",
+		     what, file, line);
+	return ok;
 }
 
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)

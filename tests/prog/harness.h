@@ -50,6 +50,7 @@
 #define TC_SHOT 2 /* TC_ACT_SHOT */
 #define XDP_VERDICT_DROP 1
 #define XDP_VERDICT_PASS 2
+#define XDP_VERDICT_REDIRECT 4 /* the fast path's */
 
 /* Fixture knobs; zero means the default. */
 struct fx_opts {
@@ -76,18 +77,21 @@ struct fixture {
 
 /*
  * The fast path's world: a network namespace of its own, with a "LAN"
- * (10.0.0.1/8, HOST1's MAC known: FAST_HOST1_MAC, HOST2's not) and a
- * "WAN" (EXT_ADDR/24, both veths to nowhere, the default route through a next hop whose
- * MAC is FAST_NEXT_HOP_MAC), forwarding on, so that bpf_fib_lookup answers
- * in BPF_PROG_TEST_RUN. A fixture with fast_path runs in it (made at the
- * first) and leaves it at fx_teardown, for the namespace of the other
- * tests, where no route is (unreach.h's lookups find none).
+ * (10.0.0.1/8; HOST1 to HOST5 neighbours with their fast_host_mac(),
+ * FAST_NO_NEIGH_HOST's MAC not known) and a "WAN" (EXT_ADDR/24, the
+ * default route through a next hop whose MAC is FAST_NEXT_HOP_MAC: every
+ * remote), both veths to nowhere, forwarding on, so that bpf_fib_lookup
+ * answers in BPF_PROG_TEST_RUN. A fixture with fast_path runs in it (made
+ * at the first) and leaves it at fx_teardown, for the namespace of the
+ * other tests, where no route is (unreach.h's lookups find none).
  */
 extern int fast_lan_ifindex, fast_wan_ifindex;
 #define FAST_LAN_MAC "\x02\x00\x00\x00\x0a\x01"
 #define FAST_WAN_MAC "\x02\x00\x00\x00\xfe\x02"
-#define FAST_HOST1_MAC "\x02\x00\x00\x00\x0a\x02"
 #define FAST_NEXT_HOP_MAC "\x02\x00\x00\x00\xfe\x01"
+#define FAST_NO_NEIGH_HOST IP4(10, 0, 0, 99) /* no other test's */
+/* The MAC of inside host @addr on the fast world's LAN. */
+void fast_host_mac(__be32 addr, __u8 mac[ETH_ALEN]);
 
 /* Open, size, load and configure; false (with a message) on failure. */
 bool fx_setup(struct fixture *fx, const struct fx_opts *opts);
@@ -107,6 +111,12 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
  */
 void fx_set_ingress_tc(bool tc);
 bool fx_ingress_tc(void);
+/*
+ * The fast path's own programs, run by hand: the LAN's XDP program on the
+ * fast world's LAN, the WAN's XDP ingress on its WAN. The verdict, or -1.
+ */
+int fx_fast_lan(struct fixture *fx, const struct frame *in, struct frame *out);
+int fx_fast_wan(struct fixture *fx, const struct frame *in, struct frame *out);
 
 /*
  * Run @in through @prog with BPF_PROG_TEST_RUN: its verdict, -1 (reported)
@@ -212,6 +222,17 @@ bool assert_frame_eq(const struct frame *actual, const struct frame *expected,
 #define ASSERT_CSUMS(f, what) assert_csums(f, what, __FILE__, __LINE__)
 bool assert_csums(struct frame *f, const char *what, const char *file,
 		  int line);
+
+/*
+ * @out is @in as the fast path forwards it: TTL one less, the IP header's
+ * checksum right (if @in's was), to @dmac from @smac (so out of the
+ * interface whose MAC @smac is).
+ */
+#define ASSERT_FAST_FORWARDED(in, out, dmac, smac, what)                       \
+	assert_fast_forwarded(in, out, dmac, smac, what, __FILE__, __LINE__)
+bool assert_fast_forwarded(const struct frame *in, const struct frame *out,
+			   const void *dmac, const void *smac, const char *what,
+			   const char *file, int line);
 
 /*
  * The whole counter vector: the listed counters have these values, every

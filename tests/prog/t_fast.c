@@ -17,35 +17,16 @@
 
 static const struct fx_opts fast_opts = { .fast_path = true };
 
-#define XDP_VERDICT_REDIRECT 4
-
-static int fx_lan(struct fixture *fx, const struct frame *in, struct frame *out)
-{
-	return fx_prog_run(fx->skel->progs.bpfmasq_lan, fast_lan_ifindex, in,
-			   out);
-}
-
-static int fx_wan(struct fixture *fx, const struct frame *in, struct frame *out)
-{
-	return fx_prog_run(fx->skel->progs.bpfmasq_ingress, fast_wan_ifindex,
-			   in, out);
-}
-
 /*
- * @out left for the next hop as the kernel forwards: TTL one less,
- * checksums right, to @dmac from @smac.
+ * @out, from @in, left for the next hop as the kernel forwards: TTL one
+ * less, checksums right, to @dmac from @smac.
  */
-static void expect_forwarded(struct frame *out, const char *dmac,
-			     const char *smac, const char *what)
+static void expect_forwarded(struct frame *in, struct frame *out,
+			     const void *dmac, const void *smac,
+			     const char *what)
 {
-	const struct ethhdr *eth = (const struct ethhdr *)out->data;
-
 	ASSERT_CSUMS(out, what);
-	ASSERT_EQ(frame_ip(out)->ttl, 63, "TTL, one hop on");
-	ASSERT_TRUE(!memcmp(eth->h_dest, dmac, ETH_ALEN),
-		    "destination MAC: the next hop's");
-	ASSERT_TRUE(!memcmp(eth->h_source, smac, ETH_ALEN),
-		    "source MAC: the interface's own");
+	ASSERT_FAST_FORWARDED(in, out, dmac, smac, what);
 }
 
 /*
@@ -58,30 +39,32 @@ PROG_TEST(fast_out_in, 0)
 	struct pkt_spec a;
 	struct frame in, out;
 	struct fixture fx;
+	__u8 host1_mac[ETH_ALEN];
 	__u16 port = 0;
 
 	if (!fx_setup(&fx, &fast_opts))
 		goto out;
 	frame_build(&in, &q);
 	test_ctx("out");
-	if (!ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
+	if (!ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
 		       "verdict: to the WAN"))
 		goto out;
 	port = frame_sport(&out);
 	ASSERT_EQ(frame_ip(&out)->saddr, EXT_ADDR, "source address");
 	ASSERT_IN_RANGE(port, PORT_MIN, PORT_MAX, "external port");
 	ASSERT_EQ(frame_ip(&out)->daddr, REMOTE1, "destination address");
-	expect_forwarded(&out, FAST_NEXT_HOP_MAC, FAST_WAN_MAC, "out");
+	expect_forwarded(&in, &out, FAST_NEXT_HOP_MAC, FAST_WAN_MAC, "out");
 
 	a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
 	frame_build(&in, &a);
 	test_ctx("in");
-	if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
+	fast_host_mac(HOST1, host1_mac);
+	if (ASSERT_EQ(fx_fast_wan(&fx, &in, &out), XDP_VERDICT_REDIRECT,
 		      "verdict: to the LAN")) {
 		ASSERT_EQ(frame_ip(&out)->daddr, HOST1, "destination address");
 		ASSERT_EQ(frame_dport(&out), OUT_RANGE_PORT,
 			  "destination port");
-		expect_forwarded(&out, FAST_HOST1_MAC, FAST_LAN_MAC, "in");
+		expect_forwarded(&in, &out, host1_mac, FAST_LAN_MAC, "in");
 	}
 	test_ctx(NULL);
 	ASSERT_TABLES(&fx, 1, 1);
@@ -117,7 +100,7 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 		frame_build(&in, &q);
 		frame_ip(&in)->ttl = 1;
 		frame_fix_ip_csum(&in);
-		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
@@ -127,7 +110,7 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 	if (test_subtest("IP options") && fx_setup(&fx, &fast_opts)) {
 		q.ihl = 6;
 		frame_build(&in, &q);
-		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
@@ -140,7 +123,7 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 
 		q.frag = PKT_IP_MF;
 		frame_wrap(&in, &q, l4, l4_build(&q, l4) - 8);
-		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
@@ -149,14 +132,14 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 		fx_teardown(&fx);
 	}
 	if (test_subtest("no neighbour") && fx_setup(&fx, &fast_opts)) {
-		/* HOST2's MAC is not known on the LAN. */
-		q.saddr = HOST2;
+		q.saddr = FAST_NO_NEIGH_HOST;
 		if (send_out(&fx, &q, &port)) {
 			a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
 			frame_build(&in, &a);
-			if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_PASS,
-				      "verdict"))
-				ASSERT_EQ(frame_ip(&out)->daddr, HOST2,
+			if (ASSERT_EQ(fx_fast_wan(&fx, &in, &out),
+				      XDP_VERDICT_PASS, "verdict"))
+				ASSERT_EQ(frame_ip(&out)->daddr,
+					  FAST_NO_NEIGH_HOST,
 					  "translated all the same");
 			ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1),
 				     STAT(TRANSLATED_IN, 1),
@@ -169,7 +152,7 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 	if (test_subtest("routed inside") && fx_setup(&fx, &fast_opts)) {
 		a = udp_spec(HOST1, OUT_RANGE_PORT, HOST4, 53, query);
 		frame_build(&in, &a);
-		if (ASSERT_EQ(fx_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
 		ASSERT_TABLES(&fx, 0, 0);
@@ -183,8 +166,8 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS)
 		    send_out(&fx, &q, &port)) {
 			a = udp_spec(REMOTE1, 53, EXT_ADDR, port, answer);
 			frame_build(&in, &a);
-			if (ASSERT_EQ(fx_wan(&fx, &in, &out), XDP_VERDICT_PASS,
-				      "verdict"))
+			if (ASSERT_EQ(fx_fast_wan(&fx, &in, &out),
+				      XDP_VERDICT_PASS, "verdict"))
 				ASSERT_EQ(frame_ip(&out)->ttl, 64,
 					  "TTL, left to the kernel");
 			ASSERT_STAT(&fx, BPFMASQ_STAT_FAST_IN, 0);
