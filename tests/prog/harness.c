@@ -20,11 +20,21 @@
 const char *cur_test = "?";
 int cur_failures;
 static char ctx_buf[128];
-static bool ingress_tc_default;
+static bool ingress_tc_default, fast_default;
+unsigned long fx_fast_taken;
+
+_Static_assert(BPFMASQ_STAT_FAST_FRAGMENT == BPFMASQ_STAT_MAX - 1,
+	       "the fast path's counters are the last (FAST_NSTATS)");
 
 void fx_set_ingress_tc(bool tc)
 {
 	ingress_tc_default = tc;
+}
+
+void fx_set_fast(bool fast)
+{
+	fast_default = fast;
+	fx_fast_taken = 0;
 }
 
 bool fx_ingress_tc(void)
@@ -98,6 +108,14 @@ static int fast_world_make(void)
 		"ip route add default via 203.0.113.254",
 		"ip neigh add 203.0.113.254 lladdr 02:00:00:00:fe:01 dev fwan nud permanent",
 		"sysctl -qw net.ipv4.conf.all.forwarding=1",
+		/*
+		 * The TC programs' test runs come in on lo: no forwarding
+		 * there, and unreach.h finds no way back, as in the tests'
+		 * own namespace, whose tables expect a flow that finds no
+		 * port to be dropped (t_unreach.c sends one in a world of
+		 * its own).
+		 */
+		"sysctl -qw net.ipv4.conf.lo.forwarding=0",
 	};
 	char cmd[160], addr[INET_ADDRSTRLEN];
 	__u8 mac[ETH_ALEN];
@@ -179,6 +197,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	memset(fx, 0, sizeof(*fx));
 	fx->maps.ctl = -1;
 	fx->ingress_tc = ingress_tc_default;
+	fx->fast_runs = fast_default;
 	fx->skel = bpfmasq__open();
 	if (!fx->skel) {
 		assert_fail(__FILE__, __LINE__, "cannot open the skeleton: %s",
@@ -199,7 +218,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	inst.ingress =
 		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	skel_prepare(fx->skel, &inst);
-	if (!opts->fast_path)
+	if (!opts->fast_path && !fx->fast_runs)
 		bpf_program__set_autoload(fx->skel->progs.bpfmasq_lan, false);
 	if (!opts->hairpin)
 		bpf_program__set_autoload(fx->skel->progs.bpfmasq_hairpin,
@@ -241,7 +260,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		err = local_addrs_set(&fx->maps, local, 2);
 	if (!err)
 		err = pools_create(&fx->maps, &fx->cfg);
-	if (!err && opts->fast_path) {
+	if (!err && (opts->fast_path || fx->fast_runs)) {
 		err = fast_world_enter();
 		fx->fast = !err;
 		if (!err)
@@ -335,6 +354,114 @@ static struct iphdr *fast_frame_ip(const struct frame *f)
 	return iph;
 }
 
+/* How the fast world routes @daddr (its routes, see fast_world_make). */
+enum fast_way {
+	FAST_WAY_LAN, /* a neighbour on the LAN: inside */
+	FAST_WAY_WAN, /* the next hop on the WAN, or a neighbour there */
+	FAST_WAY_OTHER, /* the gateway's own, or not unicast */
+};
+
+static enum fast_way fast_world_way(__be32 daddr)
+{
+	__u32 a = ntohl(daddr);
+
+	/* Local, this network, loopback, multicast, the subnets' broadcasts. */
+	if (daddr == EXT_ADDR || daddr == GW_LAN_ADDR || !(a >> 24) ||
+	    a >> 24 == 127 || a >= 0xe0000000u || a == 0x0affffffu ||
+	    a == (ntohl(EXT_ADDR) | 0xffu))
+		return FAST_WAY_OTHER;
+	return a >> 24 == 10 ? FAST_WAY_LAN : FAST_WAY_WAN;
+}
+
+/*
+ * Could the fast path have forwarded @f out, the normal path translating
+ * it (@translated)? A TCP or UDP packet, an echo request or a later
+ * fragment (fast_out's kinds), routed to the WAN. Then it counts why it
+ * did not (a fallback), and when not, it counts nothing.
+ */
+enum fast_fallback {
+	FAST_FALLBACK_NONE, /* counted none */
+	FAST_FALLBACK_MAY, /* one, or none: not translated */
+	FAST_FALLBACK_DUE, /* one: it was the fast path's to take */
+};
+
+static enum fast_fallback fast_fallback_out(const struct frame *f,
+					    bool translated)
+{
+	const struct iphdr *iph = fast_frame_ip(f);
+	const __u8 *l4;
+	bool kind;
+
+	if (!iph || fast_world_way(iph->daddr) != FAST_WAY_WAN)
+		return FAST_FALLBACK_NONE;
+	l4 = (const __u8 *)iph + iph->ihl * 4;
+	kind = (ntohs(iph->frag_off) & PKT_IP_OFFSET) ||
+	       iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP ||
+	       (iph->protocol == IPPROTO_ICMP && l4 < f->data + f->len &&
+		*l4 == ICMP_ECHO);
+	if (!kind)
+		return FAST_FALLBACK_NONE;
+	return translated ? FAST_FALLBACK_DUE : FAST_FALLBACK_MAY;
+}
+
+/* The counters a run through the fast path is checked by. */
+struct fast_snap {
+	uint64_t out, in; /* TRANSLATED_OUT, TRANSLATED_IN */
+	uint64_t fast[FAST_NSTATS];
+};
+
+static void fast_snap(struct fixture *fx, struct fast_snap *s)
+{
+	int i, err;
+
+	err = stat_read(&fx->maps, BPFMASQ_STAT_TRANSLATED_OUT, &s->out);
+	if (!err)
+		err = stat_read(&fx->maps, BPFMASQ_STAT_TRANSLATED_IN, &s->in);
+	for (i = 0; i < FAST_NSTATS && !err; i++)
+		err = stat_read(&fx->maps, BPFMASQ_STAT_FAST_OUT + i,
+				&s->fast[i]);
+	if (err)
+		assert_fail(__FILE__, __LINE__, "cannot read counters: %s",
+			    strerror(-err));
+}
+
+/*
+ * What the fast path counted for one packet, from @b to @a: @forwarded,
+ * @taken (FAST_OUT or FAST_IN) once and no fallback; else no @taken and
+ * the fallbacks @fb allows; never the other direction's. fast_seen gets it.
+ */
+static void fast_counted(struct fixture *fx, const struct fast_snap *b,
+			 const struct fast_snap *a, enum bpfmasq_stat taken,
+			 bool forwarded, enum fast_fallback fb)
+{
+	enum bpfmasq_stat other = taken == BPFMASQ_STAT_FAST_OUT
+					  ? BPFMASQ_STAT_FAST_IN
+					  : BPFMASQ_STAT_FAST_OUT;
+	uint64_t d[FAST_NSTATS], fallbacks = 0;
+	int i;
+
+	for (i = 0; i < FAST_NSTATS; i++) {
+		d[i] = a->fast[i] - b->fast[i];
+		fx->fast_seen[i] += d[i];
+		if (i + BPFMASQ_STAT_FAST_OUT > BPFMASQ_STAT_FAST_IN)
+			fallbacks += d[i];
+	}
+	ASSERT_EQ(d[taken - BPFMASQ_STAT_FAST_OUT], forwarded,
+		  forwarded ? "fast path: counted what it forwarded"
+			    : "fast path: counted as forwarded, yet not");
+	ASSERT_EQ(d[other - BPFMASQ_STAT_FAST_OUT], 0,
+		  "fast path: counted as forwarded the other way");
+	if (forwarded || fb == FAST_FALLBACK_NONE)
+		ASSERT_EQ(fallbacks, 0, "fast path: fallback reasons counted");
+	else if (fb == FAST_FALLBACK_DUE)
+		ASSERT_EQ(fallbacks, 1,
+			  "fast path: a packet of its own left to the kernel, "
+			  "fallback reasons counted");
+	else
+		ASSERT_IN_RANGE(fallbacks, 0, 1,
+				"fast path: fallback reasons counted");
+}
+
 /* The MAC address @got is @want, else a failure naming it @which. */
 static bool mac_is(const __u8 *got, const __u8 *want, const char *which,
 		   const char *what, const char *file, int line)
@@ -383,8 +510,140 @@ bool assert_fast_forwarded(const struct frame *in, const struct frame *out,
 	return ok;
 }
 
+/* @check with the 16-bit word @old changed to @new (RFC 1624, eqn. 3). */
+static __u16 csum_replace16(__u16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/*
+ * @out, which the fast path forwarded from @in (@outbound: to the WAN's
+ * next hop, else to the inside host), checked, then made the frame the
+ * normal path gives: forwarding undone, the TTL back (its checksum as
+ * incrementally as the fast path changed it) and @in's MAC addresses.
+ */
+static void fast_forwarded(const struct frame *in, struct frame *out,
+			   bool outbound)
+{
+	const __u8 *dmac = (const __u8 *)FAST_NEXT_HOP_MAC;
+	const __u8 *smac = (const __u8 *)FAST_WAN_MAC;
+	struct iphdr *iph = fast_frame_ip(out);
+	__u8 host[ETH_ALEN];
+	__u16 old, new;
+
+	fx_fast_taken++;
+	if (!iph) {
+		assert_fail(__FILE__, __LINE__,
+			    "fast path: forwarded a frame that is not IPv4");
+		return;
+	}
+	if (!outbound) {
+		fast_host_mac(iph->daddr, host);
+		dmac = host;
+		smac = (const __u8 *)FAST_LAN_MAC;
+	}
+	ASSERT_FAST_FORWARDED(in, out, dmac, smac,
+			      outbound ? "fast path out" : "fast path in");
+	memcpy(&old, &iph->ttl, sizeof(old));
+	iph->ttl++;
+	memcpy(&new, &iph->ttl, sizeof(new));
+	iph->check = csum_replace16(iph->check, old, new);
+	memcpy(out->data, in->data, 2 * ETH_ALEN);
+}
+
+/*
+ * @in through the fast path's program of its direction (@outbound: the
+ * LAN's XDP program, else the WAN's XDP ingress), the counters before it
+ * in @b: true if it forwarded the frame, checked and normalised in @out,
+ * its counting checked; else false, its verdict in @v.
+ */
+static bool fast_run(struct fixture *fx, bool outbound, const struct frame *in,
+		     struct frame *out, struct fast_snap *b, int *v)
+{
+	struct fast_snap a;
+
+	fast_snap(fx, b);
+	*v = outbound ? fx_fast_lan(fx, in, out) : fx_fast_wan(fx, in, out);
+	if (*v != XDP_VERDICT_REDIRECT)
+		return false;
+	fast_forwarded(in, out, outbound);
+	fast_snap(fx, &a);
+	fast_counted(fx, b, &a,
+		     outbound ? BPFMASQ_STAT_FAST_OUT : BPFMASQ_STAT_FAST_IN,
+		     true, FAST_FALLBACK_NONE);
+	return true;
+}
+
+/*
+ * Outbound through the fast path, as the kernel runs it: the LAN's XDP
+ * program first. A frame it redirects is the normal path's TC_OK, once
+ * normalised (fast_forwarded); one it passes goes to the kernel, which
+ * forwards it, unchanged, to the WAN's egress: the TC program's verdict.
+ */
+static int fast_egress(struct fixture *fx, const struct frame *in,
+		       struct frame *out)
+{
+	enum fast_fallback fb = FAST_FALLBACK_NONE;
+	struct fast_snap b, a;
+	bool passed;
+	int v;
+
+	if (fast_run(fx, true, in, out, &b, &v))
+		return TC_OK;
+	passed = v == XDP_VERDICT_PASS;
+	if (passed) {
+		ASSERT_FRAME_EQ(out, in, "fast path: frame left to the kernel");
+		v = fx_run(fx->skel->progs.bpfmasq_egress, in, out);
+	} else {
+		v = v == XDP_VERDICT_DROP ? TC_SHOT : v < 0 ? v : 1000 + v;
+	}
+	fast_snap(fx, &a);
+	if (passed)
+		fb = fast_fallback_out(in, v == TC_OK && a.out - b.out == 1);
+	fast_counted(fx, &b, &a, BPFMASQ_STAT_FAST_OUT, false, fb);
+	return v;
+}
+
+/*
+ * Inbound through the fast path: the WAN's XDP ingress on the WAN. A frame
+ * it redirects is the normal path's XDP_PASS, once normalised.
+ */
+static int fast_ingress(struct fixture *fx, const struct frame *in,
+			struct frame *out)
+{
+	enum fast_fallback fb = FAST_FALLBACK_NONE;
+	struct fast_snap b, a;
+	struct iphdr *iph;
+	int v;
+
+	if (fast_run(fx, false, in, out, &b, &v))
+		return XDP_VERDICT_PASS;
+	fast_snap(fx, &a);
+	/* A reply translated to the LAN was the fast path's to send on. */
+	iph = fast_frame_ip(out);
+	if (v == XDP_VERDICT_PASS && a.in - b.in == 1 && iph &&
+	    fast_world_way(iph->daddr) == FAST_WAY_LAN)
+		fb = FAST_FALLBACK_DUE;
+	fast_counted(fx, &b, &a, BPFMASQ_STAT_FAST_IN, false, fb);
+	return v;
+}
+
+/* The gateway's own packets leave from its stack, never by a LAN. */
+static bool gateway_own(const struct frame *f)
+{
+	const struct iphdr *iph = fast_frame_ip(f);
+
+	return iph && (iph->saddr == EXT_ADDR || iph->saddr == GW_LAN_ADDR);
+}
+
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)
 {
+	if (fx->fast_runs && !gateway_own(in))
+		return fast_egress(fx, in, out);
 	return fx_run(fx->skel->progs.bpfmasq_egress, in, out);
 }
 
@@ -397,6 +656,8 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
 {
 	int v;
 
+	if (fx->fast_runs)
+		return fast_ingress(fx, in, out);
 	if (!fx->ingress_tc)
 		return fx_run(fx->skel->progs.bpfmasq_ingress, in, out);
 	v = fx_run(fx->skel->progs.bpfmasq_ingress_tc, in, out);
@@ -585,6 +846,8 @@ bool assert_stats(struct fixture *fx, const struct stat_val *expected,
 		for (e = expected; e->id != BPFMASQ_STAT_MAX; e++)
 			if (e->id == (enum bpfmasq_stat)id)
 				want = e->val;
+		if (id >= BPFMASQ_STAT_FAST_OUT)
+			want += fx->fast_seen[id - BPFMASQ_STAT_FAST_OUT];
 		if (totals[id] == want)
 			continue;
 		assert_fail(file, line, "counter %s: expected %llu, got %llu",

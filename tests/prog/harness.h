@@ -52,6 +52,9 @@
 #define XDP_VERDICT_PASS 2
 #define XDP_VERDICT_REDIRECT 4 /* the fast path's */
 
+/* The fast path's counters, the last of them: FAST_OUT, FAST_IN, fallbacks. */
+#define FAST_NSTATS (BPFMASQ_STAT_MAX - BPFMASQ_STAT_FAST_OUT)
+
 /* Fixture knobs; zero means the default. */
 struct fx_opts {
 	__u16 port_min;
@@ -73,6 +76,13 @@ struct fixture {
 	struct bpfmasq_config cfg;
 	bool ingress_tc; /* fx_ingress() runs the TC ingress program */
 	bool fast; /* in the fast path's namespace until fx_teardown */
+	bool fast_runs; /* fx_egress() and fx_ingress() take the fast path */
+	/*
+	 * The fast path's counters (BPFMASQ_STAT_FAST_*) as fx_egress() and
+	 * fx_ingress() saw their runs count them, checked packet by packet:
+	 * assert_stats() expects them on top of what the test lists.
+	 */
+	__u64 fast_seen[FAST_NSTATS];
 };
 
 /*
@@ -81,9 +91,11 @@ struct fixture {
  * FAST_NO_NEIGH_HOST's MAC not known) and a "WAN" (EXT_ADDR/24, the
  * default route through a next hop whose MAC is FAST_NEXT_HOP_MAC: every
  * remote), both veths to nowhere, forwarding on, so that bpf_fib_lookup
- * answers in BPF_PROG_TEST_RUN. A fixture with fast_path runs in it (made
- * at the first) and leaves it at fx_teardown, for the namespace of the
- * other tests, where no route is (unreach.h's lookups find none).
+ * answers in BPF_PROG_TEST_RUN. A fixture with fast_path (or set up for a
+ * .fast run) runs in it (made at the first) and leaves it at fx_teardown,
+ * for the namespace of the other tests, where no route is (unreach.h's
+ * lookups find none; in the fast world, forwarding is off on lo, where the
+ * TC programs' test runs come in, for the same answer).
  */
 extern int fast_lan_ifindex, fast_wan_ifindex;
 #define FAST_LAN_MAC "\x02\x00\x00\x00\x0a\x01"
@@ -111,6 +123,18 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out);
  */
 void fx_set_ingress_tc(bool tc);
 bool fx_ingress_tc(void);
+/*
+ * The fast path, for the fixtures set up from now on (the runner's .fast
+ * runs): each fixture loads bpfmasq_lan and turns the fast path on, in the
+ * fast world; fx_egress() runs the LAN's XDP program first, fx_ingress()
+ * the WAN's XDP ingress on the WAN, and each checks what the fast path did
+ * and hands the test the frame and verdict the normal path gives (see
+ * harness.c). fx_fast_taken counts the packets the fast path forwarded
+ * since the last fx_set_fast().
+ */
+void fx_set_fast(bool fast);
+extern unsigned long fx_fast_taken;
+
 /*
  * The fast path's own programs, run by hand: the LAN's XDP program on the
  * fast world's LAN, the WAN's XDP ingress on its WAN. The verdict, or -1.

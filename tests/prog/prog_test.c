@@ -5,11 +5,13 @@
  * the real egress (TC) and ingress (XDP) programs with BPF_PROG_TEST_RUN;
  * each loads a fresh instance. Every test runs once, then those that send
  * replies (TEST_REPLIES) run again with replies through the TC ingress
- * program, as NAME.tc_ingress.
+ * program, as NAME.tc_ingress, then every test but those defined
+ * TEST_NO_FAST again through the fast path, as NAME.fast.
  *
  *	prog_test [-v] [-l] [PATTERN...]
  *
- * A PATTERN is a glob (fnmatch) on test names, NAME.tc_ingress included,
+ * A PATTERN is a glob (fnmatch) on test names, NAME.tc_ingress and
+ * NAME.fast included,
  * and runs those tests with all their subtests; TEST/SUB runs the subtests
  * SUB of the tests TEST. -l lists the names that would run, one a line, in
  * the order they would be reported; -v shows libbpf's messages (verifier
@@ -18,7 +20,8 @@
  * Prints "PASS name" or "FAIL name" for each subtest run (as TEST/SUB)
  * and each test run, a test after its subtests, then "N passed, N failed":
  * N counts those lines, so a test with subtests counts once for each
- * subtest and once itself. Exit status 0 if all passed, 1 if any failed,
+ * subtest and once itself. Before it, how many packets the .fast runs
+ * sent on through the fast path. Exit status 0 if all passed, 1 if any failed,
  * 2 for an unknown flag or a pattern that matches nothing.
  */
 #define _GNU_SOURCE /* unshare */
@@ -50,6 +53,26 @@ static const struct prog_test tests[] = {
 };
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
+
+/* How a test runs: the programs its packets go through. */
+enum run_mode {
+	RUN_XDP, /* TC egress, XDP ingress */
+	RUN_TC_INGRESS, /* replies through TC ingress: TEST_REPLIES */
+	RUN_FAST, /* through the fast path first: all but TEST_NO_FAST */
+	RUN_MODES,
+};
+
+static const char *const mode_suffix[RUN_MODES] = { "", ".tc_ingress",
+						    ".fast" };
+
+static bool mode_runs(const struct prog_test *t, enum run_mode mode)
+{
+	if (mode == RUN_TC_INGRESS)
+		return t->flags & TEST_REPLIES;
+	if (mode == RUN_FAST)
+		return !(t->flags & TEST_NO_FAST);
+	return true;
+}
 #define NAME_LEN 160
 #define MAX_SUBTESTS 64
 
@@ -60,10 +83,11 @@ static struct {
 	bool naming; /* calling a test to name its subtests, not run them */
 	bool print; /* -l: print the names selected while naming */
 	int passed, failed;
+	unsigned long fast_taken; /* packets the .fast runs forwarded */
 
 	/* The test being run, or named. */
 	const struct prog_test *test;
-	char name[NAME_LEN]; /* as reported: NAME or NAME.tc_ingress */
+	char name[NAME_LEN]; /* as reported: NAME, NAME.tc_ingress, ... */
 	int nsubs; /* subtests it named, selected or not */
 	char subs[MAX_SUBTESTS][NAME_LEN]; /* their names */
 	int nselected; /* of those, selected */
@@ -191,26 +215,27 @@ bool test_subtest(const char *fmt, ...)
 	return true;
 }
 
-static void begin(const struct prog_test *t, bool tc)
+static void begin(const struct prog_test *t, enum run_mode mode)
 {
 	run.test = t;
 	snprintf(run.name, sizeof(run.name), "%s%s", t->name,
-		 tc ? ".tc_ingress" : "");
+		 mode_suffix[mode]);
 	run.nsubs = 0;
 	run.nselected = 0;
-	fx_set_ingress_tc(tc);
+	fx_set_ingress_tc(mode == RUN_TC_INGRESS);
+	fx_set_fast(mode == RUN_FAST);
 }
 
 /*
- * Whether the run of @t (with @tc) is selected; a test with subtests is
+ * Whether the run of @t in @mode is selected; a test with subtests is
  * called to name them, and selected if it named a selected one (or none:
  * it then fails when it runs).
  */
-static bool select_test(const struct prog_test *t, bool tc)
+static bool select_test(const struct prog_test *t, enum run_mode mode)
 {
 	bool sel;
 
-	begin(t, tc);
+	begin(t, mode);
 	if (!(t->flags & TEST_SUBTESTS)) {
 		sel = selected(run.name, NULL);
 	} else {
@@ -224,9 +249,31 @@ static bool select_test(const struct prog_test *t, bool tc)
 	return sel;
 }
 
-static void run_test(const struct prog_test *t, bool tc)
+/*
+ * A .fast run must have tested the fast path: a packet of the whole test
+ * (a few of its subtests may not send one) forwarded by it, or, for a
+ * test whose packets are none of its own (TEST_FAST_NONE), not one.
+ */
+static void fast_check(const struct prog_test *t)
 {
-	begin(t, tc);
+	run.fast_taken += fx_fast_taken;
+	if (t->flags & TEST_FAST_NONE) {
+		if (fx_fast_taken)
+			assert_fail(__FILE__, __LINE__,
+				    "%lu packets took the fast path, defined "
+				    "TEST_FAST_NONE",
+				    fx_fast_taken);
+		return;
+	}
+	if (!fx_fast_taken && run.nselected == run.nsubs)
+		assert_fail(__FILE__, __LINE__,
+			    "no packet took the fast path: define the test "
+			    "TEST_FAST_NONE or TEST_NO_FAST, or find why");
+}
+
+static void run_test(const struct prog_test *t, enum run_mode mode)
+{
+	begin(t, mode);
 	cur_test = run.name;
 	cur_failures = 0;
 	t->fn();
@@ -235,6 +282,8 @@ static void run_test(const struct prog_test *t, bool tc)
 	if ((t->flags & TEST_SUBTESTS) && !run.nsubs)
 		assert_fail(__FILE__, __LINE__,
 			    "defined TEST_SUBTESTS, but named no subtest");
+	if (mode == RUN_FAST)
+		fast_check(t);
 	report(run.name, cur_failures);
 }
 
@@ -258,7 +307,8 @@ static bool probe_load(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: prog_test [-v] [-l] [PATTERN...]\n"
-		   "  PATTERN  glob on test names (NAME, NAME.tc_ingress), or\n"
+		   "  PATTERN  glob on test names (NAME, NAME.tc_ingress,\n"
+		   "           NAME.fast), or\n"
 		   "           TEST/SUB on subtest names\n"
 		   "  -l       list the names that would run\n"
 		   "  -v       libbpf's messages, verifier logs included\n");
@@ -266,9 +316,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static bool sel[2][NTESTS];
+	static bool sel[RUN_MODES][NTESTS];
 	bool list = false, verbose = false;
-	int i, tc;
+	int i, mode;
 	size_t t;
 
 	run.pats = calloc(argc, sizeof(*run.pats));
@@ -295,12 +345,12 @@ int main(int argc, char **argv)
 	log_setup(verbose);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	/* Every test, then the TC ingress runs of those that send replies. */
+	/* Every test, then its TC ingress runs, then its fast path runs. */
 	run.print = list;
-	for (tc = 0; tc < 2; tc++)
+	for (mode = 0; mode < RUN_MODES; mode++)
 		for (t = 0; t < NTESTS; t++)
-			if (!tc || tests[t].flags & TEST_REPLIES)
-				sel[tc][t] = select_test(&tests[t], tc);
+			if (mode_runs(&tests[t], mode))
+				sel[mode][t] = select_test(&tests[t], mode);
 	run.print = false;
 	for (i = 0; i < run.npats; i++) {
 		if (run.pat_used[i])
@@ -325,10 +375,12 @@ int main(int argc, char **argv)
 			strerror(errno));
 	if (!probe_load())
 		return 1;
-	for (tc = 0; tc < 2; tc++)
+	for (mode = 0; mode < RUN_MODES; mode++)
 		for (t = 0; t < NTESTS; t++)
-			if (sel[tc][t])
-				run_test(&tests[t], tc);
+			if (sel[mode][t])
+				run_test(&tests[t], mode);
+	printf("fast path: %lu packets forwarded in the .fast runs\n",
+	       run.fast_taken);
 	printf("%d passed, %d failed\n", run.passed, run.failed);
 	return run.failed ? 1 : 0;
 }

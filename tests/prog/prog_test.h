@@ -20,6 +20,14 @@
  *   TEST_SUBTESTS  the test's table rows are subtests (test_subtest()), and
  *                  it does nothing outside them: to list them, the runner
  *                  calls it with every test_subtest() returning false.
+ *   TEST_NO_FAST   the test does not run again as NAME.fast, where every
+ *                  fixture has the fast path on and fx_egress() and
+ *                  fx_ingress() take it (harness.h, fx_set_fast()); a
+ *                  comment at the test says why. A .fast run fails if no
+ *                  packet took the fast path (the whole test run), unless
+ *   TEST_FAST_NONE none of the test's packets is the fast path's
+ *                  (fragments, outbound errors, malformed, ...): its .fast
+ *                  run fails if one took it.
  */
 #ifndef PROG_TEST_PROG_TEST_H
 #define PROG_TEST_PROG_TEST_H
@@ -28,6 +36,8 @@
 
 #define TEST_REPLIES (1u << 0)
 #define TEST_SUBTESTS (1u << 1)
+#define TEST_NO_FAST (1u << 2)
+#define TEST_FAST_NONE (1u << 3)
 
 #define PROG_TEST(name, flags) void test_##name(void)
 

@@ -42,7 +42,8 @@ out:
  * A later fragment and an ICMP error to the excluded prefix leave as they
  * are: rewriting a fragment's source would part it from its first one.
  */
-PROG_TEST(exclude_fragment_and_error, 0)
+/* .fast, none forwarded: a later fragment and an error: the kernel's path. */
+PROG_TEST(exclude_fragment_and_error, TEST_FAST_NONE)
 {
 	struct pkt_spec f = { .saddr = HOST1,
 			      .daddr = REMOTE2,
@@ -77,7 +78,8 @@ out:
  * Straight to an inside address: from the excluded prefix it passes (the
  * inside talks to it untranslated), from anywhere else it is unsolicited.
  */
-PROG_TEST(exclude_in, TEST_REPLIES)
+/* .fast, none forwarded: replies that match no flow: none translated. */
+PROG_TEST(exclude_in, TEST_REPLIES | TEST_FAST_NONE)
 {
 	struct pkt_spec a =
 		udp_spec(REMOTE2, 53, HOST1, OUT_RANGE_PORT, answer);

@@ -33,7 +33,8 @@ static void expect_forwarded(struct frame *in, struct frame *out,
  * A new UDP flow out and its reply in, both on the fast path; the flow's
  * next packet on the normal path (TC egress) keeps its external port.
  */
-PROG_TEST(fast_out_in, 0)
+/* Not .fast: runs the fast path by hand; fx_egress() is its normal path. */
+PROG_TEST(fast_out_in, TEST_NO_FAST)
 {
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct pkt_spec a;
@@ -88,7 +89,8 @@ out:
  * not counted: a route that does not leave by the WAN, a fast path that is
  * off.
  */
-PROG_TEST(fast_to_stack, TEST_SUBTESTS)
+/* Not .fast: runs the fast path by hand; fx_egress() is its normal path. */
+PROG_TEST(fast_to_stack, TEST_SUBTESTS | TEST_NO_FAST)
 {
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53, query);
 	struct pkt_spec a;

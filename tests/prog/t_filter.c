@@ -201,7 +201,8 @@ PROG_TEST(unsolicited_in, TEST_REPLIES | TEST_SUBTESTS)
  * Packets from the WAN addressed straight to a LAN host match no state:
  * dropped and counted, never left to the stack, which would forward them.
  */
-PROG_TEST(unsolicited_to_lan, TEST_REPLIES | TEST_SUBTESTS)
+/* .fast, none forwarded: unsolicited: dropped, none translated. */
+PROG_TEST(unsolicited_to_lan, TEST_REPLIES | TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	const struct pkt_spec rows[] = {
 		tcp_spec(STRANGER, 4444, HOST1, 22, PKT_TCP_SYN),

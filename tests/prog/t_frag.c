@@ -11,7 +11,8 @@
 static const __u8 frag_data[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
 
 /* A later fragment from inside: only the source address changes. */
-PROG_TEST(frag_out_later, 0)
+/* .fast, none forwarded: fragments take the kernel's path. */
+PROG_TEST(frag_out_later, TEST_FAST_NONE)
 {
 	struct pkt_spec s = { .saddr = HOST1,
 			      .daddr = REMOTE1,
@@ -41,7 +42,8 @@ out:
  * address and port, the second the address only; the reassembled datagram
  * must carry a UDP checksum that is right for the external endpoint.
  */
-PROG_TEST(frag_out_datagram, 0)
+/* .fast, none forwarded: fragments take the kernel's path. */
+PROG_TEST(frag_out_datagram, TEST_FAST_NONE)
 {
 	struct pkt_spec q = udp_spec(HOST1, OUT_RANGE_PORT, REMOTE1, 53,
 				     (const char *)frag_data);

@@ -272,7 +272,8 @@ PROG_TEST(frag_hold_needs_daemon, TEST_REPLIES | TEST_SUBTESTS)
  * gateway's own address, unchanged. A fragment after that goes to the
  * stack at once.
  */
-PROG_TEST(frag_hold_to_gateway, TEST_REPLIES)
+/* .fast, none forwarded: fragments, for the gateway itself. */
+PROG_TEST(frag_hold_to_gateway, TEST_REPLIES | TEST_FAST_NONE)
 {
 	struct pkt_spec a =
 		udp_spec(REMOTE1, 53, EXT_ADDR, OUT_RANGE_PORT, frag_data);
@@ -440,7 +441,8 @@ static void settled_record(struct bpfmasq_frag_event *ev, struct frame *f,
  * whose TTL would run out is not sent on; a full hold counts what it
  * refuses.
  */
-PROG_TEST(frag_hold_records, 0)
+/* Not .fast: no fixture: the daemon's hold on its own. */
+PROG_TEST(frag_hold_records, TEST_NO_FAST)
 {
 	static struct bpfmasq_frag_held_event e;
 	struct bpfmasq_frag_event ev;

@@ -242,7 +242,8 @@ static long udp_pool_len(struct fixture *fx);
  * namespace) stays out of the pool while the socket is bound, and goes
  * back to it at the first pass once the socket is closed.
  */
-PROG_TEST(gc_unreserve, 0)
+/* Not .fast: sends no packet. */
+PROG_TEST(gc_unreserve, TEST_NO_FAST)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons(IN_RANGE_PORT) };

@@ -146,7 +146,8 @@ PROG_TEST(icmp_error_out_unmatched, TEST_SUBTESTS)
 }
 
 /* The gateway's own errors, and routed ones, are not translated. */
-PROG_TEST(icmp_error_out_not_inside, TEST_SUBTESTS)
+/* .fast, none forwarded: errors, none translated. */
+PROG_TEST(icmp_error_out_not_inside, TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	static const struct {
 		const char *name;

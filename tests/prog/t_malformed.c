@@ -108,7 +108,8 @@ static const struct malformed_case {
 	{ "truncated ICMP header", IPPROTO_ICMP, mangle_trunc_l4, false },
 };
 
-PROG_TEST(malformed_out, TEST_SUBTESTS)
+/* .fast, none forwarded: malformed, never translated. */
+PROG_TEST(malformed_out, TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	const struct malformed_case *c;
 	struct pkt_spec s;

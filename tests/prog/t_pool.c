@@ -273,7 +273,8 @@ out:
 }
 
 /* A port popped for a flow the full port-owner table refused goes back. */
-PROG_TEST(pool_kept_when_table_full, 0)
+/* .fast, none forwarded: every flow dropped: the table is full. */
+PROG_TEST(pool_kept_when_table_full, TEST_FAST_NONE)
 {
 	const struct fx_opts opts = { .max_owners = 4 };
 	struct bpfmasq_pool_key pk = { .addr = EXT_ADDR, .proto = IPPROTO_UDP };

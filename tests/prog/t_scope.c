@@ -5,7 +5,8 @@
  */
 #include "scenario.h"
 
-PROG_TEST(non_ipv4, TEST_REPLIES | TEST_SUBTESTS)
+/* .fast, none forwarded: not IPv4. */
+PROG_TEST(non_ipv4, TEST_REPLIES | TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	static const struct {
 		const char *name;
@@ -31,7 +32,8 @@ PROG_TEST(non_ipv4, TEST_REPLIES | TEST_SUBTESTS)
 	}
 }
 
-PROG_TEST(not_inside, TEST_SUBTESTS)
+/* .fast, none forwarded: not from inside, never translated. */
+PROG_TEST(not_inside, TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	static const struct {
 		const char *name;
@@ -71,7 +73,8 @@ PROG_TEST(not_inside, TEST_SUBTESTS)
 }
 
 /* 0/8 (a DHCP client), loopback, link-local: never translated. */
-PROG_TEST(special_sources, TEST_SUBTESTS)
+/* .fast, none forwarded: never translated. */
+PROG_TEST(special_sources, TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	const struct fx_opts opts = { .inside_any = true };
 	const struct pkt_spec rows[] = {
@@ -92,7 +95,8 @@ PROG_TEST(special_sources, TEST_SUBTESTS)
 	}
 }
 
-PROG_TEST(unsupported_out, TEST_SUBTESTS)
+/* .fast, none forwarded: protocols never translated. */
+PROG_TEST(unsupported_out, TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	static const __u8 gre[] = { 0, 0, 0x08, 0x00, 0x45, 0, 0, 20 };
 	static const struct {
@@ -122,7 +126,8 @@ PROG_TEST(unsupported_out, TEST_SUBTESTS)
 }
 
 /* Without an external address nothing from inside may leave. */
-PROG_TEST(no_address, 0)
+/* .fast, none forwarded: nothing translated without an address. */
+PROG_TEST(no_address, TEST_FAST_NONE)
 {
 	const struct fx_opts opts = { .no_ext_addr = true };
 	struct pkt_spec syn =

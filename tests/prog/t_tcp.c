@@ -364,7 +364,8 @@ out:
 }
 
 /* The timeout the GC gives each TCP state (user/gc.c). */
-PROG_TEST(tcp_state_timeouts, 0)
+/* Not .fast: sends no packet. */
+PROG_TEST(tcp_state_timeouts, TEST_NO_FAST)
 {
 	static const struct {
 		__u8 state;

@@ -328,7 +328,8 @@ out:
 	fx_teardown(&fx);
 }
 
-PROG_TEST(ip_options, TEST_REPLIES | TEST_SUBTESTS)
+/* .fast, none forwarded: IP options are the kernel's (fast_path_ip_options). */
+PROG_TEST(ip_options, TEST_REPLIES | TEST_SUBTESTS | TEST_FAST_NONE)
 {
 	static const __u8 ihls[] = { 6, 8, 15 };
 	struct pkt_spec out, in;
