@@ -53,7 +53,7 @@
 #define XDP_VERDICT_REDIRECT 4 /* the fast path's */
 
 /* The fast path's counters, the last of them: FAST_OUT, FAST_IN, fallbacks. */
-#define FAST_NSTATS (BPFMASQ_STAT_MAX - BPFMASQ_STAT_FAST_OUT)
+#define FAST_NSTATS (BPFMASQ_STAT_FAST_FRAGMENT - BPFMASQ_STAT_FAST_OUT + 1)
 
 /* Fixture knobs; zero means the default. */
 struct fx_opts {

@@ -178,7 +178,8 @@ out:
  * (FORWARD); no flow gets it. Given back (forward del) with no session on
  * it, it goes to quarantine, in no queue.
  */
-PROG_TEST(forward_queued_port, 0)
+/* Its one packet finds no port: dropped, on either path. */
+PROG_TEST(forward_queued_port, TEST_FAST_NONE)
 {
 	struct pkt_spec q = udp_spec(HOST2, 5000, REMOTE1, 53, query);
 	struct bpfmasq_mapping m;
@@ -320,7 +321,8 @@ out:
 }
 
 /* add refuses what it cannot have, and changes nothing then. */
-PROG_TEST(forward_add_refused, 0)
+/* Not .fast: sends no packet. */
+PROG_TEST(forward_add_refused, TEST_NO_FAST)
 {
 	struct forward_spec overlap = { .proto = IPPROTO_TCP,
 					.lo = FWD_PORT - 1,

@@ -63,7 +63,8 @@ static bool hairpinned(struct fixture *fx, const struct pkt_spec *s,
  * address: HOST2 sees HOST1's mapping, and its SYN-ACK reaches HOST1 from
  * the forwarded port.
  */
-PROG_TEST(hairpin_forward, 0)
+/* Not .fast: runs the hairpin program by hand, beside the fast path. */
+PROG_TEST(hairpin_forward, TEST_NO_FAST)
 {
 	struct forward_spec spec = { .proto = IPPROTO_TCP,
 				     .lo = HP_PORT,
@@ -152,7 +153,8 @@ PROG_TEST(hairpin_mapping_dependent, 0)
  * the external address nobody holds (the gateway's own service), a packet
  * to elsewhere, the gateway's own address pinged.
  */
-PROG_TEST(hairpin_not_ours, 0)
+/* Not .fast: runs the hairpin program by hand, beside the fast path. */
+PROG_TEST(hairpin_not_ours, TEST_NO_FAST)
 {
 	struct pkt_spec s[] = {
 		tcp_spec(HOST1, 5000, EXT_ADDR, 22, PKT_TCP_SYN),
