@@ -113,7 +113,7 @@ static int key_cmp(const void *a, const void *b)
 	return px < py ? -1 : px > py;
 }
 
-/* Does @r, followed by port @k (@f, @active, @why), go on as one run? */
+/* Does run @r go on with @next, the port after its last, as one run? */
 static bool run_extends(const struct fwd_run *r, const struct fwd_run *next)
 {
 	return r->key.proto == next->key.proto &&

@@ -544,9 +544,13 @@ static int gc_frags(const struct masq_maps *m, uint64_t now,
  * deleted just before. Only a forward gone before the pass read the
  * sessions has no session on the way that the pass did not see.
  */
+struct fwd_entry {
+	struct bpfmasq_forward_key key;
+	struct bpfmasq_forward val;
+};
+
 struct fwd_snap {
-	struct bpfmasq_forward_key *keys;
-	struct bpfmasq_forward *vals;
+	struct fwd_entry *e;
 	long n;
 };
 
@@ -555,6 +559,7 @@ static uint32_t fwd_pack(__be16 port, __u8 proto)
 	return (uint32_t)proto << 16 | ntohs(port);
 }
 
+/* Orders entries (and a bare key, their first field) by protocol, port. */
 static int fwd_key_cmp(const void *a, const void *b)
 {
 	const struct bpfmasq_forward_key *x = a, *y = b;
@@ -573,30 +578,21 @@ static int fwd_snap_read(const struct masq_maps *m, struct fwd_snap *fs)
 	n = map_dump(m->forwards, (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
-	fs->keys = keys;
-	fs->vals = vals;
+	fs->e = calloc(n ? n : 1, sizeof(*fs->e));
+	for (i = 0; fs->e && i < n; i++)
+		fs->e[i] = (struct fwd_entry){ keys[i], vals[i] };
+	free(keys);
+	free(vals);
+	if (!fs->e)
+		return -ENOMEM;
 	fs->n = n;
-	/* Sort both arrays by key: an index sort, by hand. */
-	for (i = 1; i < n; i++) {
-		struct bpfmasq_forward_key k = keys[i];
-		struct bpfmasq_forward v = vals[i];
-		long j = i;
-
-		while (j > 0 && fwd_key_cmp(&keys[j - 1], &k) > 0) {
-			keys[j] = keys[j - 1];
-			vals[j] = vals[j - 1];
-			j--;
-		}
-		keys[j] = k;
-		vals[j] = v;
-	}
+	qsort(fs->e, n, sizeof(*fs->e), fwd_key_cmp);
 	return 0;
 }
 
 static void fwd_snap_free(struct fwd_snap *fs)
 {
-	free(fs->keys);
-	free(fs->vals);
+	free(fs->e);
 }
 
 /* The forward of @ext in @fs, or NULL. */
@@ -605,11 +601,11 @@ fwd_find(const struct fwd_snap *fs, const struct bpfmasq_endpoint *ext)
 {
 	struct bpfmasq_forward_key k = { .port = ext->port,
 					 .proto = ext->proto };
-	const struct bpfmasq_forward_key *at;
+	const struct fwd_entry *at;
 
-	at = fs->n ? bsearch(&k, fs->keys, fs->n, sizeof(k), fwd_key_cmp)
+	at = fs->n ? bsearch(&k, fs->e, fs->n, sizeof(*fs->e), fwd_key_cmp)
 		   : NULL;
-	return at ? &fs->vals[at - fs->keys] : NULL;
+	return at ? &at->val : NULL;
 }
 
 /* Bit 0 of the forward control steps' stamp: @ext is in a pool's range. */
@@ -715,7 +711,7 @@ static int gc_forwards(const struct masq_maps *m,
 			err = 0;
 	}
 	for (i = 0; i < fs->n && err >= 0; i++) {
-		err = fwd_take(m, inst, cfg->ext_addr, &fs->keys[i], now, res);
+		err = fwd_take(m, inst, cfg->ext_addr, &fs->e[i].key, now, res);
 		if (err == -EBUSY || err == -ENOENT)
 			err = 0;
 	}
