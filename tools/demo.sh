@@ -105,14 +105,14 @@ echo "  mode $mode: replies are translated by $what, outbound packets by a TC eg
 xdp=none
 if xdp_on_wan; then
 	xdp=$(ip -n "$NS_GW" -d link show dev "$TOPO_WAN_IF" |
-		sed -En 's/.*prog\/xdp id ([0-9]+) name ([^ ]+).*/\2 id \1/p' | head -n 1)
+		sed -En 's/.*prog\/xdp id ([0-9]+) name ([^ ]+).*/\2 id \1/p' | sed -n 1p)
 	xdp+=", $(ip -n "$NS_GW" link show dev "$TOPO_WAN_IF" |
-		grep -Eo '\bxdp(generic|drv|offload)?\b' | head -n 1 |
+		grep -Eo '\bxdp(generic|drv|offload)?\b' | sed -n 1p |
 		sed -E 's/^xdp(drv)?$/native/; s/^xdp(generic|offload)$/\1/') mode"
 fi
 printf '  %-11s %s\n' "XDP:" "$xdp"
 for hook in ingress egress; do
-	f=$(tc_ours_on_wan "$hook" | sed -En 's/.*handle (0x[0-9a-f]+) ([^:[:space:]]+):\[([0-9]+)\].*/\2 id \3, handle \1/p' | head -n 1)
+	f=$(tc_ours_on_wan "$hook" | sed -En 's/.*handle (0x[0-9a-f]+) ([^:[:space:]]+):\[([0-9]+)\].*/\2 id \3, handle \1/p' | sed -n 1p)
 	printf '  %-11s %s\n' "TC $hook:" "${f:-none}"
 done
 
