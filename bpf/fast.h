@@ -83,6 +83,20 @@ static __always_inline void ttl_dec(struct iphdr *ip)
 	csum_replace2(&ip->check, old, new);
 }
 
+/*
+ * May the kernel forward between @a and others at all? Not "this
+ * network" (0/8), loopback, multicast, class E or the limited broadcast
+ * (224/3 up): bpf_fib_lookup takes the default route for them, where the
+ * kernel's own forwarding drops them (martians) or leaves them to a
+ * multicast router.
+ */
+static __always_inline bool fast_unicast(__be32 a)
+{
+	__u8 first = bpf_ntohl(a) >> 24;
+
+	return first && first != 127 && first < 224;
+}
+
 /* What fast_route finds, besides a reason the kernel has to finish it. */
 #define FAST_GO BPFMASQ_STAT_MAX /* the fast path takes it, to @hop */
 #define FAST_NOT_OURS (BPFMASQ_STAT_MAX + 1) /* not the fast path's route */
@@ -101,7 +115,7 @@ static __always_inline __u32 fast_route(void *ctx, const enum ctx_kind kind,
 	struct iphdr *ip = fast_ip(ctx, kind);
 	long rc;
 
-	if (!ip)
+	if (!ip || !fast_unicast(ip->daddr) || !fast_unicast(ip->saddr))
 		return FAST_NOT_OURS;
 	fib_init(&fib, ip, in_ifindex);
 	/*

@@ -361,6 +361,14 @@ enum fast_way {
 	FAST_WAY_OTHER, /* the gateway's own, or not unicast */
 };
 
+/* Forwarded by the kernel at all as a source (bpf/fast.h, fast_unicast)? */
+static bool fast_world_source(__be32 saddr)
+{
+	__u32 a = ntohl(saddr);
+
+	return a >> 24 && a >> 24 != 127 && a < 0xe0000000u;
+}
+
 static enum fast_way fast_world_way(__be32 daddr)
 {
 	__u32 a = ntohl(daddr);
@@ -392,7 +400,8 @@ static enum fast_fallback fast_fallback_out(const struct frame *f,
 	const __u8 *l4;
 	bool kind;
 
-	if (!iph || fast_world_way(iph->daddr) != FAST_WAY_WAN)
+	if (!iph || fast_world_way(iph->daddr) != FAST_WAY_WAN ||
+	    !fast_world_source(iph->saddr))
 		return FAST_FALLBACK_NONE;
 	l4 = (const __u8 *)iph + iph->ihl * 4;
 	kind = (ntohs(iph->frag_off) & PKT_IP_OFFSET) ||
@@ -626,7 +635,8 @@ static int fast_ingress(struct fixture *fx, const struct frame *in,
 	/* A reply translated to the LAN was the fast path's to send on. */
 	iph = fast_frame_ip(out);
 	if (v == XDP_VERDICT_PASS && a.in - b.in == 1 && iph &&
-	    fast_world_way(iph->daddr) == FAST_WAY_LAN)
+	    fast_world_way(iph->daddr) == FAST_WAY_LAN &&
+	    fast_world_source(iph->saddr))
 		fb = FAST_FALLBACK_DUE;
 	fast_counted(fx, &b, &a, BPFMASQ_STAT_FAST_IN, false, fb);
 	return v;

@@ -86,8 +86,8 @@ out:
  * What the fast path leaves to the kernel, as it came (and translated, on
  * the way in, as the normal path does), counted by reason: a TTL that
  * would run out, IP options, a fragment, a neighbour not resolved yet; and
- * not counted: a route that does not leave by the WAN, a fast path that is
- * off.
+ * not counted: a route that does not leave by the WAN, an address that is
+ * not unicast, a fast path that is off.
  */
 /* Not .fast: runs the fast path by hand; fx_egress() is its normal path. */
 PROG_TEST(fast_to_stack, TEST_SUBTESTS | TEST_NO_FAST)
@@ -157,6 +157,42 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS | TEST_NO_FAST)
 		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
 			      "verdict"))
 			ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		ASSERT_TABLES(&fx, 0, 0);
+		/* Every counter zero. */
+		ASSERT_STATS(&fx, STAT(FAST_OUT, 0));
+		fx_teardown(&fx);
+	}
+	/*
+	 * bpf_fib_lookup takes the default route for these, where the
+	 * kernel would not forward: multicast (TTL 1, as mDNS sends it, would
+	 * be counted a fallback), the limited broadcast, 0/8, a multicast
+	 * source. Left to the kernel uncounted, as it came.
+	 */
+	if (test_subtest("not unicast") && fx_setup(&fx, &fast_opts)) {
+		static const struct {
+			__be32 saddr, daddr;
+			__u8 ttl;
+		} rows[] = {
+			{ HOST1, IP4(224, 0, 0, 251), 1 },
+			{ HOST1, IP4(239, 1, 2, 3), 32 },
+			{ HOST1, IP4(255, 255, 255, 255), 64 },
+			{ HOST1, IP4(0, 1, 2, 3), 64 },
+			{ IP4(224, 0, 0, 9), REMOTE1, 64 },
+		};
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(rows); i++) {
+			a = udp_spec(rows[i].saddr, 5353, rows[i].daddr, 5353,
+				     query);
+			frame_build(&in, &a);
+			frame_ip(&in)->ttl = rows[i].ttl;
+			frame_fix_ip_csum(&in);
+			test_ctx("row %zu", i);
+			if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out),
+				      XDP_VERDICT_PASS, "verdict"))
+				ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		}
+		test_ctx(NULL);
 		ASSERT_TABLES(&fx, 0, 0);
 		/* Every counter zero. */
 		ASSERT_STATS(&fx, STAT(FAST_OUT, 0));
