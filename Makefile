@@ -21,7 +21,7 @@ LDLIBS := -lbpf -lelf -lz
 # everything else in user/ is libbpfmasq.a, which the CLI, the program tests
 # and prog_bench link.
 CLI_SRCS := user/main.c user/opts.c user/cli.c user/show.c user/json.c \
-	    user/forward_cmd.c
+	    user/forward_cmd.c user/static_cmd.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(CLI_SRCS))
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard user/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))

@@ -6,7 +6,8 @@
  * the caller's external endpoint, never its inside one. On the TC ingress
  * of a --hairpin LAN interface, such a packet is translated out as if it
  * left by the WAN (its source becomes the caller's mapping), then in as if
- * it came back (its destination the port's inside endpoint), with the same
+ * it came back (its destination the port's inside endpoint, or a static's
+ * inside host), with the same
  * NAT code and state as the WAN's programs, and leaves for that host
  * through the kernel's neighbour table with its TTL one less: the kernel
  * would not forward a packet from its own address. Everything else on the
@@ -29,15 +30,20 @@
 #include "ports.h"
 #include "verdict.h"
 
-/* Is @p, from a LAN, for an inside endpoint behind the external address? */
+/*
+ * Is @p, from a LAN, for an inside endpoint behind the external address,
+ * or for a static's outside address?
+ */
 static __always_inline bool hairpin_wanted(const struct bpfmasq_config *cfg,
 					   const struct pkt *p)
 {
 	struct bpfmasq_endpoint ext, inside;
 
-	if (!cfg->ext_addr || p->daddr != cfg->ext_addr ||
-	    p->kind != PKT_PORTS || p->first_fragment)
+	if (!cfg->ext_addr || p->kind != PKT_PORTS || p->first_fragment)
 		return false;
+	/* A static's outside address: its inside host, on every port. */
+	if (p->daddr != cfg->ext_addr)
+		return static_peer(cfg, p->daddr, BPFMASQ_STATIC_IN);
 	endpoint_make(&ext, p->daddr, p->dport, p->proto);
 	return port_owner(&ext, &inside);
 }

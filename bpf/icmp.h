@@ -226,6 +226,38 @@ not_ours:
 }
 
 /*
+ * Inbound error about a packet that static NAT translated out: the quote's
+ * source is the static's outside address, the error's destination too
+ * (@inside: the static's inside address). Both become the inside address;
+ * ports stay. NAT_CONTINUE for a quote that is not about the static: the
+ * normal path decides.
+ */
+static __always_inline __u32 nat_icmp_error_in_static(void *ctx,
+						      const enum ctx_kind kind,
+						      const struct pkt *p,
+						      __be32 inside)
+{
+	struct icmp_quote q;
+
+	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	case PARSE_MALFORMED:
+		return BPFMASQ_STAT_MALFORMED;
+	case PARSE_NOT_IPV4:
+		return NAT_CONTINUE;
+	}
+	if (q.saddr != p->daddr)
+		return NAT_CONTINUE;
+	if (icmp_error_rewrite(ctx, kind, p, &q,
+			       p->l3_off + offsetof(struct iphdr, daddr),
+			       q.ip_off + offsetof(struct iphdr, saddr),
+			       quote_port_offset(&q, true), q.saddr, inside,
+			       q.sport, q.sport))
+		return BPFMASQ_STAT_REWRITE_FAILED;
+	stat_inc(BPFMASQ_STAT_STATIC_IN);
+	return BPFMASQ_STAT_TRANSLATED_IN;
+}
+
+/*
  * Outbound error about a packet that reached an inside host (a reply of
  * one of its flows): the quote's destination is the inside endpoint. The
  * error comes from that host (@from_inside: the outer source is translated
@@ -258,10 +290,19 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 	/* The session says its external endpoint: shared ones have no mapping. */
 	session_key_make(&key, q.daddr, q.dport, q.saddr, q.sport, q.proto);
 	s = bpf_map_lookup_elem(&sessions, &key);
-	if (!s || (s->flags & BPFMASQ_SESS_LENT))
+	if (s && (s->flags & BPFMASQ_SESS_LENT))
 		goto unmatched;
-	ext_addr = s->ext_addr;
-	ext_port = s->ext_port;
+	if (s) {
+		ext_addr = s->ext_addr;
+		ext_port = s->ext_port;
+	} else {
+		/* About a static's inbound packet: its outside address. */
+		ext_addr =
+			static_peer(config_get(), q.daddr, BPFMASQ_STATIC_OUT);
+		ext_port = q.dport;
+		if (!ext_addr)
+			goto unmatched;
+	}
 	if (icmp_error_rewrite(
 		    ctx, kind, p, &q,
 		    from_inside ? p->l3_off + offsetof(struct iphdr, saddr) : 0,
@@ -269,6 +310,8 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 		    quote_port_offset(&q, false), q.daddr, ext_addr, q.dport,
 		    ext_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
+	if (!s)
+		stat_inc(BPFMASQ_STAT_STATIC_OUT);
 	return BPFMASQ_STAT_TRANSLATED_OUT;
 unmatched:
 	return from_inside ? BPFMASQ_STAT_UNSUPPORTED : BPFMASQ_STAT_NOT_INSIDE;

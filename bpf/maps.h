@@ -105,6 +105,15 @@ struct {
 	__type(value, struct bpfmasq_forward);
 } forwards SEC(".maps");
 
+/* Static NAT: each address of a pair -> the other (bpfmasq.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * BPFMASQ_MAX_STATICS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bpfmasq_static_key);
+	__type(value, struct bpfmasq_static);
+} statics SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

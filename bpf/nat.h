@@ -21,6 +21,7 @@
 #include "rewrite.h"
 #include "room.h"
 #include "share.h"
+#include "static.h"
 #include "verdict.h"
 
 /* Parse; what is not IPv4 passes, what is malformed is dropped. */
@@ -116,13 +117,21 @@ static __always_inline __u32 nat_outbound_pkt(void *ctx,
 	if ((p->kind == PKT_LATER_FRAGMENT || p->kind == PKT_ICMP_ERROR) &&
 	    is_excluded(p->daddr))
 		return BPFMASQ_STAT_EXCLUDED;
-	if (p->kind == PKT_LATER_FRAGMENT)
-		return nat_fragment_out(ctx, kind, cfg, p);
 	if (p->kind == PKT_ICMP_ERROR)
 		return nat_icmp_error_out(ctx, kind, p, is_inside(p->saddr));
-	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REQUEST)
+	if (p->kind == PKT_LATER_FRAGMENT) {
+		reason = nat_static_out(ctx, kind, cfg, p);
+		if (reason != NAT_CONTINUE)
+			return reason;
+		return nat_fragment_out(ctx, kind, cfg, p);
+	}
+	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REQUEST) {
+		reason = nat_static_out(ctx, kind, cfg, p);
+		if (reason != NAT_CONTINUE)
+			return reason;
 		return is_inside(p->saddr) ? BPFMASQ_STAT_UNSUPPORTED
 					   : BPFMASQ_STAT_NOT_INSIDE;
+	}
 
 	session_key_make(&key, p->saddr, p->sport, p->daddr, p->dport,
 			 p->proto);
@@ -138,6 +147,9 @@ static __always_inline __u32 nat_outbound_pkt(void *ctx,
 	if (s && (s->flags & BPFMASQ_SESS_LENT))
 		return BPFMASQ_STAT_PORT_LENT;
 	if (!s) {
+		reason = nat_static_out(ctx, kind, cfg, p);
+		if (reason != NAT_CONTINUE)
+			return reason;
 		if (!is_inside(p->saddr) && !own_echo(cfg, p))
 			return BPFMASQ_STAT_NOT_INSIDE;
 		if (is_excluded(p->daddr))
@@ -301,6 +313,9 @@ static __always_inline __u32 nat_inbound_l4(void *ctx, const enum ctx_kind kind,
 	__u8 state;
 	__u64 now;
 
+	reason = nat_static_in(ctx, kind, p);
+	if (reason != NAT_CONTINUE)
+		return reason;
 	if (p->kind == PKT_ICMP_ERROR)
 		return nat_icmp_error_in(ctx, kind, p);
 	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY)
@@ -355,8 +370,12 @@ static __always_inline __u32 nat_inbound(void *ctx, const enum ctx_kind kind)
 	reason = nat_parse(ctx, kind, &p);
 	if (reason != NAT_CONTINUE)
 		return reason;
-	if (p.kind == PKT_LATER_FRAGMENT)
+	if (p.kind == PKT_LATER_FRAGMENT) {
+		reason = nat_static_in(ctx, kind, &p);
+		if (reason != NAT_CONTINUE)
+			return reason;
 		return nat_fragment_in(ctx, kind, &p);
+	}
 	reason = nat_inbound_l4(ctx, kind, &p);
 	/* A first fragment the gateway's stack takes: so do its held rest. */
 	if (p.first_fragment && reason != BPFMASQ_STAT_TRANSLATED_IN &&

@@ -47,10 +47,27 @@ static __always_inline bool is_excluded(__be32 addr)
 }
 
 /*
+ * Static NAT: the other address of the static that @addr is the inside
+ * (@dir OUT) or outside (@dir IN) address of, or 0. The map is looked at
+ * only while it has entries.
+ */
+static __always_inline __be32 static_peer(const struct bpfmasq_config *cfg,
+					  __be32 addr, __u8 dir)
+{
+	struct bpfmasq_static_key key = { .addr = addr, .dir = dir };
+	const struct bpfmasq_static *st;
+
+	if (!cfg || !(cfg->flags & BPFMASQ_CFG_STATICS))
+		return 0;
+	st = bpf_map_lookup_elem(&statics, &key);
+	return st ? st->addr : 0;
+}
+
+/*
  * A reply that was translated already: while a re-attach switches modes,
  * XDP and TC ingress are both attached for a moment, and TC sees what XDP
- * translated. It belongs to a session, which a stranger's packet cannot;
- * and only then: at other times nothing reaches an inside address directly.
+ * translated. It belongs to a session, which a stranger's packet cannot,
+ * or is for a static's inside address; and only then: at other times nothing reaches an inside address directly.
  */
 static __always_inline bool translated_already(const struct bpfmasq_config *cfg,
 					       const struct pkt *p)
@@ -58,8 +75,12 @@ static __always_inline bool translated_already(const struct bpfmasq_config *cfg,
 	struct bpfmasq_session_key key;
 	struct bpfmasq_session *s;
 
-	if (!cfg || !(cfg->flags & BPFMASQ_CFG_SWITCHING) ||
-	    (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY))
+	if (!cfg || !(cfg->flags & BPFMASQ_CFG_SWITCHING))
+		return false;
+	/* To a static's inside address: XDP translated it, with no state. */
+	if (static_peer(cfg, p->daddr, BPFMASQ_STATIC_OUT))
+		return true;
+	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REPLY)
 		return false;
 	session_key_make(&key, p->daddr, p->dport, p->saddr, p->sport,
 			 p->proto);

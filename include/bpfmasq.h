@@ -399,6 +399,38 @@ _Static_assert(sizeof(struct bpfmasq_forward) == 12, "forward layout");
 #define BPFMASQ_MAX_FORWARDS 16384
 
 /*
+ * Static NAT (bpfmasq static): one inside address is one outside address,
+ * for every port and protocol, both ways, with no state: a packet from the
+ * inside address that no session knows leaves with the outside address,
+ * ports unchanged, and any packet to the outside address reaches the inside
+ * one (no filtering: that is what 1:1 means). Two entries a static, one
+ * keyed by each of its addresses (dir), each naming the other: the map is a
+ * bijection. Written by the CLI alone, under the instance lock, both
+ * entries or neither (BPF_NOEXIST, so two statics never overwrite one
+ * another); read by the data path when config flag STATICS is set.
+ */
+enum bpfmasq_static_dir {
+	BPFMASQ_STATIC_OUT = 0, /* keyed by the inside address */
+	BPFMASQ_STATIC_IN = 1, /* keyed by the outside address */
+};
+
+struct bpfmasq_static_key {
+	__be32 addr;
+	__u8 dir; /* enum bpfmasq_static_dir */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bpfmasq_static_key) == 8, "static key layout");
+
+struct bpfmasq_static {
+	__be32 addr; /* the other address of the pair */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_static) == 8, "static layout");
+
+/* Statics at most (two entries each). */
+#define BPFMASQ_MAX_STATICS 4096
+
+/*
  * Key of the fragment table: an inbound first fragment that was translated
  * leaves its inside address here for the fragments that follow it.
  */
@@ -531,6 +563,8 @@ enum {
 	BPFMASQ_CFG_FLUSHING = 1 << 1,
 	/* Fast-path interfaces are set (fast_ifaces): replies may go there. */
 	BPFMASQ_CFG_FAST_PATH = 1 << 2,
+	/* The statics map has entries: new flows and stray packets look. */
+	BPFMASQ_CFG_STATICS = 1 << 3,
 };
 
 /*
@@ -582,10 +616,11 @@ enum {
  * daemon; a frags entry may wait with inside address 0) and adds
  * excluded_nets and fast_ifaces; 6 forwards ports (forwards, owner
  * states FORWARD, FORWARD_QUEUED and RETURNED, mapping flag FORWARD,
- * session flag FORWARDED) and hairpins (hairpin_ifaces). migrate.c tells the pins of each apart and
- * brings them up to this one, a step a layout.
+ * session flag FORWARDED) and hairpins (hairpin_ifaces); 7 adds static
+ * NAT (statics, config flag STATICS). migrate.c tells the pins of each
+ * apart and brings them up to this one, a step a layout.
  */
-#define BPFMASQ_LAYOUT_VERSION 6
+#define BPFMASQ_LAYOUT_VERSION 7
 /* The oldest layout attach takes over in place. */
 #define BPFMASQ_LAYOUT_OLDEST 1
 
@@ -701,7 +736,9 @@ enum bpfmasq_verdict {
 	X(FAST_FRAGMENT, "fast_path_fragment", EVENT)                          \
 	X(FORWARD_OPEN, "forwarded_sessions", EVENT)                           \
 	X(HAIRPINNED, "hairpinned", PASS)                                      \
-	X(HAIRPIN_REFUSED, "hairpin_refused", DROP)
+	X(HAIRPIN_REFUSED, "hairpin_refused", DROP)                            \
+	X(STATIC_OUT, "static_out", EVENT)                                     \
+	X(STATIC_IN, "static_in", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -56,11 +56,13 @@ static const char *ep_str(__be32 addr, __be16 port)
 	return b;
 }
 
+/* "A.B.C.D", in one of four rotating buffers (for one message). */
 static const char *addr_str(__be32 addr)
 {
-	static char buf[INET_ADDRSTRLEN];
+	static char bufs[4][INET_ADDRSTRLEN];
+	static int next;
 
-	return inet_ntop(AF_INET, &addr, buf, sizeof(buf));
+	return inet_ntop(AF_INET, &addr, bufs[next++ & 3], sizeof(bufs[0]));
 }
 
 static bool ep_eq(const struct bpfmasq_endpoint *a,
@@ -733,6 +735,53 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	return err;
 }
 
+/*
+ * Static NAT: each entry's pair names it back (the map is a bijection), no
+ * outside address is the masquerade's external address (that one's ports
+ * are the mappings'), and config flag STATICS says whether there are any.
+ */
+static int check_statics(struct pass *p)
+{
+	struct bpfmasq_static_key *keys, back;
+	struct bpfmasq_static *vals, v;
+	struct bpfmasq_endpoint a, b;
+	long n, i;
+	int err = 0;
+
+	n = map_dump(p->m->statics, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	p->res->statics = n;
+	if (!n != !(p->cfg.flags & BPFMASQ_CFG_STATICS))
+		err = add(p, CHECK_STATIC_FLAG, NULL, NULL, NULL,
+			  "config flag STATICS is %s with %ld static entries",
+			  n ? "clear" : "set", n);
+	for (i = 0; i < n && !err; i++) {
+		bool out = keys[i].dir == BPFMASQ_STATIC_OUT;
+
+		a = ep_make(keys[i].addr, 0, 0);
+		b = ep_make(vals[i].addr, 0, 0);
+		back = (struct bpfmasq_static_key){ .addr = vals[i].addr,
+						    .dir = !keys[i].dir };
+		if (keys[i].dir > BPFMASQ_STATIC_IN ||
+		    bpf_map_lookup_elem(p->m->statics, &back, &v) ||
+		    v.addr != keys[i].addr)
+			err = add(p, CHECK_STATIC_UNPAIRED, out ? &a : &b,
+				  out ? &b : &a, NULL,
+				  "static entry %s %s -> %s: no entry back",
+				  out ? "out" : "in", addr_str(keys[i].addr),
+				  addr_str(vals[i].addr));
+		else if (!out && keys[i].addr == p->cfg.ext_addr)
+			err = add(
+				p, CHECK_STATIC_ADDRESS, &b, &a, NULL,
+				"static %s -> %s: the outside address is the masquerade's external address",
+				addr_str(vals[i].addr), addr_str(keys[i].addr));
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
 static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		      struct check_result *res)
 {
@@ -754,6 +803,8 @@ static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		err = check_owners(&p, exts, n_exts);
 	if (!err)
 		err = check_sessions(&p);
+	if (!err)
+		err = check_statics(&p);
 	if (!err && o->pools && p.cfg.ext_addr) {
 		queued = malloc(65536);
 		if (!queued)

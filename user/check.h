@@ -28,6 +28,9 @@
 	X(PORT_QUEUED_TWICE, "port_queued_twice")                              \
 	X(PORT_QUEUED_OUT_OF_RANGE, "port_queued_out_of_range")                \
 	X(PORT_LOST, "port_lost")                                              \
+	X(STATIC_UNPAIRED, "static_unpaired")                                  \
+	X(STATIC_ADDRESS, "static_address")                                    \
+	X(STATIC_FLAG, "static_flag")                                          \
 	/* Not a violation: a session of an old address (see check.c). */      \
 	X(STALE_SESSION, "stale_session")
 
@@ -53,7 +56,7 @@ struct check_opts {
 };
 
 struct check_result {
-	long mappings, owners, sessions, ports_queued; /* entries read */
+	long mappings, owners, sessions, ports_queued, statics; /* read */
 	long n_violations;
 	struct check_finding *violations;
 	long n_stale;

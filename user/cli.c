@@ -80,6 +80,16 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 			   "from outside to PORT of the external address reach "
 			   "ADDR (at PORT, or from the given one on)",
 	},
+	{
+		.id = CMD_STATIC,
+		.name = "static",
+		.actions = "add|del|list",
+		.iface = IFACE_REQUIRED,
+		.args = "[INSIDE_ADDR [OUTSIDE_ADDR]]",
+		.summary = "add, delete or list the static NAT: INSIDE_ADDR "
+			   "is OUTSIDE_ADDR, every port and protocol, both "
+			   "ways, for connections from outside too",
+	},
 };
 
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
@@ -255,7 +265,7 @@ const struct cli_opt cli_opts[] = {
 		.name = "json",
 		.cmds = CMD_BIT(CMD_STATUS) | CMD_BIT(CMD_CONNS) |
 			CMD_BIT(CMD_STATS) | CMD_BIT(CMD_CHECK) |
-			CMD_BIT(CMD_FORWARD),
+			CMD_BIT(CMD_FORWARD) | CMD_BIT(CMD_STATIC),
 		.help = "Print JSON instead of text.",
 	},
 	{

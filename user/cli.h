@@ -25,6 +25,7 @@ enum cli_cmd_id {
 	CMD_GC,
 	CMD_CHECK,
 	CMD_FORWARD,
+	CMD_STATIC,
 	CMD_MAX,
 };
 

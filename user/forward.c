@@ -48,16 +48,6 @@ static const char *ep_str(char *buf, size_t len, __be32 addr, __be16 port)
 	return buf;
 }
 
-/* Would the data path translate packets from @addr? */
-static bool addr_inside(const struct masq_maps *m, __be32 addr)
-{
-	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
-	__u8 v;
-
-	return !bpf_map_lookup_elem(m->internal_nets, &key, &v) &&
-	       bpf_map_lookup_elem(m->local_addrs, &addr, &v);
-}
-
 /* Refuse @spec if it cannot be had: one line, -errno. */
 static int forward_refuse(const struct masq_maps *m,
 			  const struct forward_spec *spec)
@@ -70,7 +60,7 @@ static int forward_refuse(const struct masq_maps *m,
 	int err = 0;
 
 	inet_ntop(AF_INET, &spec->inside_addr, a, sizeof(a));
-	if (!addr_inside(m, spec->inside_addr)) {
+	if (!addr_translated(m, spec->inside_addr)) {
 		pr_err("forward to %s: not an inside address (see --internal)",
 		       a);
 		err = -EINVAL;

@@ -258,22 +258,9 @@ static int forward_locked(const struct masq_opts *o)
 
 int cmd_forward(const struct masq_opts *o)
 {
-	struct masq_maps m;
-	int err;
 
-	if (!strcmp(o->action, "list")) {
-		if (o->n_args) {
-			pr_err("forward list: unexpected argument '%s'",
-			       o->args[0]);
-			return -1;
-		}
-		err = open_instance(o, &m);
-		if (err)
-			return err;
-		err = forward_print(&m, o->json);
-		maps_close(&m);
-		return err;
-	}
+	if (!strcmp(o->action, "list"))
+		return cmd_list(o, forward_print);
 	if (o->have_from && strcmp(o->action, "add")) {
 		pr_err("forward %s does not take --from", o->action);
 		return -1;

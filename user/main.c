@@ -74,6 +74,7 @@ static int (*const cmd_fns[CMD_MAX])(const struct masq_opts *o) = {
 	[CMD_CONNS] = cmd_conns,	[CMD_STATS] = cmd_stats,
 	[CMD_FLUSH] = cmd_flush,	[CMD_GC] = cmd_gc,
 	[CMD_CHECK] = cmd_check,	[CMD_FORWARD] = cmd_forward,
+	[CMD_STATIC] = cmd_static,
 };
 
 int main(int argc, char **argv)

@@ -408,6 +408,15 @@ int stat_add(const struct masq_maps *m, enum bpfmasq_stat id, uint64_t n)
 	return err;
 }
 
+bool addr_translated(const struct masq_maps *m, __be32 addr)
+{
+	struct bpfmasq_lpm_key key = { .prefixlen = 32, .addr = addr };
+	__u8 v;
+
+	return !bpf_map_lookup_elem(m->internal_nets, &key, &v) &&
+	       bpf_map_lookup_elem(m->local_addrs, &addr, &v);
+}
+
 long map_dump(int fd, void **keys, void **vals)
 {
 	struct bpf_map_info info = {};

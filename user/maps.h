@@ -54,7 +54,9 @@ struct cidr {
 	X(forwards, sizeof(struct bpfmasq_forward_key),                        \
 	  sizeof(struct bpfmasq_forward), 6)                                   \
 	X(hairpin_ifaces, sizeof(__u32), sizeof(struct bpfmasq_hairpin_iface), \
-	  6)
+	  6)                                                                   \
+	X(statics, sizeof(struct bpfmasq_static_key),                          \
+	  sizeof(struct bpfmasq_static), 7)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;
@@ -135,6 +137,8 @@ extern const char *const timeout_keys[BPFMASQ_TIMEOUT_MAX];
  * (@vals may be NULL). Returns the number of entries or -errno.
  */
 long map_dump(int fd, void **keys, void **vals);
+/* Would the data path translate packets from @addr (--internal, not own)? */
+bool addr_translated(const struct masq_maps *m, __be32 addr);
 /* Count the entries of a hash map. */
 long map_count(int fd);
 /* Delete every entry of a hash map. Returns the number deleted or -errno. */

@@ -35,6 +35,8 @@
  *   4 -> 5  (be145dc on) frag_events, daemon, excluded_nets and
  *           fast_ifaces are new, and created by the load; no layout 4
  *           frags entry waits (inside address 0).
+ *   5 -> 6  forwards and hairpin_ifaces are new, created by the load.
+ *   6 -> 7  statics is new, created by the load.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -129,7 +131,8 @@ static const __u32 stats_rows[] = { [1] = 16,
 				    [3] = 22,
 				    [4] = BPFMASQ_STAT_SLOTS,
 				    [5] = BPFMASQ_STAT_SLOTS,
-				    [6] = BPFMASQ_STAT_SLOTS };
+				    [6] = BPFMASQ_STAT_SLOTS,
+				    [7] = BPFMASQ_STAT_SLOTS };
 _Static_assert(ARRAY_SIZE(stats_rows) == BPFMASQ_LAYOUT_VERSION + 1,
 	       "the counter rows of every layout");
 
@@ -712,6 +715,16 @@ static int step_5_6(struct image *im)
 	return 0;
 }
 
+/*
+ * Nothing changes: statics is new (made by the load, empty), and config
+ * flag STATICS, which layout 6 never set, stays clear with it.
+ */
+static int step_6_7(struct image *im)
+{
+	(void)im;
+	return 0;
+}
+
 /* One step: the maps whose definition or meaning it changes, and the work. */
 struct step {
 	__u32 changes; /* BIT(enum migrate_map) */
@@ -729,6 +742,7 @@ static const struct step steps[] = {
 	[3] = { BIT(MIGRATE_STATS), step_3_4 },
 	[4] = { 0, step_4_5 },
 	[5] = { 0, step_5_6 },
+	[6] = { 0, step_6_7 },
 };
 _Static_assert(ARRAY_SIZE(steps) == BPFMASQ_LAYOUT_VERSION,
 	       "a step to every layout");

@@ -288,6 +288,7 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
 	json_kv_int(j, "forwards", map_count(m->forwards));
+	json_kv_int(j, "statics", map_count(m->statics) / 2);
 	json_key(j, "timeouts");
 	json_object_begin(j);
 	for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
@@ -357,9 +358,10 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		print_hairpin(&m, NULL);
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
 		       "  forwards   %ld ports (bpfmasq forward list)\n"
+		       "  statics    %ld (bpfmasq static list)\n"
 		       "  timeouts  ",
 		       sessions, inst.max_sessions, mappings,
-		       map_count(m.forwards));
+		       map_count(m.forwards), map_count(m.statics) / 2);
 		for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
 			printf("%s %s %us", i ? "," : "", timeout_keys[i],
 			       inst.timeouts[i]);
@@ -462,6 +464,7 @@ int cmd_check(const struct masq_opts *o)
 		json_kv_int(&j, "sessions", res.sessions);
 		json_kv_bool(&j, "pools", o->pools);
 		json_kv_int(&j, "ports_queued", res.ports_queued);
+		json_kv_int(&j, "statics", res.statics);
 		json_kv_int(&j, "violation_count", res.n_violations);
 		json_key(&j, "violations");
 		json_array_begin(&j);
@@ -486,6 +489,8 @@ int cmd_check(const struct masq_opts *o)
 		       res.owners, res.sessions);
 		if (o->pools)
 			printf(", %ld queued ports", res.ports_queued);
+		if (res.statics)
+			printf(", %ld static entries", res.statics);
 		printf(" checked: %ld violations", res.n_violations);
 		if (res.n_stale)
 			printf(", %ld stale sessions", res.n_stale);
@@ -493,5 +498,23 @@ int cmd_check(const struct masq_opts *o)
 	}
 	err = res.n_violations ? -EBADMSG : 0;
 	check_result_free(&res);
+	return err;
+}
+
+int cmd_list(const struct masq_opts *o,
+	     int (*print)(const struct masq_maps *m, bool as_json))
+{
+	struct masq_maps m;
+	int err;
+
+	if (o->n_args) {
+		pr_err("%s list: unexpected argument '%s'", o->cmd, o->args[0]);
+		return -1;
+	}
+	err = open_instance(o, &m);
+	if (err)
+		return err;
+	err = print(&m, o->json);
+	maps_close(&m);
 	return err;
 }

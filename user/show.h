@@ -12,5 +12,9 @@ int cmd_stats(const struct masq_opts *o);
 int cmd_check(const struct masq_opts *o);
 /* forward add|del|list (forward_cmd.c). */
 int cmd_forward(const struct masq_opts *o);
+int cmd_static(const struct masq_opts *o);
+/* The list action of @o's command: no more words, then @print. */
+int cmd_list(const struct masq_opts *o,
+	     int (*print)(const struct masq_maps *m, bool as_json));
 
 #endif /* BPFMASQ_USER_SHOW_H */

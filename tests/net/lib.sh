@@ -168,6 +168,17 @@ status_field() { bmq status "$WAN" --json | pyjson "d['$1']"; }
 
 # ---- servers and clients ---------------------------------------------------
 
+# cmd_refused WHY ARGS...: `bpfmasq ARGS` must fail with one line of output.
+cmd_refused() {
+	local why=$1 out rc=0
+	shift
+	out=$(bmq "$@" 2>&1) || rc=$?
+	((rc != 0)) || { fail "$* ($why) was taken"; return 1; }
+	[[ $(wc -l <<<"$out") == 1 ]] ||
+		{ fail "$* ($why): expected one line, got: $out"; return 1; }
+	note "$why: exit $rc, '$out'"
+}
+
 # tcp_server NS PORT [LOG]: a forking TCP service that greets each client
 # with "peer ADDR:PORT" (the source it sees: what the NAT made of the
 # client), appends that to LOG, then echoes every line back as "echo LINE".

@@ -129,15 +129,7 @@ t_forward_kept() {
 }
 
 # _fwd_refused WHY ARGS...: `forward ARGS` must fail, with one line.
-_fwd_refused() {
-	local why=$1 out rc=0
-	shift
-	out=$(bmq forward "$@" 2>&1) || rc=$?
-	((rc != 0)) || { fail "forward $* ($why) was taken"; return 1; }
-	[[ $(wc -l <<<"$out") == 1 ]] ||
-		{ fail "forward $* ($why): expected one line, got: $out"; return 1; }
-	note "$why: exit $rc, '$out'"
-}
+_fwd_refused() { cmd_refused "$1" forward "${@:2}"; }
 
 # forward.refused: what cannot be had, and nothing changes.
 t_forward_refused() {

@@ -12,8 +12,9 @@
 #
 # The commits of the layouts upgraded from: the first release (layout 1,
 # no instance record), the one that split the record off the config
-# (layout 2), and the last one of layouts 3, 4 and 5.
-UPGRADE_REVS=([1]=c5336bd [2]=fb0b2f2 [3]=ca0a230 [4]=be145dc [5]=411943f)
+# (layout 2), and the last one of layouts 3, 4, 5 and 6.
+UPGRADE_REVS=([1]=c5336bd [2]=fb0b2f2 [3]=ca0a230 [4]=be145dc [5]=411943f
+	[6]=ccc5583)
 # This build's, as its header says.
 UPGRADE_NEW_LAYOUT=$(sed -n 's/^#define BPFMASQ_LAYOUT_VERSION \([0-9]*\)$/\1/p' \
 	"$REPO_DIR/include/bpfmasq.h")
@@ -314,6 +315,8 @@ net_test upgrade_from_layout_4 t_upgrade_from 4 attach
 net_test upgrade_from_layout_4.run t_upgrade_from 4 run
 net_test upgrade_from_layout_5 t_upgrade_from 5 attach
 net_test upgrade_from_layout_5.run t_upgrade_from 5 run
+net_test upgrade_from_layout_6 t_upgrade_from 6 attach
+net_test upgrade_from_layout_6.run t_upgrade_from 6 run
 
 # t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the
 # instance of the old build of that layout, reading its record: the hooks,
