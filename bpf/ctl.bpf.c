@@ -169,6 +169,20 @@ mapping:
 	return 0;
 }
 
+/* The entry of a host that counts no port: DEAD, then gone (hosts.h). */
+static __always_inline long host_drop(const struct bpfmasq_ctl_args *a)
+{
+	__be32 addr = a->ep.addr;
+	struct bpfmasq_host *h = bpf_map_lookup_elem(&hosts, &addr);
+
+	if (!h)
+		return -ENOENT;
+	if (__sync_val_compare_and_swap(&h->ports, 0, BPFMASQ_HOST_DEAD))
+		return -EBUSY;
+	bpf_map_delete_elem(&hosts, &addr);
+	return 0;
+}
+
 /*
  * Let go of forward port @ext whose forward is gone (the collector saw no
  * session on it), with the mapping on it if there is one, idle since
@@ -179,6 +193,7 @@ static __always_inline long forward_drop(struct bpfmasq_ctl_args *a)
 	struct bpfmasq_endpoint ext = a->ep, inside, fwd_in;
 	struct bpfmasq_mapping *m;
 	struct bpfmasq_owner *o;
+	bool counted;
 	__u64 cur;
 
 	o = bpf_map_lookup_elem(&port_owners, &ext);
@@ -195,7 +210,11 @@ static __always_inline long forward_drop(struct bpfmasq_ctl_args *a)
 			    &m->used_ms, (__u32)(a->stamp >> 1),
 			    BPFMASQ_MAPPING_DYING) != (__u32)(a->stamp >> 1))
 			return -EBUSY; /* a session started on it */
+		counted = !(m->flags & BPFMASQ_MAP_FORWARD);
 		bpf_map_delete_elem(&mappings, &inside);
+		/* A flow's own mapping on the port counted for its host. */
+		if (counted)
+			host_port_put(inside.addr);
 	}
 	__builtin_memcpy(&cur, o, sizeof(cur));
 	/* Still queued: free as it is; a pop may claim it meanwhile. */
@@ -234,6 +253,9 @@ int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
 		break;
 	case BPFMASQ_CTL_FORWARD_DROP:
 		a->ret = forward_drop(a);
+		break;
+	case BPFMASQ_CTL_HOST_DROP:
+		a->ret = host_drop(a);
 		break;
 	default:
 		a->ret = -EINVAL;

@@ -242,6 +242,11 @@ static __always_inline int fast_out(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	reason = nat_outbound_pkt(ctx, CTX_XDP, &p);
+	/* The normal path would refuse it again, and count it twice. */
+	if (reason == BPFMASQ_STAT_HOST_PORT_LIMIT) {
+		nat_exit(reason);
+		return XDP_DROP;
+	}
 	if (reason != BPFMASQ_STAT_TRANSLATED_OUT)
 		return XDP_PASS;
 	rc = fast_send(ctx, CTX_XDP, &hop);

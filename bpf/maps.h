@@ -114,6 +114,15 @@ struct {
 	__type(value, struct bpfmasq_static);
 } statics SEC(".maps");
 
+/* Inside hosts: the ports their mappings hold (bpfmasq.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_HOSTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __be32);
+	__type(value, struct bpfmasq_host);
+} hosts SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

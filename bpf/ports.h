@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "conntrack.h"
+#include "hosts.h"
 #include "maps.h"
 #include "verdict.h"
 
@@ -216,20 +217,29 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 				       .used_ms = mapping_clock(now) };
 	long err;
 
+	__u32 reason;
+
 	*m = bpf_map_lookup_elem(&mappings, inside);
 	if (*m)
 		return NAT_CONTINUE;
 
+	/* The host's count first: one at its limit costs no pop. */
+	reason = host_port_take(inside->addr, now);
+	if (reason != NAT_CONTINUE)
+		return reason;
 	err = port_take(&ext, inside);
-	if (err)
+	if (err) {
+		host_port_put(inside->addr);
 		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY
 				      : BPFMASQ_STAT_TABLE_FULL;
+	}
 	val.ext_port = ext.port;
 
 	err = bpf_map_update_elem(&mappings, inside, &val, BPF_NOEXIST);
 	if (err) {
 		/* Lost a race for the same inside endpoint, or table full. */
 		port_return(&ext);
+		host_port_put(inside->addr);
 		if (err != -EEXIST)
 			return BPFMASQ_STAT_TABLE_FULL;
 	} else {
@@ -293,6 +303,7 @@ mapping_release(const struct bpfmasq_endpoint *inside,
 			port_quarantine(&ext, now);
 	}
 	bpf_map_delete_elem(&mappings, inside);
+	host_port_put(inside->addr);
 	return 0;
 }
 

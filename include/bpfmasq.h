@@ -431,6 +431,25 @@ _Static_assert(sizeof(struct bpfmasq_static) == 8, "static layout");
 #define BPFMASQ_MAX_STATICS 4096
 
 /*
+ * An inside host (hosts map, keyed by its address): how many external
+ * ports its mappings hold (a forward's mapping is not counted), for
+ * --max-ports-per-host, and how often a new mapping was refused at the
+ * limit. The data path adds a port when it makes a mapping and takes it
+ * off when a mapping is released (ports.h); the collector deletes an
+ * entry at 0 by swapping in DEAD first, so that a mapping made meanwhile
+ * sees it and counts itself in a new entry instead.
+ */
+struct bpfmasq_host {
+	__u32 ports; /* its mappings; with BPFMASQ_HOST_DEAD: being deleted */
+	__u32 limited; /* new mappings refused at the limit */
+	__u64 limited_ns; /* boot time of the last one; 0: none */
+};
+_Static_assert(sizeof(struct bpfmasq_host) == 16, "host layout");
+
+#define BPFMASQ_HOST_DEAD 0x80000000u
+#define BPFMASQ_MAX_HOSTS 65536
+
+/*
  * Key of the fragment table: an inbound first fragment that was translated
  * leaves its inside address here for the fragments that follow it.
  */
@@ -617,7 +636,8 @@ enum {
  * excluded_nets and fast_ifaces; 6 forwards ports (forwards, owner
  * states FORWARD, FORWARD_QUEUED and RETURNED, mapping flag FORWARD,
  * session flag FORWARDED) and hairpins (hairpin_ifaces); 7 adds static
- * NAT (statics, config flag STATICS). migrate.c tells the pins of each
+ * NAT (statics, config flag STATICS) and per-host port limits (hosts, the
+ * record's max_ports_per_host). migrate.c tells the pins of each
  * apart and brings them up to this one, a step a layout.
  */
 #define BPFMASQ_LAYOUT_VERSION 7
@@ -664,7 +684,7 @@ struct bpfmasq_instance {
 	__u32 max_sessions; /* size of the sessions, mappings, owners maps */
 	__u8 ingress; /* enum bpfmasq_ingress */
 	__u8 flags; /* BPFMASQ_INST_* */
-	__u16 pad;
+	__u16 max_ports_per_host; /* --max-ports-per-host; 0: no limit */
 	__u32 timeouts[BPFMASQ_TIMEOUT_MAX]; /* seconds */
 	struct bpfmasq_port_range ports[BPFMASQ_MAX_PORT_RANGES];
 };
@@ -738,7 +758,8 @@ enum bpfmasq_verdict {
 	X(HAIRPINNED, "hairpinned", PASS)                                      \
 	X(HAIRPIN_REFUSED, "hairpin_refused", DROP)                            \
 	X(STATIC_OUT, "static_out", EVENT)                                     \
-	X(STATIC_IN, "static_in", EVENT)
+	X(STATIC_IN, "static_in", EVENT)                                       \
+	X(HOST_PORT_LIMIT, "host_port_limit", DROP)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):
@@ -805,6 +826,11 @@ enum bpfmasq_ctl_op {
 	 * @stamp) or deleted, FORWARD_QUEUED to RETURNED.
 	 */
 	BPFMASQ_CTL_FORWARD_DROP,
+	/*
+	 * Delete the entry of inside host @ep.addr if it counts no port:
+	 * swapped to DEAD first. -EBUSY when it counts one.
+	 */
+	BPFMASQ_CTL_HOST_DROP,
 	BPFMASQ_CTL_OP_MAX,
 };
 

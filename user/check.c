@@ -782,6 +782,94 @@ static int check_statics(struct pass *p)
 	return err;
 }
 
+/* Is @addr in the sorted array @a of @n addresses (host order)? */
+static long addr_count(const uint32_t *a, long n, uint32_t addr)
+{
+	long lo = 0, hi = n, first;
+
+	while (lo < hi) {
+		long mid = (lo + hi) / 2;
+
+		if (a[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	while (lo < n && a[lo] == addr)
+		lo++;
+	return lo - first;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Each inside host's entry in hosts counts its flows' mappings (not the
+ * forwards'), and a host with such a mapping has an entry.
+ */
+static int check_hosts(struct pass *p)
+{
+	struct bpfmasq_endpoint *keys;
+	struct bpfmasq_mapping *vals;
+	struct bpfmasq_host *hv, h;
+	uint32_t *addrs = NULL;
+	long n, nh, i, na = 0, want;
+	__be32 *hk;
+	int err = 0;
+
+	n = map_dump(p->m->mappings, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	nh = map_dump(p->m->hosts, (void **)&hk, (void **)&hv);
+	if (nh < 0) {
+		err = nh;
+		goto out;
+	}
+	addrs = malloc((n ? n : 1) * sizeof(*addrs));
+	if (!addrs) {
+		err = -ENOMEM;
+		goto out_hosts;
+	}
+	for (i = 0; i < n; i++)
+		if (!(vals[i].flags & BPFMASQ_MAP_FORWARD))
+			addrs[na++] = ntohl(keys[i].addr);
+	qsort(addrs, na, sizeof(*addrs), u32_cmp);
+	for (i = 0; i < nh && !err; i++) {
+		__u32 ports = hv[i].ports & ~BPFMASQ_HOST_DEAD;
+
+		want = addr_count(addrs, na, ntohl(hk[i]));
+		if (ports != want &&
+		    !(hv[i].ports & BPFMASQ_HOST_DEAD && !want))
+			err = add(
+				p, CHECK_HOST_COUNT, NULL, NULL, NULL,
+				"host %s counts %u ports, its mappings hold %ld",
+				addr_str(hk[i]), ports, want);
+	}
+	for (i = 0; i < na && !err; i++) {
+		__be32 a = htonl(addrs[i]);
+
+		if ((i && addrs[i] == addrs[i - 1]) ||
+		    !bpf_map_lookup_elem(p->m->hosts, &a, &h))
+			continue;
+		err = add(p, CHECK_HOST_COUNT, NULL, NULL, NULL,
+			  "host %s has mappings, and no entry that counts them",
+			  addr_str(a));
+	}
+	free(addrs);
+out_hosts:
+	free(hk);
+	free(hv);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		      struct check_result *res)
 {
@@ -805,6 +893,8 @@ static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		err = check_sessions(&p);
 	if (!err)
 		err = check_statics(&p);
+	if (!err)
+		err = check_hosts(&p);
 	if (!err && o->pools && p.cfg.ext_addr) {
 		queued = malloc(65536);
 		if (!queued)

@@ -31,6 +31,7 @@
 	X(STATIC_UNPAIRED, "static_unpaired")                                  \
 	X(STATIC_ADDRESS, "static_address")                                    \
 	X(STATIC_FLAG, "static_flag")                                          \
+	X(HOST_COUNT, "host_count")                                            \
 	/* Not a violation: a session of an old address (see check.c). */      \
 	X(STALE_SESSION, "stale_session")
 

@@ -195,6 +195,17 @@ const struct cli_opt cli_opts[] = {
 			"(default " DEF_MAX_INBOUND ").",
 	},
 	{
+		.id = OPT_MAX_PORTS_PER_HOST,
+		.name = "max-ports-per-host",
+		.arg = "N|none",
+		.cmds = ATTACH_RUN,
+		.help = "The most external ports one inside host's mappings may "
+			"hold, from 1 to 65535: its next new flow is dropped "
+			"(host_port_limit), and stats names the host (RFC 6888 "
+			"REQ-4); none, the default, sets no limit (a re-attach "
+			"without it keeps it).",
+	},
+	{
 		.id = OPT_PORT_SHARING,
 		.name = "port-sharing",
 		.arg = "on|off",

@@ -112,6 +112,8 @@ int config_build(const struct masq_opts *o,
 		cfg->filtering = o->filtering;
 	if (o->max_inbound)
 		cfg->max_inbound = o->max_inbound;
+	if (o->max_ports_per_host >= 0)
+		inst->max_ports_per_host = o->max_ports_per_host;
 	if (o->port_sharing == 0)
 		inst->flags |= BPFMASQ_INST_NO_SHARING;
 	else if (o->port_sharing == 1)

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "gc.h"
+#include "hosts.h"
 #include "netif.h"
 #include "state.h"
 
@@ -880,6 +881,11 @@ static int gc_run(const struct masq_maps *m, uint64_t now, bool full,
 				  res);
 	if (!err && full)
 		err = gc_owners(m, &inst, &fs, now, res);
+	if (!err && full) {
+		long n = hosts_collect(m, now);
+
+		err = n < 0 ? n : 0;
+	}
 	ep_set_free(&used);
 	ep_set_free(&ext_used);
 	fwd_snap_free(&fs);

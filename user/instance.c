@@ -22,6 +22,7 @@
 #include "fast.h"
 #include "hairpin.h"
 #include "hooks.h"
+#include "hosts.h"
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
@@ -258,6 +259,9 @@ static int attach_locked(const struct masq_opts *o)
 			  &cfg, &inst, o);
 	if (!err)
 		err = migrate_carry(&mg, &m, &cfg);
+	/* Layouts before 7 had no hosts map: count their mappings into it. */
+	if (!err && !fresh && layout < 7)
+		err = hosts_rebuild(&m);
 	if (err)
 		goto out_destroy;
 

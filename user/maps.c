@@ -74,6 +74,7 @@ void skel_prepare(struct bpfmasq *skel, const struct bpfmasq_instance *inst)
 	}
 	if (inst->flags & BPFMASQ_INST_NO_SHARING)
 		ro->share_ports = 0;
+	ro->host_max_ports = inst->max_ports_per_host;
 }
 
 static int *map_fd(struct masq_maps *m, const struct map_desc *d)

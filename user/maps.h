@@ -56,7 +56,8 @@ struct cidr {
 	X(hairpin_ifaces, sizeof(__u32), sizeof(struct bpfmasq_hairpin_iface), \
 	  6)                                                                   \
 	X(statics, sizeof(struct bpfmasq_static_key),                          \
-	  sizeof(struct bpfmasq_static), 7)
+	  sizeof(struct bpfmasq_static), 7)                                    \
+	X(hosts, sizeof(__be32), sizeof(struct bpfmasq_host), 7)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;

@@ -36,7 +36,9 @@
  *           fast_ifaces are new, and created by the load; no layout 4
  *           frags entry waits (inside address 0).
  *   5 -> 6  forwards and hairpin_ifaces are new, created by the load.
- *   6 -> 7  statics is new, created by the load.
+ *   6 -> 7  statics and hosts are new, created by the load (attach
+ *           counts the mappings into hosts); the record's max_ports_per_host
+ *           was padding, 0: no limit.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -716,8 +718,10 @@ static int step_5_6(struct image *im)
 }
 
 /*
- * Nothing changes: statics is new (made by the load, empty), and config
- * flag STATICS, which layout 6 never set, stays clear with it.
+ * Nothing changes: statics and hosts are new (made by the load, empty;
+ * attach counts the mappings into hosts), config flag STATICS, which
+ * layout 6 never set, stays clear, and the record's max_ports_per_host was
+ * padding (0: no limit).
  */
 static int step_6_7(struct image *im)
 {

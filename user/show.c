@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "fast.h"
 #include "hairpin.h"
+#include "hosts.h"
 #include "frag.h"
 #include "gc.h"
 #include "instance.h"
@@ -151,20 +152,56 @@ int cmd_conns(const struct masq_opts *o)
 	return 0;
 }
 
+/* The hosts that hit --max-ports-per-host: with @j, a JSON array. */
+static void print_limited(struct json *j, const struct host_row *r, long n)
+{
+	__u64 now = now_boot_ns();
+	char a[INET_ADDRSTRLEN];
+	long i;
+
+	if (j)
+		json_array_begin(j);
+	for (i = 0; i < n; i++) {
+		__u64 ago = (now - r[i].h.limited_ns) / 1000000000ull;
+
+		addr_str(a, r[i].addr);
+		if (!j) {
+			printf("host %s: %u ports, %u new mappings refused at --max-ports-per-host, the last %llu s ago\n",
+			       a, r[i].h.ports & ~BPFMASQ_HOST_DEAD,
+			       r[i].h.limited, (unsigned long long)ago);
+			continue;
+		}
+		json_object_begin(j);
+		json_kv_string(j, "host", a);
+		json_kv_uint(j, "ports", r[i].h.ports & ~BPFMASQ_HOST_DEAD);
+		json_kv_uint(j, "refused", r[i].h.limited);
+		json_kv_uint(j, "last_refused_s_ago", ago);
+		json_object_end(j);
+	}
+	if (j)
+		json_array_end(j);
+}
+
 int cmd_stats(const struct masq_opts *o)
 {
 	uint64_t totals[BPFMASQ_STAT_MAX];
+	struct host_row *limited = NULL;
 	struct masq_maps m;
 	struct json j;
+	long nl;
 	int err, i;
 
 	err = open_instance(o, &m);
 	if (err)
 		return err;
 	err = stats_read(&m, totals);
+	nl = err ? 0 : hosts_limited(&m, &limited);
 	maps_close(&m);
+	if (!err && nl < 0)
+		err = nl;
 	if (err) {
 		pr_err("cannot read the counters: %s", strerror(-err));
+		free(limited);
 		return err;
 	}
 	if (o->json) {
@@ -172,13 +209,17 @@ int cmd_stats(const struct masq_opts *o)
 		json_object_begin(&j);
 		for (i = 0; i < BPFMASQ_STAT_MAX; i++)
 			json_kv_uint(&j, stat_names[i], totals[i]);
+		json_key(&j, "hosts_limited");
+		print_limited(&j, limited, nl);
 		json_object_end(&j);
 		json_finish(&j);
-		return 0;
+	} else {
+		for (i = 0; i < BPFMASQ_STAT_MAX; i++)
+			printf("%-20s %llu\n", stat_names[i],
+			       (unsigned long long)totals[i]);
+		print_limited(NULL, limited, nl);
 	}
-	for (i = 0; i < BPFMASQ_STAT_MAX; i++)
-		printf("%-20s %llu\n", stat_names[i],
-		       (unsigned long long)totals[i]);
+	free(limited);
 	return 0;
 }
 
@@ -285,6 +326,7 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_key(j, "hairpin");
 	print_hairpin(m, j);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
+	json_kv_uint(j, "max_ports_per_host", inst->max_ports_per_host);
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
 	json_kv_int(j, "forwards", map_count(m->forwards));
@@ -356,6 +398,11 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		print_fast_path(&m, NULL);
 		printf("\n  hairpin    ");
 		print_hairpin(&m, NULL);
+		printf("\n  per host   ");
+		if (inst.max_ports_per_host)
+			printf("at most %u ports", inst.max_ports_per_host);
+		else
+			printf("no limit");
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
 		       "  forwards   %ld ports (bpfmasq forward list)\n"
 		       "  statics    %ld (bpfmasq static list)\n"

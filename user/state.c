@@ -139,7 +139,8 @@ int host_addrs_sync(const struct masq_maps *m, const char *wan)
 int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
 		__be32 old_addr)
 {
-	int fds[] = { m->sessions, m->mappings, m->port_owners, m->frags };
+	int fds[] = { m->sessions, m->mappings, m->port_owners, m->frags,
+		      m->hosts };
 	struct bpfmasq_config c = *cfg;
 	size_t i;
 	long n;

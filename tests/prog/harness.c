@@ -215,6 +215,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		inst.max_sessions = opts->max_sessions;
 	if (opts->no_sharing)
 		inst.flags |= BPFMASQ_INST_NO_SHARING;
+	inst.max_ports_per_host = opts->max_ports_per_host;
 	inst.ingress =
 		fx->ingress_tc ? BPFMASQ_INGRESS_TC : BPFMASQ_INGRESS_NATIVE;
 	skel_prepare(fx->skel, &inst);
@@ -681,6 +682,16 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
 static int lookup(int fd, const void *key, void *val)
 {
 	return bpf_map_lookup_elem(fd, key, val) ? -errno : 0;
+}
+
+int fx_host_ports(struct fixture *fx, __be32 addr, int delta)
+{
+	struct bpfmasq_host h = {};
+
+	bpf_map_lookup_elem(fx->maps.hosts, &addr, &h);
+	h.ports += delta;
+	return bpf_map_update_elem(fx->maps.hosts, &addr, &h, BPF_ANY) ? -errno
+								       : 0;
 }
 
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,

@@ -387,6 +387,19 @@ long queue_len(int fd)
 	return n;
 }
 
+void expect_check_finds(struct fixture *fx, int kind)
+{
+	const struct check_opts opts = {};
+	struct check_result res;
+
+	if (!ASSERT_OK(check_run(&fx->maps, &opts, &res), "check"))
+		return;
+	ASSERT_EQ(res.n_violations, 1, "violations");
+	if (res.n_violations)
+		ASSERT_EQ(res.violations[0].kind, kind, "its kind");
+	check_result_free(&res);
+}
+
 bool expect_check_clean(struct fixture *fx)
 {
 	const struct check_opts o = { .pools = true };

@@ -144,6 +144,8 @@ long queue_len(int fd);
 
 /* The state checker, pools included, finds nothing (else it prints it). */
 bool expect_check_clean(struct fixture *fx);
+/* The checker finds exactly one violation, of @kind (enum check_kind). */
+void expect_check_finds(struct fixture *fx, int kind);
 
 /* Make the frags entry of datagram @fk @age_s seconds older. */
 bool frag_age(struct fixture *fx, const struct bpfmasq_frag_key *fk,

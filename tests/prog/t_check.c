@@ -116,7 +116,8 @@ static int add_flow(struct fixture *fx, __be32 ext_addr, __u16 ext_port)
 	if (bpf_map_update_elem(fx->maps.mappings, &in, &m, BPF_NOEXIST) ||
 	    bpf_map_update_elem(fx->maps.port_owners, &ext, &o, BPF_NOEXIST))
 		return -errno;
-	return 0;
+	/* Counted for its host, as the data path would. */
+	return fx_host_ports(fx, HOST5, 1);
 }
 
 /* A session of HOST5:7000/udp with REMOTE1:53, on @ext_addr:40888. */

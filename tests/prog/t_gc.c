@@ -341,7 +341,9 @@ PROG_TEST(gc_orphan_owner, TEST_SUBTESTS)
 		     !ASSERT_OK(bpf_map_delete_elem(fx.maps.mappings, &inside)
 					? -errno
 					: 0,
-				"deleting the mapping")))
+				"deleting the mapping") ||
+		     !ASSERT_OK(fx_host_ports(&fx, HOST1, -1),
+				"counting it out of its host")))
 			goto next;
 		before = udp_pool_len(&fx);
 		if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res),

@@ -313,8 +313,6 @@ PROG_TEST(static_check, TEST_NO_FAST)
 	struct bpfmasq_static_key k = { .addr = HOST2,
 					.dir = BPFMASQ_STATIC_OUT };
 	struct bpfmasq_static v = { .addr = STATIC_ADDR2 };
-	const struct check_opts opts = {};
-	struct check_result res;
 	struct fixture fx;
 
 	if (!fx_setup(&fx, NULL) || !make_static(&fx, HOST1, STATIC_ADDR))
@@ -323,24 +321,12 @@ PROG_TEST(static_check, TEST_NO_FAST)
 	if (!ASSERT_OK(bpf_map_update_elem(fx.maps.statics, &k, &v, 0),
 		       "an entry without its pair"))
 		goto out;
-	if (ASSERT_OK(check_run(&fx.maps, &opts, &res), "check")) {
-		ASSERT_EQ(res.n_violations, 1, "violations");
-		if (res.n_violations)
-			ASSERT_EQ(res.violations[0].kind, CHECK_STATIC_UNPAIRED,
-				  "its kind");
-		check_result_free(&res);
-	}
+	expect_check_finds(&fx, CHECK_STATIC_UNPAIRED);
 	bpf_map_delete_elem(fx.maps.statics, &k);
 	fx.cfg.flags &= ~BPFMASQ_CFG_STATICS;
 	if (!ASSERT_OK(config_write(&fx.maps, &fx.cfg), "flag cleared"))
 		goto out;
-	if (ASSERT_OK(check_run(&fx.maps, &opts, &res), "check")) {
-		ASSERT_EQ(res.n_violations, 1, "violations");
-		if (res.n_violations)
-			ASSERT_EQ(res.violations[0].kind, CHECK_STATIC_FLAG,
-				  "its kind");
-		check_result_free(&res);
-	}
+	expect_check_finds(&fx, CHECK_STATIC_FLAG);
 out:
 	fx_teardown(&fx);
 }

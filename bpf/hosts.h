@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hosts.h - the ports each inside host's mappings hold, against
+ * --max-ports-per-host (RFC 6888 REQ-4): one host cannot take the whole
+ * pool. Counted when a mapping is made, uncounted when it is released;
+ * a forward's mapping is not counted (the collector makes it). An entry
+ * the collector is deleting (DEAD, swapped in at 0) takes no more counts:
+ * a mapping made meanwhile counts itself in a new one.
+ */
+#ifndef BPFMASQ_HOSTS_H
+#define BPFMASQ_HOSTS_H
+
+#include "maps.h"
+#include "verdict.h"
+
+/* --max-ports-per-host, set at load (0: no limit). */
+const volatile __u32 host_max_ports;
+
+/*
+ * Count one more port for inside host @addr: NAT_CONTINUE, else the
+ * reason the mapping may not be made (the host is at the limit: counted
+ * in its entry too).
+ */
+static __always_inline __u32 host_port_take(__be32 addr, __u64 now)
+{
+	struct bpfmasq_host fresh = {}, *h;
+	__u32 old;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		h = bpf_map_lookup_elem(&hosts, &addr);
+		if (!h) {
+			bpf_map_update_elem(&hosts, &addr, &fresh, BPF_NOEXIST);
+			h = bpf_map_lookup_elem(&hosts, &addr);
+			if (!h)
+				return BPFMASQ_STAT_TABLE_FULL;
+		}
+		old = __sync_fetch_and_add(&h->ports, 1);
+		/* Being deleted: the count goes with it; a new entry, then. */
+		if (old & BPFMASQ_HOST_DEAD)
+			continue;
+		if (host_max_ports && old >= host_max_ports) {
+			__sync_fetch_and_add(&h->ports, -1);
+			__sync_fetch_and_add(&h->limited, 1);
+			h->limited_ns = now;
+			return BPFMASQ_STAT_HOST_PORT_LIMIT;
+		}
+		return NAT_CONTINUE;
+	}
+	return BPFMASQ_STAT_TABLE_FULL;
+}
+
+/* One port fewer for @addr (never below 0, nor on a DEAD entry). */
+static __always_inline void host_port_put(__be32 addr)
+{
+	struct bpfmasq_host *h = bpf_map_lookup_elem(&hosts, &addr);
+	__u32 old;
+
+	if (!h)
+		return;
+	old = __sync_fetch_and_add(&h->ports, -1);
+	if (!old || (old & BPFMASQ_HOST_DEAD))
+		__sync_fetch_and_add(&h->ports, 1);
+}
+
+#endif /* BPFMASQ_HOSTS_H */
