@@ -93,8 +93,46 @@ fail:
 }
 
 /* Attach @prog_fd as our filter on @point (egress or ingress). */
+/* Has the pinned map @name in @dir an entry? (No such pin: none.) */
+static bool pinned_has_entries(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	__u32 key;
+	int fd;
+	bool any;
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	any = !bpf_map_get_next_key(fd, NULL, &key);
+	close(fd);
+	return any;
+}
+
+/*
+ * The programs an attach needs: the fast path's and the hairpin's only
+ * when there are (or stay) interfaces for them. Each is the whole NAT
+ * over again for the verifier: not loading them saves most of the time
+ * an attach takes.
+ */
+static void skel_autoload(struct bpfmasq *skel, const struct masq_opts *o,
+			  const struct bpfmasq_config *old, const char *dir)
+{
+	bool lan = o->n_fast > 0 ||
+		   (!o->n_fast && old && (old->flags & BPFMASQ_CFG_FAST_PATH));
+	bool hairpin =
+		o->n_hairpin > 0 || (!o->n_hairpin && old &&
+				     pinned_has_entries(dir, "hairpin_ifaces"));
+
+	bpf_program__set_autoload(skel->progs.bpfmasq_lan, lan);
+	bpf_program__set_autoload(skel->progs.bpfmasq_hairpin, hairpin);
+}
+
 static int open_skel(struct bpfmasq **out, const struct bpfmasq_instance *inst,
-		     const char *dir)
+		     const struct masq_opts *o,
+		     const struct bpfmasq_config *old, const char *dir)
 {
 	struct bpfmasq *skel = bpfmasq__open();
 	struct bpf_map *map;
@@ -107,6 +145,7 @@ static int open_skel(struct bpfmasq **out, const struct bpfmasq_instance *inst,
 		return err;
 	}
 	skel_prepare(skel, inst);
+	skel_autoload(skel, o, old, dir);
 	/* Pinned maps are reused at load; new ones are pinned there. */
 	bpf_object__for_each_map(map, skel->obj)
 	{
@@ -248,7 +287,7 @@ static int attach_locked(const struct masq_opts *o)
 	err = migrate_prepare(&mg, dir, layout);
 	if (err)
 		return err;
-	err = open_skel(&skel, &inst, dir);
+	err = open_skel(&skel, &inst, o, fresh ? NULL : &old, dir);
 	if (err)
 		goto out_unpin;
 	m.ctl = -1;
