@@ -223,15 +223,18 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	if (*m)
 		return NAT_CONTINUE;
 
-	/* The host's count first: one at its limit costs no pop. */
-	reason = host_port_take(inside->addr, now);
-	if (reason != NAT_CONTINUE)
-		return reason;
 	err = port_take(&ext, inside);
-	if (err) {
-		host_port_put(inside->addr);
+	if (err)
 		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY
 				      : BPFMASQ_STAT_TABLE_FULL;
+	/*
+	 * The host's count after the pop: a flow that finds the pool empty
+	 * costs that one pop, nothing more; one at its limit gives it back.
+	 */
+	reason = host_port_take(inside->addr, now);
+	if (reason != NAT_CONTINUE) {
+		port_return(&ext);
+		return reason;
 	}
 	val.ext_port = ext.port;
 

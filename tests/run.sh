@@ -13,7 +13,7 @@
 # prints no summary counts as one failure, so it can never pass silently.
 #
 # Environment: PROG_TEST_TIMEOUT (s, default 600), NET_TESTS_TIMEOUT (s,
-# default 1200) bound each suite; NET_VERBOSE=1 shows every scenario's log;
+# default 1500) bound each suite; NET_VERBOSE=1 shows every scenario's log;
 # TEST_NET_PATTERN selects network scenarios (globs, e.g. 'tcp_*' or '*.xdp*').
 set -u
 
@@ -82,7 +82,7 @@ fi
 if [[ -x $build/bpfmasq ]]; then
 	# Split on blanks without glob expansion.
 	read -r -a pats <<<"${TEST_NET_PATTERN:-}"
-	run_suite net "${NET_TESTS_TIMEOUT:-1200}" "$here/net/run.sh" "$build" "${pats[@]}"
+	run_suite net "${NET_TESTS_TIMEOUT:-1500}" "$here/net/run.sh" "$build" "${pats[@]}"
 else
 	echo "== net"
 	echo "FAIL net ($build/bpfmasq is missing: run make first)"
