@@ -185,6 +185,20 @@ static __always_inline __u32 quote_port_offset(const struct icmp_quote *q,
 }
 
 /*
+ * An inbound error's way in: its destination and the quote's source (our
+ * external endpoint, @q's) become inside endpoint @addr:@port.
+ */
+static __always_inline int
+icmp_error_to_inside(void *ctx, const enum ctx_kind kind, const struct pkt *p,
+		     const struct icmp_quote *q, __be32 addr, __be16 port)
+{
+	return icmp_error_rewrite(
+		ctx, kind, p, q, p->l3_off + offsetof(struct iphdr, daddr),
+		q->ip_off + offsetof(struct iphdr, saddr),
+		quote_port_offset(q, true), q->saddr, addr, q->sport, port);
+}
+
+/*
  * Inbound error about a packet an inside host sent: the quote's source is
  * our external endpoint. What matches no session goes to the gateway's own
  * stack, never inside.
@@ -214,11 +228,8 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 			 q.proto);
 	if (!session_of_reply(&key, q.saddr, q.sport, &held))
 		return BPFMASQ_STAT_FILTERED;
-	if (icmp_error_rewrite(ctx, kind, p, &q,
-			       p->l3_off + offsetof(struct iphdr, daddr),
-			       q.ip_off + offsetof(struct iphdr, saddr),
-			       quote_port_offset(&q, true), q.saddr,
-			       key.inside_addr, q.sport, key.inside_port))
+	if (icmp_error_to_inside(ctx, kind, p, &q, key.inside_addr,
+				 key.inside_port))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_IN;
 not_ours:
@@ -247,11 +258,7 @@ static __always_inline __u32 nat_icmp_error_in_static(void *ctx,
 	}
 	if (q.saddr != p->daddr)
 		return NAT_CONTINUE;
-	if (icmp_error_rewrite(ctx, kind, p, &q,
-			       p->l3_off + offsetof(struct iphdr, daddr),
-			       q.ip_off + offsetof(struct iphdr, saddr),
-			       quote_port_offset(&q, true), q.saddr, inside,
-			       q.sport, q.sport))
+	if (icmp_error_to_inside(ctx, kind, p, &q, inside, q.sport))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	stat_inc(BPFMASQ_STAT_STATIC_IN);
 	return BPFMASQ_STAT_TRANSLATED_IN;

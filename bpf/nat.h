@@ -119,16 +119,13 @@ static __always_inline __u32 nat_outbound_pkt(void *ctx,
 		return BPFMASQ_STAT_EXCLUDED;
 	if (p->kind == PKT_ICMP_ERROR)
 		return nat_icmp_error_out(ctx, kind, p, is_inside(p->saddr));
-	if (p->kind == PKT_LATER_FRAGMENT) {
-		reason = nat_static_out(ctx, kind, cfg, p);
-		if (reason != NAT_CONTINUE)
-			return reason;
-		return nat_fragment_out(ctx, kind, cfg, p);
-	}
+	/* No session to look up: a static's, or as the kind says. */
 	if (p->kind != PKT_PORTS && p->kind != PKT_ECHO_REQUEST) {
 		reason = nat_static_out(ctx, kind, cfg, p);
 		if (reason != NAT_CONTINUE)
 			return reason;
+		if (p->kind == PKT_LATER_FRAGMENT)
+			return nat_fragment_out(ctx, kind, cfg, p);
 		return is_inside(p->saddr) ? BPFMASQ_STAT_UNSUPPORTED
 					   : BPFMASQ_STAT_NOT_INSIDE;
 	}

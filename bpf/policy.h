@@ -67,7 +67,8 @@ static __always_inline __be32 static_peer(const struct bpfmasq_config *cfg,
  * A reply that was translated already: while a re-attach switches modes,
  * XDP and TC ingress are both attached for a moment, and TC sees what XDP
  * translated. It belongs to a session, which a stranger's packet cannot,
- * or is for a static's inside address; and only then: at other times nothing reaches an inside address directly.
+ * or is for a static's inside address; and only then: at other times
+ * nothing reaches an inside address directly.
  */
 static __always_inline bool translated_already(const struct bpfmasq_config *cfg,
 					       const struct pkt *p)

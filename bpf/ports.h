@@ -215,9 +215,8 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 					.proto = inside->proto };
 	struct bpfmasq_mapping val = { .ext_addr = cfg->ext_addr,
 				       .used_ms = mapping_clock(now) };
-	long err;
-
 	__u32 reason;
+	long err;
 
 	*m = bpf_map_lookup_elem(&mappings, inside);
 	if (*m)

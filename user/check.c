@@ -782,8 +782,8 @@ static int check_statics(struct pass *p)
 	return err;
 }
 
-/* Is @addr in the sorted array @a of @n addresses (host order)? */
-static long addr_count(const uint32_t *a, long n, uint32_t addr)
+/* How many times @addr is in the sorted array @a of @n addresses. */
+static long addr_count(const uint64_t *a, long n, uint64_t addr)
 {
 	long lo = 0, hi = n, first;
 
@@ -801,13 +801,6 @@ static long addr_count(const uint32_t *a, long n, uint32_t addr)
 	return lo - first;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Each inside host's entry in hosts counts its flows' mappings (not the
  * forwards'), and a host with such a mapping has an entry.
@@ -817,7 +810,7 @@ static int check_hosts(struct pass *p)
 	struct bpfmasq_endpoint *keys;
 	struct bpfmasq_mapping *vals;
 	struct bpfmasq_host *hv, h;
-	uint32_t *addrs = NULL;
+	uint64_t *addrs = NULL;
 	long n, nh, i, na = 0, want;
 	__be32 *hk;
 	int err = 0;
@@ -838,7 +831,7 @@ static int check_hosts(struct pass *p)
 	for (i = 0; i < n; i++)
 		if (!(vals[i].flags & BPFMASQ_MAP_FORWARD))
 			addrs[na++] = ntohl(keys[i].addr);
-	qsort(addrs, na, sizeof(*addrs), u32_cmp);
+	qsort(addrs, na, sizeof(*addrs), u64_cmp);
 	for (i = 0; i < nh && !err; i++) {
 		__u32 ports = hv[i].ports & ~BPFMASQ_HOST_DEAD;
 
