@@ -6,13 +6,14 @@
 #   1. BUILD_DIR/prog_test: the BPF program tests (BPF_PROG_TEST_RUN on
 #      hand-built packets); prints "PASS name" / "FAIL name" lines and
 #      "N passed, N failed".
-#   2. tests/net/run.sh BUILD_DIR: the network scenarios, same format.
+#   2. tests/net/run.sh BUILD_DIR: the network scenarios, same format,
+#      side by side with 1 (whose output is shown after theirs).
 #
 # Adds the counts up and ends with exactly one line "N passed, N failed";
 # exit status 1 if anything failed. A suite that is missing, crashes or
 # prints no summary counts as one failure, so it can never pass silently.
 #
-# Environment: PROG_TEST_TIMEOUT (s, default 600), NET_TESTS_TIMEOUT (s,
+# Environment: PROG_TEST_TIMEOUT (s, default 900), NET_TESTS_TIMEOUT (s,
 # default 1500) bound each suite; NET_VERBOSE=1 shows every scenario's log;
 # TEST_NET_PATTERN selects network scenarios (globs, e.g. 'tcp_*' or '*.xdp*').
 set -u
@@ -34,22 +35,45 @@ passed=0
 failed=0
 tmp=$(mktemp -d /tmp/bpfmasq-tests.XXXXXX)
 trap 'rm -rf -- "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# A background job ignores SIGINT: a signal is passed on to each suite,
+# which cleans up after itself.
+stop_suites() {
+	local f
+	for f in "$tmp"/*.pid; do
+		[[ -e $f ]] && kill -TERM "$(cat "$f")" 2>/dev/null
+	done
+	wait
+	exit "$1"
+}
+trap 'stop_suites 130' INT
+trap 'stop_suites 143' TERM
 
 summary_re='^([0-9]+) passed, ([0-9]+) failed$'
 
-# run_suite NAME TIMEOUT CMD...: run one suite, its output shown as it comes
-# (its own summary line relabelled "NAME: ..." so that the last line of
-# this script is the only bare summary), and add its counts.
-run_suite() {
-	local name=$1 limit=$2 out=$tmp/$1.out rc p f line
+# suite_run NAME TIMEOUT CMD...: run one suite, its output into
+# $tmp/NAME.out (and shown as it comes with SHOW=1, its own summary line
+# relabelled "NAME: ..." so that the last line of this script is the only
+# bare summary); its exit status into $tmp/NAME.rc.
+suite_run() {
+	local name=$1 limit=$2 out=$tmp/$1.out pid
 	shift 2
-	echo "== $name"
-	# --foreground: a Ctrl-C reaches the suite, which cleans up after itself.
-	timeout --foreground -k 10 "$limit" "$@" </dev/null 2>&1 | tee "$out" |
-		sed -E "s/$summary_re/$name: \\1 passed, \\2 failed/"
-	rc=${PIPESTATUS[0]}
+	timeout -k 10 "$limit" "$@" </dev/null >"$out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$tmp/$name.pid"
+	if [[ ${SHOW:-0} == 1 ]]; then
+		tail -n +1 --pid="$pid" -f "$out" |
+			sed -E "s/$summary_re/$name: \\1 passed, \\2 failed/"
+	fi
+	wait "$pid"
+	echo $? >"$tmp/$name.rc"
+	rm -f -- "$tmp/$name.pid"
+}
+
+# suite_count NAME LIMIT: add the counts of a suite that has run (its
+# output shown first unless it was shown as it came, with SHOW=1).
+suite_count() {
+	local name=$1 limit=$2 out=$tmp/$1.out rc p f line
+	rc=$(cat "$tmp/$name.rc" 2>/dev/null || echo 1)
 	line=$(grep -E "$summary_re" "$out" | tail -n 1)
 	if [[ -z $line ]]; then
 		# No summary: count what it did report, plus the crash itself.
@@ -71,22 +95,34 @@ run_suite() {
 	failed=$((failed + f))
 }
 
+# The two suites run side by side: the program tests keep one CPU busy
+# in the verifier, the network scenarios mostly wait.
+echo "== prog_test (beside the network scenarios; its output follows theirs)"
 if [[ -x $build/prog_test ]]; then
-	run_suite prog_test "${PROG_TEST_TIMEOUT:-600}" "$build/prog_test"
+	suite_run prog_test "${PROG_TEST_TIMEOUT:-900}" "$build/prog_test" &
+	prog_pid=$!
 else
-	echo "== prog_test"
 	echo "FAIL prog_test ($build/prog_test is missing: run make first)"
 	failed=$((failed + 1))
+	prog_pid=
 fi
 
+echo "== net"
 if [[ -x $build/bpfmasq ]]; then
 	# Split on blanks without glob expansion.
 	read -r -a pats <<<"${TEST_NET_PATTERN:-}"
-	run_suite net "${NET_TESTS_TIMEOUT:-1500}" "$here/net/run.sh" "$build" "${pats[@]}"
+	SHOW=1 suite_run net "${NET_TESTS_TIMEOUT:-1500}" "$here/net/run.sh" "$build" "${pats[@]}"
+	suite_count net "${NET_TESTS_TIMEOUT:-1500}"
 else
-	echo "== net"
 	echo "FAIL net ($build/bpfmasq is missing: run make first)"
 	failed=$((failed + 1))
+fi
+
+if [[ -n $prog_pid ]]; then
+	wait "$prog_pid"
+	echo "== prog_test"
+	sed -E "s/$summary_re/prog_test: \\1 passed, \\2 failed/" "$tmp/prog_test.out"
+	suite_count prog_test "${PROG_TEST_TIMEOUT:-900}"
 fi
 
 echo "$passed passed, $failed failed"

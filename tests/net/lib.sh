@@ -20,6 +20,15 @@ WAN=$TOPO_WAN_IF
 # Registered scenarios, in order: "name function args...".
 NET_TESTS=()
 net_test() { NET_TESTS+=("$*"); }
+# net_test_alone: the same, for a scenario that must run with no other one
+# beside it (tests/net/run.sh runs the others several at a time): one that
+# is CPU-bound, or asserts a rate or a time.
+declare -A NET_ALONE=()
+net_test_alone() {
+	# shellcheck disable=SC2034 # read by run.sh
+	NET_ALONE[$1]=1
+	net_test "$@"
+}
 
 # ---- reporting -------------------------------------------------------------
 

@@ -4,8 +4,10 @@
 # tests/net/run.sh BUILD_DIR [PATTERN...]
 #
 # Runs the network scenarios (tests/net/t_*.sh), each in a topology of its
-# own and in a process of its own under `timeout`, and prints "PASS name" /
-# "FAIL name" per scenario and "N passed, N failed" at the end. PATTERNs
+# own and in a process of its own under `timeout`, NET_JOBS at a time
+# (default: CPUs + 1; those registered with net_test_alone alone), and
+# prints "PASS name (Ns)" / "FAIL name (Ns)" per scenario as each ends and
+# "N passed, N failed" at the end. PATTERNs
 # (bash globs) select scenarios by name, e.g. 'tcp_basic*' or '*.xdp*'
 # (scenarios that run in both ingress modes are named NAME.tc[.VARIANT]
 # and NAME.xdp[.VARIANT]).
@@ -85,20 +87,35 @@ selected() {
 	return 1
 }
 
-logdir=$(mktemp -d /tmp/bpfmasq-netlog.XXXXXX)
-child=
-cur_prefix=
-cur_tmp=
+# Scenarios spend most of their time waiting (for a timeout, a GC pass, a
+# reply), so NET_JOBS of them run at once, each in its own namespaces and
+# bpffs; those registered with net_test_alone (CPU-bound, or measuring
+# rates) run with nothing beside them.
+NET_JOBS=${NET_JOBS:-$(($(nproc) + 1))}
+[[ $NET_JOBS =~ ^[1-9][0-9]*$ ]] || {
+	echo "tests/net/run.sh: NET_JOBS must be a positive number, not '$NET_JOBS'" >&2
+	exit 2
+}
 
+logdir=$(mktemp -d /tmp/bpfmasq-netlog.XXXXXX)
+# Per running scenario, by the pid of its process.
+declare -A job_name=() job_prefix=() job_tmp=() job_start=()
+
+# sweep PID: remove what the scenario run by PID may have left.
 sweep() {
-	[[ -n $cur_prefix ]] || return 0
-	(TOPO_PREFIX=$cur_prefix TOPO_TMP=$cur_tmp topo_cleanup)
-	cur_prefix=
+	(TOPO_PREFIX=${job_prefix[$1]} TOPO_TMP=${job_tmp[$1]} topo_cleanup)
+	unset "job_name[$1]" "job_prefix[$1]" "job_tmp[$1]" "job_start[$1]"
 }
 
 on_signal() {
-	[[ -n $child ]] && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null
-	sweep
+	local pid
+	for pid in "${!job_name[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${!job_name[@]}"; do
+		wait "$pid" 2>/dev/null
+		sweep "$pid"
+	done
 	rm -rf -- "$logdir"
 	echo "interrupted" >&2
 	exit 130
@@ -108,36 +125,57 @@ trap on_signal INT TERM
 passed=0
 failed=0
 n=0
+
+# start NAME: run one scenario in the background, under `timeout`.
+start() {
+	local name=$1 pid tmp
+	n=$((n + 1))
+	tmp=$(mktemp -d /tmp/bpfmasq-topo.XXXXXX)
+	TOPO_PREFIX=bmq$$t$n TOPO_TMP=$tmp \
+		timeout -k 10 "$NET_TEST_TIMEOUT" "$0" "${BPFMASQ_BIN%/bpfmasq}" --one "$name" \
+		>"$logdir/$name.log" 2>&1 </dev/null &
+	pid=$!
+	job_name[$pid]=$name
+	job_prefix[$pid]=bmq$$t$n
+	job_tmp[$pid]=$tmp
+	job_start[$pid]=$SECONDS
+}
+
+# reap: wait for any one running scenario, clean up after it and report.
+reap() {
+	local pid rc name log secs
+	wait -n -p pid "${!job_name[@]}"
+	rc=$?
+	name=${job_name[$pid]}
+	log=$logdir/$name.log
+	secs=$((SECONDS - job_start[$pid]))
+	sweep "$pid"
+	[[ $rc == 124 || $rc == 137 ]] && echo "    FAIL: timed out after ${NET_TEST_TIMEOUT}s" >>"$log"
+	if [[ $rc == 0 ]]; then
+		passed=$((passed + 1))
+		echo "PASS net.$name (${secs}s)"
+		[[ ${NET_VERBOSE:-0} == 1 ]] && sed 's/^/  /' "$log"
+	else
+		failed=$((failed + 1))
+		echo "FAIL net.$name (${secs}s)"
+		sed 's/^/  /' "$log"
+	fi
+}
+
 for entry in "${NET_TESTS[@]}"; do
 	read -r -a words <<<"$entry"
 	name=${words[0]}
 	selected "$name" "$@" || continue
-	n=$((n + 1))
-	cur_prefix=bmq$$t$n
-	cur_tmp=$(mktemp -d /tmp/bpfmasq-topo.XXXXXX)
-	log=$logdir/$name.log
-	start=$SECONDS
-	# In the background and waited for, so that a signal reaches on_signal
-	# at once instead of after the scenario.
-	TOPO_PREFIX=$cur_prefix TOPO_TMP=$cur_tmp \
-		timeout -k 10 "$NET_TEST_TIMEOUT" "$0" "${BPFMASQ_BIN%/bpfmasq}" --one "$name" \
-		>"$log" 2>&1 </dev/null &
-	child=$!
-	wait "$child"
-	rc=$?
-	child=
-	sweep
-	[[ $rc == 124 || $rc == 137 ]] && echo "    FAIL: timed out after ${NET_TEST_TIMEOUT}s" >>"$log"
-	if [[ $rc == 0 ]]; then
-		passed=$((passed + 1))
-		echo "PASS net.$name ($((SECONDS - start))s)"
-		[[ ${NET_VERBOSE:-0} == 1 ]] && sed 's/^/  /' "$log"
-	else
-		failed=$((failed + 1))
-		echo "FAIL net.$name ($((SECONDS - start))s)"
-		sed 's/^/  /' "$log"
+	if [[ -n ${NET_ALONE[$name]:-} ]]; then
+		while ((${#job_name[@]} > 0)); do reap; done
+		start "$name"
+		reap
+		continue
 	fi
+	while ((${#job_name[@]} >= NET_JOBS)); do reap; done
+	start "$name"
 done
+while ((${#job_name[@]} > 0)); do reap; done
 rm -rf -- "$logdir"
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]

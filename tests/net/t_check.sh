@@ -135,4 +135,4 @@ t_check_traffic() {
 	((seen > 0)) || { fail "no session was ever seen: no traffic to check"; rc=1; }
 	return $rc
 }
-net_test check_traffic t_check_traffic
+net_test_alone check_traffic t_check_traffic

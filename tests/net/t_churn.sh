@@ -208,7 +208,7 @@ t_flush_churn() {
 	((rc == 0)) || indent_log <"$TOPO_TMP/run.log"
 	return $rc
 }
-net_test flush_churn t_flush_churn
+net_test_alone flush_churn t_flush_churn
 
 # ---- pool_exhaustion_recovery ------------------------------------------------
 
@@ -333,7 +333,7 @@ t_pool_exhaustion_recovery() {
 	expect_eq "new TCP connections after recovery" "$ok" 15 || return 1
 	conn_say after
 }
-net_test pool_exhaustion_recovery t_pool_exhaustion_recovery
+net_test_alone pool_exhaustion_recovery t_pool_exhaustion_recovery
 
 # ---- short_tcp_connections ---------------------------------------------------
 
@@ -430,4 +430,4 @@ t_short_tcp_connections() {
 	_stop_daemon "$DAEMON_PID" || rc=1
 	return $rc
 }
-net_test short_tcp_connections t_short_tcp_connections
+net_test_alone short_tcp_connections t_short_tcp_connections

@@ -85,7 +85,7 @@ t_gc() {
 		{ fail "expected ports 20000 and 20001 again, got $u3 and $u4"; return 1; }
 	ping_check "$NS_LAN1" 2
 }
-net_test gc t_gc
+net_test_alone gc t_gc
 
 # t_gc_serialised: commands that change the state wait for one another (a
 # lock on the bpffs): while another holder keeps it for 2 s, `gc` waits and

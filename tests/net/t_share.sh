@@ -292,8 +292,8 @@ print(sum(int(h) - int(l) + 1 for l, h in (r.split("-") for r in sys.argv[1].spl
 	fi
 	return $rc
 }
-net_test many_flows_one_host t_many_flows on
-net_test many_flows_no_sharing t_many_flows off
+net_test_alone many_flows_one_host t_many_flows on
+net_test_alone many_flows_no_sharing t_many_flows off
 
 # ---- shared_replies_not_crossed ----------------------------------------------
 
@@ -529,4 +529,4 @@ t_shared_replies_not_crossed() {
 	note "A:$q to R2 from $e: answered; port_lent $(nat_stat port_lent) (was $n)"
 	return $rc
 }
-net_test shared_replies_not_crossed t_shared_replies_not_crossed
+net_test_alone shared_replies_not_crossed t_shared_replies_not_crossed

@@ -58,7 +58,7 @@ t_table_full() {
 	bmq flush "$WAN" || return 1
 	udp_check "$NS_LAN1" 40024 after-flush >/dev/null
 }
-net_test table_full t_table_full
+net_test_alone table_full t_table_full
 
 # _flood_table: 60 new UDP flows from lan1 (never answered), which must
 # fill a 32-session table: table_full counts the refused ones.

@@ -76,9 +76,9 @@ t_tcp_spoof() {
 	state=$(conns_json | pyjson "len([c for c in d if c['proto'] == 'tcp'])") || return 1
 	expect_eq "TCP sessions 2 s after the RST (close timeout 1 s)" "$state" 0
 }
-net_test tcp_spoof t_tcp_spoof
-net_test tcp_spoof_xdp in_mode xdp t_tcp_spoof
-net_test tcp_spoof_fast in_mode fast t_tcp_spoof
+net_test_alone tcp_spoof t_tcp_spoof
+net_test_alone tcp_spoof_xdp in_mode xdp t_tcp_spoof
+net_test_alone tcp_spoof_fast in_mode fast t_tcp_spoof
 
 # _tcp_states: the states of every TCP session, sorted, one line.
 _tcp_states() { conns_json | pyjson "' '.join(sorted(c['state'] for c in d if c['proto'] == 'tcp'))"; }

@@ -304,18 +304,18 @@ t_upgrade_from() {
 	fi
 	nothing_attached
 }
-net_test upgrade_from_layout_1 t_upgrade_from 1 attach
+net_test_alone upgrade_from_layout_1 t_upgrade_from 1 attach
 net_test upgrade_from_layout_1.run t_upgrade_from 1 run
 net_test upgrade_from_layout_1.xdp in_mode xdp t_upgrade_from 1 attach
-net_test upgrade_from_layout_2 t_upgrade_from 2 attach
+net_test_alone upgrade_from_layout_2 t_upgrade_from 2 attach
 net_test upgrade_from_layout_2.run t_upgrade_from 2 run
-net_test upgrade_from_layout_3 t_upgrade_from 3 attach
+net_test_alone upgrade_from_layout_3 t_upgrade_from 3 attach
 net_test upgrade_from_layout_3.run t_upgrade_from 3 run
-net_test upgrade_from_layout_4 t_upgrade_from 4 attach
+net_test_alone upgrade_from_layout_4 t_upgrade_from 4 attach
 net_test upgrade_from_layout_4.run t_upgrade_from 4 run
-net_test upgrade_from_layout_5 t_upgrade_from 5 attach
+net_test_alone upgrade_from_layout_5 t_upgrade_from 5 attach
 net_test upgrade_from_layout_5.run t_upgrade_from 5 run
-net_test upgrade_from_layout_6 t_upgrade_from 6 attach
+net_test_alone upgrade_from_layout_6 t_upgrade_from 6 attach
 net_test upgrade_from_layout_6.run t_upgrade_from 6 run
 
 # t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the

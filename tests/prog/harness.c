@@ -224,6 +224,11 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	if (!opts->hairpin)
 		bpf_program__set_autoload(fx->skel->progs.bpfmasq_hairpin,
 					  false);
+	/* Most of a setup is the verifier's: only the ingress it runs. */
+	bpf_program__set_autoload(fx->ingress_tc
+					  ? fx->skel->progs.bpfmasq_ingress
+					  : fx->skel->progs.bpfmasq_ingress_tc,
+				  false);
 	/* Room for every port of the test ranges, quicker to set up. */
 	bpf_map__set_max_entries(fx->skel->maps.port_owners,
 				 opts->max_owners ? opts->max_owners : 8192);
