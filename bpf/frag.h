@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "addrs.h"
 #include "ctx.h"
 #include "maps.h"
 #include "parse.h"
@@ -125,11 +126,15 @@ static __always_inline __u32 nat_fragment_out(void *ctx,
 					      const struct bpfmasq_config *cfg,
 					      const struct pkt *p)
 {
+	__be32 addr;
+
 	if (!is_inside(p->saddr))
 		return BPFMASQ_STAT_NOT_INSIDE;
-	if (!cfg->ext_addr)
+	/* The host's address, as its first fragment's mapping has it. */
+	addr = ext_addr_of(cfg, p->saddr);
+	if (!addr)
 		return BPFMASQ_STAT_NO_ADDRESS;
-	if (nat_rewrite_src(ctx, kind, p, cfg->ext_addr, 0))
+	if (nat_rewrite_src(ctx, kind, p, addr, 0))
 		return BPFMASQ_STAT_REWRITE_FAILED;
 	return BPFMASQ_STAT_TRANSLATED_OUT;
 }
@@ -152,7 +157,7 @@ static __always_inline bool frag_holding(const struct pkt *p, __u64 now)
 	const struct bpfmasq_daemon *d;
 	__u32 zero = 0;
 
-	if (!cfg || p->daddr != cfg->ext_addr)
+	if (!cfg || !ext_addr_ours(cfg, p->daddr))
 		return false;
 	d = bpf_map_lookup_elem(&daemon, &zero);
 	return d && d->alive_ns &&

@@ -42,7 +42,7 @@ static __always_inline bool hairpin_wanted(const struct bpfmasq_config *cfg,
 	if (!cfg->ext_addr || p->kind != PKT_PORTS || p->first_fragment)
 		return false;
 	/* A static's outside address: its inside host, on every port. */
-	if (p->daddr != cfg->ext_addr)
+	if (!ext_addr_ours(cfg, p->daddr))
 		return static_peer(cfg, p->daddr, BPFMASQ_STATIC_IN);
 	endpoint_make(&ext, p->daddr, p->dport, p->proto);
 	return port_owner(&ext, &inside);

@@ -2,7 +2,8 @@
 /*
  * hosts.h - the ports each inside host's mappings hold, against
  * --max-ports-per-host (RFC 6888 REQ-4): one host cannot take the whole
- * pool. Counted when a mapping is made, uncounted when it is released;
+ * pool, and the external address they are all on (paired pooling,
+ * addrs.h). Counted when a mapping is made, uncounted when it is released;
  * a forward's mapping is not counted (the collector makes it). An entry
  * the collector is deleting (DEAD, swapped in at 0) takes no more counts:
  * a mapping made meanwhile counts itself in a new one.
@@ -16,18 +17,22 @@
 /* --max-ports-per-host, set at load (0: no limit). */
 const volatile __u32 host_max_ports;
 
+/* Swaps tried against other CPUs' counts of the same host. */
+#define HOST_TAKE_TRIES 4
+
 /*
- * Count one more port for inside host @addr: NAT_CONTINUE, else the
- * reason the mapping may not be made (the host is at the limit: counted
- * in its entry too).
+ * Count one more port for inside host @addr, on external address @ext:
+ * NAT_CONTINUE, else the reason the mapping may not be made (the host is
+ * at the limit: counted in its entry too; or it was paired with another
+ * address meanwhile). Count and address change in one swap, and the
+ * address only while the count is 0: all of a host's mappings are on one.
  */
-static __always_inline __u32 host_port_take(__be32 addr, __u64 now)
+static __always_inline __u32 host_port_take(__be32 addr, __be32 ext, __u64 now)
 {
-	struct bpfmasq_host fresh = {}, *h;
-	__u32 old;
+	struct bpfmasq_host fresh = { .ext_addr = ext }, *h, old, cur;
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < HOST_TAKE_TRIES; i++) {
 		h = bpf_map_lookup_elem(&hosts, &addr);
 		if (!h) {
 			bpf_map_update_elem(&hosts, &addr, &fresh, BPF_NOEXIST);
@@ -35,17 +40,22 @@ static __always_inline __u32 host_port_take(__be32 addr, __u64 now)
 			if (!h)
 				return BPFMASQ_STAT_TABLE_FULL;
 		}
-		old = __sync_fetch_and_add(&h->ports, 1);
-		/* Being deleted: the count goes with it; a new entry, then. */
-		if (old & BPFMASQ_HOST_DEAD)
+		old.word = *(volatile __u64 *)&h->word;
+		/* Being deleted: a new entry, then. */
+		if (old.ports & BPFMASQ_HOST_DEAD)
 			continue;
-		if (host_max_ports && old >= host_max_ports) {
-			__sync_fetch_and_add(&h->ports, -1);
+		if (old.ports && old.ext_addr && old.ext_addr != ext)
+			return BPFMASQ_STAT_MAPPING_RELEASED;
+		if (host_max_ports && old.ports >= host_max_ports) {
 			__sync_fetch_and_add(&h->limited, 1);
 			h->limited_ns = now;
 			return BPFMASQ_STAT_HOST_PORT_LIMIT;
 		}
-		return NAT_CONTINUE;
+		cur.ports = old.ports + 1;
+		cur.ext_addr = ext;
+		if (__sync_val_compare_and_swap(&h->word, old.word, cur.word) ==
+		    old.word)
+			return NAT_CONTINUE;
 	}
 	return BPFMASQ_STAT_TABLE_FULL;
 }

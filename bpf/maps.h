@@ -123,6 +123,22 @@ struct {
 	__type(value, struct bpfmasq_host);
 } hosts SEC(".maps");
 
+/* The pool's addresses and their state (bpfmasq.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFMASQ_MAX_EXT_ADDRS);
+	__type(key, __be32);
+	__type(value, struct bpfmasq_ext_addr);
+} ext_addrs SEC(".maps");
+
+/* The ACTIVE addresses of the pool, that new hosts are spread over. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_addr_pool);
+} addr_pool SEC(".maps");
+
 /* Source prefixes that are translated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -45,14 +45,16 @@ static __always_inline __u32 nat_flow_bind(
 {
 	struct bpfmasq_mapping *m;
 	bool created = false;
+	__be32 addr = 0;
 	__u32 reason;
 
-	reason = mapping_get(cfg, inside, now, &created, &m);
+	reason = mapping_get(cfg, inside, now, &created, &m, &addr);
 	/* No room for the mapping: a session that gives way makes some. */
 	if (reason == BPFMASQ_STAT_TABLE_FULL && session_make_room(now, true))
-		reason = mapping_get(cfg, inside, now, &created, &m);
+		reason = mapping_get(cfg, inside, now, &created, &m, &addr);
+	/* Paired pooling holds here too: a port of the host's address. */
 	if (reason == BPFMASQ_STAT_PORT_POOL_EMPTY)
-		return nat_flow_share(cfg, inside, key, p, now, s);
+		return nat_flow_share(addr, inside, key, p, now, s);
 	if (reason == NAT_CONTINUE)
 		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
@@ -91,7 +93,7 @@ static __always_inline __u32 nat_new_flow_out(
 static __always_inline bool own_echo(const struct bpfmasq_config *cfg,
 				     const struct pkt *p)
 {
-	return p->kind == PKT_ECHO_REQUEST && p->saddr == cfg->ext_addr;
+	return p->kind == PKT_ECHO_REQUEST && ext_addr_ours(cfg, p->saddr);
 }
 
 /*
@@ -135,8 +137,11 @@ static __always_inline __u32 nat_outbound_pkt(void *ctx,
 
 	now = bpf_ktime_get_boot_ns();
 	s = bpf_map_lookup_elem(&sessions, &key);
-	/* Left over from an old external address: start the flow anew. */
-	if (s && s->ext_addr != cfg->ext_addr) {
+	/*
+	 * Left over from an old external address (one that has left the
+	 * pool, too): start the flow anew.
+	 */
+	if (s && !ext_addr_ours(cfg, s->ext_addr)) {
 		session_remove(&key, s);
 		s = NULL;
 	}

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "addrs.h"
 #include "conntrack.h"
 #include "hosts.h"
 #include "maps.h"
@@ -204,17 +205,18 @@ static __always_inline void port_quarantine(const struct bpfmasq_endpoint *ext,
 
 /*
  * The mapping of @inside in *@m, created on first use (then *@created is
- * set). NAT_CONTINUE, or the reason it could not be made.
+ * set) on the address the host is paired with (addrs.h), which *@addr
+ * says (0: none was needed). NAT_CONTINUE, or the reason it could not be
+ * made.
  */
 static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 					 const struct bpfmasq_endpoint *inside,
 					 __u64 now, bool *created,
-					 struct bpfmasq_mapping **m)
+					 struct bpfmasq_mapping **m,
+					 __be32 *addr)
 {
-	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr,
-					.proto = inside->proto };
-	struct bpfmasq_mapping val = { .ext_addr = cfg->ext_addr,
-				       .used_ms = mapping_clock(now) };
+	struct bpfmasq_endpoint ext = { .proto = inside->proto };
+	struct bpfmasq_mapping val = { .used_ms = mapping_clock(now) };
 	__u32 reason;
 	long err;
 
@@ -222,6 +224,10 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	if (*m)
 		return NAT_CONTINUE;
 
+	ext.addr = ext_addr_of(cfg, inside->addr);
+	*addr = ext.addr;
+	if (!ext.addr)
+		return BPFMASQ_STAT_NO_ADDRESS;
 	err = port_take(&ext, inside);
 	if (err)
 		return err == -ENOSPC ? BPFMASQ_STAT_PORT_POOL_EMPTY
@@ -230,11 +236,12 @@ static __always_inline __u32 mapping_get(const struct bpfmasq_config *cfg,
 	 * The host's count after the pop: a flow that finds the pool empty
 	 * costs that one pop, nothing more; one at its limit gives it back.
 	 */
-	reason = host_port_take(inside->addr, now);
+	reason = host_port_take(inside->addr, ext.addr, now);
 	if (reason != NAT_CONTINUE) {
 		port_return(&ext);
 		return reason;
 	}
+	val.ext_addr = ext.addr;
 	val.ext_port = ext.port;
 
 	err = bpf_map_update_elem(&mappings, inside, &val, BPF_NOEXIST);

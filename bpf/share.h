@@ -110,15 +110,15 @@ static __always_inline bool share_missed(const struct bpfmasq_session_key *key,
 }
 
 /*
- * A new flow whose address has no free port: a session on a port another
- * mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY when none of the
+ * A new flow whose address @addr has no free port: a session on a port of
+ * @addr that another mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY when none of the
  * ports tried can be shared (or the flow searched in vain a moment ago),
  * TABLE_FULL.
  */
-static __always_inline __u32 nat_flow_share(
-	const struct bpfmasq_config *cfg, const struct bpfmasq_endpoint *inside,
-	const struct bpfmasq_session_key *key, const struct pkt *p, __u64 now,
-	struct bpfmasq_session **s)
+static __always_inline __u32
+nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,
+	       const struct bpfmasq_session_key *key, const struct pkt *p,
+	       __u64 now, struct bpfmasq_session **s)
 {
 	__u32 hash = share_hash(key), now_ms = now / NS_PER_MS;
 	struct bpfmasq_endpoint ext, owner;
@@ -132,7 +132,7 @@ static __always_inline __u32 nat_flow_share(
 		return BPFMASQ_STAT_PORT_POOL_EMPTY;
 	/* Kept small: the verifier walks it once a try. */
 	for (i = 0; i < BPFMASQ_SHARE_TRIES; i++) {
-		endpoint_make(&ext, cfg->ext_addr, share_pick(), inside->proto);
+		endpoint_make(&ext, addr, share_pick(), inside->proto);
 		/* A forward's port is never lent: its owner has no say. */
 		if (port_state(&ext, &owner) != BPFMASQ_PORT_OWNED ||
 		    (owner.addr == inside->addr && owner.port == inside->port))

@@ -21,7 +21,8 @@
  * quarantined port needs its entry after its mapping is gone.
  */
 #define BPFMASQ_MAX_OWNERS (3 * 65536)
-#define BPFMASQ_MAX_POOLS 64
+/* One pool per (address, protocol) of the pool: 3 * BPFMASQ_MAX_ADDRS. */
+#define BPFMASQ_MAX_POOLS 256
 #define BPFMASQ_MAX_INTERNAL 256
 /* Destinations never translated (--exclude). */
 #define BPFMASQ_MAX_EXCLUDED 64
@@ -365,6 +366,41 @@ struct bpfmasq_victim {
 };
 _Static_assert(sizeof(struct bpfmasq_victim) == 24, "victim layout");
 
+/*
+ * The address pool (--address, several or a range): ext_addrs says of
+ * every address mappings may be on what it is, keyed by the address;
+ * addr_pool (element 0) lists the ACTIVE ones, in the order new hosts
+ * are spread over. The loader writes both (attach); the collector
+ * deletes a DRAINING address once nothing is left on it. The data path
+ * reads them: a host is paired with an ACTIVE address only, and one
+ * that addr_pool lists is checked in ext_addrs first (the loader does
+ * not write addr_pool atomically). A masquerade that follows the
+ * interface's address has neither: config.ext_addr is its one address.
+ */
+struct bpfmasq_ext_addr {
+	__u32 state; /* BPFMASQ_ADDR_* */
+	__u32 idle_s; /* DRAINING: boot second it was first seen unused; 0 */
+};
+_Static_assert(sizeof(struct bpfmasq_ext_addr) == 8, "ext addr layout");
+
+enum {
+	BPFMASQ_ADDR_ACTIVE = 1, /* in addr_pool: new hosts may pair with it */
+	/* Removed from the pool: what is on it stays until it ends. */
+	BPFMASQ_ADDR_DRAINING = 2,
+};
+
+/* Addresses in the pool, at most; addresses known, with the draining. */
+#define BPFMASQ_MAX_ADDRS 64
+#define BPFMASQ_MAX_EXT_ADDRS (2 * BPFMASQ_MAX_ADDRS)
+_Static_assert(BPFMASQ_MAX_POOLS >= 3 * BPFMASQ_MAX_ADDRS, "a pool each");
+
+struct bpfmasq_addr_pool {
+	__u32 count; /* addrs[0..count) are ACTIVE */
+	__u32 pad;
+	__be32 addrs[BPFMASQ_MAX_ADDRS];
+};
+_Static_assert(sizeof(struct bpfmasq_addr_pool) == 264, "addr pool layout");
+
 /* Key of the port-pool map of maps: one free-port queue per pair. */
 struct bpfmasq_pool_key {
 	__be32 addr;
@@ -440,11 +476,25 @@ _Static_assert(sizeof(struct bpfmasq_static) == 8, "static layout");
  * sees it and counts itself in a new entry instead.
  */
 struct bpfmasq_host {
-	__u32 ports; /* its mappings; with BPFMASQ_HOST_DEAD: being deleted */
+	union {
+		struct {
+			/* its mappings; with BPFMASQ_HOST_DEAD: being deleted */
+			__u32 ports;
+			/*
+			 * The external address all its mappings are on (paired
+			 * pooling, RFC 4787 REQ-2): changed only together with
+			 * ports, by one compare-and-swap of word, and only while
+			 * ports is 0. 0: none yet.
+			 */
+			__be32 ext_addr;
+		};
+		__u64 word; /* ports and ext_addr, for that swap */
+	};
+	__u64 limited_ns; /* boot time of the last one refused; 0: none */
 	__u32 limited; /* new mappings refused at the limit */
-	__u64 limited_ns; /* boot time of the last one; 0: none */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct bpfmasq_host) == 16, "host layout");
+_Static_assert(sizeof(struct bpfmasq_host) == 24, "host layout");
 
 #define BPFMASQ_HOST_DEAD 0x80000000u
 #define BPFMASQ_MAX_HOSTS 65536
@@ -584,6 +634,12 @@ enum {
 	BPFMASQ_CFG_FAST_PATH = 1 << 2,
 	/* The statics map has entries: new flows and stray packets look. */
 	BPFMASQ_CFG_STATICS = 1 << 3,
+	/*
+	 * The addresses are a pool (--address): new hosts are paired with
+	 * one of addr_pool, and mappings may be on any of ext_addrs.
+	 * ext_addr is the first, the forwards' and hairpin's.
+	 */
+	BPFMASQ_CFG_POOL = 1 << 4,
 };
 
 /*
@@ -637,10 +693,12 @@ enum {
  * states FORWARD, FORWARD_QUEUED and RETURNED, mapping flag FORWARD,
  * session flag FORWARDED) and hairpins (hairpin_ifaces); 7 adds static
  * NAT (statics, config flag STATICS) and per-host port limits (hosts, the
- * record's max_ports_per_host). migrate.c tells the pins of each
- * apart and brings them up to this one, a step a layout.
+ * record's max_ports_per_host); 8 pools addresses (ext_addrs,
+ * addr_pool, config flag POOL, the host's paired ext_addr, room for
+ * BPFMASQ_MAX_POOLS pools). migrate.c tells the pins of each apart and
+ * brings them up to this one, a step a layout.
  */
-#define BPFMASQ_LAYOUT_VERSION 7
+#define BPFMASQ_LAYOUT_VERSION 8
 /* The oldest layout attach takes over in place. */
 #define BPFMASQ_LAYOUT_OLDEST 1
 

@@ -62,7 +62,7 @@ suite_run() {
 	echo "$pid" >"$tmp/$name.pid"
 	if [[ ${SHOW:-0} == 1 ]]; then
 		tail -n +1 --pid="$pid" -f "$out" |
-			sed -E "s/$summary_re/$name: \\1 passed, \\2 failed/"
+			sed -u -E "s/$summary_re/$name: \\1 passed, \\2 failed/"
 	fi
 	wait "$pid"
 	echo $? >"$tmp/$name.rc"

@@ -163,7 +163,9 @@ static void bench_new_flows(int egress, unsigned int n)
 int main(int argc, char **argv)
 {
 	/* One port per pool: the first flow of each protocol gets 40000. */
-	struct fx_opts opts = { .port_min = 40000, .port_max = 40000 };
+	struct fx_opts opts = { .port_min = 40000,
+				.port_max = 40000,
+				.both_ingress = true };
 	__u32 repeat = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
 	struct pkt_spec s = udp_out(HOST1, 40000), r;
 	struct frame f, reply, other;

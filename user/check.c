@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
+#include "addrs.h"
 #include "check.h"
 
 #define CHECK_PASSES 3
@@ -42,6 +43,10 @@ struct pass {
 	struct bpfmasq_instance inst;
 	char ports[48]; /* the port ranges, as "LO-HI[,LO-HI]" */
 	struct check_result *res;
+	/* The addresses mappings may be on: ext_addrs', or config's one. */
+	int n_addrs;
+	__be32 addrs[BPFMASQ_MAX_EXT_ADDRS];
+	__u32 states[BPFMASQ_MAX_EXT_ADDRS];
 };
 
 /* "A.B.C.D:PORT", in one of eight rotating buffers (for one message). */
@@ -86,6 +91,43 @@ static struct bpfmasq_endpoint ep_make(__be32 addr, __be16 port, __u8 proto)
  * made anew) in between, by a collection pass or a new flow, is not taken
  * for one that disagrees.
  */
+/* The addresses of the instance: the pool's (ext_addrs), or its one. */
+static int addrs_read(struct pass *p)
+{
+	int n;
+
+	p->addrs[0] = p->cfg.ext_addr;
+	p->states[0] = BPFMASQ_ADDR_ACTIVE;
+	p->n_addrs = p->cfg.ext_addr ? 1 : 0;
+	if (!(p->cfg.flags & BPFMASQ_CFG_POOL))
+		return 0;
+	n = ext_addrs_read(p->m, p->addrs, p->states, BPFMASQ_MAX_EXT_ADDRS);
+	if (n < 0)
+		return n;
+	p->n_addrs = n;
+	return 0;
+}
+
+static bool addr_ours(const struct pass *p, __be32 a)
+{
+	int i;
+
+	for (i = 0; i < p->n_addrs; i++)
+		if (p->addrs[i] == a)
+			return true;
+	return false;
+}
+
+static __u32 addr_state(const struct pass *p, __be32 a)
+{
+	int i;
+
+	for (i = 0; i < p->n_addrs; i++)
+		if (p->addrs[i] == a)
+			return p->states[i];
+	return 0;
+}
+
 static bool mapping_still(const struct masq_maps *m,
 			  const struct bpfmasq_endpoint *in,
 			  const struct bpfmasq_mapping *mp)
@@ -279,11 +321,12 @@ static int check_mappings(struct pass *p, uint64_t **exts, long *n_exts)
 				  what, ins, out, out, proto_name(owner.proto),
 				  ep_str(owner.addr, owner.port));
 		}
-		if (!err && mp->ext_addr != cfg->ext_addr)
+		if (!err && !addr_ours(p, mp->ext_addr))
 			err = add(
 				p, CHECK_MAPPING_ADDRESS, in, &ext, NULL,
-				"mapping %s %s -> %s: not on the external address %s",
-				what, ins, out, addr_str(cfg->ext_addr));
+				"mapping %s %s -> %s: on no address of the instance (%s%s)",
+				what, ins, out, addr_str(cfg->ext_addr),
+				p->n_addrs > 1 ? " and its pool" : "");
 		if (!err && !ports_contain(&p->inst, port))
 			err = add(p, CHECK_PORT_RANGE, in, &ext, NULL,
 				  "mapping %s %s -> %s: port outside %s", what,
@@ -566,7 +609,7 @@ static int check_sessions(struct pass *p)
 			   *rem = ep_str(k->remote_addr, k->remote_port),
 			   *out = ep_str(s->ext_addr, s->ext_port);
 
-		if (s->ext_addr != p->cfg.ext_addr)
+		if (!addr_ours(p, s->ext_addr))
 			err = add(
 				p, CHECK_STALE_SESSION, &in, &ext, k,
 				"session %s %s <-> %s via %s: of an old address",
@@ -668,14 +711,13 @@ static const char *held_str(const struct bpfmasq_owner *o)
 }
 
 /*
- * Invariant 4, for the pool of (@cfg's address, @proto): a port is queued
+ * Invariant 4, for the pool of (@addr, @proto): a port is queued
  * once at most, is in range and has no owner entry; every port of the
  * range is queued, owned or quarantined.
  */
-static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
+static int check_pool(struct pass *p, __be32 addr, __u8 proto, uint8_t *queued)
 {
-	const struct bpfmasq_config *cfg = &p->cfg;
-	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
+	struct bpfmasq_pool_key pk = { .addr = addr, .proto = proto };
 	struct bpfmasq_endpoint ext;
 	struct bpfmasq_owner o;
 	const char *what = proto_name(proto);
@@ -686,8 +728,7 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 	n = pool_read(p->m, &pk, &ports);
 	if (n == -ENOENT)
 		return add(p, CHECK_POOL_MISSING, NULL, NULL, NULL,
-			   "pool %s %s: missing", what,
-			   addr_str(cfg->ext_addr));
+			   "pool %s %s: missing", what, addr_str(addr));
 	if (n < 0)
 		return n;
 	p->res->ports_queued += n;
@@ -704,7 +745,7 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 
 		if (!queued[port] && !in_range)
 			continue;
-		ext = ep_make(cfg->ext_addr, htons(port), proto);
+		ext = ep_make(addr, htons(port), proto);
 		taken = held(p->m, &ext, &o);
 		/* Queued with an entry that says so: free, or to be dropped. */
 		queued_ok = taken && (o.state == BPFMASQ_PORT_FORWARD_QUEUED ||
@@ -712,25 +753,24 @@ static int check_pool(struct pass *p, __u8 proto, uint8_t *queued)
 		if (queued[port] && !in_range)
 			err = add(p, CHECK_PORT_QUEUED_OUT_OF_RANGE, NULL, &ext,
 				  NULL, "pool %s %s: port %d outside %s", what,
-				  addr_str(cfg->ext_addr), port, p->ports);
+				  addr_str(addr), port, p->ports);
 		else if (queued[port] > 1)
 			err = add(p, CHECK_PORT_QUEUED_TWICE, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued %u times", what,
-				  addr_str(cfg->ext_addr), port, queued[port]);
+				  addr_str(addr), port, queued[port]);
 		else if (queued_ok && !queued[port])
 			err = add(p, CHECK_PORT_LOST, NULL, &ext, NULL,
 				  "pool %s %s: port %d %s, yet not queued",
-				  what, addr_str(cfg->ext_addr), port,
-				  held_str(&o));
+				  what, addr_str(addr), port, held_str(&o));
 		else if (queued[port] && taken && !queued_ok)
 			err = add(p, CHECK_PORT_QUEUED_OWNED, NULL, &ext, NULL,
 				  "pool %s %s: port %d queued, yet %s", what,
-				  addr_str(cfg->ext_addr), port, held_str(&o));
+				  addr_str(addr), port, held_str(&o));
 		else if (!queued[port] && !taken)
 			err = add(
 				p, CHECK_PORT_LOST, NULL, &ext, NULL,
 				"pool %s %s: port %d neither queued, owned nor quarantined",
-				what, addr_str(cfg->ext_addr), port);
+				what, addr_str(addr), port);
 	}
 	return err;
 }
@@ -843,6 +883,19 @@ static int check_hosts(struct pass *p)
 				"host %s counts %u ports, its mappings hold %ld",
 				addr_str(hk[i]), ports, want);
 	}
+	/* Paired pooling: a host's mappings are all on its one address. */
+	for (i = 0; i < n && !err; i++) {
+		if ((vals[i].flags & BPFMASQ_MAP_FORWARD) ||
+		    bpf_map_lookup_elem(p->m->hosts, &keys[i].addr, &h) ||
+		    !h.ext_addr || h.ext_addr == vals[i].ext_addr ||
+		    !mapping_still(p->m, &keys[i], &vals[i]))
+			continue;
+		err = add(
+			p, CHECK_HOST_ADDRESS, &keys[i], NULL, NULL,
+			"host %s is paired with %s, its mapping of port %u is on %s",
+			addr_str(keys[i].addr), addr_str(h.ext_addr),
+			ntohs(keys[i].port), addr_str(vals[i].ext_addr));
+	}
 	for (i = 0; i < na && !err; i++) {
 		__be32 a = htonl(addrs[i]);
 
@@ -863,6 +916,50 @@ out:
 	return err;
 }
 
+/*
+ * The address pool: without one, ext_addrs is empty; with one, the
+ * primary address is ACTIVE, and addr_pool lists ACTIVE addresses only,
+ * each once, the primary among them.
+ */
+static int check_addrs(struct pass *p)
+{
+	struct bpfmasq_addr_pool pool;
+	__u32 zero = 0, i, j;
+	__be32 k;
+	int err = 0;
+
+	if (!(p->cfg.flags & BPFMASQ_CFG_POOL)) {
+		if (!bpf_map_get_next_key(p->m->ext_addrs, NULL, &k))
+			err = add(
+				p, CHECK_POOL_ADDRESS, NULL, NULL, NULL,
+				"address %s in ext_addrs, yet config has no pool",
+				addr_str(k));
+		return err;
+	}
+	if (addr_state(p, p->cfg.ext_addr) != BPFMASQ_ADDR_ACTIVE)
+		return add(p, CHECK_POOL_ADDRESS, NULL, NULL, NULL,
+			   "the first address %s is not ACTIVE in ext_addrs",
+			   addr_str(p->cfg.ext_addr));
+	if (bpf_map_lookup_elem(p->m->addr_pool, &zero, &pool))
+		return -errno;
+	if (pool.count > BPFMASQ_MAX_ADDRS)
+		return add(p, CHECK_POOL_ADDRESS, NULL, NULL, NULL,
+			   "addr_pool counts %u addresses", pool.count);
+	for (i = 0; i < pool.count && !err; i++) {
+		for (j = 0; j < i && pool.addrs[j] != pool.addrs[i]; j++)
+			;
+		if (j < i)
+			err = add(p, CHECK_POOL_ADDRESS, NULL, NULL, NULL,
+				  "addr_pool lists %s twice",
+				  addr_str(pool.addrs[i]));
+		else if (addr_state(p, pool.addrs[i]) != BPFMASQ_ADDR_ACTIVE)
+			err = add(p, CHECK_POOL_ADDRESS, NULL, NULL, NULL,
+				  "addr_pool lists %s, which is not ACTIVE",
+				  addr_str(pool.addrs[i]));
+	}
+	return err;
+}
+
 static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		      struct check_result *res)
 {
@@ -871,12 +968,14 @@ static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 	uint8_t *queued = NULL;
 	long n_exts = 0;
 	size_t i;
-	int err;
+	int err, a;
 
 	memset(res, 0, sizeof(*res));
 	err = config_read(m, &p.cfg);
 	if (!err)
 		err = instance_read(m, &p.inst);
+	if (!err)
+		err = addrs_read(&p);
 	ports_str(&p.inst, p.ports, sizeof(p.ports));
 	if (!err)
 		err = check_mappings(&p, &exts, &n_exts);
@@ -888,12 +987,16 @@ static int check_pass(const struct masq_maps *m, const struct check_opts *o,
 		err = check_statics(&p);
 	if (!err)
 		err = check_hosts(&p);
+	if (!err)
+		err = check_addrs(&p);
 	if (!err && o->pools && p.cfg.ext_addr) {
 		queued = malloc(65536);
 		if (!queued)
 			err = -ENOMEM;
-		for (i = 0; i < sizeof(pool_protos) && !err; i++)
-			err = check_pool(&p, pool_protos[i], queued);
+		for (a = 0; a < p.n_addrs && !err; a++)
+			for (i = 0; i < sizeof(pool_protos) && !err; i++)
+				err = check_pool(&p, p.addrs[a], pool_protos[i],
+						 queued);
 	}
 	free(queued);
 	free(exts);

@@ -32,6 +32,8 @@
 	X(STATIC_ADDRESS, "static_address")                                    \
 	X(STATIC_FLAG, "static_flag")                                          \
 	X(HOST_COUNT, "host_count")                                            \
+	X(HOST_ADDRESS, "host_address")                                        \
+	X(POOL_ADDRESS, "pool_address")                                        \
 	/* Not a violation: a session of an old address (see check.c). */      \
 	X(STALE_SESSION, "stale_session")
 

@@ -92,6 +92,7 @@ const struct cli_cmd cli_cmds[CMD_MAX] = {
 	},
 };
 
+#define DEF_MAX_ADDRS STR(BPFMASQ_MAX_ADDRS)
 #define DEF_MAX_INTERNAL STR(BPFMASQ_MAX_INTERNAL)
 #define DEF_MAX_EXCLUDED STR(BPFMASQ_MAX_EXCLUDED)
 #define DEF_MAX_FAST_LANS STR(BPFMASQ_MAX_FAST_LANS)
@@ -103,10 +104,18 @@ const struct cli_opt cli_opts[] = {
 	{
 		.id = OPT_ADDRESS,
 		.name = "address",
-		.arg = "A.B.C.D",
+		.arg = "A.B.C.D[-A.B.C.D]",
+		.repeat = true,
 		.cmds = ATTACH_RUN,
-		.help = "Translate to this fixed address (default: the "
-			"interface's primary address, followed as it changes).",
+		.help = "Translate to this fixed address, or to a pool of "
+			"them: may be repeated and be a range, up to " DEF_MAX_ADDRS
+			" addresses; each inside host keeps one for all its "
+			"mappings, hosts are spread over them. The first takes "
+			"the forwards. A re-attach with another pool keeps "
+			"what is on the addresses that stay; a removed one "
+			"drains (default: the interface's primary address, "
+			"followed as it changes; a re-attach without it keeps "
+			"the pool).",
 	},
 	{
 		.id = OPT_INTERNAL,

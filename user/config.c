@@ -126,8 +126,8 @@ int config_build(const struct masq_opts *o,
 	if (err)
 		return err;
 
-	if (o->have_address) {
-		cfg->ext_addr = o->address;
+	if (o->n_addrs) {
+		cfg->ext_addr = o->addrs[0];
 		inst->flags |= BPFMASQ_INST_FIXED_ADDR;
 	} else if (!old_inst || !(old_inst->flags & BPFMASQ_INST_FIXED_ADDR)) {
 		cfg->ext_addr = netif_primary_addr(o->ifname);
@@ -137,6 +137,9 @@ int config_build(const struct masq_opts *o,
 			return -EADDRNOTAVAIL;
 		}
 	}
+	/* Fixed addresses are a pool, of one or more (addrs.c). */
+	if (inst->flags & BPFMASQ_INST_FIXED_ADDR)
+		cfg->flags |= BPFMASQ_CFG_POOL;
 	return 0;
 }
 

@@ -173,6 +173,9 @@ static void daemon_tick(const struct masq_opts *o, const struct masq_maps *m,
 	if (!err && res.owners_repaired)
 		pr_info("%s: %ld port owners left without their mapping (by a pass that was killed) removed",
 			o->ifname, res.owners_repaired);
+	if (!err && res.addrs_forgotten)
+		pr_info("%s: %ld addresses taken out of the pool drained and removed",
+			o->ifname, res.addrs_forgotten);
 	if (!err && res.sessions_evicted)
 		pr_info("%s: session table nearly full: %ld sessions that never saw a reply or are closed made room",
 			o->ifname, res.sessions_evicted);

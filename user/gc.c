@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 
 #include "clock.h"
+#include "addrs.h"
 #include "gc.h"
 #include "hosts.h"
 #include "netif.h"
@@ -885,6 +886,12 @@ static int gc_run(const struct masq_maps *m, uint64_t now, bool full,
 		long n = hosts_collect(m, now);
 
 		err = n < 0 ? n : 0;
+	}
+	if (!err && full) {
+		long n = addrs_collect(m, now);
+
+		err = n < 0 ? n : 0;
+		res->addrs_forgotten = n > 0 ? n : 0;
 	}
 	ep_set_free(&used);
 	ep_set_free(&ext_used);

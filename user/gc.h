@@ -20,6 +20,7 @@ struct gc_result {
 	long ports_unreserved; /* the gateway's socket on them has gone */
 	long forwards_taken; /* ports (or mappings) a forward took */
 	long forwards_dropped; /* ports of forwards that are gone, let go */
+	long addrs_forgotten; /* DRAINING addresses with nothing left on them */
 	bool flush_finished; /* a flush had been killed: the pass ran it */
 };
 

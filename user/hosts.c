@@ -91,6 +91,8 @@ int hosts_rebuild(const struct masq_maps *m)
 		if (bpf_map_lookup_elem(m->hosts, &keys[i].addr, &h))
 			memset(&h, 0, sizeof(h));
 		h.ports++;
+		/* Its mappings share one address (paired pooling). */
+		h.ext_addr = vals[i].ext_addr;
 		if (bpf_map_update_elem(m->hosts, &keys[i].addr, &h, BPF_ANY))
 			err = -errno;
 	}

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addrs.h"
 #include "bpffs.h"
 #include "bpfmasq.skel.h"
 #include "config.h"
@@ -43,17 +44,24 @@ static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_instance *inst,
 		       const struct masq_opts *o)
 {
-	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
-		       !ports_equal(old_inst, inst);
+	/* A pool keeps what is on the addresses that stay (addrs.c). */
+	bool rebuild = !old || !ports_equal(old_inst, inst) ||
+		       (old->ext_addr != cfg->ext_addr &&
+			!(cfg->flags & BPFMASQ_CFG_POOL));
 	int err;
 
+	err = addrs_check(m, o);
+	if (err)
+		return err;
 	err = instance_write(m, inst);
+	if (!err)
+		err = addrs_sync(m, old, cfg, o);
 	if (err)
 		goto fail;
 	if (!old) {
 		err = config_write(m, cfg);
 		if (!err)
-			err = pools_create(m, cfg);
+			err = pools_ensure(m, cfg);
 	} else if (rebuild) {
 		pr_info("%s: address or port range changed: flushing translation state",
 			o->ifname);
@@ -298,8 +306,11 @@ static int attach_locked(const struct masq_opts *o)
 			  &cfg, &inst, o);
 	if (!err)
 		err = migrate_carry(&mg, &m, &cfg);
-	/* Layouts before 7 had no hosts map: count their mappings into it. */
-	if (!err && !fresh && layout < 7)
+	/*
+	 * Layouts before 7 had no hosts map, 7's had no addresses in it:
+	 * count the mappings into the new one.
+	 */
+	if (!err && !fresh && layout < 8)
 		err = hosts_rebuild(&m);
 	if (err)
 		goto out_destroy;

@@ -34,11 +34,11 @@ static int gc_locked(const struct masq_opts *o)
 		pr_err("garbage collection failed: %s", strerror(-err));
 		return err;
 	}
-	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired; %ld orphaned owners repaired; %ld orphaned lent entries removed; %ld reserved ports freed; %ld forward ports taken, %ld let go\n",
+	printf("%ld sessions expired, %ld evicted, %ld live; %ld mappings freed, %ld ports returned; %ld fragment entries expired; %ld orphaned owners repaired; %ld orphaned lent entries removed; %ld reserved ports freed; %ld forward ports taken, %ld let go; %ld drained addresses removed\n",
 	       res.sessions_expired, res.sessions_evicted, res.sessions,
 	       res.mappings_freed, res.ports_returned, res.frags_expired,
 	       res.owners_repaired, res.lent_freed, res.ports_unreserved,
-	       res.forwards_taken, res.forwards_dropped);
+	       res.forwards_taken, res.forwards_dropped, res.addrs_forgotten);
 	return 0;
 }
 

@@ -227,6 +227,10 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 			       strerror(errno));
 			goto fail;
 		}
+		/* Its old definition: attach sets it aside (migrate.c). */
+		if (found < BPFMASQ_LAYOUT_VERSION &&
+		    migrate_changes(map_descs[i].name, found))
+			continue;
 		err = map_check(*fd, &map_descs[i], path);
 		if (err)
 			goto fail;

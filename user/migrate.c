@@ -39,6 +39,12 @@
  *   6 -> 7  statics and hosts are new, created by the load (attach
  *           counts the mappings into hosts); the record's max_ports_per_host
  *           was padding, 0: no limit.
+ *   7 -> 8  (7bd72f3) address pools: ext_addrs and addr_pool are new,
+ *           created by the load (attach fills them: a layout 7 instance
+ *           with --address has a pool of that one address); a host's entry
+ *           gains the address it is paired with, so hosts is made anew and
+ *           attach counts the mappings into it again; port_pools has room
+ *           for BPFMASQ_MAX_POOLS pools, so the pools are built again.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -134,7 +140,8 @@ static const __u32 stats_rows[] = { [1] = 16,
 				    [4] = BPFMASQ_STAT_SLOTS,
 				    [5] = BPFMASQ_STAT_SLOTS,
 				    [6] = BPFMASQ_STAT_SLOTS,
-				    [7] = BPFMASQ_STAT_SLOTS };
+				    [7] = BPFMASQ_STAT_SLOTS,
+				    [8] = BPFMASQ_STAT_SLOTS };
 _Static_assert(ARRAY_SIZE(stats_rows) == BPFMASQ_LAYOUT_VERSION + 1,
 	       "the counter rows of every layout");
 
@@ -187,6 +194,7 @@ static const char *const map_names[MIGRATE_MAP_MAX] = {
 	[MIGRATE_STATS] = "stats",	 [MIGRATE_SESSIONS] = "sessions",
 	[MIGRATE_MAPPINGS] = "mappings", [MIGRATE_OWNERS] = "port_owners",
 	[MIGRATE_POOLS] = "port_pools",	 [MIGRATE_FRAGS] = "frags",
+	[MIGRATE_HOSTS] = "hosts",
 };
 
 /* One hash map's entries, as the layout the image is at has them. */
@@ -729,6 +737,13 @@ static int step_6_7(struct image *im)
 	return 0;
 }
 
+/* hosts: counted anew by attach (hosts_rebuild), with the addresses. */
+static int step_7_8(struct image *im)
+{
+	(void)im;
+	return 0;
+}
+
 /* One step: the maps whose definition or meaning it changes, and the work. */
 struct step {
 	__u32 changes; /* BIT(enum migrate_map) */
@@ -747,6 +762,7 @@ static const struct step steps[] = {
 	[4] = { 0, step_4_5 },
 	[5] = { 0, step_5_6 },
 	[6] = { 0, step_6_7 },
+	[7] = { BIT(MIGRATE_POOLS) | BIT(MIGRATE_HOSTS), step_7_8 },
 };
 _Static_assert(ARRAY_SIZE(steps) == BPFMASQ_LAYOUT_VERSION,
 	       "a step to every layout");
@@ -769,6 +785,17 @@ static __u32 changed_since(__u32 from)
 	for (; from < BPFMASQ_LAYOUT_VERSION; from++)
 		changes |= steps[from].changes;
 	return changes;
+}
+
+bool migrate_changes(const char *name, __u32 from)
+{
+	__u32 changes = changed_since(from);
+	int i;
+
+	for (i = 0; i < MIGRATE_MAP_MAX; i++)
+		if ((changes & BIT(i)) && !strcmp(map_names[i], name))
+			return true;
+	return false;
 }
 
 /* The config and record of layout @from in @dir, into @im. */
@@ -818,6 +845,27 @@ int migrate_read_record(const char *dir, __u32 from, struct bpfmasq_config *cfg,
 	return err;
 }
 
+/* Each map of this build, and the layout that added it. */
+static const struct {
+	const char *name;
+	__u32 since;
+} added[] = {
+#define MAP_ADDED(name, ksz, vsz, since) { #name, since },
+	MASQ_MAPS(MAP_ADDED)
+#undef MAP_ADDED
+};
+
+/* The layout that added the map @name. */
+static __u32 map_since(const char *name)
+{
+	size_t j;
+
+	for (j = 0; j < ARRAY_SIZE(added); j++)
+		if (!strcmp(added[j].name, name))
+			return added[j].since;
+	return 1;
+}
+
 /* Unpin the old map @i, keeping it open in @mg. */
 static int set_aside(struct migration *mg, enum migrate_map i)
 {
@@ -826,8 +874,8 @@ static int set_aside(struct migration *mg, enum migrate_map i)
 	int fd, err;
 
 	fd = pin_open(mg->dir, map_names[i], path, sizeof(path));
-	/* The record came with layout 2. */
-	if (fd == -ENOENT && i == MIGRATE_INSTANCE && mg->from < 2)
+	/* The old layout had no such map (the record came with layout 2). */
+	if (fd == -ENOENT && map_since(map_names[i]) > mg->from)
 		return 0;
 	if (fd < 0) {
 		pr_err("cannot open pinned map %s: %s", path, strerror(-fd));
@@ -1009,16 +1057,6 @@ void migrate_finish(struct migration *mg, const struct masq_maps *m)
 	pr_info("upgraded the pinned state from layout %u to %u", mg->from,
 		BPFMASQ_LAYOUT_VERSION);
 }
-
-/* Each map of this build, and the layout that added it. */
-static const struct {
-	const char *name;
-	__u32 since;
-} added[] = {
-#define MAP_ADDED(name, ksz, vsz, since) { #name, since },
-	MASQ_MAPS(MAP_ADDED)
-#undef MAP_ADDED
-};
 
 void migrate_abort(struct migration *mg)
 {

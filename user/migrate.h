@@ -6,6 +6,7 @@
 #ifndef BPFMASQ_USER_MIGRATE_H
 #define BPFMASQ_USER_MIGRATE_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 
 #include "maps.h"
@@ -26,6 +27,7 @@ enum migrate_map {
 	MIGRATE_OWNERS,
 	MIGRATE_POOLS,
 	MIGRATE_FRAGS,
+	MIGRATE_HOSTS,
 	MIGRATE_MAP_MAX,
 };
 
@@ -50,6 +52,11 @@ int migrate_detect(const char *dir, __u32 *layout);
  */
 int migrate_read_record(const char *dir, __u32 from, struct bpfmasq_config *cfg,
 			struct bpfmasq_instance *inst);
+/*
+ * Does a step from layout @from on change the definition of the map
+ * @name? Then its pin has the old one, which attach sets aside.
+ */
+bool migrate_changes(const char *name, __u32 from);
 /*
  * Before the new objects are loaded on the pins in @dir of layout @from:
  * set aside each pinned map whose definition has changed, so that the load

@@ -174,21 +174,68 @@ static int parse_ifaces(const char *opt, const char *arg, int *n,
 	return 0;
 }
 
-static int parse_opt(int c, const char *arg, struct masq_opts *o)
+static int parse_addr(const char *s, __u32 *host)
 {
 	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1 || !a.s_addr ||
+	    a.s_addr == INADDR_BROADCAST)
+		return -1;
+	*host = ntohl(a.s_addr);
+	return 0;
+}
+
+/* --address A.B.C.D or A.B.C.D-A.B.C.E: each address into the pool. */
+static int parse_addresses(const char *arg, struct masq_opts *o)
+{
+	char lo_s[INET_ADDRSTRLEN], *dash = strchr(arg, '-');
+	__u32 lo, hi, a;
+	int i;
+
+	if (dash && (size_t)(dash - arg) >= sizeof(lo_s))
+		goto bad;
+	snprintf(lo_s, sizeof(lo_s), "%.*s",
+		 dash ? (int)(dash - arg) : (int)sizeof(lo_s) - 1, arg);
+	if (parse_addr(lo_s, &lo) || (dash ? parse_addr(dash + 1, &hi) : 0))
+		goto bad;
+	if (!dash)
+		hi = lo;
+	if (hi < lo) {
+		pr_err("bad address range '%s': the first address is above the last",
+		       arg);
+		return -1;
+	}
+	if (hi - lo >= BPFMASQ_MAX_ADDRS ||
+	    o->n_addrs + (hi - lo + 1) > BPFMASQ_MAX_ADDRS) {
+		pr_err("too many addresses with --address (at most %d)",
+		       BPFMASQ_MAX_ADDRS);
+		return -1;
+	}
+	for (a = lo;; a++) {
+		for (i = 0; i < o->n_addrs; i++)
+			if (o->addrs[i] == htonl(a)) {
+				pr_err("address %s given twice with --address",
+				       inet_ntoa((struct in_addr){ htonl(a) }));
+				return -1;
+			}
+		o->addrs[o->n_addrs++] = htonl(a);
+		if (a == hi)
+			break;
+	}
+	return 0;
+bad:
+	pr_err("bad address '%s': expected A.B.C.D or A.B.C.D-A.B.C.E", arg);
+	return -1;
+}
+
+static int parse_opt(int c, const char *arg, struct masq_opts *o)
+{
 	__u32 v;
 	int err;
 
 	switch (c) {
 	case OPT_ADDRESS:
-		if (inet_pton(AF_INET, arg, &a) != 1 || !a.s_addr) {
-			pr_err("bad address '%s': expected A.B.C.D", arg);
-			return -1;
-		}
-		o->have_address = true;
-		o->address = a.s_addr;
-		return 0;
+		return parse_addresses(arg, o);
 	case OPT_INTERNAL:
 		if (o->n_internal == BPFMASQ_MAX_INTERNAL) {
 			pr_err("too many --internal prefixes (at most %d)",

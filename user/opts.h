@@ -22,8 +22,8 @@ struct masq_opts {
 	bool verbose;
 
 	/* attach/run: a field left unset keeps the attached instance's value */
-	bool have_address;
-	__be32 address;
+	int n_addrs; /* --address: the pool, the first the primary; 0 unset */
+	__be32 addrs[BPFMASQ_MAX_ADDRS];
 	int n_internal;
 	struct cidr internal[BPFMASQ_MAX_INTERNAL];
 	int n_exclude; /* -1: "none", clear them */

@@ -8,6 +8,7 @@
  * pool, the collector's control program returns them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "addrs.h"
 #include "maps.h"
 #include "netif.h"
 #include "pools.h"
@@ -58,13 +60,12 @@ static int held_ports(const struct masq_maps *m, __be32 addr, __u8 proto,
  * the pool: each gets a RESERVED entry in port_owners (unless it has one
  * already), and is marked in @held.
  */
-static int reserve_own_ports(const struct masq_maps *m,
-			     const struct bpfmasq_config *cfg,
+static int reserve_own_ports(const struct masq_maps *m, __be32 addr,
 			     const struct bpfmasq_instance *inst, __u8 proto,
 			     uint8_t *held)
 {
 	const struct bpfmasq_owner r = { .state = BPFMASQ_PORT_RESERVED };
-	struct bpfmasq_endpoint ext = { .addr = cfg->ext_addr, .proto = proto };
+	struct bpfmasq_endpoint ext = { .addr = addr, .proto = proto };
 	uint8_t *own;
 	uint32_t port;
 	int err;
@@ -102,11 +103,10 @@ static uint32_t ports_total(const struct bpfmasq_instance *inst)
 	return n;
 }
 
-static int pool_create(const struct masq_maps *m,
-		       const struct bpfmasq_config *cfg,
+static int pool_create(const struct masq_maps *m, __be32 addr,
 		       const struct bpfmasq_instance *inst, __u8 proto)
 {
-	struct bpfmasq_pool_key pk = { .addr = cfg->ext_addr, .proto = proto };
+	struct bpfmasq_pool_key pk = { .addr = addr, .proto = proto };
 	uint32_t n = ports_total(inst), count = 0, port, i;
 	uint8_t *held = calloc(65536, 1);
 	__be16 *ports = calloc(n ? n : 1, sizeof(*ports));
@@ -117,9 +117,9 @@ static int pool_create(const struct masq_maps *m,
 		err = -ENOMEM;
 		goto out;
 	}
-	err = held_ports(m, cfg->ext_addr, proto, held);
+	err = held_ports(m, addr, proto, held);
 	if (!err)
-		err = reserve_own_ports(m, cfg, inst, proto, held);
+		err = reserve_own_ports(m, addr, inst, proto, held);
 	if (err)
 		goto out;
 	for (port = 1; port < 65536 && count < n; port++)
@@ -161,23 +161,66 @@ out:
 	return err;
 }
 
-int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg)
+/* Has @addr its pools? (The TCP one stands for all three.) */
+static bool pools_exist(const struct masq_maps *m, __be32 addr)
 {
+	struct bpfmasq_pool_key pk = { .addr = addr,
+				       .proto = BPFMASQ_PROTO_TCP };
+	__u32 id;
+
+	return !bpf_map_lookup_elem(m->port_pools, &pk, &id);
+}
+
+/*
+ * The pools of each address of @cfg (its one, or the pool's ACTIVE ones),
+ * made anew (@all) or only where there are none. A DRAINING address is
+ * left to the collector, unless all are made anew: then nothing is on it
+ * (a flush), and it goes.
+ */
+static int pools_make(const struct masq_maps *m,
+		      const struct bpfmasq_config *cfg, bool all)
+{
+	__be32 addrs[BPFMASQ_MAX_EXT_ADDRS];
+	__u32 states[BPFMASQ_MAX_EXT_ADDRS];
 	struct bpfmasq_instance inst;
-	size_t i;
-	int err;
+	int n = 1, i, err;
+	size_t j;
 
 	if (!cfg->ext_addr)
 		return 0;
 	err = instance_read(m, &inst);
 	if (err)
 		return err;
-	for (i = 0; i < sizeof(pool_protos); i++) {
-		err = pool_create(m, cfg, &inst, pool_protos[i]);
+	addrs[0] = cfg->ext_addr;
+	states[0] = BPFMASQ_ADDR_ACTIVE;
+	if (cfg->flags & BPFMASQ_CFG_POOL) {
+		n = ext_addrs_read(m, addrs, states, BPFMASQ_MAX_EXT_ADDRS);
+		if (n < 0)
+			return n;
+	}
+	for (i = 0; i < n; i++) {
+		if (states[i] != BPFMASQ_ADDR_ACTIVE) {
+			err = all ? ext_addr_forget(m, addrs[i]) : 0;
+		} else if (all || !pools_exist(m, addrs[i])) {
+			for (j = 0, err = 0; j < sizeof(pool_protos) && !err;
+			     j++)
+				err = pool_create(m, addrs[i], &inst,
+						  pool_protos[j]);
+		}
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg)
+{
+	return pools_make(m, cfg, true);
+}
+
+int pools_ensure(const struct masq_maps *m, const struct bpfmasq_config *cfg)
+{
+	return pools_make(m, cfg, false);
 }
 
 int pools_delete(const struct masq_maps *m, __be32 addr)

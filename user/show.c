@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
+#include "addrs.h"
 #include "bpffs.h"
 #include "check.h"
 #include "clock.h"
@@ -294,6 +295,100 @@ static void print_hairpin(const struct masq_maps *m, struct json *j)
 	print_ifaces(lans, hairpin_list(m, lans, BPFMASQ_MAX_HAIRPIN_LANS), j);
 }
 
+/* The pool's addresses, in addr_pool's order, the draining ones after. */
+struct pool_row {
+	__be32 addr;
+	__u32 state;
+	long mappings; /* on it now */
+	long hosts; /* paired with it, with mappings */
+};
+
+static int pool_rows(const struct masq_maps *m, struct pool_row *rows)
+{
+	__be32 addrs[BPFMASQ_MAX_EXT_ADDRS], *hk;
+	__u32 states[BPFMASQ_MAX_EXT_ADDRS];
+	struct bpfmasq_addr_pool pool;
+	struct bpfmasq_endpoint *mk;
+	struct bpfmasq_mapping *mv;
+	struct bpfmasq_host *hv;
+	__u32 zero = 0;
+	long nm, nh, i;
+	int n, r, k;
+
+	n = ext_addrs_read(m, addrs, states, BPFMASQ_MAX_EXT_ADDRS);
+	if (n <= 0)
+		return n;
+	if (bpf_map_lookup_elem(m->addr_pool, &zero, &pool))
+		pool.count = 0;
+	/* ACTIVE first, in the order new hosts are spread over them. */
+	for (r = 0, k = 0; k < (int)pool.count && k < BPFMASQ_MAX_ADDRS; k++)
+		for (i = 0; i < n; i++)
+			if (addrs[i] == pool.addrs[k] &&
+			    states[i] == BPFMASQ_ADDR_ACTIVE) {
+				rows[r++] =
+					(struct pool_row){ .addr = addrs[i],
+							   .state = states[i] };
+				states[i] = 0;
+			}
+	for (i = 0; i < n; i++)
+		if (states[i])
+			rows[r++] = (struct pool_row){ .addr = addrs[i],
+						       .state = states[i] };
+	n = r;
+	nm = map_dump(m->mappings, (void **)&mk, (void **)&mv);
+	nh = map_dump(m->hosts, (void **)&hk, (void **)&hv);
+	for (r = 0; r < n; r++) {
+		for (i = 0; i < nm; i++)
+			rows[r].mappings += mv[i].ext_addr == rows[r].addr;
+		for (i = 0; i < nh; i++)
+			rows[r].hosts += hv[i].ext_addr == rows[r].addr &&
+					 (hv[i].ports & ~BPFMASQ_HOST_DEAD);
+	}
+	if (nm >= 0) {
+		free(mk);
+		free(mv);
+	}
+	if (nh >= 0) {
+		free(hk);
+		free(hv);
+	}
+	return n;
+}
+
+static const char *addr_state_name(__u32 state)
+{
+	return state == BPFMASQ_ADDR_ACTIVE ? "active" : "draining";
+}
+
+static void print_pool(const struct masq_maps *m, struct json *j)
+{
+	struct pool_row rows[BPFMASQ_MAX_EXT_ADDRS];
+	char a[INET_ADDRSTRLEN];
+	int n = pool_rows(m, rows), i;
+
+	if (j)
+		json_array_begin(j);
+	for (i = 0; i < n; i++) {
+		if (j) {
+			json_object_begin(j);
+			json_kv_string(j, "address", addr_str(a, rows[i].addr));
+			json_kv_string(j, "state",
+				       addr_state_name(rows[i].state));
+			json_kv_int(j, "hosts", rows[i].hosts);
+			json_kv_int(j, "mappings", rows[i].mappings);
+			json_object_end(j);
+		} else {
+			printf("%s%s %s, %ld hosts, %ld mappings",
+			       i ? "\n             " : "       ",
+			       addr_str(a, rows[i].addr),
+			       addr_state_name(rows[i].state), rows[i].hosts,
+			       rows[i].mappings);
+		}
+	}
+	if (j)
+		json_array_end(j);
+}
+
 static void status_json(struct json *j, const char *ifname, const char *dir,
 			const struct bpfmasq_config *cfg,
 			const struct bpfmasq_instance *inst,
@@ -311,6 +406,8 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	json_kv_string(j, "address_source",
 		       inst->flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
 							     : "interface");
+	json_key(j, "pool");
+	print_pool(m, j);
 	json_kv_string(j, "ports", ports);
 	json_kv_string(j, "filtering",
 		       cfg->filtering ? "independent" : "dependent");
@@ -379,11 +476,16 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		status_json(j, ifname, dir, &cfg, &inst, &m, sessions,
 			    mappings);
 	} else {
-		printf("%s:\n  address    %s (%s)\n  ports      %s, %s\n"
-		       "  filtering  %s\n  mode       %s\n  internal   ",
-		       ifname, addr_str(a, cfg.ext_addr),
+		printf("%s:\n  address    %s (%s)", ifname,
+		       addr_str(a, cfg.ext_addr),
 		       inst.flags & BPFMASQ_INST_FIXED_ADDR ? "fixed"
-							    : "from interface",
+							    : "from interface");
+		if (cfg.flags & BPFMASQ_CFG_POOL) {
+			printf("\n  pool");
+			print_pool(&m, NULL);
+		}
+		printf("\n  ports      %s, %s\n"
+		       "  filtering  %s\n  mode       %s\n  internal   ",
 		       ports_str(&inst, ports, sizeof(ports)),
 		       inst.flags & BPFMASQ_INST_NO_SHARING
 			       ? "never shared"

@@ -43,6 +43,7 @@ static __be32 peer(const struct masq_maps *m, __be32 addr, __u8 dir)
 static int refuse(const struct masq_maps *m, __be32 inside, __be32 outside,
 		  const char *in, const char *out)
 {
+	struct bpfmasq_ext_addr ea;
 	struct bpfmasq_config cfg;
 	char a[INET_ADDRSTRLEN];
 	__be32 other;
@@ -58,9 +59,13 @@ static int refuse(const struct masq_maps *m, __be32 inside, __be32 outside,
 		       in, out);
 		return -EINVAL;
 	}
-	if (outside == cfg.ext_addr) {
-		pr_err("static %s %s: %s is the masquerade's external address",
-		       in, out, out);
+	if (outside == cfg.ext_addr ||
+	    ((cfg.flags & BPFMASQ_CFG_POOL) &&
+	     !bpf_map_lookup_elem(m->ext_addrs, &outside, &ea))) {
+		pr_err("static %s %s: %s is %s", in, out, out,
+		       outside == cfg.ext_addr
+			       ? "the masquerade's external address"
+			       : "an address of the masquerade's pool");
 		return -EADDRINUSE;
 	}
 	if (!addr_translated(m, inside)) {

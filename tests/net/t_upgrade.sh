@@ -12,9 +12,9 @@
 #
 # The commits of the layouts upgraded from: the first release (layout 1,
 # no instance record), the one that split the record off the config
-# (layout 2), and the last one of layouts 3, 4, 5 and 6.
+# (layout 2), and the last one of layouts 3, 4, 5, 6 and 7.
 UPGRADE_REVS=([1]=c5336bd [2]=fb0b2f2 [3]=ca0a230 [4]=be145dc [5]=411943f
-	[6]=ccc5583)
+	[6]=ccc5583 [7]=90b3f91)
 # This build's, as its header says.
 UPGRADE_NEW_LAYOUT=$(sed -n 's/^#define BPFMASQ_LAYOUT_VERSION \([0-9]*\)$/\1/p' \
 	"$REPO_DIR/include/bpfmasq.h")
@@ -175,7 +175,9 @@ _tcp_conn() {
 # (which then keeps running, collecting).
 t_upgrade_from() {
 	local how=$2 rc tport uport p flows flows2 out0 out1 v cmd pk0 pk1 ports
-	local -a chk=()
+	local -a chk=() fixed=()
+	# UPGRADE_FIXED=1: the old instance has a fixed --address (the same).
+	[[ ${UPGRADE_FIXED:-0} == 1 ]] && fixed=(--address "$TOPO_WAN_GW")
 	_old_build "$1"
 	rc=$?
 	((rc == 2)) && return 0
@@ -185,7 +187,7 @@ t_upgrade_from() {
 	tcp_server "$NS_WAN" 8080 || return 1
 	udp_server "$NS_WAN" 9000 || return 1
 	# A setting of the record's, to be kept: a timeout all layouts had.
-	BPFMASQ_BIN=$OLD_BIN nat_attach --timeout-udp 301 || return 1
+	BPFMASQ_BIN=$OLD_BIN nat_attach --timeout-udp 301 "${fixed[@]}" || return 1
 	v=$(_old_layout)
 	expect_eq "layout_version of the old build's instance" "$v" "$UPGRADE_OLD_LAYOUT" || return 1
 	ports=$(_old_bmq status "$WAN" --json | pyjson "d['ports']") || return 1
@@ -235,6 +237,11 @@ t_upgrade_from() {
 	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
 	v=$(status_field ports)
 	expect_eq "port ranges after the upgrade" "$v" "$ports" || return 1
+	if ((${#fixed[@]})); then
+		# A fixed address is a pool of one, its hosts paired with it.
+		v=$(bmq status "$WAN" --json | pyjson "[(p['address'], p['state'], p['hosts']) for p in d['pool']]")
+		expect_eq "the pool after the upgrade" "$v" "[[\"$TOPO_WAN_GW\", \"active\", 2]]" || return 1
+	fi
 	v=$(bmq status "$WAN" --json | pyjson "d['timeouts']['udp']")
 	expect_eq "UDP timeout after the upgrade" "$v" 301 || return 1
 	# Before a packet of theirs meets the new programs: the sessions were
@@ -317,6 +324,10 @@ net_test_alone upgrade_from_layout_5 t_upgrade_from 5 attach
 net_test upgrade_from_layout_5.run t_upgrade_from 5 run
 net_test_alone upgrade_from_layout_6 t_upgrade_from 6 attach
 net_test upgrade_from_layout_6.run t_upgrade_from 6 run
+net_test_alone upgrade_from_layout_7 t_upgrade_from 7 attach
+net_test upgrade_from_layout_7.run t_upgrade_from 7 run
+t_upgrade_fixed() { UPGRADE_FIXED=1 t_upgrade_from "$@"; }
+net_test upgrade_from_layout_7.fixed t_upgrade_fixed 7 attach
 
 # t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the
 # instance of the old build of that layout, reading its record: the hooks,

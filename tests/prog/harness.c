@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpfmasq.skel.h"
+#include "addrs.h"
 #include "harness.h"
 
 const char *cur_test = "?";
@@ -225,10 +226,11 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		bpf_program__set_autoload(fx->skel->progs.bpfmasq_hairpin,
 					  false);
 	/* Most of a setup is the verifier's: only the ingress it runs. */
-	bpf_program__set_autoload(fx->ingress_tc
-					  ? fx->skel->progs.bpfmasq_ingress
-					  : fx->skel->progs.bpfmasq_ingress_tc,
-				  false);
+	if (!opts->both_ingress)
+		bpf_program__set_autoload(
+			fx->ingress_tc ? fx->skel->progs.bpfmasq_ingress
+				       : fx->skel->progs.bpfmasq_ingress_tc,
+			false);
 	/* Room for every port of the test ranges, quicker to set up. */
 	bpf_map__set_max_entries(fx->skel->maps.port_owners,
 				 opts->max_owners ? opts->max_owners : 8192);
@@ -687,6 +689,19 @@ int fx_ingress(struct fixture *fx, const struct frame *in, struct frame *out)
 static int lookup(int fd, const void *key, void *val)
 {
 	return bpf_map_lookup_elem(fd, key, val) ? -errno : 0;
+}
+
+int fx_pool(struct fixture *fx, const __be32 *addrs, int n)
+{
+	struct bpfmasq_config old = fx->cfg;
+	struct masq_opts o = { .n_addrs = n };
+	int err;
+
+	memcpy(o.addrs, addrs, n * sizeof(*addrs));
+	fx->cfg.ext_addr = addrs[0];
+	fx->cfg.flags |= BPFMASQ_CFG_POOL;
+	err = addrs_sync(&fx->maps, &old, &fx->cfg, &o);
+	return err ? err : config_write(&fx->maps, &fx->cfg);
 }
 
 int fx_host_ports(struct fixture *fx, __be32 addr, int delta)

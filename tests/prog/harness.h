@@ -68,6 +68,7 @@ struct fx_opts {
 	bool no_sharing; /* --port-sharing off */
 	bool fast_path; /* load bpfmasq_lan too (the verifier's time) */
 	bool hairpin; /* load bpfmasq_hairpin too */
+	bool both_ingress; /* load the ingress program fx_ingress() runs not */
 	__u16 max_ports_per_host; /* 0: no limit */
 };
 
@@ -157,6 +158,12 @@ int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,
 /* The inside endpoint owning an external port; -EBUSY if quarantined. */
 int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
 	     struct bpfmasq_endpoint *inside);
+/*
+ * Make the external addresses a pool of @addrs[0..@n) (attach --address
+ * A --address B ...; again: a re-attach with that pool), @addrs[0] the
+ * primary. 0, or -errno.
+ */
+int fx_pool(struct fixture *fx, const __be32 *addrs, int n);
 /* Add @delta to the ports hosts counts for @addr (an entry made at 0). */
 int fx_host_ports(struct fixture *fx, __be32 addr, int delta);
 /* enum bpfmasq_port_state of an external port, its entry in @o. */

@@ -71,6 +71,12 @@ __u16 frame_dport(struct frame *f)
  */
 bool send_out(struct fixture *fx, const struct pkt_spec *s, __u16 *ext_port)
 {
+	return send_out_as(fx, s, EXT_ADDR, ext_port);
+}
+
+bool send_out_as(struct fixture *fx, const struct pkt_spec *s, __be32 ext_addr,
+		 __u16 *ext_port)
+{
 	struct pkt_spec want = *s;
 	struct frame in, out, exp;
 
@@ -80,7 +86,7 @@ bool send_out(struct fixture *fx, const struct pkt_spec *s, __u16 *ext_port)
 	/* An absent UDP checksum has nothing to verify; the frame does. */
 	if (!s->udp_no_csum && !ASSERT_CSUMS(&out, "outbound"))
 		return false;
-	want.saddr = EXT_ADDR;
+	want.saddr = ext_addr;
 	want.sport = frame_sport(&out);
 	if (ext_port)
 		*ext_port = want.sport;

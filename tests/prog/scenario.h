@@ -51,6 +51,9 @@ __u16 frame_dport(struct frame *f);
  * checksums that verify from scratch.
  */
 bool send_out(struct fixture *fx, const struct pkt_spec *s, __u16 *ext_port);
+/* The same, from external address @ext_addr (a pool's). */
+bool send_out_as(struct fixture *fx, const struct pkt_spec *s, __be32 ext_addr,
+		 __u16 *ext_port);
 /* Send @s in: it must come out as @s to the inside endpoint, nothing else. */
 bool send_in(struct fixture *fx, const struct pkt_spec *s, __be32 inside_addr,
 	     __u16 inside_port);
