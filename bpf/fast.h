@@ -224,6 +224,14 @@ static __always_inline int fast_in(void *ctx, const enum ctx_kind kind,
  * would, and send it there. Anything else goes to the kernel as it came,
  * and uncounted: the normal path counts what it does with it.
  */
+/* Is @p's source one of the instance's external addresses? */
+static __always_inline bool fast_own_source(const struct pkt *p)
+{
+	const struct bpfmasq_config *cfg = config_get();
+
+	return cfg && ext_addr_ours(cfg, p->saddr);
+}
+
 static __always_inline int fast_out(struct xdp_md *ctx)
 {
 	struct fast_hop hop;
@@ -241,6 +249,9 @@ static __always_inline int fast_out(struct xdp_md *ctx)
 		fast_fallback(reason);
 		return XDP_PASS;
 	}
+	/* The gateway's own echo source, from a LAN: a martian, the kernel's. */
+	if (p.kind == PKT_ECHO_REQUEST && fast_own_source(&p))
+		return XDP_PASS;
 	reason = nat_outbound_pkt(ctx, CTX_XDP, &p);
 	/* The normal path would refuse it again, and count it twice. */
 	if (reason == BPFMASQ_STAT_HOST_PORT_LIMIT) {

@@ -168,6 +168,23 @@ PROG_TEST(fast_to_stack, TEST_SUBTESTS | TEST_NO_FAST)
 	 * be counted a fallback), the limited broadcast, 0/8, a multicast
 	 * source. Left to the kernel uncounted, as it came.
 	 */
+	/*
+	 * An echo request from a LAN with the gateway's own address as its
+	 * source is not the gateway's own: the kernel drops it (a martian
+	 * source), and the fast path leaves it to the kernel as it came.
+	 */
+	if (test_subtest("own source from a LAN") &&
+	    fx_setup(&fx, &fast_opts)) {
+		a = echo_spec(EXT_ADDR, REMOTE1, ICMP_ECHO, 77);
+		frame_build(&in, &a);
+		if (ASSERT_EQ(fx_fast_lan(&fx, &in, &out), XDP_VERDICT_PASS,
+			      "verdict"))
+			ASSERT_FRAME_EQ(&out, &in, "passed frame");
+		ASSERT_TABLES(&fx, 0, 0);
+		/* Every counter zero. */
+		ASSERT_STATS(&fx, STAT(FAST_OUT, 0));
+		fx_teardown(&fx);
+	}
 	if (test_subtest("not unicast") && fx_setup(&fx, &fast_opts)) {
 		static const struct {
 			__be32 saddr, daddr;
