@@ -67,6 +67,18 @@ static __always_inline __be32 ext_addr_pick(__be32 inside)
 	return 0;
 }
 
+/* Host @inside's entry, read at once, in *@snap: false if none is paired. */
+static __always_inline bool host_pairing(__be32 inside,
+					 struct bpfmasq_host *snap)
+{
+	struct bpfmasq_host *h = bpf_map_lookup_elem(&hosts, &inside);
+
+	if (!h)
+		return false;
+	snap->word = *(volatile __u64 *)&h->word;
+	return snap->ext_addr && !(snap->ports & BPFMASQ_HOST_DEAD);
+}
+
 /*
  * The address a new mapping of inside host @inside goes on: the one the
  * host is paired with while it has mappings, or while that address is
@@ -75,18 +87,30 @@ static __always_inline __be32 ext_addr_pick(__be32 inside)
 static __always_inline __be32 ext_addr_of(const struct bpfmasq_config *cfg,
 					  __be32 inside)
 {
-	struct bpfmasq_host *h, snap;
+	struct bpfmasq_host snap;
 
 	if (!(cfg->flags & BPFMASQ_CFG_POOL))
 		return cfg->ext_addr;
-	h = bpf_map_lookup_elem(&hosts, &inside);
-	if (h) {
-		snap.word = *(volatile __u64 *)&h->word;
-		if (snap.ext_addr && !(snap.ports & BPFMASQ_HOST_DEAD) &&
-		    (snap.ports || ext_addr_active(snap.ext_addr)))
-			return snap.ext_addr;
-	}
+	if (host_pairing(inside, &snap) &&
+	    (snap.ports || ext_addr_active(snap.ext_addr)))
+		return snap.ext_addr;
 	return ext_addr_pick(inside);
+}
+
+/*
+ * The address @inside's mappings are on now: the one its entry names
+ * while it has mappings, else the first (a forward's, which no entry
+ * counts). For what has no mapping of its own: later fragments.
+ */
+static __always_inline __be32 ext_addr_held(const struct bpfmasq_config *cfg,
+					    __be32 inside)
+{
+	struct bpfmasq_host snap;
+
+	if ((cfg->flags & BPFMASQ_CFG_POOL) && host_pairing(inside, &snap) &&
+	    snap.ports)
+		return snap.ext_addr;
+	return cfg->ext_addr;
 }
 
 #endif /* BPFMASQ_ADDRS_H */

@@ -131,7 +131,7 @@ static __always_inline __u32 nat_fragment_out(void *ctx,
 	if (!is_inside(p->saddr))
 		return BPFMASQ_STAT_NOT_INSIDE;
 	/* The host's address, as its first fragment's mapping has it. */
-	addr = ext_addr_of(cfg, p->saddr);
+	addr = ext_addr_held(cfg, p->saddr);
 	if (!addr)
 		return BPFMASQ_STAT_NO_ADDRESS;
 	if (nat_rewrite_src(ctx, kind, p, addr, 0))

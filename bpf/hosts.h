@@ -18,13 +18,14 @@
 const volatile __u32 host_max_ports;
 
 /* Swaps tried against other CPUs' counts of the same host. */
-#define HOST_TAKE_TRIES 4
+#define HOST_TAKE_TRIES 8
 
 /*
  * Count one more port for inside host @addr, on external address @ext:
  * NAT_CONTINUE, else the reason the mapping may not be made (the host is
  * at the limit: counted in its entry too; or it was paired with another
- * address meanwhile). Count and address change in one swap, and the
+ * address meanwhile, or other CPUs kept changing its count: the next
+ * packet tries again). Count and address change in one swap, and the
  * address only while the count is 0: all of a host's mappings are on one.
  */
 static __always_inline __u32 host_port_take(__be32 addr, __be32 ext, __u64 now)
@@ -57,7 +58,8 @@ static __always_inline __u32 host_port_take(__be32 addr, __be32 ext, __u64 now)
 		    old.word)
 			return NAT_CONTINUE;
 	}
-	return BPFMASQ_STAT_TABLE_FULL;
+	/* Not a full table: no session is to give way for it. */
+	return BPFMASQ_STAT_MAPPING_RELEASED;
 }
 
 /* One port fewer for @addr (never below 0, nor on a DEAD entry). */

@@ -21,8 +21,8 @@
  * quarantined port needs its entry after its mapping is gone.
  */
 #define BPFMASQ_MAX_OWNERS (3 * 65536)
-/* One pool per (address, protocol) of the pool: 3 * BPFMASQ_MAX_ADDRS. */
-#define BPFMASQ_MAX_POOLS 256
+/* One pool per (address, protocol), draining ones included. */
+#define BPFMASQ_MAX_POOLS 512
 #define BPFMASQ_MAX_INTERNAL 256
 /* Destinations never translated (--exclude). */
 #define BPFMASQ_MAX_EXCLUDED 64
@@ -392,7 +392,7 @@ enum {
 /* Addresses in the pool, at most; addresses known, with the draining. */
 #define BPFMASQ_MAX_ADDRS 64
 #define BPFMASQ_MAX_EXT_ADDRS (2 * BPFMASQ_MAX_ADDRS)
-_Static_assert(BPFMASQ_MAX_POOLS >= 3 * BPFMASQ_MAX_ADDRS, "a pool each");
+_Static_assert(BPFMASQ_MAX_POOLS >= 3 * BPFMASQ_MAX_EXT_ADDRS, "pools each");
 
 struct bpfmasq_addr_pool {
 	__u32 count; /* addrs[0..count) are ACTIVE */

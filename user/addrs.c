@@ -150,6 +150,14 @@ int addrs_sync(const struct masq_maps *m, const struct bpfmasq_config *old,
 		pr_err("cannot read the pool's addresses: %s", strerror(-nk));
 		return nk;
 	}
+	/* Room for the new ones beside those that drain, before a change. */
+	for (i = 0, k = nk; i < n; i++)
+		k += !listed(known, nk, list[i]);
+	if (k + 1 > BPFMASQ_MAX_EXT_ADDRS) {
+		pr_err("%d addresses in the pool and still draining, at most %d: wait until the removed ones have drained (status), or flush",
+		       k, BPFMASQ_MAX_EXT_ADDRS - 1);
+		return -E2BIG;
+	}
 	/* First nothing new goes on a removed one, then new ones come. */
 	for (i = 0; i < nk && !err; i++)
 		if (states[i] == BPFMASQ_ADDR_ACTIVE &&
@@ -172,10 +180,12 @@ int addrs_sync(const struct masq_maps *m, const struct bpfmasq_config *old,
 		if (bpf_map_update_elem(m->addr_pool, &zero, &pool, BPF_ANY))
 			return -errno;
 	}
-	for (i = 0; i < n && !err; i++)
-		err = ext_addr_set(m, list[i], BPFMASQ_ADDR_ACTIVE);
-	if (!err)
-		err = pools_ensure(m, cfg);
+	/* Its pools first: a host may be paired with it once it is ACTIVE. */
+	for (i = 0; i < n && !err; i++) {
+		err = pools_ensure_addr(m, list[i]);
+		if (!err)
+			err = ext_addr_set(m, list[i], BPFMASQ_ADDR_ACTIVE);
+	}
 	if (err) {
 		pr_err("cannot set up the address pool: %s", strerror(-err));
 		return err;

@@ -44,10 +44,12 @@ static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_instance *inst,
 		       const struct masq_opts *o)
 {
-	/* A pool keeps what is on the addresses that stay (addrs.c). */
-	bool rebuild = !old || !ports_equal(old_inst, inst) ||
-		       (old->ext_addr != cfg->ext_addr &&
-			!(cfg->flags & BPFMASQ_CFG_POOL));
+	/*
+	 * A pool keeps what is on the addresses that stay (addrs.c), as
+	 * long as its first, the forwards' address, stays the first.
+	 */
+	bool rebuild = !old || old->ext_addr != cfg->ext_addr ||
+		       !ports_equal(old_inst, inst);
 	int err;
 
 	err = addrs_check(m, o);

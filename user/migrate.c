@@ -44,7 +44,8 @@
  *           with --address has a pool of that one address); a host's entry
  *           gains the address it is paired with, so hosts is made anew and
  *           attach counts the mappings into it again; port_pools has room
- *           for BPFMASQ_MAX_POOLS pools, so the pools are built again.
+ *           for BPFMASQ_MAX_POOLS pools, so the pools are built again
+ *           (a removed address's too: it drains).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -192,7 +192,7 @@ static int parse_addresses(const char *arg, struct masq_opts *o)
 	__u32 lo, hi, a;
 	int i;
 
-	if (dash && (size_t)(dash - arg) >= sizeof(lo_s))
+	if ((size_t)(dash ? dash - arg : (long)strlen(arg)) >= sizeof(lo_s))
 		goto bad;
 	snprintf(lo_s, sizeof(lo_s), "%.*s",
 		 dash ? (int)(dash - arg) : (int)sizeof(lo_s) - 1, arg);

@@ -161,30 +161,37 @@ out:
 	return err;
 }
 
-/* Has @addr its pools? (The TCP one stands for all three.) */
-static bool pools_exist(const struct masq_maps *m, __be32 addr)
+/* The pools of @addr for each protocol: made anew (@all), or where missing. */
+static int addr_pools(const struct masq_maps *m, __be32 addr,
+		      const struct bpfmasq_instance *inst, bool all)
 {
-	struct bpfmasq_pool_key pk = { .addr = addr,
-				       .proto = BPFMASQ_PROTO_TCP };
+	struct bpfmasq_pool_key pk = { .addr = addr };
+	int err = 0;
+	size_t j;
 	__u32 id;
 
-	return !bpf_map_lookup_elem(m->port_pools, &pk, &id);
+	for (j = 0; j < sizeof(pool_protos) && !err; j++) {
+		pk.proto = pool_protos[j];
+		if (all || bpf_map_lookup_elem(m->port_pools, &pk, &id))
+			err = pool_create(m, addr, inst, pool_protos[j]);
+	}
+	return err;
 }
 
 /*
- * The pools of each address of @cfg (its one, or the pool's ACTIVE ones),
- * made anew (@all) or only where there are none. A DRAINING address is
- * left to the collector, unless all are made anew: then nothing is on it
- * (a flush), and it goes.
+ * The pools of each address of @cfg (its one, or each of the pool's), as
+ * @how says: made anew, DRAINING ones too (POOLS_ALL: into an empty
+ * port_pools), or where missing (POOLS_MISSING); or after a flush, when
+ * nothing is on any (POOLS_FLUSH): the ACTIVE ones made anew, the
+ * DRAINING ones forgotten.
  */
 static int pools_make(const struct masq_maps *m,
-		      const struct bpfmasq_config *cfg, bool all)
+		      const struct bpfmasq_config *cfg, enum pools_how how)
 {
 	__be32 addrs[BPFMASQ_MAX_EXT_ADDRS];
 	__u32 states[BPFMASQ_MAX_EXT_ADDRS];
 	struct bpfmasq_instance inst;
 	int n = 1, i, err;
-	size_t j;
 
 	if (!cfg->ext_addr)
 		return 0;
@@ -198,29 +205,37 @@ static int pools_make(const struct masq_maps *m,
 		if (n < 0)
 			return n;
 	}
-	for (i = 0; i < n; i++) {
-		if (states[i] != BPFMASQ_ADDR_ACTIVE) {
-			err = all ? ext_addr_forget(m, addrs[i]) : 0;
-		} else if (all || !pools_exist(m, addrs[i])) {
-			for (j = 0, err = 0; j < sizeof(pool_protos) && !err;
-			     j++)
-				err = pool_create(m, addrs[i], &inst,
-						  pool_protos[j]);
-		}
-		if (err)
-			return err;
+	for (i = 0; i < n && !err; i++) {
+		if (how == POOLS_FLUSH && states[i] != BPFMASQ_ADDR_ACTIVE)
+			err = ext_addr_forget(m, addrs[i]);
+		else
+			err = addr_pools(m, addrs[i], &inst,
+					 how != POOLS_MISSING);
 	}
-	return 0;
+	return err;
 }
 
 int pools_create(const struct masq_maps *m, const struct bpfmasq_config *cfg)
 {
-	return pools_make(m, cfg, true);
+	return pools_make(m, cfg, POOLS_ALL);
 }
 
 int pools_ensure(const struct masq_maps *m, const struct bpfmasq_config *cfg)
 {
-	return pools_make(m, cfg, false);
+	return pools_make(m, cfg, POOLS_MISSING);
+}
+
+int pools_flush(const struct masq_maps *m, const struct bpfmasq_config *cfg)
+{
+	return pools_make(m, cfg, POOLS_FLUSH);
+}
+
+int pools_ensure_addr(const struct masq_maps *m, __be32 addr)
+{
+	struct bpfmasq_instance inst;
+	int err = instance_read(m, &inst);
+
+	return err ? err : addr_pools(m, addr, &inst, false);
 }
 
 int pools_delete(const struct masq_maps *m, __be32 addr)

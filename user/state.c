@@ -166,7 +166,7 @@ int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
 	err = forwards_install(m, cfg);
 	if (err)
 		return err;
-	err = pools_create(m, cfg);
+	err = pools_flush(m, cfg);
 	if (err)
 		return err;
 	c.flags &= ~BPFMASQ_CFG_FLUSHING;

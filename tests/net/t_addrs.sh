@@ -5,9 +5,10 @@
 # addresses of the gateway's WAN besides its own. Pooling is paired: each
 # inside host leaves with the one address its own address hashes to, for
 # TCP, UDP and ping alike, and the two hosts land on different ones. A
-# re-attach without one of them keeps the connection on it, and the host
-# keeps that address for new flows while it has mappings; once they have
-# expired the collector removes it, and the host is paired anew. A bad
+# re-attach without one of them (the first stays) keeps the connection on
+# it, and the host keeps that address for new flows while it has
+# mappings; once they have expired the collector removes it, and the host
+# is paired anew. A bad
 # pool, and a pool address as a static's, are refused with one line.
 
 ADDR_POOL1=203.0.113.10
@@ -118,6 +119,7 @@ t_addr_refused() {
 	cmd_refused "an address twice" attach "$WAN" --address 203.0.113.10 \
 		--address 203.0.113.9-203.0.113.10 || return 1
 	cmd_refused "no address" attach "$WAN" --address 0.0.0.0 || return 1
+	cmd_refused "an address too long" attach "$WAN" --address 192.168.100.1000 || return 1
 	_pool_addrs || return 1
 	nat_attach --address "$ADDR_POOL1-$ADDR_POOL2" || return 1
 	cmd_refused "a pool address as a static's" static add "$WAN" "$TOPO_LAN1_ADDR" "$ADDR_POOL2" || return 1

@@ -160,10 +160,10 @@ t_frag_overlap() {
 	expect_eq "fragments that reached lan2" "$(_frag_reasm "$NS_LAN2")" 0
 }
 
-net_test frag_reverse.tc.offload-off in_mode tc t_frag_reverse off
-net_test frag_reverse.tc.offload-on in_mode tc t_frag_reverse on
-net_test frag_reverse.xdp.offload-off in_mode xdp t_frag_reverse off
-net_test frag_reverse.xdp.offload-on in_mode xdp t_frag_reverse on
-net_test frag_not_crossed.tc in_mode tc t_frag_not_crossed
-net_test frag_not_crossed.xdp in_mode xdp t_frag_not_crossed
-net_test frag_overlap in_mode tc t_frag_overlap
+net_test_alone frag_reverse.tc.offload-off in_mode tc t_frag_reverse off
+net_test_alone frag_reverse.tc.offload-on in_mode tc t_frag_reverse on
+net_test_alone frag_reverse.xdp.offload-off in_mode xdp t_frag_reverse off
+net_test_alone frag_reverse.xdp.offload-on in_mode xdp t_frag_reverse on
+net_test_alone frag_not_crossed.tc in_mode tc t_frag_not_crossed
+net_test_alone frag_not_crossed.xdp in_mode xdp t_frag_not_crossed
+net_test_alone frag_overlap in_mode tc t_frag_overlap

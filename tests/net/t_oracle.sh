@@ -419,8 +419,8 @@ t_oracle_fragments() {
 	oracle_counted fragment_held "the reversed datagram's later fragments" || rc=1
 	return $rc
 }
-net_test oracle_fragments.tc in_mode tc t_oracle_fragments
-net_test oracle_fragments.xdp in_mode xdp t_oracle_fragments
+net_test_alone oracle_fragments.tc in_mode tc t_oracle_fragments
+net_test_alone oracle_fragments.xdp in_mode xdp t_oracle_fragments
 
 # ---- many flows ----------------------------------------------------------------
 

@@ -650,17 +650,23 @@ static int fast_ingress(struct fixture *fx, const struct frame *in,
 	return v;
 }
 
-/* The gateway's own packets leave from its stack, never by a LAN. */
-static bool gateway_own(const struct frame *f)
+/*
+ * The gateway's own packets leave from its stack, never by a LAN: from
+ * its addresses, and those of the pool (fx_pool()).
+ */
+static bool gateway_own(struct fixture *fx, const struct frame *f)
 {
 	const struct iphdr *iph = fast_frame_ip(f);
+	struct bpfmasq_ext_addr e;
 
-	return iph && (iph->saddr == EXT_ADDR || iph->saddr == GW_LAN_ADDR);
+	return iph &&
+	       (iph->saddr == EXT_ADDR || iph->saddr == GW_LAN_ADDR ||
+		!bpf_map_lookup_elem(fx->maps.ext_addrs, &iph->saddr, &e));
 }
 
 int fx_egress(struct fixture *fx, const struct frame *in, struct frame *out)
 {
-	if (fx->fast_runs && !gateway_own(in))
+	if (fx->fast_runs && !gateway_own(fx, in))
 		return fast_egress(fx, in, out);
 	return fx_run(fx->skel->progs.bpfmasq_egress, in, out);
 }
