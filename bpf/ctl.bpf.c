@@ -169,7 +169,7 @@ mapping:
 	return 0;
 }
 
-/* The entry of a host that counts no port: DEAD, then gone (hosts.h). */
+/* The entry of a host that counts no port nor session: DEAD, then gone. */
 static __always_inline long host_drop(const struct bpfmasq_ctl_args *a)
 {
 	__be32 addr = a->ep.addr;
@@ -179,6 +179,11 @@ static __always_inline long host_drop(const struct bpfmasq_ctl_args *a)
 		return -ENOENT;
 	if (__sync_val_compare_and_swap(&h->ports, 0, BPFMASQ_HOST_DEAD))
 		return -EBUSY;
+	/* A session counted before the swap keeps it (hosts.h). */
+	if (*(volatile __u32 *)&h->sessions) {
+		__sync_fetch_and_and(&h->ports, ~BPFMASQ_HOST_DEAD);
+		return -EBUSY;
+	}
 	bpf_map_delete_elem(&hosts, &addr);
 	return 0;
 }

@@ -254,7 +254,8 @@ static __always_inline int fast_out(struct xdp_md *ctx)
 		return XDP_PASS;
 	reason = nat_outbound_pkt(ctx, CTX_XDP, &p);
 	/* The normal path would refuse it again, and count it twice. */
-	if (reason == BPFMASQ_STAT_HOST_PORT_LIMIT) {
+	if (reason == BPFMASQ_STAT_HOST_PORT_LIMIT ||
+	    reason == BPFMASQ_STAT_HOST_SESSION_LIMIT) {
 		nat_exit(reason);
 		return XDP_DROP;
 	}

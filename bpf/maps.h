@@ -123,6 +123,14 @@ struct {
 	__type(value, struct bpfmasq_host);
 } hosts SEC(".maps");
 
+/* Per-host limits beside the ports' (bpfmasq.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfmasq_limits);
+} limits SEC(".maps");
+
 /* The pool's addresses and their state (bpfmasq.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -59,13 +59,14 @@ static __always_inline __u32 nat_flow_bind(
 		reason = mapping_use(inside, m, now);
 	if (reason != NAT_CONTINUE)
 		return reason;
-	*s = session_create_out(key, m->ext_addr, m->ext_port, p, 0, now, NULL);
-	if (*s)
+	reason = session_create_out(key, m->ext_addr, m->ext_port, p, 0, now,
+				    NULL, s);
+	if (reason == NAT_CONTINUE)
 		return NAT_CONTINUE;
-	/* No room for the session: a mapping made for it goes again. */
+	/* No session: a mapping made for it goes again. */
 	if (created)
 		mapping_release(inside, m, mapping_clock(now), true, now);
-	return BPFMASQ_STAT_TABLE_FULL;
+	return reason;
 }
 
 /* A new outbound flow: its mapping, then its session, in *@s. */

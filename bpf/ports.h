@@ -418,6 +418,9 @@ static __always_inline long session_remove(const struct bpfmasq_session_key *k,
 
 	if (bpf_map_delete_elem(&sessions, k))
 		return -ENOENT;
+	/* The host's own flow (session_create_out() counted it). */
+	if (bpfmasq_host_counts(flags))
+		host_session_put(k->inside_addr);
 	if ((flags & (BPFMASQ_SESS_INBOUND | BPFMASQ_SESS_FORWARDED)) ==
 	    BPFMASQ_SESS_INBOUND)
 		inbound_done(k, ext_addr, ext_port);

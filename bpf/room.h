@@ -64,18 +64,32 @@ __attribute__((noinline)) int session_make_room(__u64 now, bool mapping)
 	return false;
 }
 
-/* session_create() for a flow from inside, which may make room for itself. */
-static __always_inline struct bpfmasq_session *
+/*
+ * session_create() for a flow from inside, in *@s, which may make room
+ * for itself, and counts for its host (--max-sessions-per-host):
+ * NAT_CONTINUE, HOST_SESSION_LIMIT or TABLE_FULL.
+ */
+static __always_inline __u32
 session_create_out(const struct bpfmasq_session_key *key, __be32 ext_addr,
 		   __be16 ext_port, const struct pkt *p, __u8 flags, __u64 now,
-		   bool *created)
+		   bool *created, struct bpfmasq_session **s)
 {
-	struct bpfmasq_session *s;
+	__u32 reason = host_session_take(key->inside_addr, now);
+	bool made = false;
 
-	s = session_create(key, ext_addr, ext_port, p, flags, now, created);
-	if (s || !session_make_room(now, false))
-		return s;
-	return session_create(key, ext_addr, ext_port, p, flags, now, created);
+	*s = NULL;
+	if (reason != NAT_CONTINUE)
+		return reason;
+	*s = session_create(key, ext_addr, ext_port, p, flags, now, &made);
+	if (!*s && session_make_room(now, false))
+		*s = session_create(key, ext_addr, ext_port, p, flags, now,
+				    &made);
+	/* Another CPU's, or none: counted by that CPU, or not at all. */
+	if (!made)
+		host_session_put(key->inside_addr);
+	else if (created)
+		*created = true;
+	return *s ? NAT_CONTINUE : BPFMASQ_STAT_TABLE_FULL;
 }
 
 #endif /* BPFMASQ_ROOM_H */

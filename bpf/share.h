@@ -126,6 +126,7 @@ nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,
 	struct bpfmasq_session_key lk;
 	bool created = false;
 	long err = -EEXIST;
+	__u32 reason;
 	int i;
 
 	if (!share_ports || share_missed(key, hash, now_ms, &miss))
@@ -153,13 +154,13 @@ nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,
 	/* A mapping released under it: the next packet tries again. */
 	if (!lender_holds(&ext, &owner, inside, &lk, now))
 		return BPFMASQ_STAT_PORT_POOL_EMPTY;
-	*s = session_create_out(key, ext.addr, ext.port, p, BPFMASQ_SESS_SHARED,
-				now, &created);
+	reason = session_create_out(key, ext.addr, ext.port, p,
+				    BPFMASQ_SESS_SHARED, now, &created, s);
 	/* No room, or another CPU made this flow first. */
 	if (!created)
 		lent_return(&lk, inside);
-	if (!*s)
-		return BPFMASQ_STAT_TABLE_FULL;
+	if (reason != NAT_CONTINUE)
+		return reason;
 	if (created)
 		stat_inc(BPFMASQ_STAT_PORT_SHARED);
 	return NAT_CONTINUE;

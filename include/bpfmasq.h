@@ -490,13 +490,32 @@ struct bpfmasq_host {
 		};
 		__u64 word; /* ports and ext_addr, for that swap */
 	};
+	/* Its flows' own sessions (not LENT, not opened from outside). */
+	__u32 sessions;
+	__u32 limited; /* new mappings or sessions refused at a limit */
 	__u64 limited_ns; /* boot time of the last one refused; 0: none */
-	__u32 limited; /* new mappings refused at the limit */
-	__u32 pad;
 };
 _Static_assert(sizeof(struct bpfmasq_host) == 24, "host layout");
 
 #define BPFMASQ_HOST_DEAD 0x80000000u
+
+/* Does a session with @flags count for its inside host (its own flow)? */
+static inline int bpfmasq_host_counts(__u8 flags)
+{
+	return !(flags & (BPFMASQ_SESS_INBOUND | BPFMASQ_SESS_LENT));
+}
+
+/*
+ * Element 0 of the limits array: what one inside host may hold at most
+ * (RFC 6888 REQ-4) beside --max-ports-per-host (a load-time constant).
+ * The loader writes it (attach); the data path reads it for each new
+ * session.
+ */
+struct bpfmasq_limits {
+	__u32 max_sessions_per_host; /* --max-sessions-per-host; 0: none */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_limits) == 8, "limits layout");
 #define BPFMASQ_MAX_HOSTS 65536
 
 /*
@@ -695,7 +714,8 @@ enum {
  * NAT (statics, config flag STATICS) and per-host port limits (hosts, the
  * record's max_ports_per_host); 8 pools addresses (ext_addrs,
  * addr_pool, config flag POOL, the host's paired ext_addr, room for
- * BPFMASQ_MAX_POOLS pools). migrate.c tells the pins of each apart and
+ * BPFMASQ_MAX_POOLS pools) and limits the sessions per host (limits, the
+ * host's count of sessions). migrate.c tells the pins of each apart and
  * brings them up to this one, a step a layout.
  */
 #define BPFMASQ_LAYOUT_VERSION 8
@@ -817,7 +837,8 @@ enum bpfmasq_verdict {
 	X(HAIRPIN_REFUSED, "hairpin_refused", DROP)                            \
 	X(STATIC_OUT, "static_out", EVENT)                                     \
 	X(STATIC_IN, "static_in", EVENT)                                       \
-	X(HOST_PORT_LIMIT, "host_port_limit", DROP)
+	X(HOST_PORT_LIMIT, "host_port_limit", DROP)                            \
+	X(HOST_SESSION_LIMIT, "host_session_limit", DROP)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -842,47 +842,100 @@ static long addr_count(const uint64_t *a, long n, uint64_t addr)
 }
 
 /*
+ * Each inside host's entry in hosts counts what @addrs (sorted, one per
+ * mapping or session of that host) says it holds: its ports, or with
+ * @sessions its sessions; and a host with any has an entry.
+ */
+static int host_counts(struct pass *p, const uint64_t *addrs, long na,
+		       bool sessions)
+{
+	const char *what = sessions ? "sessions" : "ports";
+	struct bpfmasq_host *hv, h;
+	long nh, i, want;
+	__u32 got, dead;
+	__be32 *hk;
+	int err = 0;
+
+	nh = map_dump(p->m->hosts, (void **)&hk, (void **)&hv);
+	if (nh < 0)
+		return nh;
+	for (i = 0; i < nh && !err; i++) {
+		dead = hv[i].ports & BPFMASQ_HOST_DEAD;
+		got = sessions ? hv[i].sessions : hv[i].ports & ~dead;
+		want = addr_count(addrs, na, ntohl(hk[i]));
+		if (got != want && !(dead && !want))
+			err = add(p, CHECK_HOST_COUNT, NULL, NULL, NULL,
+				  "host %s counts %u %s, it holds %ld",
+				  addr_str(hk[i]), got, what, want);
+	}
+	for (i = 0; i < na && !err; i++) {
+		__be32 a = htonl(addrs[i]);
+
+		if ((i && addrs[i] == addrs[i - 1]) ||
+		    !bpf_map_lookup_elem(p->m->hosts, &a, &h))
+			continue;
+		err = add(p, CHECK_HOST_COUNT, NULL, NULL, NULL,
+			  "host %s holds %s, and no entry counts them",
+			  addr_str(a), what);
+	}
+	free(hk);
+	free(hv);
+	return err;
+}
+
+/* The inside addresses of the sessions that count for their hosts. */
+static int host_sessions(struct pass *p)
+{
+	struct bpfmasq_session_key *keys;
+	struct bpfmasq_session *vals;
+	uint64_t *addrs;
+	long n, i, na = 0;
+	int err;
+
+	n = map_dump(p->m->sessions, (void **)&keys, (void **)&vals);
+	if (n < 0)
+		return n;
+	addrs = malloc((n ? n : 1) * sizeof(*addrs));
+	err = addrs ? 0 : -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		if (bpfmasq_host_counts(vals[i].flags))
+			addrs[na++] = ntohl(keys[i].inside_addr);
+	if (!err) {
+		qsort(addrs, na, sizeof(*addrs), u64_cmp);
+		err = host_counts(p, addrs, na, true);
+	}
+	free(addrs);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
  * Each inside host's entry in hosts counts its flows' mappings (not the
- * forwards'), and a host with such a mapping has an entry.
+ * forwards'), all on the address it names, and its own sessions.
  */
 static int check_hosts(struct pass *p)
 {
 	struct bpfmasq_endpoint *keys;
 	struct bpfmasq_mapping *vals;
-	struct bpfmasq_host *hv, h;
+	struct bpfmasq_host h;
 	uint64_t *addrs = NULL;
-	long n, nh, i, na = 0, want;
-	__be32 *hk;
+	long n, i, na = 0;
 	int err = 0;
 
 	n = map_dump(p->m->mappings, (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
-	nh = map_dump(p->m->hosts, (void **)&hk, (void **)&hv);
-	if (nh < 0) {
-		err = nh;
-		goto out;
-	}
 	addrs = malloc((n ? n : 1) * sizeof(*addrs));
 	if (!addrs) {
 		err = -ENOMEM;
-		goto out_hosts;
+		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (!(vals[i].flags & BPFMASQ_MAP_FORWARD))
 			addrs[na++] = ntohl(keys[i].addr);
 	qsort(addrs, na, sizeof(*addrs), u64_cmp);
-	for (i = 0; i < nh && !err; i++) {
-		__u32 ports = hv[i].ports & ~BPFMASQ_HOST_DEAD;
-
-		want = addr_count(addrs, na, ntohl(hk[i]));
-		if (ports != want &&
-		    !(hv[i].ports & BPFMASQ_HOST_DEAD && !want))
-			err = add(
-				p, CHECK_HOST_COUNT, NULL, NULL, NULL,
-				"host %s counts %u ports, its mappings hold %ld",
-				addr_str(hk[i]), ports, want);
-	}
+	err = host_counts(p, addrs, na, false);
 	/* Paired pooling: a host's mappings are all on its one address. */
 	for (i = 0; i < n && !err; i++) {
 		if ((vals[i].flags & BPFMASQ_MAP_FORWARD) ||
@@ -896,20 +949,9 @@ static int check_hosts(struct pass *p)
 			addr_str(keys[i].addr), addr_str(h.ext_addr),
 			ntohs(keys[i].port), addr_str(vals[i].ext_addr));
 	}
-	for (i = 0; i < na && !err; i++) {
-		__be32 a = htonl(addrs[i]);
-
-		if ((i && addrs[i] == addrs[i - 1]) ||
-		    !bpf_map_lookup_elem(p->m->hosts, &a, &h))
-			continue;
-		err = add(p, CHECK_HOST_COUNT, NULL, NULL, NULL,
-			  "host %s has mappings, and no entry that counts them",
-			  addr_str(a));
-	}
+	if (!err)
+		err = host_sessions(p);
 	free(addrs);
-out_hosts:
-	free(hk);
-	free(hv);
 out:
 	free(keys);
 	free(vals);

@@ -215,6 +215,17 @@ const struct cli_opt cli_opts[] = {
 			"without it keeps it).",
 	},
 	{
+		.id = OPT_MAX_SESSIONS_PER_HOST,
+		.name = "max-sessions-per-host",
+		.arg = "N|none",
+		.cmds = ATTACH_RUN,
+		.help = "The most sessions one inside host's own flows may "
+			"hold, from 1 to 16777216: its next new flow is dropped "
+			"(host_session_limit), and stats names the host (RFC "
+			"6888 REQ-4); none, the default, sets no limit (a "
+			"re-attach without it keeps it).",
+	},
+	{
 		.id = OPT_PORT_SHARING,
 		.name = "port-sharing",
 		.arg = "on|off",

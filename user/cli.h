@@ -63,6 +63,7 @@ enum cli_opt_id {
 	OPT_MAX_SESSIONS,
 	OPT_MAX_INBOUND,
 	OPT_MAX_PORTS_PER_HOST,
+	OPT_MAX_SESSIONS_PER_HOST,
 	OPT_PORT_SHARING,
 	OPT_FROM,
 #define OPT_TIMEOUT_ID(name, opt, key, dflt, what) OPT_TIMEOUT_##name,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* hosts.c - the per-host port counts: listed, collected, rebuilt. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -58,7 +59,7 @@ long hosts_collect(const struct masq_maps *m, __u64 now)
 	int err;
 
 	for (i = 0; i < n; i++) {
-		if (rows[i].h.ports ||
+		if (rows[i].h.ports || rows[i].h.sessions ||
 		    (rows[i].h.limited_ns && now - rows[i].h.limited_ns < keep))
 			continue;
 		a.ep.addr = rows[i].addr;
@@ -74,29 +75,50 @@ long hosts_collect(const struct masq_maps *m, __u64 now)
 	return n < 0 ? n : done;
 }
 
+/* Add one to @addr's entry: its port on @ext_addr, or a session. */
+static int host_add(const struct masq_maps *m, __be32 addr, __be32 ext_addr,
+		    bool port)
+{
+	struct bpfmasq_host h;
+
+	if (bpf_map_lookup_elem(m->hosts, &addr, &h))
+		memset(&h, 0, sizeof(h));
+	if (port) {
+		h.ports++;
+		/* Its mappings share one address (paired pooling). */
+		h.ext_addr = ext_addr;
+	} else {
+		h.sessions++;
+	}
+	return bpf_map_update_elem(m->hosts, &addr, &h, BPF_ANY) ? -errno : 0;
+}
+
 int hosts_rebuild(const struct masq_maps *m)
 {
+	struct bpfmasq_session_key *sk;
 	struct bpfmasq_endpoint *keys;
 	struct bpfmasq_mapping *vals;
-	struct bpfmasq_host h;
+	struct bpfmasq_session *sv;
 	long n, i;
 	int err = 0;
 
 	n = map_dump(m->mappings, (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n && !err; i++) {
-		if (vals[i].flags & BPFMASQ_MAP_FORWARD)
-			continue;
-		if (bpf_map_lookup_elem(m->hosts, &keys[i].addr, &h))
-			memset(&h, 0, sizeof(h));
-		h.ports++;
-		/* Its mappings share one address (paired pooling). */
-		h.ext_addr = vals[i].ext_addr;
-		if (bpf_map_update_elem(m->hosts, &keys[i].addr, &h, BPF_ANY))
-			err = -errno;
-	}
+	for (i = 0; i < n && !err; i++)
+		if (!(vals[i].flags & BPFMASQ_MAP_FORWARD))
+			err = host_add(m, keys[i].addr, vals[i].ext_addr, true);
 	free(keys);
 	free(vals);
+	n = err ? 0 : map_dump(m->sessions, (void **)&sk, (void **)&sv);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !err; i++)
+		if (bpfmasq_host_counts(sv[i].flags))
+			err = host_add(m, sk[i].inside_addr, 0, false);
+	if (n > 0) {
+		free(sk);
+		free(sv);
+	}
 	return err;
 }

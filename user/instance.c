@@ -37,6 +37,15 @@
  * invalidates every mapping, as the kernel's masquerade flushes on an
  * address change.
  */
+/* The limits map: --max-sessions-per-host (0: none). */
+static int limits_write(const struct masq_maps *m, __u32 max_sessions)
+{
+	struct bpfmasq_limits l = { .max_sessions_per_host = max_sessions };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(m->limits, &zero, &l, BPF_ANY) ? -errno : 0;
+}
+
 static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_config *old,
 		       const struct bpfmasq_instance *old_inst,
@@ -94,6 +103,8 @@ static int state_setup(const struct masq_maps *m,
 			goto fail;
 	}
 	err = host_addrs_sync(m, o->ifname);
+	if (!err && o->max_sessions_per_host >= 0)
+		err = limits_write(m, o->max_sessions_per_host);
 	if (err)
 		goto fail;
 	return 0;

@@ -59,7 +59,8 @@ struct cidr {
 	  sizeof(struct bpfmasq_static), 7)                                    \
 	X(hosts, sizeof(__be32), sizeof(struct bpfmasq_host), 7)               \
 	X(ext_addrs, sizeof(__be32), sizeof(struct bpfmasq_ext_addr), 8)       \
-	X(addr_pool, sizeof(__u32), sizeof(struct bpfmasq_addr_pool), 8)
+	X(addr_pool, sizeof(__u32), sizeof(struct bpfmasq_addr_pool), 8)       \
+	X(limits, sizeof(__u32), sizeof(struct bpfmasq_limits), 8)
 
 struct masq_maps {
 #define MASQ_MAP_FIELD(name, key_size, value_size, since) int name;

@@ -39,11 +39,13 @@
  *   6 -> 7  statics and hosts are new, created by the load (attach
  *           counts the mappings into hosts); the record's max_ports_per_host
  *           was padding, 0: no limit.
- *   7 -> 8  (7bd72f3) address pools: ext_addrs and addr_pool are new,
+ *   7 -> 8  (90b3f91) address pools: ext_addrs and addr_pool are new,
  *           created by the load (attach fills them: a layout 7 instance
- *           with --address has a pool of that one address); a host's entry
- *           gains the address it is paired with, so hosts is made anew and
- *           attach counts the mappings into it again; port_pools has room
+ *           with --address has a pool of that one address), and so is
+ *           limits (0: no session limit); a host's entry gains the address
+ *           it is paired with and a count of its sessions, so hosts is
+ *           made anew and attach counts the mappings and sessions into it
+ *           again; port_pools has room
  *           for BPFMASQ_MAX_POOLS pools, so the pools are built again
  *           (a removed address's too: it drains).
  */

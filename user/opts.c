@@ -279,6 +279,15 @@ static int parse_opt(int c, const char *arg, struct masq_opts *o)
 		err = parse_u32(arg, "--max-ports-per-host", 1, 65535, &v);
 		o->max_ports_per_host = v;
 		return err;
+	case OPT_MAX_SESSIONS_PER_HOST:
+		if (!strcmp(arg, "none")) {
+			o->max_sessions_per_host = 0;
+			return 0;
+		}
+		err = parse_u32(arg, "--max-sessions-per-host", 1, 1u << 24,
+				&v);
+		o->max_sessions_per_host = v;
+		return err;
 	case OPT_PORT_SHARING:
 		if (!strcmp(arg, "on") || !strcmp(arg, "off")) {
 			o->port_sharing = !strcmp(arg, "on");
@@ -383,6 +392,7 @@ int opts_parse(int argc, char **argv, struct masq_opts *o)
 	o->filtering = -1;
 	o->port_sharing = -1;
 	o->max_ports_per_host = -1;
+	o->max_sessions_per_host = -1;
 	o->mode = MODE_AUTO;
 	o->gc_interval = 5;
 	o->bpffs = getenv("BPFMASQ_BPFFS");

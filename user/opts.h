@@ -39,6 +39,7 @@ struct masq_opts {
 	__u16 max_inbound; /* 0: unset */
 	int port_sharing; /* 1 on, 0 off, -1 unset */
 	int max_ports_per_host; /* 0 none (no limit), -1 unset */
+	long max_sessions_per_host; /* 0 none (no limit), -1 unset */
 	__u32 timeout[BPFMASQ_TIMEOUT_MAX]; /* 0: unset */
 	int mode; /* enum bpfmasq_ingress, or MODE_AUTO */
 	unsigned int gc_interval; /* seconds, run only */

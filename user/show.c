@@ -153,7 +153,10 @@ int cmd_conns(const struct masq_opts *o)
 	return 0;
 }
 
-/* The hosts that hit --max-ports-per-host: with @j, a JSON array. */
+/*
+ * The hosts that hit --max-ports-per-host or --max-sessions-per-host:
+ * with @j, a JSON array.
+ */
 static void print_limited(struct json *j, const struct host_row *r, long n)
 {
 	__u64 now = now_boot_ns();
@@ -167,14 +170,16 @@ static void print_limited(struct json *j, const struct host_row *r, long n)
 
 		addr_str(a, r[i].addr);
 		if (!j) {
-			printf("host %s: %u ports, %u new mappings refused at --max-ports-per-host, the last %llu s ago\n",
+			printf("host %s: %u ports, %u sessions, %u new flows refused at the per-host limits, the last %llu s ago\n",
 			       a, r[i].h.ports & ~BPFMASQ_HOST_DEAD,
-			       r[i].h.limited, (unsigned long long)ago);
+			       r[i].h.sessions, r[i].h.limited,
+			       (unsigned long long)ago);
 			continue;
 		}
 		json_object_begin(j);
 		json_kv_string(j, "host", a);
 		json_kv_uint(j, "ports", r[i].h.ports & ~BPFMASQ_HOST_DEAD);
+		json_kv_uint(j, "sessions", r[i].h.sessions);
 		json_kv_uint(j, "refused", r[i].h.limited);
 		json_kv_uint(j, "last_refused_s_ago", ago);
 		json_object_end(j);
@@ -389,6 +394,17 @@ static void print_pool(const struct masq_maps *m, struct json *j)
 		json_array_end(j);
 }
 
+/* --max-sessions-per-host, 0: none (the limits map). */
+static __u32 max_sessions_per_host(const struct masq_maps *m)
+{
+	struct bpfmasq_limits l;
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(m->limits, &zero, &l)
+		       ? 0
+		       : l.max_sessions_per_host;
+}
+
 static void status_json(struct json *j, const char *ifname, const char *dir,
 			const struct bpfmasq_config *cfg,
 			const struct bpfmasq_instance *inst,
@@ -424,6 +440,7 @@ static void status_json(struct json *j, const char *ifname, const char *dir,
 	print_hairpin(m, j);
 	json_kv_uint(j, "max_sessions", inst->max_sessions);
 	json_kv_uint(j, "max_ports_per_host", inst->max_ports_per_host);
+	json_kv_uint(j, "max_sessions_per_host", max_sessions_per_host(m));
 	json_kv_int(j, "sessions", sessions);
 	json_kv_int(j, "mappings", mappings);
 	json_kv_int(j, "forwards", map_count(m->forwards));
@@ -504,7 +521,12 @@ static int print_status(struct json *j, const char *ifname, const char *dir)
 		if (inst.max_ports_per_host)
 			printf("at most %u ports", inst.max_ports_per_host);
 		else
-			printf("no limit");
+			printf("no port limit");
+		if (max_sessions_per_host(&m))
+			printf(", at most %u sessions",
+			       max_sessions_per_host(&m));
+		else
+			printf(", no session limit");
 		printf("\n  sessions   %ld of %u\n  mappings   %ld\n"
 		       "  forwards   %ld ports (bpfmasq forward list)\n"
 		       "  statics    %ld (bpfmasq static list)\n"

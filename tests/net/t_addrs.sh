@@ -111,6 +111,27 @@ t_addr_drain() {
 }
 net_test addr_drain t_addr_drain
 
+# t_addr_hairpin: lan1 reaches lan2's mapping on lan2's address of the
+# pool, and lan2's service sees lan1 by lan1's own external address.
+t_addr_hairpin() {
+	local a1 a2 pb out
+	_pool_addrs || return 1
+	udp_server "$NS_WAN" 9000 || return 1
+	nat_attach --address "$ADDR_POOL1-$ADDR_POOL2" --filtering independent \
+		--hairpin lan1 --hairpin lan2 || return 1
+	a1=$(_pool_pick "$TOPO_LAN1_ADDR" "$ADDR_POOL1" "$ADDR_POOL2")
+	a2=$(_pool_pick "$TOPO_LAN2_ADDR" "$ADDR_POOL1" "$ADDR_POOL2")
+	EXPECT_SRC=$a1 udp_check "$NS_LAN1" 5000 mine >/dev/null || return 1
+	pb=$(EXPECT_SRC=$a2 udp_check "$NS_LAN2" 6000 first) || return 1
+	udp_server "$NS_LAN2" 6000 || return 1
+	out=$(timeout 15 ip netns exec "$NS_LAN1" python3 "$NETTOOL" udp-client \
+		--to "$a2:$pb" --bind-port 5000 --send across --wait 3 --first)
+	grep -q "^from ${a2//./\\.}:$pb reply ${a1//./\\.}:[0-9]* across\$" <<<"$out" ||
+		{ fail "no answer from lan2's mapping $a2:$pb as $a1 (got: '$out')"; csum_report; return 1; }
+	note "lan1 -> $a2:$pb (lan2's mapping): $out"
+}
+net_test addr_hairpin t_addr_hairpin
+
 # t_addr_refused: pools that cannot be, and a pool address as a static's.
 t_addr_refused() {
 	local v

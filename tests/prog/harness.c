@@ -710,14 +710,25 @@ int fx_pool(struct fixture *fx, const __be32 *addrs, int n)
 	return err ? err : config_write(&fx->maps, &fx->cfg);
 }
 
-int fx_host_ports(struct fixture *fx, __be32 addr, int delta)
+static int host_adjust(struct fixture *fx, __be32 addr, int ports, int sessions)
 {
 	struct bpfmasq_host h = {};
 
 	bpf_map_lookup_elem(fx->maps.hosts, &addr, &h);
-	h.ports += delta;
+	h.ports += ports;
+	h.sessions += sessions;
 	return bpf_map_update_elem(fx->maps.hosts, &addr, &h, BPF_ANY) ? -errno
 								       : 0;
+}
+
+int fx_host_ports(struct fixture *fx, __be32 addr, int delta)
+{
+	return host_adjust(fx, addr, delta, 0);
+}
+
+int fx_host_sessions(struct fixture *fx, __be32 addr, int delta)
+{
+	return host_adjust(fx, addr, 0, delta);
 }
 
 int fx_mapping(struct fixture *fx, __be32 addr, __u16 port, __u8 proto,

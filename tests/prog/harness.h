@@ -166,6 +166,8 @@ int fx_owner(struct fixture *fx, __be32 ext_addr, __u16 ext_port, __u8 proto,
 int fx_pool(struct fixture *fx, const __be32 *addrs, int n);
 /* Add @delta to the ports hosts counts for @addr (an entry made at 0). */
 int fx_host_ports(struct fixture *fx, __be32 addr, int delta);
+/* The same for the sessions it counts (a session made or deleted by hand). */
+int fx_host_sessions(struct fixture *fx, __be32 addr, int delta);
 /* enum bpfmasq_port_state of an external port, its entry in @o. */
 int fx_port_state(struct fixture *fx, __be32 ext_addr, __u16 ext_port,
 		  __u8 proto, struct bpfmasq_owner *o);

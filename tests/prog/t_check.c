@@ -131,9 +131,10 @@ static int add_session(struct fixture *fx, __be32 ext_addr)
 	struct bpfmasq_session s = { .ext_addr = ext_addr,
 				     .ext_port = htons(40888) };
 
-	return bpf_map_update_elem(fx->maps.sessions, &k, &s, BPF_NOEXIST)
-		       ? -errno
-		       : 0;
+	if (bpf_map_update_elem(fx->maps.sessions, &k, &s, BPF_NOEXIST))
+		return -errno;
+	/* Counted for its host, as the data path would. */
+	return fx_host_sessions(fx, HOST5, 1);
 }
 
 static int run_check(struct fixture *fx, struct check_result *res)

@@ -343,7 +343,9 @@ PROG_TEST(gc_orphan_owner, TEST_SUBTESTS)
 					: 0,
 				"deleting the mapping") ||
 		     !ASSERT_OK(fx_host_ports(&fx, HOST1, -1),
-				"counting it out of its host")))
+				"counting it out of its host") ||
+		     !ASSERT_OK(fx_host_sessions(&fx, HOST1, -1),
+				"and its session")))
 			goto next;
 		before = udp_pool_len(&fx);
 		if (!ASSERT_OK(gc_pass(&fx.maps, now_boot_ns(), &res),

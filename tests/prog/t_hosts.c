@@ -4,8 +4,9 @@
  * are counted in hosts; at the limit its next new mapping is dropped
  * (host_port_limit) and counted in its entry, while its existing mappings
  * and other hosts go on; a released mapping gives the count back, so the
- * host may map again. The collector deletes an entry that counts nothing
- * only by its compare-and-swap to DEAD. The checker finds a wrong count.
+ * host may map again; --max-sessions-per-host the same for its sessions.
+ * The collector deletes an entry that counts nothing only by its
+ * compare-and-swap to DEAD. The checker finds a wrong count.
  */
 #include <errno.h>
 #include <bpf/bpf.h>
@@ -75,6 +76,62 @@ out:
 }
 
 /*
+ * --max-sessions-per-host 2: HOST1's third session is refused, a new
+ * remote on a mapping it has too (that is a session); its own two and
+ * HOST2's go on, and once they have expired it may again.
+ */
+PROG_TEST(host_session_limit, 0)
+{
+	struct pkt_spec a = udp_spec(HOST1, 5000, REMOTE1, 53, query);
+	struct pkt_spec b = udp_spec(HOST1, 5001, REMOTE1, 53, query);
+	struct pkt_spec c = udp_spec(HOST1, 5002, REMOTE1, 53, query);
+	struct pkt_spec a2 = udp_spec(HOST1, 5000, REMOTE2, 53, query);
+	struct pkt_spec other = udp_spec(HOST2, 5000, REMOTE1, 53, query);
+	const struct bpfmasq_limits two = { .max_sessions_per_host = 2 };
+	const __u64 later =
+		now_boot_ns() +
+		(300 + 1 + 2 * BPFMASQ_MAPPING_GRACE_S) * 1000000000ull;
+	struct bpfmasq_host h;
+	struct gc_result res;
+	struct frame in, out;
+	struct fixture fx;
+	__u32 zero = 0;
+
+	if (!fx_setup(&fx, NULL) ||
+	    !ASSERT_OK(bpf_map_update_elem(fx.maps.limits, &zero, &two, 0),
+		       "the limit") ||
+	    !send_out(&fx, &a, NULL) || !send_out(&fx, &b, NULL))
+		goto out;
+	frame_build(&in, &c);
+	ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT, "a third session");
+	frame_build(&in, &a2);
+	ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT,
+		  "a new remote on a mapping it has");
+	if (ASSERT_EQ(host_entry(&fx, HOST1, &h), true, "HOST1's entry")) {
+		ASSERT_EQ(h.sessions, 2, "HOST1's sessions");
+		ASSERT_EQ(h.ports, 2, "HOST1's ports: the third's went again");
+		ASSERT_EQ(h.limited, 2, "HOST1 refused");
+	}
+	test_ctx("its own flows");
+	send_out(&fx, &a, NULL);
+	test_ctx("another host");
+	send_out(&fx, &other, NULL);
+	test_ctx(NULL);
+	ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 4), STAT(HOST_SESSION_LIMIT, 2),
+		     STAT(NEW_MAPPING, 4), STAT(NEW_SESSION, 3));
+	expect_check_clean(&fx);
+
+	if (!ASSERT_OK(gc_pass(&fx.maps, later, &res), "gc_pass"))
+		goto out;
+	if (ASSERT_EQ(host_entry(&fx, HOST1, &h), true, "HOST1's entry, kept"))
+		ASSERT_EQ(h.sessions, 0, "HOST1's sessions after expiry");
+	send_out(&fx, &c, NULL);
+	expect_check_clean(&fx);
+out:
+	fx_teardown(&fx);
+}
+
+/*
  * The collector's HOST_DROP: an entry that counts a port is kept
  * (-EBUSY), one that counts none goes; and a mapping made after that
  * counts itself in a new entry.
@@ -96,6 +153,13 @@ PROG_TEST(host_drop, 0)
 					   BPF_NOEXIST),
 		       "an entry that counts none"))
 		goto out;
+	h.sessions = 1;
+	bpf_map_update_elem(fx.maps.hosts, &args.ep.addr, &h, BPF_EXIST);
+	ASSERT_EQ(ctl_run(&fx.maps, &args), -EBUSY, "drop, counting a session");
+	if (ASSERT_EQ(host_entry(&fx, HOST2, &h), true, "HOST2's entry, kept"))
+		ASSERT_EQ(h.ports, 0, "not left DEAD");
+	h.sessions = 0;
+	bpf_map_update_elem(fx.maps.hosts, &args.ep.addr, &h, BPF_EXIST);
 	ASSERT_OK(ctl_run(&fx.maps, &args), "drop, counting none");
 	ASSERT_EQ(host_entry(&fx, HOST2, &h), false, "HOST2's entry");
 	a.saddr = HOST2;

@@ -574,7 +574,9 @@ PROG_TEST(share_lent_orphan, TEST_REPLIES | TEST_SUBTESTS)
 		if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.sessions, &bk)
 				       ? -errno
 				       : 0,
-			       "deleting the SHARED session"))
+			       "deleting the SHARED session") ||
+		    !ASSERT_OK(fx_host_sessions(&fx, HOST2, -1),
+			       "counting it out of its host"))
 			goto next;
 		test_ctx("reply from REMOTE2, borrower gone");
 		udp_in_untouched(&fx, REMOTE2, 53, SHARED_PORT);
@@ -849,7 +851,9 @@ PROG_TEST(share_icmp_error_in_orphan, TEST_REPLIES)
 		goto out;
 	test_ctx(NULL);
 	if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.sessions, &bk) ? -errno : 0,
-		       "deleting the SHARED session"))
+		       "deleting the SHARED session") ||
+	    !ASSERT_OK(fx_host_sessions(&fx, HOST2, -1),
+		       "counting it out of its host"))
 		goto out;
 	e = (struct icmp_error_spec){ .saddr = REMOTE2,
 				      .daddr = EXT_ADDR,
@@ -1167,7 +1171,9 @@ PROG_TEST(share_lent_orphan_ctl, 0)
 		goto out;
 	test_ctx(NULL);
 	if (!ASSERT_OK(bpf_map_delete_elem(fx.maps.sessions, &bk) ? -errno : 0,
-		       "deleting the SHARED session"))
+		       "deleting the SHARED session") ||
+	    !ASSERT_OK(fx_host_sessions(&fx, HOST2, -1),
+		       "counting it out of its host"))
 		goto out;
 	stamp = last_ns_of(&fx, &lk);
 	ASSERT_EQ(ctl_expire(&fx, &lk, stamp + 1), -EBUSY,
