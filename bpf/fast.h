@@ -218,12 +218,6 @@ static __always_inline int fast_in(void *ctx, const enum ctx_kind kind,
 	return rc;
 }
 
-/*
- * A packet that came in on a fast-path LAN interface (XDP): if the kernel
- * would forward it out of the WAN, translate it here, as the WAN's egress
- * would, and send it there. Anything else goes to the kernel as it came,
- * and uncounted: the normal path counts what it does with it.
- */
 /* Is @p's source one of the instance's external addresses? */
 static __always_inline bool fast_own_source(const struct pkt *p)
 {
@@ -232,6 +226,12 @@ static __always_inline bool fast_own_source(const struct pkt *p)
 	return cfg && ext_addr_ours(cfg, p->saddr);
 }
 
+/*
+ * A packet that came in on a fast-path LAN interface (XDP): if the kernel
+ * would forward it out of the WAN, translate it here, as the WAN's egress
+ * would, and send it there. Anything else goes to the kernel as it came,
+ * and uncounted: the normal path counts what it does with it.
+ */
 static __always_inline int fast_out(struct xdp_md *ctx)
 {
 	struct fast_hop hop;

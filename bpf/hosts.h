@@ -4,9 +4,10 @@
  * --max-ports-per-host (RFC 6888 REQ-4): one host cannot take the whole
  * pool, and the external address they are all on (paired pooling,
  * addrs.h); and its own sessions, against --max-sessions-per-host: nor
- * the whole table. Sessions are counted when a flow from inside makes
- * one, uncounted when it is removed. Counted when a mapping is made, uncounted when it is released;
- * a forward's mapping is not counted (the collector makes it). An entry
+ * the whole table. A port is counted when a mapping is made, uncounted
+ * when it is released; a forward's mapping is not counted (the collector
+ * makes it). A session is counted when a flow from inside makes one,
+ * uncounted when it is removed. An entry
  * the collector is deleting (DEAD, swapped in at 0) takes no more counts:
  * a mapping made meanwhile counts itself in a new one.
  */

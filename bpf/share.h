@@ -111,9 +111,9 @@ static __always_inline bool share_missed(const struct bpfmasq_session_key *key,
 
 /*
  * A new flow whose address @addr has no free port: a session on a port of
- * @addr that another mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY when none of the
- * ports tried can be shared (or the flow searched in vain a moment ago),
- * TABLE_FULL.
+ * @addr that another mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY
+ * when none of the ports tried can be shared (or the flow searched in
+ * vain a moment ago), TABLE_FULL or HOST_SESSION_LIMIT.
  */
 static __always_inline __u32
 nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,

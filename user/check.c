@@ -85,12 +85,6 @@ static struct bpfmasq_endpoint ep_make(__be32 addr, __be16 port, __u8 proto)
 	return ep;
 }
 
-/*
- * Is the entry a finding is about still what the dump said? Looked up
- * again after the map it disagrees with, so that an entry deleted (or
- * made anew) in between, by a collection pass or a new flow, is not taken
- * for one that disagrees.
- */
 /* The addresses of the instance: the pool's (ext_addrs), or its one. */
 static int addrs_read(struct pass *p)
 {
@@ -108,16 +102,7 @@ static int addrs_read(struct pass *p)
 	return 0;
 }
 
-static bool addr_ours(const struct pass *p, __be32 a)
-{
-	int i;
-
-	for (i = 0; i < p->n_addrs; i++)
-		if (p->addrs[i] == a)
-			return true;
-	return false;
-}
-
+/* The state of @a among the instance's addresses; 0: not one of them. */
 static __u32 addr_state(const struct pass *p, __be32 a)
 {
 	int i;
@@ -128,6 +113,17 @@ static __u32 addr_state(const struct pass *p, __be32 a)
 	return 0;
 }
 
+static bool addr_ours(const struct pass *p, __be32 a)
+{
+	return addr_state(p, a) != 0;
+}
+
+/*
+ * Is the entry a finding is about still what the dump said? Looked up
+ * again after the map it disagrees with, so that an entry deleted (or
+ * made anew) in between, by a collection pass or a new flow, is not taken
+ * for one that disagrees.
+ */
 static bool mapping_still(const struct masq_maps *m,
 			  const struct bpfmasq_endpoint *in,
 			  const struct bpfmasq_mapping *mp)

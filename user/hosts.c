@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* hosts.c - the per-host port counts: listed, collected, rebuilt. */
+/* hosts.c - the per-host counts: listed, collected, rebuilt. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -95,10 +95,10 @@ static int host_add(const struct masq_maps *m, __be32 addr, __be32 ext_addr,
 
 int hosts_rebuild(const struct masq_maps *m)
 {
-	struct bpfmasq_session_key *sk;
+	struct bpfmasq_session_key *sk = NULL;
 	struct bpfmasq_endpoint *keys;
 	struct bpfmasq_mapping *vals;
-	struct bpfmasq_session *sv;
+	struct bpfmasq_session *sv = NULL;
 	long n, i;
 	int err = 0;
 
@@ -116,9 +116,7 @@ int hosts_rebuild(const struct masq_maps *m)
 	for (i = 0; i < n && !err; i++)
 		if (bpfmasq_host_counts(sv[i].flags))
 			err = host_add(m, sk[i].inside_addr, 0, false);
-	if (n > 0) {
-		free(sk);
-		free(sv);
-	}
+	free(sk);
+	free(sv);
 	return err;
 }

@@ -32,11 +32,6 @@
 #include "pools.h"
 #include "state.h"
 
-/*
- * Bring the maps in line with @cfg. A new external address or port range
- * invalidates every mapping, as the kernel's masquerade flushes on an
- * address change.
- */
 /* The limits map: --max-sessions-per-host (0: none). */
 static int limits_write(const struct masq_maps *m, __u32 max_sessions)
 {
@@ -46,6 +41,11 @@ static int limits_write(const struct masq_maps *m, __u32 max_sessions)
 	return bpf_map_update_elem(m->limits, &zero, &l, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Bring the maps in line with @cfg. A new external address or port range
+ * invalidates every mapping, as the kernel's masquerade flushes on an
+ * address change.
+ */
 static int state_setup(const struct masq_maps *m,
 		       const struct bpfmasq_config *old,
 		       const struct bpfmasq_instance *old_inst,
