@@ -3,7 +3,8 @@
  * conntrack.h - sessions: one per (inside endpoint, remote endpoint), with
  * last-seen time, counters and a TCP state good enough to pick the RFC 5382
  * timeouts, which RSTs and FINs move only from within the window each side
- * offered. The garbage collector in userspace expires them.
+ * offered (a RST only from exactly its left edge). The garbage collector
+ * in userspace expires them.
  */
 #ifndef BPFMASQ_CONNTRACK_H
 #define BPFMASQ_CONNTRACK_H
@@ -95,6 +96,47 @@ static __always_inline bool tcp_plausible(const struct bpfmasq_session *s,
 	return true;
 }
 
+/*
+ * Is a RST that tcp_plausible() took exactly where the receiver expects
+ * the next byte, as far as the NAT knows (its latest acknowledgment)? Only
+ * such a RST resets an RFC 5961 end host; one elsewhere in the window draws
+ * a challenge ACK instead. Within the window of a side that has not sent
+ * anything yet, and when nothing is known, every plausible RST is exact.
+ */
+static __always_inline bool tcp_rst_exact(const struct bpfmasq_session *s,
+					  const struct pkt *p, int from)
+{
+	const struct bpfmasq_tcp_peer *rcv = &s->u.tcp[!from];
+
+	return !(rcv->flags & BPFMASQ_PEER_KNOWN) || p->tcp_seq == rcv->ack;
+}
+
+/*
+ * Slack around a FIN's acknowledgment: the data it acknowledges was sent
+ * into a window offered earlier, which may have shrunk since, and a FIN or
+ * a zero-window probe takes one number past it.
+ */
+#define TCP_ACK_SLACK 65536u
+
+/*
+ * Does a FIN from side @from acknowledge no more than the other side can
+ * have sent, and not much less than it already acknowledged (RFC 5961 5)?
+ * The other side sends at most into the window @from last offered. A host
+ * discards a segment without ACK once it has seen the SYNs.
+ */
+static __always_inline bool tcp_ack_plausible(const struct bpfmasq_session *s,
+					      const struct pkt *p, int from)
+{
+	const struct bpfmasq_tcp_peer *snd = &s->u.tcp[from];
+
+	if (!(snd->flags & BPFMASQ_PEER_KNOWN))
+		return true;
+	if (!(p->tcp_flags & TCPF_ACK))
+		return false;
+	return p->tcp_ack - snd->ack + TCP_ACK_SLACK <=
+	       ((__u32)snd->win << (snd->wscale & 15)) + 2 * TCP_ACK_SLACK;
+}
+
 /* What side @me acknowledges and offers, from a segment it sent with ACK. */
 static __always_inline void tcp_learn(struct bpfmasq_tcp_peer *me,
 				      const struct pkt *p)
@@ -154,6 +196,9 @@ static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 	__u8 state = s->tcp_state;
 	__u8 flags = p->tcp_flags;
 
+	/* Any segment but a RST after a RST in doubt: it was not taken. */
+	if (!(flags & TCPF_RST))
+		s->flags &= ~BPFMASQ_SESS_RST_UNSURE;
 	if (!(flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))) {
 		if (flags & TCPF_ACK)
 			tcp_learn(me, p);
@@ -171,7 +216,19 @@ static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 	if (flags & TCPF_RST) {
 		if (!tcp_plausible(s, p, from))
 			goto out_of_window;
-		s->tcp_state = BPFMASQ_TCP_RST_SEEN;
+		if (tcp_rst_exact(s, p, from)) {
+			s->tcp_state = BPFMASQ_TCP_RST_SEEN;
+			s->flags &= ~BPFMASQ_SESS_RST_UNSURE;
+			return;
+		}
+		/*
+		 * In the window, not exact: the end host answers with a
+		 * challenge ACK (which clears the doubt) or, if it had
+		 * received more than it acknowledged, resets. Keep the
+		 * state, but let the session give way under pressure.
+		 */
+		s->flags |= BPFMASQ_SESS_RST_UNSURE;
+		stat_inc(BPFMASQ_STAT_TCP_RST_INEXACT);
 		return;
 	}
 	if (flags & TCPF_SYN) {
@@ -199,7 +256,7 @@ static __noinline void tcp_track_slow(struct bpfmasq_session *s,
 		return;
 	}
 	/* A FIN. */
-	if (!tcp_plausible(s, p, from))
+	if (!tcp_plausible(s, p, from) || !tcp_ack_plausible(s, p, from))
 		goto out_of_window;
 	if (flags & TCPF_ACK)
 		tcp_learn(me, p);
@@ -232,6 +289,9 @@ static __always_inline void tcp_track(struct bpfmasq_session *s,
 
 	if (!(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) &&
 	    s->tcp_state == BPFMASQ_TCP_ESTABLISHED) {
+		/* A segment after a RST in doubt: the connection lives on. */
+		if (s->flags & BPFMASQ_SESS_RST_UNSURE)
+			s->flags &= ~BPFMASQ_SESS_RST_UNSURE;
 		if ((p->tcp_flags & TCPF_ACK) &&
 		    (p->tcp_ack != me->ack || p->tcp_win != me->win))
 			tcp_learn(me, p);

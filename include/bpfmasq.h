@@ -276,6 +276,13 @@ enum {
 	 * not counted against --max-inbound.
 	 */
 	BPFMASQ_SESS_FORWARDED = 1 << 6,
+	/*
+	 * TCP: the last segment was a RST in the receiver's window but not
+	 * at its left edge. The end host may have taken it (it had received
+	 * more than it acknowledged) or challenged it; until another segment
+	 * shows the connection alive, the session gives way under pressure.
+	 */
+	BPFMASQ_SESS_RST_UNSURE = 1 << 7,
 };
 
 /* tcp_peer.flags */
@@ -332,9 +339,9 @@ _Static_assert(sizeof(struct bpfmasq_session) == 64, "session layout");
 /*
  * May session @s, of protocol @proto, give way when a table is full (RFC
  * 6888 REQ-11)? One that never saw a reply, or a TCP connection closed or
- * reset; never an answered open one, nor a LENT entry, which goes with the
- * session it is lent to. The data path (room.h) and the collector (gc.c)
- * both ask this.
+ * reset (or maybe reset: RST_UNSURE); never an answered open one, nor a
+ * LENT entry, which goes with the session it is lent to. The data path
+ * (room.h) and the collector (gc.c) both ask this.
  */
 static inline int bpfmasq_gives_way(__u8 proto, const struct bpfmasq_session *s)
 {
@@ -344,7 +351,8 @@ static inline int bpfmasq_gives_way(__u8 proto, const struct bpfmasq_session *s)
 		return 1;
 	return proto == BPFMASQ_PROTO_TCP &&
 	       (s->tcp_state == BPFMASQ_TCP_CLOSED ||
-		s->tcp_state == BPFMASQ_TCP_RST_SEEN);
+		s->tcp_state == BPFMASQ_TCP_RST_SEEN ||
+		(s->flags & BPFMASQ_SESS_RST_UNSURE));
 }
 
 /* victim.flags */
@@ -780,16 +788,16 @@ enum bpfmasq_verdict {
  * Every packet either program sees ends under exactly one reason (a row
  * whose verdict is PASS or DROP): the NAT code returns it, the entry point
  * counts it once and takes its hook's verdict from this row. EVENT rows
- * (new mappings and sessions, TCP RSTs and FINs outside the window, which
- * are still translated, ICMP errors sent or held back for a flow that found
- * no port, flows on a shared port) are counted on top. A fragment held
- * for its first one is dropped on its hook; the daemon sends it on later
- * (fragments_sent_on; fragments_duplicate for a second copy, discarded;
- * fragments_expired when its first one never came, fragments_hold_full
- * when the daemon had no room: rows only the daemon counts, in CPU 0's
- * slot). A new reason is one
- * row, added at the end: a counter's index never changes, so the pinned
- * counters of an older layout keep their meaning.
+ * (new mappings and sessions, TCP RSTs and FINs outside the window and RSTs
+ * in it but not at its edge, which are still translated, ICMP errors sent
+ * or held back for a flow that found no port, flows on a shared port) are
+ * counted on top. A fragment held for its first one is dropped on its hook;
+ * the daemon sends it on later (fragments_sent_on; fragments_duplicate for
+ * a second copy, discarded; fragments_expired when its first one never
+ * came, fragments_hold_full when the daemon had no room: rows only the
+ * daemon counts, in CPU 0's slot). A new reason is one row, added at the
+ * end: a counter's index never changes, so the pinned counters of an older
+ * layout keep their meaning.
  */
 #define BPFMASQ_STATS(X)                                                       \
 	X(TRANSLATED_OUT, "translated_out", PASS)                              \
@@ -838,7 +846,8 @@ enum bpfmasq_verdict {
 	X(STATIC_OUT, "static_out", EVENT)                                     \
 	X(STATIC_IN, "static_in", EVENT)                                       \
 	X(HOST_PORT_LIMIT, "host_port_limit", DROP)                            \
-	X(HOST_SESSION_LIMIT, "host_session_limit", DROP)
+	X(HOST_SESSION_LIMIT, "host_session_limit", DROP)                      \
+	X(TCP_RST_INEXACT, "tcp_rst_inexact", EVENT)
 
 /*
  * The ICMP host unreachable sent for a flow that found no port (unreach.h):

@@ -64,7 +64,7 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		       const struct bpfmasq_session_key *k,
 		       const struct bpfmasq_session *s, uint64_t now)
 {
-	char in[32], out[32], rem[32];
+	char in[32], out[32], rem[32], state[16];
 	uint64_t idle =
 		now > s->last_ns ? (now - s->last_ns) / 1000000000ull : 0;
 	uint32_t timeout = session_timeout(inst, k, s);
@@ -87,6 +87,8 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 			       s->flags & BPFMASQ_SESS_INBOUND ? "in" : "out");
 		json_kv_bool(j, "shared", s->flags & BPFMASQ_SESS_SHARED);
 		json_kv_bool(j, "forwarded", s->flags & BPFMASQ_SESS_FORWARDED);
+		json_kv_bool(j, "reset_unsure",
+			     s->flags & BPFMASQ_SESS_RST_UNSURE);
 		json_kv_uint(j, "idle_s", idle);
 		json_kv_uint(j, "expires_s",
 			     idle < timeout ? timeout - idle : 0);
@@ -99,11 +101,13 @@ static void print_conn(struct json *j, const struct bpfmasq_instance *inst,
 		json_object_end(j);
 		return;
 	}
-	/* A shared port is marked where it is shown. */
+	/* A shared port, and a RST in doubt, are marked where they show. */
 	if (s->flags & BPFMASQ_SESS_SHARED)
 		strcat(out, "*");
+	snprintf(state, sizeof(state), "%s%s", state_name(k, s),
+		 s->flags & BPFMASQ_SESS_RST_UNSURE ? "?" : "");
 	printf("%-5s %-22s %-22s %-21s %-11s %6llu %8llu %10llu\n",
-	       proto_name(k->proto), in, out, rem, state_name(k, s),
+	       proto_name(k->proto), in, out, rem, state,
 	       (unsigned long long)idle,
 	       (unsigned long long)(s->packets_out + s->packets_in),
 	       (unsigned long long)(s->bytes_out + s->bytes_in));

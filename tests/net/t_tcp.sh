@@ -3,8 +3,9 @@
 #
 # TCP state that spoofing cannot move: an off-path host that knows the
 # server's endpoint and the gateway's external port, but not the sequence
-# numbers, forges a RST and a FIN from the server; the session stays
-# established and the connection outlives the short timeouts. Real
+# numbers, forges RSTs and FINs from the server (out of the window, in it
+# but not where a RST resets, a FIN with an impossible ack); the session
+# stays established and the connection outlives the short timeouts. Real
 # connections closed by their hosts are seen closing.
 
 # _sess_peer SIDE FIELD: a field of the long-lived connection's per-side
@@ -25,6 +26,13 @@ _conn_state() {
 
 _state_is() { [[ $(_conn_state) == "$1" ]]; }
 _oow_is() { [[ $(nat_stat tcp_out_of_window) == "$1" ]]; }
+_inexact_is() { [[ $(nat_stat tcp_rst_inexact) == "$1" ]]; }
+
+# _conn_unsure: whether the long-lived connection has a RST in doubt.
+_conn_unsure() {
+	conns_json | pyjson "[c['reset_unsure'] for c in d if c['proto'] == 'tcp' and c['outside'].endswith(':$CONN_EXT_PORT')][0]"
+}
+_conn_sure() { [[ $(_conn_unsure) == False ]]; }
 
 # _spoof FLAGS SEQ [ACK]: a segment from the server's endpoint to the
 # gateway's external port, forged in the server's namespace.
@@ -57,6 +65,26 @@ t_tcp_spoof() {
 	((in1 >= in0 + 2)) || { fail "translated_in went from $in0 to $in1, expected the 2 spoofed segments"; return 1; }
 	expect_eq "state after the spoofed RST and FIN" "$(_conn_state)" established || return 1
 
+	# In the window, but not at its left edge: an RFC 5961 host answers
+	# with a challenge ACK and lives on. The session stays established,
+	# in doubt until the ACK goes out, then sure again.
+	ack=$(_sess_peer 0 ack)
+	_spoof R $(((ack + 1000) & 0xffffffff)) ||
+		{ fail "cannot send the in-window RST"; return 1; }
+	wait_until 5 _inexact_is 1 ||
+		{ fail "tcp_rst_inexact is $(nat_stat tcp_rst_inexact), expected 1"; return 1; }
+	expect_eq "state after a RST inside the window" "$(_conn_state)" established || return 1
+	wait_until 5 _conn_sure ||
+		{ fail "reset_unsure is $(_conn_unsure) after the challenge ACK, expected False"; return 1; }
+
+	# A FIN at the right sequence number that acknowledges data the inside
+	# host never sent: out of window.
+	_spoof FA "$ack" $(((rack + 0x40000000) & 0xffffffff)) ||
+		{ fail "cannot send the FIN with a wrong ack"; return 1; }
+	wait_until 5 _oow_is 3 ||
+		{ fail "tcp_out_of_window is $(nat_stat tcp_out_of_window), expected 3"; return 1; }
+	expect_eq "state after a FIN acknowledging unsent data" "$(_conn_state)" established || return 1
+
 	# Idle past the transitory and close timeouts, then a collection pass.
 	sleep 4
 	bmq gc "$WAN" >/dev/null || { fail "bpfmasq gc failed"; return 1; }
@@ -66,11 +94,11 @@ t_tcp_spoof() {
 	# A RST at exactly what the inside host expects is the real thing: the
 	# session closes and goes on the close timeout.
 	ack=$(_sess_peer 0 ack)
-	_spoof R "$ack" || { fail "cannot send the in-window RST"; return 1; }
+	_spoof R "$ack" || { fail "cannot send the exact RST"; return 1; }
 	wait_until 5 _state_is rst_seen ||
-		{ fail "state after an in-window RST: $(_conn_state), expected rst_seen"; return 1; }
+		{ fail "state after an exact RST: $(_conn_state), expected rst_seen"; return 1; }
 	oow=$(nat_stat tcp_out_of_window) || return 1
-	expect_eq "tcp_out_of_window after the in-window RST" "$oow" 2 || return 1
+	expect_eq "tcp_out_of_window after the exact RST" "$oow" 3 || return 1
 	sleep 2
 	bmq gc "$WAN" >/dev/null || { fail "bpfmasq gc failed"; return 1; }
 	state=$(conns_json | pyjson "len([c for c in d if c['proto'] == 'tcp'])") || return 1

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * t_tcp.c - TCP tracking that spoofing cannot move: RSTs and FINs change a
- * session's state only from within the window the other side offered,
- * and are translated either way; sessions picked up mid-stream; the
+ * session's state only from within the window the other side offered (a
+ * RST only from its edge, a FIN only acknowledging what can have been
+ * sent), and are translated either way; sessions picked up mid-stream; the
  * timeouts the states get.
  */
 #include <bpf/bpf.h>
@@ -93,50 +94,80 @@ static bool handshake(struct fixture *fx, bool scaled)
 	       expect_state(fx, BPFMASQ_TCP_ESTABLISHED, "after handshake");
 }
 
+/* What a RST or FIN does to an established session. */
+enum verdict {
+	MOVES, /* to .state */
+	DOUBTED, /* a RST in the window, not at its edge: RST_UNSURE */
+	IGNORED, /* outside the window: tcp_out_of_window */
+};
+
 /*
  * RSTs and FINs on an established connection: from the remote, in the
  * inside host's window [ISN_REMOTE + 1, + 502 << 7]; from the inside
- * host, in the remote's [ISN_IN + 1, + 1000 << 7].
+ * host, in the remote's [ISN_IN + 1, + 1000 << 7]. A RST resets only
+ * from the left edge; a FIN must also acknowledge no more than the other
+ * side can have sent (its sender's acknowledgment plus the window that
+ * sender offered, with 64 KiB of slack either way).
  */
 static const struct {
 	const char *name;
 	bool out;
 	__u8 flags;
 	__u32 seq;
+	__u32 ack; /* 0: the sender's acknowledgment after the handshake */
 	bool scaled; /* the SYNs offered window scale 7 */
-	bool plausible;
-	__u8 state; /* when plausible */
+	enum verdict verdict;
+	__u8 state; /* when it MOVES */
 } window_cases[] = {
-	{ "rst_in_exact", false, PKT_TCP_RST, ISN_REMOTE + 1, true, true,
+	{ "rst_in_exact", false, PKT_TCP_RST, ISN_REMOTE + 1, 0, true, MOVES,
 	  BPFMASQ_TCP_RST_SEEN },
-	{ "rst_in_window", false, PKT_TCP_RST, ISN_REMOTE + 30000, true, true,
-	  BPFMASQ_TCP_RST_SEEN },
+	{ "rst_in_window", false, PKT_TCP_RST, ISN_REMOTE + 30000, 0, true,
+	  DOUBTED, 0 },
 	{ "rst_in_right_edge", false, PKT_TCP_RST | PKT_TCP_ACK,
-	  ISN_REMOTE + 1 + (WIN_IN << WSCALE), true, true,
-	  BPFMASQ_TCP_RST_SEEN },
+	  ISN_REMOTE + 1 + (WIN_IN << WSCALE), 0, true, DOUBTED, 0 },
 	{ "rst_in_past_edge", false, PKT_TCP_RST,
-	  ISN_REMOTE + 2 + (WIN_IN << WSCALE), true, false, 0 },
-	{ "rst_in_before_window", false, PKT_TCP_RST, ISN_REMOTE, true, false,
-	  0 },
-	{ "rst_in_far", false, PKT_TCP_RST, ISN_REMOTE + 0x40000000, true,
-	  false, 0 },
+	  ISN_REMOTE + 2 + (WIN_IN << WSCALE), 0, true, IGNORED, 0 },
+	{ "rst_in_before_window", false, PKT_TCP_RST, ISN_REMOTE, 0, true,
+	  IGNORED, 0 },
+	{ "rst_in_far", false, PKT_TCP_RST, ISN_REMOTE + 0x40000000, 0, true,
+	  IGNORED, 0 },
 	/* Without window scaling, 30000 is past a 502-byte window. */
-	{ "rst_in_unscaled", false, PKT_TCP_RST, ISN_REMOTE + 30000, false,
-	  false, 0 },
-	{ "rst_in_unscaled_window", false, PKT_TCP_RST, ISN_REMOTE + 400, false,
-	  true, BPFMASQ_TCP_RST_SEEN },
-	{ "fin_in_window", false, PKT_TCP_FIN | PKT_TCP_ACK, ISN_REMOTE + 1,
-	  true, true, BPFMASQ_TCP_FIN_SEEN },
+	{ "rst_in_unscaled", false, PKT_TCP_RST, ISN_REMOTE + 30000, 0, false,
+	  IGNORED, 0 },
+	{ "rst_in_unscaled_window", false, PKT_TCP_RST, ISN_REMOTE + 400, 0,
+	  false, DOUBTED, 0 },
+	{ "rst_in_unscaled_exact", false, PKT_TCP_RST | PKT_TCP_ACK,
+	  ISN_REMOTE + 1, 0, false, MOVES, BPFMASQ_TCP_RST_SEEN },
+	{ "fin_in_window", false, PKT_TCP_FIN | PKT_TCP_ACK, ISN_REMOTE + 1, 0,
+	  true, MOVES, BPFMASQ_TCP_FIN_SEEN },
 	{ "fin_in_out_of_window", false, PKT_TCP_FIN | PKT_TCP_ACK,
-	  ISN_REMOTE + 0x12345678, true, false, 0 },
-	{ "rst_out_window", true, PKT_TCP_RST | PKT_TCP_ACK, ISN_IN + 100000,
-	  true, true, BPFMASQ_TCP_RST_SEEN },
+	  ISN_REMOTE + 0x12345678, 0, true, IGNORED, 0 },
+	/* The inside host has sent 1; the remote offered it 1000 << 7. */
+	{ "fin_in_ack_at_edge", false, PKT_TCP_FIN | PKT_TCP_ACK,
+	  ISN_REMOTE + 1, ISN_IN + 1 + (WIN_REMOTE << WSCALE) + 65536, true,
+	  MOVES, BPFMASQ_TCP_FIN_SEEN },
+	{ "fin_in_ack_ahead", false, PKT_TCP_FIN | PKT_TCP_ACK, ISN_REMOTE + 1,
+	  ISN_IN + 2 + (WIN_REMOTE << WSCALE) + 65536, true, IGNORED, 0 },
+	{ "fin_in_ack_behind", false, PKT_TCP_FIN | PKT_TCP_ACK, ISN_REMOTE + 1,
+	  ISN_IN - 65536, true, IGNORED, 0 },
+	{ "fin_in_ack_slightly_behind", false, PKT_TCP_FIN | PKT_TCP_ACK,
+	  ISN_REMOTE + 1, ISN_IN + 1 - 65536, true, MOVES,
+	  BPFMASQ_TCP_FIN_SEEN },
+	{ "fin_in_no_ack", false, PKT_TCP_FIN, ISN_REMOTE + 1, 0, true, IGNORED,
+	  0 },
+	{ "rst_out_exact", true, PKT_TCP_RST | PKT_TCP_ACK, ISN_IN + 1, 0, true,
+	  MOVES, BPFMASQ_TCP_RST_SEEN },
+	{ "rst_out_window", true, PKT_TCP_RST | PKT_TCP_ACK, ISN_IN + 100000, 0,
+	  true, DOUBTED, 0 },
 	{ "rst_out_past_edge", true, PKT_TCP_RST,
-	  ISN_IN + 2 + (WIN_REMOTE << WSCALE), true, false, 0 },
-	{ "fin_out_window", true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN + 1, true,
-	  true, BPFMASQ_TCP_FIN_SEEN },
+	  ISN_IN + 2 + (WIN_REMOTE << WSCALE), 0, true, IGNORED, 0 },
+	{ "fin_out_window", true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN + 1, 0,
+	  true, MOVES, BPFMASQ_TCP_FIN_SEEN },
 	{ "fin_out_out_of_window", true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN - 1,
-	  true, false, 0 },
+	  0, true, IGNORED, 0 },
+	/* The remote has sent 1; the inside host offered it 502 << 7. */
+	{ "fin_out_ack_ahead", true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN + 1,
+	  ISN_REMOTE + 2 + (WIN_IN << WSCALE) + 65536, true, IGNORED, 0 },
 };
 
 PROG_TEST(tcp_window, TEST_REPLIES | TEST_SUBTESTS)
@@ -144,6 +175,7 @@ PROG_TEST(tcp_window, TEST_REPLIES | TEST_SUBTESTS)
 	struct bpfmasq_session s;
 	struct fixture fx;
 	size_t i;
+	__u32 ack;
 
 	for (i = 0; i < ARRAY_SIZE(window_cases); i++) {
 		if (!test_subtest("%s", window_cases[i].name))
@@ -152,26 +184,37 @@ PROG_TEST(tcp_window, TEST_REPLIES | TEST_SUBTESTS)
 			continue;
 		if (!handshake(&fx, window_cases[i].scaled))
 			goto next;
+		ack = window_cases[i].ack;
+		if (!ack)
+			ack = window_cases[i].out ? ISN_REMOTE + 1 : ISN_IN + 1;
 		/* Translated and forwarded, in window or not. */
 		if (!step(&fx, window_cases[i].out, window_cases[i].flags,
-			  window_cases[i].seq,
-			  window_cases[i].out ? ISN_REMOTE + 1 : ISN_IN + 1,
+			  window_cases[i].seq, ack,
 			  window_cases[i].out ? WIN_IN : WIN_REMOTE))
 			goto next;
 		if (!ASSERT_OK(tcp_session(&fx, &s), "session"))
 			goto next;
-		if (window_cases[i].plausible) {
-			ASSERT_EQ(s.tcp_state, window_cases[i].state,
-				  "tcp_state");
-			ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 0);
-		} else {
-			ASSERT_EQ(s.tcp_state, BPFMASQ_TCP_ESTABLISHED,
-				  "tcp_state");
+		ASSERT_EQ(s.tcp_state,
+			  window_cases[i].verdict == MOVES
+				  ? window_cases[i].state
+				  : BPFMASQ_TCP_ESTABLISHED,
+			  "tcp_state");
+		ASSERT_EQ(!!(s.flags & BPFMASQ_SESS_RST_UNSURE),
+			  window_cases[i].verdict == DOUBTED, "RST_UNSURE");
+		ASSERT_EQ(
+			bpfmasq_gives_way(IPPROTO_TCP, &s),
+			window_cases[i].verdict != IGNORED &&
+				(window_cases[i].verdict == DOUBTED ||
+				 window_cases[i].state == BPFMASQ_TCP_RST_SEEN),
+			"gives way");
+		if (window_cases[i].verdict == IGNORED)
 			ASSERT_EQ(s.flags & (BPFMASQ_SESS_FIN_OUT |
 					     BPFMASQ_SESS_FIN_IN),
 				  0, "FIN flags");
-			ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 1);
-		}
+		ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW,
+			    window_cases[i].verdict == IGNORED);
+		ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_RST_INEXACT,
+			    window_cases[i].verdict == DOUBTED);
 		ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_OUT,
 			    window_cases[i].out ? 3 : 2);
 		ASSERT_STAT(&fx, BPFMASQ_STAT_TRANSLATED_IN,
@@ -179,6 +222,60 @@ PROG_TEST(tcp_window, TEST_REPLIES | TEST_SUBTESTS)
 	next:
 		fx_teardown(&fx);
 	}
+}
+
+/*
+ * A RST in the window but not at its edge leaves the connection in
+ * doubt: established, on its own timeout, but giving way under pressure.
+ * The challenge ACK that the end host answers it with clears the doubt;
+ * a later RST at the edge resets the session, with no doubt left.
+ */
+PROG_TEST(tcp_rst_unsure, TEST_REPLIES)
+{
+	const struct bpfmasq_session_key key = { .proto = IPPROTO_TCP };
+	struct bpfmasq_instance inst = {};
+	struct bpfmasq_session s;
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < BPFMASQ_TIMEOUT_MAX; i++)
+		inst.timeouts[i] = 100 + i;
+	if (!fx_setup(&fx, &fx_one_port))
+		return;
+	if (!handshake(&fx, true) ||
+	    !step(&fx, false, PKT_TCP_RST, ISN_REMOTE + 5000, 0, 0) ||
+	    !ASSERT_OK(tcp_session(&fx, &s), "session"))
+		goto out;
+	ASSERT_EQ(s.tcp_state, BPFMASQ_TCP_ESTABLISHED, "after the RST");
+	ASSERT_EQ(!!(s.flags & BPFMASQ_SESS_RST_UNSURE), 1, "in doubt");
+	ASSERT_EQ(session_timeout(&inst, &key, &s),
+		  100 + BPFMASQ_TIMEOUT_TCP_EST, "timeout in doubt");
+	ASSERT_EQ(bpfmasq_gives_way(IPPROTO_TCP, &s), 1, "gives way");
+	/* The inside host's challenge ACK. */
+	if (!step(&fx, true, PKT_TCP_ACK, ISN_IN + 1, ISN_REMOTE + 1, WIN_IN) ||
+	    !ASSERT_OK(tcp_session(&fx, &s), "session"))
+		goto out;
+	ASSERT_EQ(s.flags & BPFMASQ_SESS_RST_UNSURE, 0, "after the ACK");
+	ASSERT_EQ(bpfmasq_gives_way(IPPROTO_TCP, &s), 0, "gives way");
+	/* Again, and a FIN clears it too (from the slow path). */
+	if (!step(&fx, false, PKT_TCP_RST, ISN_REMOTE + 6000, 0, 0) ||
+	    !step(&fx, true, PKT_TCP_FIN | PKT_TCP_ACK, ISN_IN + 1,
+		  ISN_REMOTE + 1, WIN_IN) ||
+	    !ASSERT_OK(tcp_session(&fx, &s), "session"))
+		goto out;
+	ASSERT_EQ(s.tcp_state, BPFMASQ_TCP_FIN_SEEN, "after the FIN");
+	ASSERT_EQ(s.flags & BPFMASQ_SESS_RST_UNSURE, 0, "after the FIN");
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_RST_INEXACT, 2);
+	if (!step(&fx, false, PKT_TCP_RST, ISN_REMOTE + 7000, 0, 0) ||
+	    !step(&fx, false, PKT_TCP_RST, ISN_REMOTE + 1, 0, 0) ||
+	    !ASSERT_OK(tcp_session(&fx, &s), "session"))
+		goto out;
+	ASSERT_EQ(s.tcp_state, BPFMASQ_TCP_RST_SEEN, "after the exact RST");
+	ASSERT_EQ(s.flags & BPFMASQ_SESS_RST_UNSURE, 0, "after the exact RST");
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_RST_INEXACT, 3);
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 0);
+out:
+	fx_teardown(&fx);
 }
 
 /*
@@ -207,8 +304,12 @@ PROG_TEST(tcp_window_moves, TEST_REPLIES)
 	    !expect_state(&fx, BPFMASQ_TCP_ESTABLISHED, "behind the window"))
 		goto out;
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 1);
-	if (step(&fx, true, PKT_TCP_RST, acked + (2000 << WSCALE) - 1, 0, 0))
-		expect_state(&fx, BPFMASQ_TCP_RST_SEEN, "in the new window");
+	if (!step(&fx, true, PKT_TCP_RST, acked + (2000 << WSCALE) - 1, 0, 0) ||
+	    !expect_state(&fx, BPFMASQ_TCP_ESTABLISHED, "in the new window"))
+		goto out;
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_RST_INEXACT, 1);
+	if (step(&fx, true, PKT_TCP_RST, acked, 0, 0))
+		expect_state(&fx, BPFMASQ_TCP_RST_SEEN, "at the new edge");
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 1);
 out:
 	fx_teardown(&fx);
@@ -288,8 +389,12 @@ PROG_TEST(tcp_picked_up, TEST_REPLIES)
 			  "FIN behind the window"))
 		goto out;
 	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_OUT_OF_WINDOW, 2);
-	if (step(&fx, false, PKT_TCP_RST, in_ack + 100, 0, 0))
-		expect_state(&fx, BPFMASQ_TCP_RST_SEEN, "RST in the window");
+	if (!step(&fx, false, PKT_TCP_RST, in_ack + 100, 0, 0) ||
+	    !expect_state(&fx, BPFMASQ_TCP_ESTABLISHED, "RST in the window"))
+		goto out;
+	ASSERT_STAT(&fx, BPFMASQ_STAT_TCP_RST_INEXACT, 1);
+	if (step(&fx, false, PKT_TCP_RST, in_ack, 0, 0))
+		expect_state(&fx, BPFMASQ_TCP_RST_SEEN, "RST at its edge");
 	ASSERT_TABLES(&fx, 1, 1);
 out:
 	fx_teardown(&fx);
