@@ -88,7 +88,7 @@ struct {
 	__uint(value_size, sizeof(struct bpfmasq_victim));
 } evict_queue SEC(".maps");
 
-/* Flows that found no port to share lately, per CPU (share.h). */
+/* Flows that found no port lately, per CPU (share.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BPFMASQ_SHARE_MISS_SLOTS);

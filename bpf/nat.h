@@ -150,6 +150,8 @@ static __always_inline __u32 nat_outbound_pkt(void *ctx,
 	if (s && (s->flags & BPFMASQ_SESS_LENT))
 		return BPFMASQ_STAT_PORT_LENT;
 	if (!s) {
+		if (flow_missed(&key, p, now))
+			return BPFMASQ_STAT_PORT_POOL_EMPTY;
 		reason = nat_static_out(ctx, kind, cfg, p);
 		if (reason != NAT_CONTINUE)
 			return reason;

@@ -110,10 +110,30 @@ static __always_inline bool share_missed(const struct bpfmasq_session_key *key,
 }
 
 /*
+ * Did the new flow @key of packet @p find no port, neither free nor to
+ * share, within BPFMASQ_SHARE_MISS_MS on this CPU, and has its inside
+ * endpoint no mapping since? Then its packets go no further than this: a
+ * flow that cannot be mapped costs about what an existing one does. It
+ * tries the pool again once that time has passed, or sooner when the
+ * collector has freed anything (misses_forget()).
+ */
+static __always_inline bool flow_missed(const struct bpfmasq_session_key *key,
+					const struct pkt *p, __u64 now)
+{
+	struct bpfmasq_share_miss *miss;
+	struct bpfmasq_endpoint inside;
+
+	if (!share_missed(key, share_hash(key), now / NS_PER_MS, &miss))
+		return false;
+	endpoint_make(&inside, p->saddr, p->sport, p->proto);
+	return !bpf_map_lookup_elem(&mappings, &inside);
+}
+
+/*
  * A new flow whose address @addr has no free port: a session on a port of
  * @addr that another mapping owns, in *@s. NAT_CONTINUE, PORT_POOL_EMPTY
- * when none of the ports tried can be shared (or the flow searched in
- * vain a moment ago), TABLE_FULL or HOST_SESSION_LIMIT.
+ * when none of the ports tried can be shared, or sharing is off (the flow
+ * is remembered, see flow_missed), TABLE_FULL or HOST_SESSION_LIMIT.
  */
 static __always_inline __u32
 nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,
@@ -129,10 +149,10 @@ nat_flow_share(__be32 addr, const struct bpfmasq_endpoint *inside,
 	__u32 reason;
 	int i;
 
-	if (!share_ports || share_missed(key, hash, now_ms, &miss))
+	if (share_missed(key, hash, now_ms, &miss))
 		return BPFMASQ_STAT_PORT_POOL_EMPTY;
 	/* Kept small: the verifier walks it once a try. */
-	for (i = 0; i < BPFMASQ_SHARE_TRIES; i++) {
+	for (i = 0; share_ports && i < BPFMASQ_SHARE_TRIES; i++) {
 		endpoint_make(&ext, addr, share_pick(), inside->proto);
 		/* A forward's port is never lent: its owner has no say. */
 		if (port_state(&ext, &owner) != BPFMASQ_PORT_OWNED ||

@@ -55,10 +55,12 @@
 #define BPFMASQ_SHARE_TRIES 4
 
 /*
- * A flow that found no port to share is remembered, per CPU, in one of
- * this many slots (by a hash of its session key): its packets in the next
- * BPFMASQ_SHARE_MISS_MS skip the search and cost one lookup, so that a
- * flow that cannot be mapped does not pay for the search on every packet.
+ * A new flow that found no port, neither free nor to share, is
+ * remembered, per CPU, in one of this many slots (by a hash of its
+ * session key): its packets in the next BPFMASQ_SHARE_MISS_MS go no
+ * further than its session lookup and this one, so that a flow that
+ * cannot be mapped does not pay for the pool and the search on every
+ * packet.
  */
 #define BPFMASQ_SHARE_MISS_SLOTS 256
 #define BPFMASQ_SHARE_MISS_MS 1000

@@ -844,6 +844,14 @@ static void ep_set_free(struct ep_set *s)
 	free(s->counts);
 }
 
+/* Did pass @res free anything a flow that found no port may use? */
+static bool gc_freed(const struct gc_result *res)
+{
+	return res->sessions_expired || res->sessions_evicted ||
+	       res->ports_returned || res->lent_freed ||
+	       res->ports_unreserved || res->forwards_dropped;
+}
+
 /*
  * A pass (@full), or its forwards' part alone: the forwards read first,
  * then the sessions (expired and pressed only in a full pass).
@@ -893,6 +901,8 @@ static int gc_run(const struct masq_maps *m, uint64_t now, bool full,
 		err = n < 0 ? n : 0;
 		res->addrs_forgotten = n > 0 ? n : 0;
 	}
+	if (!err && gc_freed(res))
+		err = misses_forget(m);
 	ep_set_free(&used);
 	ep_set_free(&ext_used);
 	fwd_snap_free(&fs);

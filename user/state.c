@@ -5,8 +5,10 @@
  * translation state.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "forward.h"
 #include "maps.h"
@@ -167,10 +169,31 @@ int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
 	if (err)
 		return err;
 	err = pools_flush(m, cfg);
+	if (!err)
+		err = misses_forget(m);
 	if (err)
 		return err;
 	c.flags &= ~BPFMASQ_CFG_FLUSHING;
 	return config_write(m, &c);
+}
+
+int misses_forget(const struct masq_maps *m)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct bpfmasq_share_miss *zero;
+	__u32 slot;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (slot = 0; slot < BPFMASQ_SHARE_MISS_SLOTS && !err; slot++)
+		if (bpf_map_update_elem(m->share_misses, &slot, zero, BPF_ANY))
+			err = -errno;
+	free(zero);
+	return err;
 }
 
 int state_flush(const struct masq_maps *m)

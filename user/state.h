@@ -35,4 +35,11 @@ int state_reset(const struct masq_maps *m, const struct bpfmasq_config *cfg,
 /* state_reset() with the config as it is. */
 int state_flush(const struct masq_maps *m);
 
+/*
+ * Forget the flows that found no port lately (share_misses, every CPU's
+ * slots): after ports, pairs to share or room came free, their next packet
+ * tries again at once instead of at the end of BPFMASQ_SHARE_MISS_MS.
+ */
+int misses_forget(const struct masq_maps *m);
+
 #endif /* BPFMASQ_USER_STATE_H */

@@ -4,6 +4,7 @@
  * send-and-check in each direction, flows, and ICMP errors about them.
  */
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "check.h"
 #include "scenario.h"
@@ -377,6 +378,23 @@ void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 	ASSERT_TABLES(fx, 1, 1);
 	ASSERT_STATS(fx, STAT(TRANSLATED_OUT, 1), STAT(TRANSLATED_IN, 1),
 		     STAT(NEW_MAPPING, 1), STAT(NEW_SESSION, 1));
+}
+
+bool share_misses_forget(struct fixture *fx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct bpfmasq_share_miss zero[ncpu > 0 ? ncpu : 1];
+	__u32 slot;
+
+	memset(zero, 0, sizeof(zero));
+	for (slot = 0; slot < BPFMASQ_SHARE_MISS_SLOTS; slot++)
+		if (!ASSERT_OK(bpf_map_update_elem(fx->maps.share_misses, &slot,
+						   zero, BPF_EXIST)
+				       ? -errno
+				       : 0,
+			       "clearing share_misses"))
+			return false;
+	return true;
 }
 
 /* Elements in a queue map; they are popped and pushed back in order. */

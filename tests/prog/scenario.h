@@ -142,6 +142,12 @@ bool send_error(struct fixture *fx, bool outbound,
 void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 			     const struct bpfmasq_session *before);
 
+/*
+ * As if BPFMASQ_SHARE_MISS_MS had passed: every flow that found no port
+ * may try again.
+ */
+bool share_misses_forget(struct fixture *fx);
+
 /* Elements in a queue map (a port pool); popped and pushed back in order. */
 long queue_len(int fd);
 

@@ -188,6 +188,70 @@ out:
 }
 
 /*
+ * A flow that found no port is remembered on its CPU for
+ * BPFMASQ_SHARE_MISS_MS: its next packets are dropped at once, without
+ * popping the pool (a port freed meanwhile waits there), and once that
+ * time has passed it tries the pool again and gets the port. With port
+ * sharing on (the search for a port to share failed too) and off.
+ */
+PROG_TEST(pool_empty_flow_remembered, TEST_SUBTESTS)
+{
+	struct frame in, out;
+	struct fixture fx;
+	struct pkt_spec q;
+	__u16 p1, p2;
+	__be16 held;
+	int sharing, fd = -1;
+
+	for (sharing = 1; sharing >= 0; sharing--) {
+		const struct fx_opts opts = { .port_min = 41000,
+					      .port_max = 41001,
+					      .no_sharing = !sharing };
+
+		if (!test_subtest("sharing %s", sharing ? "on" : "off"))
+			continue;
+		if (!fx_setup(&fx, &opts))
+			return;
+		/* One of the two ports kept back, to be freed later. */
+		fd = udp_pool_fd(&fx);
+		if (!ASSERT_TRUE(fd >= 0, "UDP pool fd") ||
+		    !ASSERT_OK(bpf_map_lookup_and_delete_elem(fd, NULL, &held)
+				       ? -errno
+				       : 0,
+			       "take a port out of the pool"))
+			goto out;
+		q = udp_spec(HOST1, 5000, REMOTE1, 53, query);
+		if (!send_out(&fx, &q, &p1))
+			goto out;
+		q.saddr = HOST2;
+		frame_build(&in, &q);
+		ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT,
+			  "verdict, pool empty");
+		/* The port comes free: the flow does not look yet. */
+		if (!ASSERT_OK(bpf_map_update_elem(fd, NULL, &held, BPF_ANY)
+				       ? -errno
+				       : 0,
+			       "free the port"))
+			goto out;
+		ASSERT_EQ(fx_egress(&fx, &in, &out), TC_SHOT,
+			  "verdict, remembered");
+		ASSERT_EQ(queue_len(fd), 1, "free ports after the drop");
+		ASSERT_STATS(&fx, STAT(TRANSLATED_OUT, 1), STAT(NEW_MAPPING, 1),
+			     STAT(NEW_SESSION, 1), STAT(PORT_POOL_EMPTY, 2));
+		/* Its time has passed: it takes the port. */
+		if (!share_misses_forget(&fx) || !send_out(&fx, &q, &p2))
+			goto out;
+		ASSERT_EQ(p2, ntohs(held), "external port once it tries again");
+		ASSERT_EQ(queue_len(fd), 0, "free ports at the end");
+	out:
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		fx_teardown(&fx);
+	}
+}
+
+/*
  * A queue holds free ports only; a stray second copy of an owned port
  * (a corruption) is dropped when popped, and never shared.
  */

@@ -22,27 +22,6 @@
 #include "model.h"
 #include "scenario.h"
 
-/*
- * As if BPFMASQ_SHARE_MISS_MS had passed: every flow that searched in vain
- * may search again.
- */
-static bool share_misses_forget(struct fixture *fx)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct bpfmasq_share_miss zero[ncpu > 0 ? ncpu : 1];
-	__u32 slot;
-
-	memset(zero, 0, sizeof(zero));
-	for (slot = 0; slot < BPFMASQ_SHARE_MISS_SLOTS; slot++)
-		if (!ASSERT_OK(bpf_map_update_elem(fx->maps.share_misses, &slot,
-						   zero, BPF_EXIST)
-				       ? -errno
-				       : 0,
-			       "clearing share_misses"))
-			return false;
-	return true;
-}
-
 #define REMOTE3 IP4(198, 51, 100, 11)
 #define SHARED_PORT IN_RANGE_PORT /* the one port of fx_one_port */
 #define OWNER_PORT 5000 /* HOST1's */
