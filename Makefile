@@ -103,9 +103,16 @@ $(BIN): $(CLI_OBJS) $(LIB)
 $(PROG_TEST): $(TEST_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# Per-packet cost of each program path (figures, not a test).
-$(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) | $(OUTPUT)/tools
-	$(CC) $(CFLAGS) -Itests/prog -MD -c $< -o $@
+# Per-packet cost of each program path (figures, not a test), beside the
+# yardsticks of prog_bench.bpf.c.
+$(OUTPUT)/tools/prog_bench.bpf.o: tools/prog_bench.bpf.c | $(DEPS_STAMP) $(OUTPUT)/tools
+	$(CLANG) $(BPF_CFLAGS) -MD -MF $@.d -c $< -o $@
+
+$(OUTPUT)/tools/prog_bench.skel.h: $(OUTPUT)/tools/prog_bench.bpf.o
+	$(BPFTOOL) gen skeleton $< name prog_bench > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/tools/prog_bench.o: tools/prog_bench.c $(SKEL) $(OUTPUT)/tools/prog_bench.skel.h | $(OUTPUT)/tools
+	$(CC) $(CFLAGS) -Itests/prog -I$(OUTPUT)/tools -MD -c $< -o $@
 
 $(PROG_BENCH): $(OUTPUT)/tools/prog_bench.o $(TEST_LIB_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@

@@ -4,7 +4,9 @@
  * BPF_PROG_TEST_RUN on one CPU: existing flow out (TC) and in (XDP and TC),
  * for UDP and for an established TCP connection, unsolicited inbound,
  * non-IPv4, and new-flow setup (mapping, port from the pool, session) from
- * an empty to a nearly full pool. Figures only; it asserts nothing.
+ * an empty to a nearly full pool; beside them the yardsticks of
+ * prog_bench.bpf.c (an empty program, one hash lookup) and the existing
+ * flow's cost in those lookups. Figures only; it asserts nothing.
  * Usage: prog_bench [RUNS]
  *
  * A translated frame would not be translated again, so the kernel's own
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpfmasq.skel.h"
+#include "prog_bench.skel.h"
 
 #include "harness.h"
 #include "pkt.h"
@@ -62,6 +64,58 @@ static struct pkt_spec udp_out(__be32 host, __u16 sport)
 				  .proto = IPPROTO_UDP,
 				  .payload = payload,
 				  .payload_len = sizeof(payload) };
+}
+
+/*
+ * The yardsticks, on frame @f (whose session key they find in a table of
+ * @max_sessions), and the cost of the existing flow out, @out_ns and in,
+ * @in_ns, in them: as measured, and net of the empty program (what the
+ * test-run machinery costs alone).
+ */
+static void bench_yardsticks(const struct frame *f, __u32 max_sessions,
+			     __u32 repeat, double out_ns, double in_ns)
+{
+	struct bpfmasq_session_key key = { .inside_addr = HOST1,
+					   .remote_addr = REMOTE1,
+					   .inside_port = htons(40000),
+					   .remote_port = htons(53),
+					   .proto = IPPROTO_UDP };
+	struct bpfmasq_session val = { 0 };
+	double empty, tc, xdp;
+	struct prog_bench *skel;
+
+	skel = prog_bench__open();
+	if (!skel) {
+		fprintf(stderr, "prog_bench: cannot open the yardsticks: %s\n",
+			strerror(errno));
+		return;
+	}
+	bpf_map__set_max_entries(skel->maps.base_sessions, max_sessions);
+	if (prog_bench__load(skel) ||
+	    bpf_map__update_elem(skel->maps.base_sessions, &key, sizeof(key),
+				 &val, sizeof(val), BPF_NOEXIST)) {
+		fprintf(stderr, "prog_bench: cannot load the yardsticks: %s\n",
+			strerror(errno));
+		prog_bench__destroy(skel);
+		return;
+	}
+	empty = run_ns(bpf_program__fd(skel->progs.base_empty_tc), f, repeat);
+	tc = run_ns(bpf_program__fd(skel->progs.base_lookup_tc), f, repeat);
+	xdp = run_ns(bpf_program__fd(skel->progs.base_lookup_xdp), f, repeat);
+	if (!skel->bss->base_found)
+		fprintf(stderr, "prog_bench: the yardstick's lookup missed\n");
+	printf("empty_tc %.1f ns\n", empty);
+	printf("one_lookup_tc %.1f ns\n", tc);
+	printf("one_lookup_xdp %.1f ns\n", xdp);
+	printf("existing_flow_out_in_lookups %.2f x\n", out_ns / tc);
+	printf("existing_flow_in_in_lookups %.2f x\n", in_ns / xdp);
+	if (tc > empty && xdp > empty) {
+		printf("existing_flow_out_in_lookups_net %.2f x\n",
+		       (out_ns - empty) / (tc - empty));
+		printf("existing_flow_in_in_lookups_net %.2f x\n",
+		       (in_ns - empty) / (xdp - empty));
+	}
+	prog_bench__destroy(skel);
 }
 
 /* A segment of HOST1:40000 <-> REMOTE1:443 (@out: from inside). */
@@ -121,43 +175,33 @@ static void bench_tcp(int egress, int ingress, __u32 repeat)
 	printf("existing_tcp_in_xdp_acking %.1f ns\n", total / i);
 }
 
-static double elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
-}
-
 /*
- * New flows, one run each: the syscall dominates, so report the cost per
- * new flow minus an existing flow's cost measured the same way.
+ * New flows, one run each, while the pool fills from empty to @n ports
+ * taken: the average, and that of the first and of the last tenth, which
+ * should not differ (allocation is one pop whatever the pool holds).
  */
 static void bench_new_flows(int egress, unsigned int n)
 {
-	struct timespec t0, t1;
+	double all = 0, first = 0, last = 0, ns;
+	unsigned int i, tenth = n / 10;
 	struct pkt_spec s;
 	struct frame f;
-	double base, cost;
-	unsigned int i;
 
-	s = udp_out(HOST1, 1);
-	frame_build(&f, &s);
-	run_ns(egress, &f, 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < n; i++)
-		run_ns(egress, &f, 1);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	base = elapsed_ns(&t0, &t1) / n;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
 		/* Out-of-range source ports: every flow takes a pool port. */
 		s = udp_out(HOST2 + htonl(i >> 10), 2 + (i & 1023));
 		frame_build(&f, &s);
-		run_ns(egress, &f, 1);
+		ns = run_ns(egress, &f, 1);
+		all += ns;
+		if (i < tenth)
+			first += ns;
+		if (i >= n - tenth)
+			last += ns;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	cost = elapsed_ns(&t0, &t1) / n - base;
 	printf("new_flow_out_pool_0_to_%u%% %.0f ns\n",
-	       (unsigned int)(100ull * n / (PORT_MAX - PORT_MIN + 1)), cost);
+	       (unsigned int)(100ull * n / (PORT_MAX - PORT_MIN + 1)), all / n);
+	printf("new_flow_out_pool_first_tenth %.0f ns\n", first / tenth);
+	printf("new_flow_out_pool_last_tenth %.0f ns\n", last / tenth);
 }
 
 int main(int argc, char **argv)
@@ -169,6 +213,7 @@ int main(int argc, char **argv)
 	__u32 repeat = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
 	struct pkt_spec s = udp_out(HOST1, 40000), r;
 	struct frame f, reply, other;
+	double out_ns, in_ns;
 	struct fixture fx;
 	int egress, ingress;
 
@@ -191,9 +236,10 @@ int main(int argc, char **argv)
 			       .payload = payload,
 			       .payload_len = sizeof(payload) };
 	frame_build(&reply, &r);
-	printf("existing_flow_out_tc %.1f ns\n", run_ns(egress, &f, repeat));
-	printf("existing_flow_in_xdp %.1f ns\n",
-	       run_ns(ingress, &reply, repeat));
+	out_ns = run_ns(egress, &f, repeat);
+	in_ns = run_ns(ingress, &reply, repeat);
+	printf("existing_flow_out_tc %.1f ns\n", out_ns);
+	printf("existing_flow_in_xdp %.1f ns\n", in_ns);
 	printf("existing_flow_in_tc %.1f ns\n",
 	       run_ns(bpf_program__fd(fx.skel->progs.bpfmasq_ingress_tc),
 		      &reply, repeat));
@@ -208,6 +254,10 @@ int main(int argc, char **argv)
 	s = udp_out(HOST2, 40000);
 	frame_build(&f, &s);
 	printf("no_port_out_tc %.1f ns\n", run_ns(egress, &f, repeat));
+	s = udp_out(HOST1, 40000);
+	frame_build(&f, &s);
+	bench_yardsticks(&f, bpf_map__max_entries(fx.skel->maps.sessions),
+			 repeat, out_ns, in_ns);
 	fx_teardown(&fx);
 
 	/* A fresh instance with a 1,000-port pool, filled to 99%. */
