@@ -8,7 +8,7 @@
 # re-attach without one of them (the first stays) keeps the connection on
 # it, and the host keeps that address for new flows while it has
 # mappings; once they have expired the collector removes it, and the host
-# is paired anew. A bad
+# is paired anew; added back, it takes its hosts again. A bad
 # pool, and a pool address as a static's, are refused with one line.
 
 ADDR_POOL1=203.0.113.10
@@ -107,7 +107,21 @@ t_addr_drain() {
 	done
 	expect_eq "status of $p1 once unused" "$v" none || return 1
 	note "$p1 removed after ${i} s"
-	EXPECT_SRC=$other udp_check "$NS_LAN1" 40002 lan1-again >/dev/null
+	EXPECT_SRC=$other udp_check "$NS_LAN1" 40002 lan1-again >/dev/null || return 1
+
+	# Back in the pool: once the hosts' mappings on the other address have
+	# expired, lan1 is paired by its hash again, with its old address.
+	nat_attach --address "$ADDR_POOL1" --address "$ADDR_POOL2" \
+		--timeout-tcp-close 1 --timeout-tcp-trans 2 --timeout-udp 2 --timeout-icmp 2 || return 1
+	expect_eq "status of $p1 once back" "$(_pool_state "$p1")" "active 0" || return 1
+	for i in $(seq 1 15); do
+		sleep 1
+		bmq gc "$WAN" >/dev/null || { fail "gc"; return 1; }
+		v=$(_pool_state "$other")
+		[[ $v == "active 0" ]] && break
+	done
+	expect_eq "status of $other once its hosts' mappings expired" "$v" "active 0" || return 1
+	EXPECT_SRC=$p1 udp_check "$NS_LAN1" 40003 lan1-back >/dev/null
 }
 net_test addr_drain t_addr_drain
 

@@ -329,6 +329,40 @@ net_test upgrade_from_layout_7.run t_upgrade_from 7 run
 t_upgrade_fixed() { UPGRADE_FIXED=1 t_upgrade_from "$@"; }
 net_test upgrade_from_layout_7.fixed t_upgrade_fixed 7 attach
 
+# t_upgrade_moves_address: the upgrade of layout 7's instance with its fixed
+# address to another address is also a new first address, which flushes (as
+# a new address does without a pool: the forwards are on the first).
+# Nothing is left on the old address, the state is consistent, and the
+# hosts leave from the new one.
+t_upgrade_moves_address() {
+	local rc v
+	_old_build 7
+	rc=$?
+	((rc == 2)) && return 0
+	((rc == 0)) || return 1
+	ip -n "$NS_GW" addr add "$ADDR_POOL1/32" dev "$WAN" ||
+		{ fail "address $ADDR_POOL1 on $WAN"; return 1; }
+	udp_server "$NS_WAN" 9000 || return 1
+	BPFMASQ_BIN=$OLD_BIN nat_attach --address "$TOPO_WAN_GW" || return 1
+	udp_check "$NS_LAN1" 40000 before >/dev/null || return 1
+	udp_check "$NS_LAN2" 40000 before >/dev/null || return 1
+
+	NAT_MODE='' nat_attach --address "$ADDR_POOL1" || return 1
+	v=$(status_field layout_version)
+	expect_eq "layout_version after the upgrade" "$v" "$UPGRADE_NEW_LAYOUT" || return 1
+	expect_eq "the old address after the upgrade" "$(_pool_state "$TOPO_WAN_GW")" none || return 1
+	expect_eq "the new address after the upgrade" "$(_pool_state "$ADDR_POOL1")" "active 0" || return 1
+	expect_eq "mappings after the upgrade" "$(status_field mappings)" 0 || return 1
+	if ! v=$(bmq check "$WAN" --pools 2>&1); then
+		indent_log <<<"$v"
+		fail "bpfmasq check $WAN --pools after the upgrade"
+		return 1
+	fi
+	EXPECT_SRC=$ADDR_POOL1 udp_check "$NS_LAN1" 40000 after >/dev/null || return 1
+	EXPECT_SRC=$ADDR_POOL1 udp_check "$NS_LAN2" 40001 after >/dev/null
+}
+net_test upgrade_moves_address t_upgrade_moves_address
+
 # t_upgrade_detach LAYOUT: instead of upgrading it, this build detaches the
 # instance of the old build of that layout, reading its record: the hooks,
 # the XDP link, the pins and the clsact qdisc the old build made all go.
