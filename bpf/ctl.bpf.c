@@ -234,6 +234,33 @@ static __always_inline long forward_drop(struct bpfmasq_ctl_args *a)
 	return 0;
 }
 
+/* The batch of BPFMASQ_CTL_SESSION_EXPIRE_BATCH, written by the collector. */
+struct bpfmasq_ctl_batch ctl_batch;
+
+static long batch_expire_one(__u32 i, void *unused)
+{
+	struct bpfmasq_ctl_args a = {};
+	struct bpfmasq_ctl_expire *e;
+
+	if (i >= BPFMASQ_CTL_BATCH)
+		return 1;
+	e = &ctl_batch.e[i];
+	a.stamp = e->stamp;
+	a.session = e->session;
+	e->ret = session_expire(&a);
+	return 0;
+}
+
+static __always_inline long batch_expire(void)
+{
+	__u32 n = ctl_batch.n;
+
+	if (n > BPFMASQ_CTL_BATCH)
+		return -EINVAL;
+	bpf_loop(n, batch_expire_one, NULL, 0);
+	return 0;
+}
+
 SEC("syscall")
 int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
 {
@@ -261,6 +288,9 @@ int bpfmasq_ctl(struct bpfmasq_ctl_args *a)
 		break;
 	case BPFMASQ_CTL_HOST_DROP:
 		a->ret = host_drop(a);
+		break;
+	case BPFMASQ_CTL_SESSION_EXPIRE_BATCH:
+		a->ret = batch_expire();
 		break;
 	default:
 		a->ret = -EINVAL;

@@ -921,6 +921,12 @@ enum bpfmasq_ctl_op {
 	 * swapped to DEAD first. -EBUSY when it counts one.
 	 */
 	BPFMASQ_CTL_HOST_DROP,
+	/*
+	 * BPFMASQ_CTL_SESSION_EXPIRE for each of the first n entries of the
+	 * program's batch (struct bpfmasq_ctl_batch, its .bss), each result
+	 * in its entry: one run for many, each still atomic on its own.
+	 */
+	BPFMASQ_CTL_SESSION_EXPIRE_BATCH,
 	BPFMASQ_CTL_OP_MAX,
 };
 
@@ -935,5 +941,29 @@ struct bpfmasq_ctl_args {
 	};
 };
 _Static_assert(sizeof(struct bpfmasq_ctl_args) == 40, "ctl args layout");
+
+/* One session expiry of a batch: delete @session if its last_ns is @stamp. */
+struct bpfmasq_ctl_expire {
+	struct bpfmasq_session_key session;
+	__u64 stamp;
+	__s32 ret; /* out, as bpfmasq_ctl_args.ret */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct bpfmasq_ctl_expire) == 32, "ctl expire layout");
+
+/*
+ * Expiries per run of BPFMASQ_CTL_SESSION_EXPIRE_BATCH: a million expired
+ * sessions take 500 runs, not a million.
+ */
+#define BPFMASQ_CTL_BATCH 2048
+
+/* The control program's .bss: the collector writes it, runs, reads it. */
+struct bpfmasq_ctl_batch {
+	__u32 n;
+	__u32 pad;
+	struct bpfmasq_ctl_expire e[BPFMASQ_CTL_BATCH];
+};
+_Static_assert(sizeof(struct bpfmasq_ctl_batch) == 8 + 32 * BPFMASQ_CTL_BATCH,
+	       "ctl batch layout");
 
 #endif /* BPFMASQ_H */

@@ -35,6 +35,29 @@ static int session_expire(const struct masq_maps *m,
 	return ctl_run(m, &a);
 }
 
+/*
+ * Expire the sessions of batch @b (each deleted if still as last seen) and
+ * take the results: an expired one counts in @res, one that a packet
+ * refreshed meanwhile (-EBUSY) is live after all, its index (@idx, by
+ * entry) added to @live. The batch is empty again after.
+ */
+static int expire_flush(const struct masq_maps *m, struct bpfmasq_ctl_batch *b,
+			const long *idx, long *live, long *nlive,
+			struct gc_result *res)
+{
+	int err = b->n ? ctl_expire_batch(m, b) : 0;
+	__u32 i;
+
+	for (i = 0; i < b->n && !err; i++) {
+		if (!b->e[i].ret)
+			res->sessions_expired++;
+		else if (b->e[i].ret == -EBUSY)
+			live[(*nlive)++] = idx[i];
+	}
+	b->n = 0;
+	return err;
+}
+
 /* Run @op on endpoint @ep with @stamp at @now. */
 static int ctl_ep(const struct masq_maps *m, enum bpfmasq_ctl_op op,
 		  const struct bpfmasq_endpoint *ep, uint64_t stamp,
@@ -388,9 +411,11 @@ static int gc_sessions(const struct masq_maps *m,
 		       bool expire, struct ep_set *used,
 		       struct ep_set *ext_used, struct gc_result *res)
 {
+	struct bpfmasq_ctl_batch *batch = NULL;
 	struct bpfmasq_session_key *keys;
 	struct bpfmasq_session *vals;
 	long n, i, nlive = 0, evicted;
+	long idx[BPFMASQ_CTL_BATCH];
 	bool *gone = NULL;
 	long *live = NULL;
 	int err;
@@ -403,25 +428,31 @@ static int gc_sessions(const struct masq_maps *m,
 		err = ep_set_init(ext_used, n);
 	live = calloc(n + 1, sizeof(*live));
 	gone = calloc(n + 1, sizeof(*gone));
-	if (err || !live || !gone) {
+	batch = calloc(1, sizeof(*batch));
+	if (err || !live || !gone || !batch) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !err; i++) {
 		const struct bpfmasq_session_key *k = &keys[i];
 
-		if (expire && !(vals[i].flags & BPFMASQ_SESS_LENT) &&
-		    expired(vals[i].last_ns, session_timeout(inst, k, &vals[i]),
-			    now)) {
-			err = session_expire(m, k, vals[i].last_ns);
-			if (!err)
-				res->sessions_expired++;
-			if (err != -EBUSY)
-				continue;
+		if (!expire || (vals[i].flags & BPFMASQ_SESS_LENT) ||
+		    !expired(vals[i].last_ns,
+			     session_timeout(inst, k, &vals[i]), now)) {
+			live[nlive++] = i;
+			continue;
 		}
-		live[nlive++] = i;
+		idx[batch->n] = i;
+		batch->e[batch->n++] =
+			(struct bpfmasq_ctl_expire){ .session = *k,
+						     .stamp = vals[i].last_ns };
+		if (batch->n == BPFMASQ_CTL_BATCH)
+			err = expire_flush(m, batch, idx, live, &nlive, res);
 	}
-	err = expire ? gc_lent(m, keys, vals, live, &nlive, now, res) : 0;
+	if (!err)
+		err = expire_flush(m, batch, idx, live, &nlive, res);
+	if (!err && expire)
+		err = gc_lent(m, keys, vals, live, &nlive, now, res);
 	if (err)
 		goto out;
 	evicted = expire ? gc_pressure(m, inst, keys, vals, live, nlive, gone)
@@ -451,6 +482,7 @@ static int gc_sessions(const struct masq_maps *m,
 		err = gc_queue_victims(m, inst, keys, vals, live, nlive, gone,
 				       used, now);
 out:
+	free(batch);
 	free(live);
 	free(gone);
 	free(keys);

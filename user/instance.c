@@ -312,6 +312,7 @@ static int attach_locked(const struct masq_opts *o)
 	if (err)
 		goto out_unpin;
 	m.ctl = -1;
+	m.ctl_batch = -1;
 	err = maps_from_skel(skel, &m);
 	if (err)
 		goto out_destroy;
@@ -362,7 +363,7 @@ static int attach_locked(const struct masq_opts *o)
 		goto out_egress;
 	}
 	migrate_finish(&mg, &m);
-	close(m.ctl);
+	ctl_close(&m);
 	bpfmasq__destroy(skel);
 	return 0;
 
@@ -380,8 +381,7 @@ out_destroy:
 	/* An upgrade that failed leaves the old record for the old programs. */
 	if (!fresh && layout != BPFMASQ_LAYOUT_VERSION && m.instance >= 0)
 		instance_write(&m, &old_inst);
-	if (m.ctl >= 0)
-		close(m.ctl);
+	ctl_close(&m);
 	bpfmasq__destroy(skel);
 out_unpin:
 	migrate_abort(&mg);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpffs.h"
+#include "bpfmasq.h" /* before the skeletons: their .bss types */
 #include "bpfmasq.skel.h"
 #include "ctl.skel.h"
 #include "log.h"
@@ -123,7 +124,8 @@ static int ctl_load(struct masq_maps *m)
 		goto out;
 	}
 	m->ctl = dup(bpf_program__fd(skel->progs.bpfmasq_ctl));
-	if (m->ctl < 0)
+	m->ctl_batch = dup(bpf_map__fd(skel->maps.bss));
+	if (m->ctl < 0 || m->ctl_batch < 0)
 		err = -errno;
 out:
 	ctl__destroy(skel);
@@ -136,6 +138,7 @@ int maps_from_skel(const struct bpfmasq *skel, struct masq_maps *m)
 	MASQ_MAPS(FROM_SKEL)
 #undef FROM_SKEL
 	m->ctl = -1;
+	m->ctl_batch = -1;
 	return ctl_load(m);
 }
 
@@ -147,6 +150,22 @@ int ctl_run(const struct masq_maps *m, struct bpfmasq_ctl_args *a)
 	if (bpf_prog_test_run_opts(m->ctl, &opts))
 		return -errno;
 	return a->ret;
+}
+
+int ctl_expire_batch(const struct masq_maps *m, struct bpfmasq_ctl_batch *b)
+{
+	struct bpfmasq_ctl_args a = { .op = BPFMASQ_CTL_SESSION_EXPIRE_BATCH };
+	__u32 zero = 0;
+	int err;
+
+	if (bpf_map_update_elem(m->ctl_batch, &zero, b, BPF_ANY))
+		return -errno;
+	err = ctl_run(m, &a);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(m->ctl_batch, &zero, b))
+		return -errno;
+	return 0;
 }
 
 /* A pinned map must have the key and value this build reads and writes. */
@@ -199,6 +218,7 @@ int maps_open_pinned_layout(const char *dir, struct masq_maps *m, __u32 *layout)
 	for (i = 0; i < N_MAPS; i++)
 		*map_fd(m, &map_descs[i]) = -1;
 	m->ctl = -1;
+	m->ctl_batch = -1;
 	/* Sizes can match across layouts: the record, or the pins, say. */
 	err = migrate_detect(dir, &found);
 	if (err)
@@ -263,9 +283,17 @@ void maps_close(struct masq_maps *m)
 			close(*fd);
 		*fd = -1;
 	}
+	ctl_close(m);
+}
+
+void ctl_close(struct masq_maps *m)
+{
 	if (m->ctl >= 0)
 		close(m->ctl);
+	if (m->ctl_batch >= 0)
+		close(m->ctl_batch);
 	m->ctl = -1;
+	m->ctl_batch = -1;
 }
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg)

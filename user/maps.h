@@ -67,6 +67,7 @@ struct masq_maps {
 	MASQ_MAPS(MASQ_MAP_FIELD)
 #undef MASQ_MAP_FIELD
 	int ctl; /* the control program over these maps (bpf/ctl.bpf.c) */
+	int ctl_batch; /* its .bss: struct bpfmasq_ctl_batch */
 };
 
 /*
@@ -92,12 +93,19 @@ int maps_open_pinned(const char *dir, struct masq_maps *m);
 int maps_open_pinned_layout(const char *dir, struct masq_maps *m,
 			    __u32 *layout);
 void maps_close(struct masq_maps *m);
+/* Close the control program of @m (a skeleton's maps stay its own). */
+void ctl_close(struct masq_maps *m);
 
 /*
  * Run one of the collector's atomic steps (enum bpfmasq_ctl_op) through
  * the control program: its result (a->ret), or -errno if it could not run.
  */
 int ctl_run(const struct masq_maps *m, struct bpfmasq_ctl_args *a);
+/*
+ * BPFMASQ_CTL_SESSION_EXPIRE for each of @b's first b->n entries in one
+ * run, each entry's result in its ret; 0, or -errno if it could not run.
+ */
+int ctl_expire_batch(const struct masq_maps *m, struct bpfmasq_ctl_batch *b);
 
 int config_read(const struct masq_maps *m, struct bpfmasq_config *cfg);
 int config_write(const struct masq_maps *m, const struct bpfmasq_config *cfg);

@@ -197,6 +197,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 		opts = &defaults;
 	memset(fx, 0, sizeof(*fx));
 	fx->maps.ctl = -1;
+	fx->maps.ctl_batch = -1;
 	fx->ingress_tc = ingress_tc_default;
 	fx->fast_runs = fast_default;
 	fx->skel = bpfmasq__open();
@@ -281,8 +282,7 @@ bool fx_setup(struct fixture *fx, const struct fx_opts *opts)
 	}
 	return true;
 fail:
-	if (fx->maps.ctl >= 0)
-		close(fx->maps.ctl);
+	ctl_close(&fx->maps);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
 	if (fx->fast)
@@ -293,8 +293,8 @@ fail:
 
 void fx_teardown(struct fixture *fx)
 {
-	if (fx->skel && fx->maps.ctl >= 0)
-		close(fx->maps.ctl);
+	if (fx->skel)
+		ctl_close(&fx->maps);
 	bpfmasq__destroy(fx->skel);
 	fx->skel = NULL;
 	if (fx->fast)

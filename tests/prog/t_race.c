@@ -3,8 +3,10 @@
  * t_race.c - the state under interleaving, by hand: a collector step, a
  * flush step or a flush killed half-way between two packets, at each point
  * where the data path and the daemon meet; the port quarantine; the bound
- * on sessions opened from outside. After each, the checker finds nothing.
+ * on sessions opened from outside; the collector's batched expiries. After
+ * each, the checker finds nothing.
  */
+#include <stdlib.h>
 #include <bpf/bpf.h>
 
 #include "gc.h"
@@ -110,6 +112,67 @@ PROG_TEST(race_release_vs_new_session, TEST_REPLIES | TEST_SUBTESTS)
 	next:
 		fx_teardown(&fx);
 	}
+}
+
+/*
+ * The collector's expiries in one batch run, each judged on its own: a
+ * session still as the collector read it goes, one that a packet refreshed
+ * since (another stamp) stays (-EBUSY), one already gone is -ENOENT.
+ */
+PROG_TEST(race_expire_batch, 0)
+{
+	static const __be32 remotes[] = { REMOTE1, REMOTE2 };
+	struct bpfmasq_ctl_batch *b = calloc(1, sizeof(*b));
+	struct bpfmasq_session s;
+	struct fixture fx;
+	struct pkt_spec q;
+	__u16 port;
+	int i;
+
+	if (!ASSERT_TRUE(b != NULL, "batch") || !fx_setup(&fx, NULL))
+		goto out_free;
+	for (i = 0; i < 2; i++) {
+		q = udp_spec(HOST1, OUT_RANGE_PORT, remotes[i], 53, query);
+		if (!send_out(&fx, &q, &port) ||
+		    !ASSERT_OK(fx_session(&fx, HOST1, OUT_RANGE_PORT,
+					  remotes[i], 53, IPPROTO_UDP, &s),
+			       "session"))
+			goto out;
+		b->e[i].session = (struct bpfmasq_session_key){
+			.inside_addr = HOST1,
+			.remote_addr = remotes[i],
+			.inside_port = htons(OUT_RANGE_PORT),
+			.remote_port = htons(53),
+			.proto = IPPROTO_UDP
+		};
+		b->e[i].stamp = s.last_ns;
+	}
+	b->e[1].stamp--; /* as if a packet had come since it was read */
+	b->e[2] = b->e[0];
+	b->e[2].session.remote_port = htons(54); /* no such session */
+	b->n = 3;
+	if (!ASSERT_OK(ctl_expire_batch(&fx.maps, b), "batch run"))
+		goto out;
+	ASSERT_EQ(b->e[0].ret, 0, "expiry as read");
+	ASSERT_EQ(b->e[1].ret, -EBUSY, "expiry of a refreshed session");
+	ASSERT_EQ(b->e[2].ret, -ENOENT, "expiry of no session");
+	ASSERT_EQ(fx_session(&fx, HOST1, OUT_RANGE_PORT, REMOTE1, 53,
+			     IPPROTO_UDP, &s),
+		  -ENOENT, "expired session");
+	ASSERT_OK(fx_session(&fx, HOST1, OUT_RANGE_PORT, REMOTE2, 53,
+			     IPPROTO_UDP, &s),
+		  "refreshed session");
+	/* More than a batch holds is refused, and changes nothing. */
+	b->n = BPFMASQ_CTL_BATCH + 1;
+	ASSERT_EQ(ctl_expire_batch(&fx.maps, b), -EINVAL, "oversized batch");
+	ASSERT_OK(fx_session(&fx, HOST1, OUT_RANGE_PORT, REMOTE2, 53,
+			     IPPROTO_UDP, &s),
+		  "session after the oversized batch");
+	expect_check_clean(&fx);
+out:
+	fx_teardown(&fx);
+out_free:
+	free(b);
 }
 
 /*
