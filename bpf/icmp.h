@@ -26,7 +26,7 @@ struct icmp_quote {
 	__be32 daddr;
 	__be16 sport; /* TCP/UDP ports; ICMP echo: id in both */
 	__be16 dport;
-	__u8 proto;
+	__u8 proto; /* IPPROTO_RAW: one with no ports (icmp_quote_parse) */
 	__u8 csum_off; /* of its L4 checksum, from l4_off */
 	__u8 csum_flags;
 	__u8 pad;
@@ -35,11 +35,13 @@ struct icmp_quote {
 /*
  * Parse the quoted header: an IPv4 header and at least the 8 bytes of L4
  * header that RFC 792 guarantees. A quoted non-first fragment carries no
- * ports and cannot be matched.
+ * ports and cannot be matched. TCP, UDP and ICMP echo have ports (or an
+ * id); with @any, so that a static may carry it, any other quote is taken
+ * too, with none (ports 0): only its addresses change.
  */
 static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 					    const struct pkt *p,
-					    struct icmp_quote *q)
+					    struct icmp_quote *q, bool any)
 {
 	struct iphdr *iph;
 	void *data, *end;
@@ -75,14 +77,22 @@ static __always_inline int icmp_quote_parse(void *ctx, const enum ctx_kind kind,
 		break;
 	case IPPROTO_ICMP:
 		/* Only errors about echo flows: those have state. */
-		if (l4[0] != ICMP_ECHO && l4[0] != ICMP_ECHOREPLY)
-			return PARSE_NOT_IPV4;
-		q->csum_off = offsetof(struct icmphdr, checksum);
-		q->sport = *(__be16 *)(l4 + 4);
-		q->dport = q->sport;
-		return PARSE_OK;
+		if (l4[0] == ICMP_ECHO || l4[0] == ICMP_ECHOREPLY) {
+			q->csum_off = offsetof(struct icmphdr, checksum);
+			q->sport = *(__be16 *)(l4 + 4);
+			q->dport = q->sport;
+			return PARSE_OK;
+		}
+		/* fallthrough */
 	default:
-		return PARSE_NOT_IPV4;
+		if (!any)
+			return PARSE_NOT_IPV4;
+		/* No ports, and no checksum over the addresses. */
+		q->proto = IPPROTO_RAW;
+		q->csum_off = 0;
+		q->sport = 0;
+		q->dport = 0;
+		return PARSE_OK;
 	}
 	q->sport = *(__be16 *)l4;
 	q->dport = *(__be16 *)(l4 + 2);
@@ -150,7 +160,7 @@ icmp_error_rewrite(void *ctx, const enum ctx_kind kind, const struct pkt *p,
 		   __be16 from_port, __be16 to_port)
 {
 	__u32 ip_csum = q->ip_off + offsetof(struct iphdr, check);
-	bool pseudo = q->proto != IPPROTO_ICMP;
+	bool pseudo = q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP;
 
 	/* No outer offset: the error comes from the gateway itself. */
 	if (outer_off &&
@@ -164,7 +174,10 @@ icmp_error_rewrite(void *ctx, const enum ctx_kind kind, const struct pkt *p,
 			    0, 0) ||
 	    icmp_payload_store(ctx, kind, p, addr_off, from_addr, to_addr, 4))
 		return -1;
-	/* TCP and UDP checksums cover the address too, even if the port stays. */
+	/*
+	 * TCP and UDP checksums cover the address too, even if the port
+	 * stays; a quote with no ports (a static's) has no checksum to fix.
+	 */
 	if ((pseudo || from_port != to_port) &&
 	    icmp_quote_csum(ctx, kind, p, q->l4_off + q->csum_off, pseudo,
 			    from_addr, to_addr, from_port, to_port,
@@ -212,7 +225,7 @@ static __always_inline __u32 nat_icmp_error_in(void *ctx,
 	struct icmp_quote q;
 	bool held = false;
 
-	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	switch (icmp_quote_parse(ctx, kind, p, &q, false)) {
 	case PARSE_MALFORMED:
 		return BPFMASQ_STAT_MALFORMED;
 	case PARSE_NOT_IPV4:
@@ -250,7 +263,7 @@ static __always_inline __u32 nat_icmp_error_in_static(void *ctx,
 {
 	struct icmp_quote q;
 
-	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	switch (icmp_quote_parse(ctx, kind, p, &q, true)) {
 	case PARSE_MALFORMED:
 		return BPFMASQ_STAT_MALFORMED;
 	case PARSE_NOT_IPV4:
@@ -284,7 +297,8 @@ static __always_inline __u32 nat_icmp_error_out(void *ctx,
 	__be32 ext_addr;
 	__be16 ext_port;
 
-	switch (icmp_quote_parse(ctx, kind, p, &q)) {
+	/* Any quote: one with no ports can only be a static's (below). */
+	switch (icmp_quote_parse(ctx, kind, p, &q, true)) {
 	case PARSE_MALFORMED:
 		if (!from_inside)
 			goto unmatched;
