@@ -25,8 +25,8 @@ _conn_state() {
 }
 
 _state_is() { [[ $(_conn_state) == "$1" ]]; }
-_oow_is() { [[ $(nat_stat tcp_out_of_window) == "$1" ]]; }
-_inexact_is() { [[ $(nat_stat tcp_rst_inexact) == "$1" ]]; }
+# _stat_is NAME N: counter NAME is N.
+_stat_is() { [[ $(nat_stat "$1") == "$2" ]]; }
 
 # _conn_unsure: whether the long-lived connection has a RST in doubt.
 _conn_unsure() {
@@ -58,7 +58,7 @@ t_tcp_spoof() {
 	in0=$(nat_stat translated_in) || return 1
 	_spoof R "$seq" || { fail "cannot send the spoofed RST"; return 1; }
 	_spoof FA "$seq" "$rack" || { fail "cannot send the spoofed FIN"; return 1; }
-	wait_until 5 _oow_is 2 ||
+	wait_until 5 _stat_is tcp_out_of_window 2 ||
 		{ fail "tcp_out_of_window is $(nat_stat tcp_out_of_window), expected 2"; return 1; }
 	# Still translated and forwarded: the inside host judges them.
 	in1=$(nat_stat translated_in) || return 1
@@ -71,7 +71,7 @@ t_tcp_spoof() {
 	ack=$(_sess_peer 0 ack)
 	_spoof R $(((ack + 1000) & 0xffffffff)) ||
 		{ fail "cannot send the in-window RST"; return 1; }
-	wait_until 5 _inexact_is 1 ||
+	wait_until 5 _stat_is tcp_rst_inexact 1 ||
 		{ fail "tcp_rst_inexact is $(nat_stat tcp_rst_inexact), expected 1"; return 1; }
 	expect_eq "state after a RST inside the window" "$(_conn_state)" established || return 1
 	wait_until 5 _conn_sure ||
@@ -81,7 +81,7 @@ t_tcp_spoof() {
 	# host never sent: out of window.
 	_spoof FA "$ack" $(((rack + 0x40000000) & 0xffffffff)) ||
 		{ fail "cannot send the FIN with a wrong ack"; return 1; }
-	wait_until 5 _oow_is 3 ||
+	wait_until 5 _stat_is tcp_out_of_window 3 ||
 		{ fail "tcp_out_of_window is $(nat_stat tcp_out_of_window), expected 3"; return 1; }
 	expect_eq "state after a FIN acknowledging unsent data" "$(_conn_state)" established || return 1
 

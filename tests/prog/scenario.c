@@ -4,10 +4,10 @@
  * send-and-check in each direction, flows, and ICMP errors about them.
  */
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "check.h"
 #include "scenario.h"
+#include "state.h"
 
 const char query[] = "dns query for example"; /* odd length */
 const char answer[] = "dns answer: 192.0.2.80";
@@ -382,19 +382,8 @@ void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 
 bool share_misses_forget(struct fixture *fx)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct bpfmasq_share_miss zero[ncpu > 0 ? ncpu : 1];
-	__u32 slot;
-
-	memset(zero, 0, sizeof(zero));
-	for (slot = 0; slot < BPFMASQ_SHARE_MISS_SLOTS; slot++)
-		if (!ASSERT_OK(bpf_map_update_elem(fx->maps.share_misses, &slot,
-						   zero, BPF_EXIST)
-				       ? -errno
-				       : 0,
-			       "clearing share_misses"))
-			return false;
-	return true;
+	return ASSERT_OK(misses_forget(&fx->maps),
+			 "forgetting the flows that found no port");
 }
 
 /* Elements in a queue map; they are popped and pushed back in order. */

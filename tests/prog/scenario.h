@@ -144,7 +144,7 @@ void expect_flow_after_error(struct fixture *fx, const struct pkt_spec *s,
 
 /*
  * As if BPFMASQ_SHARE_MISS_MS had passed: every flow that found no port
- * may try again.
+ * may try again (what the collector does, misses_forget()).
  */
 bool share_misses_forget(struct fixture *fx);
 
